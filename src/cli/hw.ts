@@ -1,0 +1,172 @@
+import { existsSync, statSync } from "node:fs";
+import { Command } from "commander";
+import { z } from "zod";
+import { UsageError } from "../errors.js";
+import { Cpufreq, type SetFrequencyResult } from "../hw/cpufreq.js";
+import { hardwareReport, type HardwareReport } from "../hw/hardwareReport.js";
+import { inventory, type Inventory } from "../hw/inventory.js";
+import { run } from "./run.js";
+
+const RootOptions = z.object({
+  sysfsRoot: z.string().min(1).optional(),
+  procRoot: z.string().min(1).optional(),
+  devRoot: z.string().min(1).optional(),
+});
+
+const ShowOptions = RootOptions.extend({
+  json: z.boolean().default(false),
+  readingMs: z.coerce.number().int().min(0).max(60_000).default(250),
+  board: z.string().min(1).optional(),
+});
+
+const SetOptions = RootOptions.extend({
+  json: z.boolean().default(false),
+  freqMhz: z.coerce.number().positive("must be a positive number of MHz").optional(),
+  governor: z.string().min(1).optional(),
+  policy: z.string().min(1).optional(),
+  hold: z.coerce.number().min(0).max(7 * 24 * 3600).optional(),
+  stateDir: z.string().min(1).optional(),
+});
+
+function checkRoots(o: z.infer<typeof RootOptions>): void {
+  for (const [flag, dir] of [["--sysfs-root", o.sysfsRoot], ["--proc-root", o.procRoot], ["--dev-root", o.devRoot]] as const) {
+    if (dir !== undefined && (!existsSync(dir) || !statSync(dir).isDirectory())) {
+      throw new UsageError(`${flag} ${dir} is not a directory: give the root of a sysfs/procfs/devfs tree`);
+    }
+  }
+}
+
+function addRootOptions(c: Command): Command {
+  return c
+    .option("--sysfs-root <dir>", "read sysfs from this directory instead of /sys (env SPLITWATT_SYSFS_ROOT)")
+    .option("--proc-root <dir>", "read procfs from this directory instead of /proc (env SPLITWATT_PROC_ROOT)")
+    .option("--dev-root <dir>", "read device files from this directory instead of /dev (env SPLITWATT_DEV_ROOT)");
+}
+
+const mhz = (kHz: number | null): string => (kHz === null ? "?" : `${+(kHz / 1000).toFixed(1)}`);
+
+function cpuRanges(cpus: number[]): string {
+  const parts: string[] = [];
+  for (let i = 0; i < cpus.length; ) {
+    let j = i;
+    while (j + 1 < cpus.length && (cpus[j + 1] as number) === (cpus[j] as number) + 1) j++;
+    parts.push(i === j ? `${cpus[i]}` : `${cpus[i]}-${cpus[j]}`);
+    i = j + 1;
+  }
+  return parts.join(",");
+}
+
+function formatWatts(w: number | null): string {
+  if (w === null) return "n/a";
+  return w >= 100 ? `${w.toFixed(0)} W` : w >= 1 ? `${w.toFixed(2)} W` : `${(w * 1000).toFixed(0)} mW`;
+}
+
+function humanReport(r: HardwareReport, inv: Inventory): string {
+  const lines: string[] = [];
+  const gib = (inv.memoryBytes / 2 ** 30).toFixed(1);
+  lines.push(`board    ${[inv.manufacturer, inv.model].filter((x) => x !== "").join(" ") || "unknown"} | ${inv.cpu}, ${inv.cores} cores | ${gib} GiB | ${inv.os}, kernel ${inv.kernel} (${inv.arch})`);
+  if (r.roots.sysfs !== "/sys" || r.roots.proc !== "/proc" || r.roots.dev !== "/dev") {
+    lines.push(`roots    sysfs ${r.roots.sysfs}, proc ${r.roots.proc}, dev ${r.roots.dev} (the board line describes this machine)`);
+  }
+  lines.push("", "CPU frequency");
+  if (r.cpufreq.policies.length === 0) {
+    lines.push("  none: this machine offers no CPU frequency control (no cpufreq policies); splitwatt runs at the current frequency");
+  }
+  for (const p of r.cpufreq.policies) {
+    const offline = p.cpus.filter((c) => !p.onlineCpus.includes(c));
+    lines.push(
+      `  ${p.id.padEnd(9)} cpus ${cpuRanges(p.cpus)}${offline.length > 0 ? ` (offline: ${cpuRanges(offline)})` : ""}  ${p.driver}  governor ${p.governor}  ` +
+        `${mhz(p.minKHz)}-${mhz(p.maxKHz)} MHz (limits ${mhz(p.scalingMinKHz)}-${mhz(p.scalingMaxKHz)})  now ${mhz(p.curKHz)} MHz`,
+    );
+    lines.push(`            offered MHz: ${p.availableKHz === null ? `no table (${p.driver} takes any value in range)` : p.availableKHz.map(mhz).join(" ")}`);
+    lines.push(`            governors: ${p.governors.join(" ")}`);
+  }
+  lines.push("", `Energy sources (device total from: ${r.energy.deviceSource}${r.energy.estimated ? " (ESTIMATE: board power model x CPU utilisation, not a measurement)" : ""})`);
+  const idWidth = Math.max(10, ...r.energy.sources.map((s) => s.id.length));
+  for (const s of r.energy.sources) {
+    const reading = s.reading === null ? "" : s.reading.energyJ === null ? `n/a (${s.reading.note ?? "no reading"})` : `${formatWatts(s.reading.powerW)} over ${r.energy.readingWindowMs} ms`;
+    lines.push(
+      `  ${s.id.padEnd(idWidth)}  ${s.kind.padEnd(8)} ${s.domain.padEnd(10)} ${s.socket === null ? "      " : `sock ${s.socket}`}  ${s.measures === "energy" ? "counter" : "power  "}  ${reading}${s.device ? "  [device]" : ""}${s.kind === "estimate" ? "  (estimate)" : ""}`,
+    );
+  }
+  if (r.energy.sources.length === 0) lines.push("  none");
+  lines.push("", "Capabilities");
+  for (const c of r.capabilities) {
+    lines.push(`  ${c.available ? "yes" : "no "}  ${c.name.padEnd(16)} ${c.reason}`);
+    if (c.fix !== null && !c.available) lines.push(`       ${"".padEnd(16)} fix: ${c.fix}`);
+  }
+  const warnings = [...r.cpufreq.warnings, ...r.energy.warnings];
+  if (warnings.length > 0) lines.push("", "Warnings", ...warnings.map((w) => `  ${w}`));
+  return `${lines.join("\n")}\n`;
+}
+
+function humanSet(results: SetFrequencyResult[]): string {
+  return results.map((r) => `${r.policy}: requested ${mhz(r.requestedKHz)} MHz, applied ${mhz(r.appliedKHz)} MHz via ${r.method}, now ${mhz(r.curKHz)} MHz`).join("\n") + "\n";
+}
+
+export function hwCommand(): Command {
+  const hw = addRootOptions(new Command("hw"))
+    .description("show CPU frequency policies, energy sources with a reading, and capabilities")
+    .option("--json", "print one JSON object (stable shape, see README)")
+    .option("--reading-ms <ms>", "window of the one-line energy readings (0 = no reading)", "250")
+    .option("--board <name|path>", "board profile for the estimate source (configs/boards; env SPLITWATT_BOARD)")
+    .action(
+      run(async (raw: unknown) => {
+        const o = ShowOptions.parse(raw);
+        checkRoots(o);
+        const [report, inv] = await Promise.all([hardwareReport(o), inventory()]);
+        process.stdout.write(o.json ? `${JSON.stringify({ ...report, board: inv }, null, 2)}\n` : humanReport(report, inv));
+      }),
+    );
+
+  hw.addCommand(
+    addRootOptions(new Command("set"))
+      .description("run CPU policies at one frequency and/or governor, hold it, then restore the previous settings")
+      .option("--freq-mhz <mhz>", "frequency in MHz (snapped to the nearest offered one within 1%)")
+      .option("--governor <name>", "governor to switch to (e.g. performance)")
+      .option("--policy <id>", "only this policy (e.g. policy0); default: all")
+      .option("--hold <seconds>", "keep the setting this long, then restore (default: until Ctrl-C)")
+      .option("--state-dir <dir>", "where the restore state file lives (env SPLITWATT_STATE_DIR)")
+      .option("--json", "print the results as JSON")
+      .action(
+        run(async (raw: unknown) => {
+          const o = SetOptions.parse(raw);
+          checkRoots(o);
+          if (o.freqMhz === undefined && o.governor === undefined) throw new UsageError("give --freq-mhz and/or --governor");
+          const cf = new Cpufreq({ ...o, restoreOnExit: true });
+          const ids = o.policy !== undefined ? [(await cf.policy(o.policy)).id] : (await cf.policies()).map((p) => p.id);
+          if (ids.length === 0) throw new UsageError("this machine offers no CPU frequency control (no cpufreq policies)");
+          const results: SetFrequencyResult[] = [];
+          for (const id of ids) {
+            if (o.governor !== undefined) await cf.setGovernor(id, o.governor);
+            if (o.freqMhz !== undefined) results.push(await cf.setFrequency(id, Math.round(o.freqMhz * 1000)));
+          }
+          for (const w of cf.warnings) process.stderr.write(`splitwatt: warning: ${w}\n`);
+          process.stdout.write(o.json ? `${JSON.stringify({ results, governor: o.governor ?? null }, null, 2)}\n` : humanSet(results));
+          const holdMs = o.hold === undefined ? null : o.hold * 1000;
+          if (holdMs === null) process.stderr.write("holding; press Ctrl-C to restore the previous settings\n");
+          await new Promise<void>((resolve) => {
+            if (holdMs !== null) setTimeout(resolve, holdMs);
+            else setInterval(() => undefined, 1 << 30);
+          });
+          const restored = cf.restore();
+          process.stderr.write(`restored ${restored.join(", ")}\n`);
+        }),
+      ),
+  );
+
+  hw.addCommand(
+    addRootOptions(new Command("restore"))
+      .description("put back cpufreq settings that a splitwatt run killed with SIGKILL (or a crash) left behind")
+      .option("--state-dir <dir>", "where the restore state file lives (env SPLITWATT_STATE_DIR)")
+      .action(
+        run(async (raw: unknown) => {
+          const o = SetOptions.parse(raw);
+          checkRoots(o);
+          const restored = new Cpufreq({ ...o, restoreOnExit: false }).recover();
+          process.stdout.write(restored.length > 0 ? `restored ${restored.join(", ")}\n` : "nothing to restore\n");
+        }),
+      ),
+  );
+  return hw;
+}

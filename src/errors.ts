@@ -1,0 +1,85 @@
+/**
+ * Error classes with stable codes. Every message says what is wrong and what to do; the CLI
+ * prints `error[CODE]: message` on one line and exits with `exitCode`.
+ */
+export type ErrorCode =
+  | "E_NOT_PERMITTED"
+  | "E_READ_ONLY"
+  | "E_REJECTED"
+  | "E_UNSUPPORTED"
+  | "E_NATIVE_MISSING"
+  | "E_USAGE"
+  | "E_MALFORMED"
+  | "E_IO";
+
+export class SplitwattError extends Error {
+  readonly code: ErrorCode;
+  /** process exit code the CLI uses: 2 for user errors, 1 otherwise */
+  readonly exitCode: number;
+  /** the file or resource involved, when there is one */
+  readonly path: string | undefined;
+
+  constructor(code: ErrorCode, message: string, opts: { exitCode?: number; path?: string; cause?: unknown } = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.exitCode = opts.exitCode ?? 1;
+    this.path = opts.path;
+  }
+}
+
+/** EACCES/EPERM: the OS refused; the message names the file and the fix. */
+export class NotPermittedError extends SplitwattError {
+  constructor(message: string, opts: { path?: string; cause?: unknown } = {}) {
+    super("E_NOT_PERMITTED", message, { ...opts, exitCode: 2 });
+  }
+}
+
+/** EROFS: the file system is mounted read-only (typically /sys in a container). */
+export class ReadOnlyError extends SplitwattError {
+  constructor(message: string, opts: { path?: string; cause?: unknown } = {}) {
+    super("E_READ_ONLY", message, { ...opts, exitCode: 2 });
+  }
+}
+
+/** The request is not acceptable: a frequency that is not offered, a governor the driver lacks, EINVAL from the kernel. */
+export class RejectedError extends SplitwattError {
+  constructor(message: string, opts: { path?: string; cause?: unknown } = {}) {
+    super("E_REJECTED", message, { ...opts, exitCode: 2 });
+  }
+}
+
+/** The hardware or driver does not offer this (missing file, no such PMU, no NVML). */
+export class UnsupportedError extends SplitwattError {
+  constructor(message: string, opts: { path?: string; cause?: unknown } = {}) {
+    super("E_UNSUPPORTED", message, { ...opts, exitCode: 2 });
+  }
+}
+
+/** Bad command-line or configuration input. */
+export class UsageError extends SplitwattError {
+  constructor(message: string, opts: { path?: string; cause?: unknown } = {}) {
+    super("E_USAGE", message, { ...opts, exitCode: 2 });
+  }
+}
+
+/** The native addon could not be loaded. */
+export class NativeMissingError extends SplitwattError {
+  constructor(message: string, opts: { cause?: unknown } = {}) {
+    super("E_NATIVE_MISSING", message, { ...opts, exitCode: 1 });
+  }
+}
+
+/** A file had content we could not parse. */
+export class MalformedError extends SplitwattError {
+  constructor(message: string, opts: { path?: string; cause?: unknown } = {}) {
+    super("E_MALFORMED", message, { ...opts, exitCode: 1 });
+  }
+}
+
+/** Any other I/O failure. */
+export class IoError extends SplitwattError {
+  constructor(message: string, opts: { path?: string; cause?: unknown } = {}) {
+    super("E_IO", message, { ...opts, exitCode: 1 });
+  }
+}

@@ -1,0 +1,99 @@
+import { capabilities, type Capability } from "./capabilities.js";
+import { Cpufreq, type CpufreqPolicy } from "./cpufreq.js";
+import { EnergyMeter, type EnergyReading } from "./energyMeter.js";
+import { energySources, type EnergyKind } from "./energySources.js";
+import { overrideWarnings } from "./overrides.js";
+import { roots, type HwRootOptions } from "./roots.js";
+
+/** The stable shape printed by `splitwatt hw --json` (version 1). */
+export interface HardwareReport {
+  version: 1;
+  roots: { sysfs: string; proc: string; dev: string };
+  cpufreq: {
+    policies: Array<
+      Pick<CpufreqPolicy, "id" | "cpus" | "driver" | "governor" | "governors" | "availableKHz" | "minKHz" | "maxKHz" | "curKHz"> &
+        Pick<CpufreqPolicy, "onlineCpus" | "scalingMinKHz" | "scalingMaxKHz" | "timeInState">
+    >;
+    warnings: string[];
+  };
+  energy: {
+    sources: Array<{ id: string; kind: EnergyKind; domain: string; socket: number | null; measures: "energy" | "power"; device: boolean; reading: EnergyReading | null }>;
+    /** where the device total comes from */
+    deviceSource: EnergyKind | "mixed";
+    estimated: boolean;
+    /** length of the window of the one-line readings */
+    readingWindowMs: number | null;
+    warnings: string[];
+  };
+  capabilities: Capability[];
+}
+
+export interface HardwareReportOptions extends HwRootOptions {
+  /** take a reading of each energy source over this many ms (0 = none; default 250) */
+  readingMs?: number | undefined;
+  board?: string | undefined;
+  nvmlLib?: string | undefined;
+}
+
+/** Everything `splitwatt hw` shows: cpufreq policies, energy sources with a reading, capabilities. */
+export async function hardwareReport(opts: HardwareReportOptions = {}): Promise<HardwareReport> {
+  const r = roots(opts);
+  const base = { sysfsRoot: r.sysfsRoot, procRoot: r.procRoot, devRoot: r.devRoot, io: r.io };
+  const cpufreq = new Cpufreq({ ...base, restoreOnExit: false });
+  const policies = await cpufreq.policies();
+  const energy = await energySources({ ...base, nvmlLib: opts.nvmlLib });
+  const readingMs = opts.readingMs ?? 250;
+  const readings = new Map<string, EnergyReading>();
+  const warnings = [...energy.warnings];
+  if (readingMs > 0) {
+    const meter = await EnergyMeter.open({ ...base, sources: energy.sources, device: energy.device, board: opts.board });
+    try {
+      meter.start();
+      const { window } = await meter.measure(() => new Promise((res) => setTimeout(res, readingMs)));
+      for (const x of window.sources) readings.set(x.id, x);
+      warnings.push(...meter.warnings);
+    } finally {
+      await meter.close();
+    }
+  }
+  const deviceIds = new Set(energy.device.map((s) => s.id));
+  const kinds = new Set(energy.device.map((s) => s.kind));
+  return {
+    version: 1,
+    roots: { sysfs: r.sysfsRoot, proc: r.procRoot, dev: r.devRoot },
+    cpufreq: {
+      policies: policies.map((p) => ({
+        id: p.id,
+        cpus: p.cpus,
+        onlineCpus: p.onlineCpus,
+        driver: p.driver,
+        governor: p.governor,
+        governors: p.governors,
+        availableKHz: p.availableKHz,
+        minKHz: p.minKHz,
+        maxKHz: p.maxKHz,
+        scalingMinKHz: p.scalingMinKHz,
+        scalingMaxKHz: p.scalingMaxKHz,
+        curKHz: p.curKHz,
+        timeInState: p.timeInState,
+      })),
+      warnings: [...cpufreq.warnings, ...(policies.length > 0 ? await overrideWarnings(r) : [])],
+    },
+    energy: {
+      sources: energy.sources.map((s) => ({
+        id: s.id,
+        kind: s.kind,
+        domain: s.domain,
+        socket: s.socket,
+        measures: s.measures,
+        device: deviceIds.has(s.id),
+        reading: readings.get(s.id) ?? null,
+      })),
+      deviceSource: kinds.size === 1 ? ([...kinds][0] as EnergyKind) : "mixed",
+      estimated: energy.estimated,
+      readingWindowMs: readingMs > 0 ? readingMs : null,
+      warnings,
+    },
+    capabilities: capabilities(r, policies, energy),
+  };
+}

@@ -105,7 +105,7 @@ function humanSet(results: SetFrequencyResult[]): string {
 }
 
 export function hwCommand(): Command {
-  const hw = addRootOptions(new Command("hw"))
+  const hw = addRootOptions(new Command("hw").enablePositionalOptions())
     .description("show CPU frequency policies, energy sources with a reading, and capabilities")
     .option("--json", "print one JSON object (stable shape, see README)")
     .option("--reading-ms <ms>", "window of the one-line energy readings (0 = no reading)", "250")

@@ -13,10 +13,18 @@ export function program(): Command {
   const p = new Command("splitwatt")
     .description("Energy-aware split inference for edge devices: find and run the lowest-energy split that meets each deadline.")
     .version(version(), "-V, --version")
-    .showHelpAfterError("(run with --help for usage)")
+    .enablePositionalOptions()
     .exitOverride()
-    .configureOutput({ outputError: (str, write) => write(`splitwatt: error[E_USAGE]: ${str.replace(/^error: /, "")}`) });
+    .configureOutput({ outputError: (str, write) => write(`splitwatt: error[E_USAGE]: ${str.replace(/^error: /, "").trimEnd()} (see --help)\n`) });
   p.addCommand(hwCommand());
+  // addCommand() does not pass settings down: give every subcommand the same error handling.
+  const inherit = (c: Command): void => {
+    for (const sub of c.commands) {
+      sub.copyInheritedSettings(c);
+      inherit(sub);
+    }
+  };
+  inherit(p);
   return p;
 }
 

@@ -259,7 +259,8 @@ async function socketCpus(r: Roots): Promise<Map<number, number>> {
 }
 
 const MSR_REGISTERS = {
-  intel: { unit: 0x606, domains: [["package", 0x611], ["dram", 0x619], ["core", 0x639]] as Array<[string, number]> },
+  // DRAM (0x619) is left out: server parts count it in a fixed 15.3 uJ unit that 0x606 does not give.
+  intel: { unit: 0x606, domains: [["package", 0x611], ["core", 0x639]] as Array<[string, number]> },
   amd: { unit: 0xc0010299, domains: [["package", 0xc001029b]] as Array<[string, number]> },
 };
 
@@ -494,8 +495,10 @@ export function selectDeviceSources(sources: EnergySource[]): EnergySource[] {
   }
   const hw = sources.filter((s) => s.kind === "hwmon");
   if (hw.length > 0) {
+    // Counters beat power readings; socket-level counters (amd_energy's Esocket0) already contain the cores.
     const counters = hw.filter((s) => s.measures === "energy");
-    return [...(counters.length > 0 ? counters : hw), ...gpus];
+    const sockets = counters.filter((s) => /socket|package|pkg/i.test(s.domain));
+    return [...(sockets.length > 0 ? sockets : counters.length > 0 ? counters : hw), ...gpus];
   }
   return gpus;
 }

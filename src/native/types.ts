@@ -16,6 +16,8 @@ export interface NativeIoError extends Error {
   syscall: string;
   /** the path (or resource description) involved */
   path: string;
+  /** only on code "ENVML" errors (errno is then EIO): the nvmlReturn_t value */
+  nvmlReturn?: number;
 }
 
 /** Result of one file read in a batch: either the text or the errno. */

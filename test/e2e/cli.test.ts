@@ -1,0 +1,192 @@
+import { spawn, spawnSync, type SpawnSyncOptions } from "node:child_process";
+import { chmodSync, cpSync, existsSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { acpiCpufreqUserspace, bareMachine, raplTwoSockets, raspberryPi4 } from "../fixtures/boards.js";
+import { FakeTree } from "../fixtures/fakeTree.js";
+
+const repo = resolve(import.meta.dirname, "../..");
+const bin = join(repo, "bin/splitwatt.js");
+const cleanups: Array<() => void> = [];
+afterEach(() => {
+  for (const c of cleanups.splice(0)) c();
+});
+
+function cli(args: string[], opts: SpawnSyncOptions & { binPath?: string } = {}) {
+  const r = spawnSync(process.execPath, [opts.binPath ?? bin, ...args], { encoding: "utf8", timeout: 30_000, ...opts, env: { ...process.env, CI: "true", ...opts.env } });
+  return { code: r.status, signal: r.signal, stdout: String(r.stdout), stderr: String(r.stderr) };
+}
+
+function fake(build: (t: FakeTree) => void): FakeTree {
+  const t = FakeTree.create();
+  build(t);
+  cleanups.push(() => t.cleanup());
+  return t;
+}
+
+function tmp(): string {
+  const d = mkdtempSync(join(tmpdir(), "sw-e2e-"));
+  cleanups.push(() => rmSync(d, { recursive: true, force: true }));
+  return d;
+}
+
+const oneLine = (s: string) => s.trim().split("\n").length === 1;
+
+describe("splitwatt CLI", () => {
+  it("--help and --version work", () => {
+    const h = cli(["--help"]);
+    expect(h.code).toBe(0);
+    expect(h.stdout).toMatch(/Usage: splitwatt/);
+    expect(h.stdout).toMatch(/hw/);
+    expect(cli(["--version"]).stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+
+  it("--help works without the native binary, and a command that needs it says where it looked and how to build", () => {
+    const d = tmp();
+    for (const p of ["bin", "dist", "configs", "package.json"]) cpSync(join(repo, p), join(d, p), { recursive: true });
+    symlinkSync(join(repo, "node_modules"), join(d, "node_modules"));
+    expect(cli(["--help"], { binPath: join(d, "bin/splitwatt.js") }).code).toBe(0);
+    const r = cli(["hw"], { binPath: join(d, "bin/splitwatt.js"), env: { SPLITWATT_NATIVE_PATH: "" } });
+    expect(r.code).toBe(1);
+    expect(oneLine(r.stderr)).toBe(true);
+    expect(r.stderr).toMatch(/error\[E_NATIVE_MISSING\].*looked in: .*build\/Release\/splitwatt.node \(not found\).*npm run build:native/);
+  });
+
+  it("hw on this machine: a plain report; with no counters it says estimate", () => {
+    const r = cli(["hw", "--reading-ms", "50"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/CPU frequency/);
+    expect(r.stdout).toMatch(/Energy sources/);
+    expect(r.stdout).toMatch(/Capabilities/);
+    const j = JSON.parse(cli(["hw", "--json", "--reading-ms", "50"]).stdout);
+    expect(Object.keys(j)).toEqual(expect.arrayContaining(["cpufreq", "energy", "capabilities", "board"]));
+    if (j.energy.estimated) {
+      expect(r.stdout).toMatch(/ESTIMATE/);
+      expect(j.energy.sources.map((s: { id: string }) => s.id)).toContain("estimate");
+    }
+    if (j.cpufreq.policies.length === 0) expect(r.stdout).toMatch(/offers no CPU frequency control/);
+  });
+
+  it("hw --json on a fake acpi-cpufreq + two-socket RAPL tree has the documented shape", () => {
+    const t = fake((tt) => {
+      acpiCpufreqUserspace(tt);
+      raplTwoSockets(tt);
+    });
+    const r = cli(["hw", "--json", "--reading-ms", "20", "--sysfs-root", t.sysfsRoot, "--proc-root", t.procRoot, "--dev-root", t.devRoot]);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.stdout);
+    const p0 = j.cpufreq.policies[0];
+    expect(Object.keys(p0)).toEqual(expect.arrayContaining(["id", "cpus", "driver", "governor", "governors", "availableKHz", "minKHz", "maxKHz", "curKHz"]));
+    expect(p0).toMatchObject({ id: "policy0", cpus: [0], driver: "acpi-cpufreq", minKHz: 800000, maxKHz: 2200000 });
+    for (const s of j.energy.sources) expect(Object.keys(s)).toEqual(expect.arrayContaining(["id", "kind", "domain", "socket"]));
+    expect(j.energy.deviceSource).toBe("rapl");
+    for (const c of j.capabilities) expect(Object.keys(c).sort()).toEqual(["available", "fix", "name", "reason"]);
+    expect(j.capabilities.find((c: { name: string }) => c.name === "cpufreq.set")).toMatchObject({ available: true });
+  });
+
+  it.each([
+    [["hw", "--sysfs-root", "/nonexistent/sys"], /--sysfs-root \/nonexistent\/sys is not a directory/],
+    [["hw", "--reading-ms", "abc"], /reading-ms/],
+    [["hw", "--bogus"], /unknown option '--bogus'/],
+    [["hw", "set"], /give --freq-mhz and\/or --governor/],
+    [["hw", "--board", "no-such-board"], /board profile "no-such-board" not found/],
+  ])("bad input %j: one line, exit 2", (args, message) => {
+    const r = cli(args as string[]);
+    expect(r.code).toBe(2);
+    expect(oneLine(r.stderr)).toBe(true);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it("hw set with a frequency that is not offered: E_REJECTED listing the offered ones, exit 2", () => {
+    const t = fake(raspberryPi4);
+    const r = cli(["hw", "set", "--freq-mhz", "1450", "--hold", "0", "--sysfs-root", t.sysfsRoot, "--state-dir", tmp()]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/error\[E_REJECTED\]: 1450 MHz is not offered by policy0; offered MHz: 600, 700, 800, 900, 1000, 1100, 1200, 1300, 1400, 1500/);
+  });
+});
+
+describe("never leaves a board stuck at a low clock", () => {
+  const POLICY = "sys/devices/system/cpu/cpufreq/policy0";
+
+  function startHold(t: FakeTree, stateDir: string) {
+    const child = spawn(process.execPath, [bin, "hw", "set", "--freq-mhz", "600", "--sysfs-root", t.sysfsRoot, "--state-dir", stateDir], { env: { ...process.env, CI: "true" } });
+    const ready = new Promise<void>((res, rej) => {
+      let out = "";
+      child.stdout.on("data", (b) => {
+        out += String(b);
+        if (out.includes("applied")) res();
+      });
+      child.on("exit", (code) => rej(new Error(`exited early with ${code}`)));
+    });
+    const exited = new Promise<{ code: number | null; signal: string | null }>((res) => child.on("exit", (code, signal) => res({ code, signal })));
+    return { child, ready, exited };
+  }
+
+  it("restores on SIGTERM", async () => {
+    const t = fake(raspberryPi4);
+    const stateDir = tmp();
+    const original = t.read(`${POLICY}/scaling_governor`);
+    const { child, ready, exited } = startHold(t, stateDir);
+    await ready;
+    expect(t.read(`${POLICY}/scaling_governor`)).toBe("userspace");
+    expect(t.read(`${POLICY}/scaling_setspeed`)).toBe("600000");
+    child.kill("SIGTERM");
+    expect((await exited).signal).toBe("SIGTERM");
+    expect(t.read(`${POLICY}/scaling_governor`)).toBe(original);
+    expect(readdirSync(stateDir)).toEqual([]);
+  });
+
+  it("after SIGKILL, `hw restore` puts the saved state back", async () => {
+    const t = fake(raspberryPi4);
+    const stateDir = tmp();
+    const original = t.read(`${POLICY}/scaling_governor`);
+    const { child, ready, exited } = startHold(t, stateDir);
+    await ready;
+    child.kill("SIGKILL");
+    await exited;
+    expect(t.read(`${POLICY}/scaling_governor`)).toBe("userspace");
+    expect(readdirSync(stateDir).length).toBe(1);
+    const r = cli(["hw", "restore", "--sysfs-root", t.sysfsRoot, "--state-dir", stateDir]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/restored policy0/);
+    expect(t.read(`${POLICY}/scaling_governor`)).toBe(original);
+    expect(readdirSync(stateDir)).toEqual([]);
+  });
+});
+
+describe("as an unprivileged user (real EACCES from the kernel)", () => {
+  // The tests run as root here; the child drops to nobody (65534) so the kernel itself refuses.
+  const asNobody = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+
+  it("writing cpufreq files is E_NOT_PERMITTED naming the file and the fix", () => {
+    const t = fake(raspberryPi4);
+    chmodSync(t.root, 0o755);
+    const stateDir = tmp();
+    chmodSync(stateDir, 0o777);
+    const r = cli(["hw", "set", "--freq-mhz", "600", "--hold", "0", "--sysfs-root", t.sysfsRoot, "--state-dir", stateDir], asNobody);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/error\[E_NOT_PERMITTED\]: permission denied to write "userspace" to .*policy0\/scaling_governor: run as root/);
+  });
+
+  it("root-only energy_uj: the capability says not permitted and gives the udev fix", () => {
+    const t = fake((tt) => {
+      bareMachine(tt);
+      raplTwoSockets(tt, { mode: 0o400 });
+    });
+    chmodSync(t.root, 0o755);
+    const r = cli(["hw", "--json", "--reading-ms", "0", "--sysfs-root", t.sysfsRoot, "--proc-root", t.procRoot, "--dev-root", t.devRoot], asNobody);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.stdout);
+    const cap = j.capabilities.find((c: { name: string }) => c.name === "energy.rapl");
+    expect(cap.available).toBe(false);
+    expect(cap.reason).toMatch(/not permitted: cannot read .*energy_uj/);
+    expect(cap.fix).toMatch(/udev/);
+    expect(j.energy.estimated).toBe(true);
+  });
+});
+
+it("dist is built (npm test runs tsc first)", () => {
+  expect(existsSync(join(repo, "dist/cli/main.js"))).toBe(true);
+});

@@ -1,0 +1,102 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { boardProfile } from "../../src/hw/boardProfile.js";
+import { EnergyMeter } from "../../src/hw/energyMeter.js";
+import { bareMachine, hwmonEnergyCounter, hwmonIna219, raplTwoSockets, raplZoneDir } from "../fixtures/boards.js";
+import { FakeTree } from "../fixtures/fakeTree.js";
+
+const trees: FakeTree[] = [];
+const meters: EnergyMeter[] = [];
+afterEach(async () => {
+  for (const m of meters.splice(0)) await m.close();
+  for (const t of trees.splice(0)) t.cleanup();
+});
+
+async function meterOn(build: (t: FakeTree) => void) {
+  const t = FakeTree.create();
+  trees.push(t);
+  build(t);
+  const meter = await EnergyMeter.open({ sysfsRoot: t.sysfsRoot, procRoot: t.procRoot, devRoot: t.devRoot, nvmlLib: "/nonexistent/libnvidia-ml.so", board: "generic-x86" });
+  meters.push(meter);
+  return { t, meter };
+}
+
+const bump = (t: FakeTree, zone: string, deltaUJ: bigint) => {
+  const p = `${raplZoneDir(zone)}/energy_uj`;
+  t.file(p, BigInt(t.read(p)) + deltaUJ);
+};
+
+describe("EnergyMeter windows", () => {
+  it("sums package and dram over the exact window; psys and core are reported, not added", async () => {
+    const { t, meter } = await meterOn((tt) => {
+      bareMachine(tt);
+      raplTwoSockets(tt);
+    });
+    const from = meter.mark();
+    bump(t, "intel-rapl:0", 2_000_000n);
+    bump(t, "intel-rapl:0:1", 500_000n);
+    bump(t, "intel-rapl:1", 1_000_000n);
+    bump(t, "intel-rapl:1:0", 250_000n);
+    bump(t, "intel-rapl:0:0", 1_500_000n);
+    bump(t, "intel-rapl:2", 9_000_000n);
+    const w = meter.since(from);
+    expect(w.deviceJ).toBeCloseTo(3.75, 9);
+    expect(w.source).toBe("rapl");
+    expect(w.estimated).toBe(false);
+    const psys = w.sources.find((s) => s.id === "rapl:psys");
+    expect(psys).toMatchObject({ energyJ: 9, device: false });
+    expect(w.sources.find((s) => s.id === "rapl:package-0/core")).toMatchObject({ energyJ: 1.5, device: false });
+  });
+
+  it("counts across a wraparound of the counter using max_energy_range_uj", async () => {
+    const { t, meter } = await meterOn((tt) => {
+      bareMachine(tt);
+      raplTwoSockets(tt, { energyUJ: { "intel-rapl:0": 262143328850n - 1000n } });
+    });
+    const from = meter.mark();
+    t.file(`${raplZoneDir("intel-rapl:0")}/energy_uj`, 4000n);
+    const w = meter.since(from);
+    expect(w.sources.find((s) => s.id === "rapl:package-0")?.energyJ).toBeCloseTo(0.005, 12);
+  });
+
+  it("a counter that goes backwards with no known range is dropped from the window, never negative", async () => {
+    const { t, meter } = await meterOn((tt) => {
+      bareMachine(tt);
+      hwmonEnergyCounter(tt);
+    });
+    const from = meter.mark();
+    const socket = t.path("sys/devices/platform/amd_energy.0/hwmon");
+    const hw = (await import("node:fs")).readdirSync(socket)[0] as string;
+    t.file(`sys/devices/platform/amd_energy.0/hwmon/${hw}/energy5_input`, 1000n);
+    const w = meter.since(from);
+    const r = w.sources.find((s) => s.id === "hwmon:amd_energy/Esocket0");
+    expect(r).toMatchObject({ energyJ: null, note: "counter reset during the window", device: true });
+    expect(w.deviceJ).toBe(0);
+  });
+
+  it("integrates a power-only sensor with the sampler thread running", async () => {
+    const { meter } = await meterOn((tt) => {
+      bareMachine(tt);
+      hwmonIna219(tt, { busMV: 5000, currentMA: 1000 }); // power1_input = 5,000,000 uW
+    });
+    meter.start();
+    const { window } = await meter.measure(() => new Promise((r) => setTimeout(r, 120)));
+    const r = window.sources.find((s) => s.id === "hwmon:ina219/power1");
+    expect(r?.powerW).toBeCloseTo(5, 6);
+    expect(window.deviceJ).toBeCloseTo((5 * window.durationMs) / 1000, 6);
+  });
+
+  it("no counters: the estimate from the board profile and /proc/stat, labelled estimated", async () => {
+    const { t, meter } = await meterOn(bareMachine);
+    expect(meter.estimated).toBe(true);
+    const stat = (user: number, idle: number) => `cpu  ${user} 0 0 ${idle} 0 0 0 0 0 0\ncpu0 ${user / 2} 0 0 ${idle / 2} 0 0 0 0 0 0\ncpu1 ${user / 2} 0 0 ${idle / 2} 0 0 0 0 0 0\n`;
+    t.file("proc/stat", stat(1000, 9000));
+    const from = meter.mark();
+    t.file("proc/stat", stat(1200, 9600)); // +800 jiffies, 200 busy: 25% utilisation
+    const w = meter.since(from);
+    const p = boardProfile("generic-x86").power;
+    expect(w.cpuUtilisation).toBeCloseTo(0.25, 12);
+    expect(w.estimated).toBe(true);
+    expect(w.source).toBe("estimate");
+    expect(w.deviceJ).toBeCloseTo((w.durationMs / 1000) * (p.idleW + (p.maxW - p.idleW) * 0.25), 9);
+  });
+});

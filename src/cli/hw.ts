@@ -17,6 +17,7 @@ const ShowOptions = RootOptions.extend({
   json: z.boolean().default(false),
   readingMs: z.coerce.number().int().min(0).max(60_000).default(250),
   board: z.string().min(1).optional(),
+  stateDir: z.string().min(1).optional(),
 });
 
 const SetOptions = RootOptions.extend({
@@ -86,7 +87,7 @@ function humanReport(r: HardwareReport, inv: Inventory): string {
   for (const s of r.energy.sources) {
     const reading = s.reading === null ? "" : s.reading.energyJ === null ? `n/a (${s.reading.note ?? "no reading"})` : `${formatWatts(s.reading.powerW)} over ${r.energy.readingWindowMs} ms`;
     lines.push(
-      `  ${s.id.padEnd(idWidth)}  ${s.kind.padEnd(8)} ${s.domain.padEnd(10)} ${s.socket === null ? "      " : `sock ${s.socket}`}  ${s.measures === "energy" ? "counter" : "power  "}  ${reading}${s.device ? "  [device]" : ""}${s.kind === "estimate" ? "  (estimate)" : ""}`,
+      `  ${s.id.padEnd(idWidth)}  ${s.kind.padEnd(8)} ${s.domain.padEnd(10)} ${s.socket === null ? "      " : `sock ${s.socket}`}  ${s.kind === "estimate" ? "model  " : s.measures === "energy" ? "counter" : "power  "}  ${reading}${s.device ? "  [device]" : ""}${s.kind === "estimate" ? "  (estimate)" : ""}`,
     );
   }
   if (r.energy.sources.length === 0) lines.push("  none");
@@ -110,6 +111,7 @@ export function hwCommand(): Command {
     .option("--json", "print one JSON object (stable shape, see README)")
     .option("--reading-ms <ms>", "window of the one-line energy readings (0 = no reading)", "250")
     .option("--board <name|path>", "board profile for the estimate source (configs/boards; env SPLITWATT_BOARD)")
+    .option("--state-dir <dir>", "where the cpufreq restore state file lives (env SPLITWATT_STATE_DIR)")
     .action(
       run(async (raw: unknown) => {
         const o = ShowOptions.parse(raw);

@@ -1,4 +1,5 @@
 import { join } from "node:path";
+import { affinity } from "./affinity.js";
 import type { CpufreqPolicy } from "./cpufreq.js";
 import type { EnergyDiscovery } from "./energySources.js";
 import type { Roots } from "./roots.js";
@@ -50,5 +51,11 @@ export function capabilities(r: Roots, policies: CpufreqPolicy[], energy: Energy
     }
   }
   for (const p of energy.probes) out.push({ name: `energy.${p.kind}`, available: p.available, reason: p.reason, fix: p.fix });
+  try {
+    const cpus = affinity.get();
+    out.push({ name: "affinity", available: true, reason: `sched_setaffinity works; this process may run on CPUs ${cpus.join(",")}`, fix: null });
+  } catch (err) {
+    out.push({ name: "affinity", available: false, reason: `sched_getaffinity failed: ${(err as Error).message}`, fix: null });
+  }
   return out;
 }

@@ -117,6 +117,11 @@ export class Cpufreq {
     return this.guard.recoverStale();
   }
 
+  /** Policies a run that died left changed (restored by recover() or the next change). */
+  leftBehind(): string[] {
+    return this.guard.stale().map((p) => p.id);
+  }
+
   /** Restore every policy this process changed. */
   restore(): string[] {
     return this.guard.restoreNow();

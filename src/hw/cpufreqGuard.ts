@@ -36,6 +36,8 @@ export interface CpufreqGuard {
   restoreNow(): string[];
   /** Restore a state file left by a process that is no longer alive. */
   recoverStale(): string[];
+  /** The policies a dead process left changed (its state file), without touching anything. */
+  stale(): SavedPolicy[];
   readonly statePath: string;
 }
 
@@ -175,6 +177,10 @@ export function cpufreqGuard(opts: { roots: Roots; stateDir?: string | undefined
       active.delete(guard);
       rmSync(statePath, { force: true });
       return done;
+    },
+    stale() {
+      const s = readState();
+      return s === null || s.pid === process.pid || pidAlive(s.pid) ? [] : s.policies;
     },
     recoverStale() {
       const s = readState();

@@ -89,12 +89,24 @@ export class EnergyMeter {
     }
     device = device ?? sources;
     const board = typeof opts.board === "object" ? opts.board : boardProfile(opts.board);
+    // Node-API 8 drops an exception thrown from a thread-safe-function callback: report it instead.
+    const userOnBatch = opts.onBatch;
+    const onBatch =
+      userOnBatch === undefined
+        ? undefined
+        : (batch: SamplerBatch): void => {
+            try {
+              userOnBatch(batch);
+            } catch (err) {
+              process.emitWarning(`splitwatt: onBatch threw: ${(err as Error).message}`);
+            }
+          };
     // Build the sampler; a source that cannot be opened is dropped with a warning.
     let specs = sources.map((s) => s.spec).filter((s): s is SamplerSourceSpec => s !== null);
     let sampler: NativeSampler | null = null;
     while (specs.length > 0) {
       try {
-        sampler = new (binding().Sampler)({ sources: specs, periodMs: opts.periodMs ?? 10, ...(opts.onBatch === undefined ? {} : { onBatch: opts.onBatch }) });
+        sampler = new (binding().Sampler)({ sources: specs, periodMs: opts.periodMs ?? 10, ...(onBatch === undefined ? {} : { onBatch }) });
         break;
       } catch (err) {
         const failed = specs.find((s) => "path" in s && (err as { path?: string }).path === s.path) ?? specs.find((s) => (err as Error).message.includes(s.id));

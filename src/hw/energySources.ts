@@ -360,6 +360,12 @@ async function discoverHwmon(r: Roots, warnings: string[]): Promise<KindResult &
   };
 }
 
+/** An INA3221 rail whose power is bus voltage (mV) x current (mA) = uW. */
+function viRail(label: string, voltagePath: string, currentPath: string): EnergySource {
+  const id = `ina3221:${label}`;
+  return { id, kind: "ina3221", domain: label, socket: null, measures: "power", path: voltagePath, spec: { kind: "power-vi", id, voltagePath, currentPath, scaleToUW: 1 } };
+}
+
 /** Jetson INA3221 rails: JetPack 5/6 hwmon (inN_label, inN_input mV, currN_input mA) and JetPack 4 IIO (rail_name_N, in_power N_input mW). */
 async function discoverIna3221(r: Roots, hwmonDirs: string[], warnings: string[]): Promise<KindResult> {
   const sources: EnergySource[] = [];
@@ -378,16 +384,7 @@ async function discoverIna3221(r: Roots, hwmonDirs: string[], warnings: string[]
         warnings.push(`ina3221: ${label} ignored: ${(err as Error).message}`);
         continue;
       }
-      const id = `ina3221:${label}`;
-      sources.push({
-        id,
-        kind: "ina3221",
-        domain: label,
-        socket: null,
-        measures: "power",
-        path: join(d, `in${ch}_input`),
-        spec: { kind: "power-vi", id, voltagePath: join(d, `in${ch}_input`), currentPath: join(d, `curr${ch}_input`), scaleToUW: 1 },
-      });
+      sources.push(viRail(label, join(d, `in${ch}_input`), join(d, `curr${ch}_input`)));
     }
   }
   // JetPack 4: IIO devices of the ina3221x driver.
@@ -400,24 +397,16 @@ async function discoverIna3221(r: Roots, hwmonDirs: string[], warnings: string[]
         const m = readMap(files, await r.io.readMany(files.map((f) => join(d, f))));
         const label = textOf(m, `rail_name_${ch}`)?.trim();
         if (label === undefined) continue;
-        const id = `ina3221:${label}`;
-        const p = textOf(m, `in_power${ch}_input`);
+        const [p, v, c] = [`in_power${ch}_input`, `in_voltage${ch}_input`, `in_current${ch}_input`];
         try {
-          if (p !== null) {
-            parseInt64(p, join(d, `in_power${ch}_input`));
-            sources.push({ id, kind: "ina3221", domain: label, socket: null, measures: "power", path: join(d, `in_power${ch}_input`), spec: { kind: "power-file", id, path: join(d, `in_power${ch}_input`), scaleToUW: 1000 } });
-          } else if (textOf(m, `in_voltage${ch}_input`) !== null && textOf(m, `in_current${ch}_input`) !== null) {
-            parseInt64(textOf(m, `in_voltage${ch}_input`) as string, join(d, `in_voltage${ch}_input`));
-            parseInt64(textOf(m, `in_current${ch}_input`) as string, join(d, `in_current${ch}_input`));
-            sources.push({
-              id,
-              kind: "ina3221",
-              domain: label,
-              socket: null,
-              measures: "power",
-              path: join(d, `in_voltage${ch}_input`),
-              spec: { kind: "power-vi", id, voltagePath: join(d, `in_voltage${ch}_input`), currentPath: join(d, `in_current${ch}_input`), scaleToUW: 1 },
-            });
+          if (textOf(m, p) !== null) {
+            parseInt64(textOf(m, p) as string, join(d, p));
+            const id = `ina3221:${label}`;
+            sources.push({ id, kind: "ina3221", domain: label, socket: null, measures: "power", path: join(d, p), spec: { kind: "power-file", id, path: join(d, p), scaleToUW: 1000 } });
+          } else if (textOf(m, v) !== null && textOf(m, c) !== null) {
+            parseInt64(textOf(m, v) as string, join(d, v));
+            parseInt64(textOf(m, c) as string, join(d, c));
+            sources.push(viRail(label, join(d, v), join(d, c)));
           }
         } catch (err) {
           warnings.push(`ina3221: ${label} ignored: ${(err as Error).message}`);

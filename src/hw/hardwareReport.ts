@@ -29,17 +29,24 @@ export interface HardwareReport {
 }
 
 export interface HardwareReportOptions extends HwRootOptions {
+  /** directory of the cpufreq restore state file */
+  stateDir?: string | undefined;
   /** take a reading of each energy source over this many ms (0 = none; default 250) */
   readingMs?: number | undefined;
   board?: string | undefined;
   nvmlLib?: string | undefined;
 }
 
+function leftBehind(cpufreq: Cpufreq): string[] {
+  const ids = cpufreq.leftBehind();
+  return ids.length === 0 ? [] : [`a splitwatt run that died left ${ids.join(", ")} changed: run \`splitwatt hw restore\` to put the previous settings back`];
+}
+
 /** Everything `splitwatt hw` shows: cpufreq policies, energy sources with a reading, capabilities. */
 export async function hardwareReport(opts: HardwareReportOptions = {}): Promise<HardwareReport> {
   const r = roots(opts);
   const base = { sysfsRoot: r.sysfsRoot, procRoot: r.procRoot, devRoot: r.devRoot, io: r.io };
-  const cpufreq = new Cpufreq({ ...base, restoreOnExit: false });
+  const cpufreq = new Cpufreq({ ...base, stateDir: opts.stateDir, restoreOnExit: false });
   const policies = await cpufreq.policies();
   const energy = await energySources({ ...base, nvmlLib: opts.nvmlLib });
   const readingMs = opts.readingMs ?? 250;
@@ -77,7 +84,11 @@ export async function hardwareReport(opts: HardwareReportOptions = {}): Promise<
         curKHz: p.curKHz,
         timeInState: p.timeInState,
       })),
-      warnings: [...cpufreq.warnings, ...(policies.length > 0 ? await overrideWarnings(r) : [])],
+      warnings: [
+        ...cpufreq.warnings,
+        ...(policies.length > 0 ? await overrideWarnings(r) : []),
+        ...leftBehind(cpufreq),
+      ],
     },
     energy: {
       sources: energy.sources.map((s) => ({

@@ -148,6 +148,8 @@ describe("never leaves a board stuck at a low clock", () => {
     await exited;
     expect(t.read(`${POLICY}/scaling_governor`)).toBe("userspace");
     expect(readdirSync(stateDir).length).toBe(1);
+    const shown = cli(["hw", "--reading-ms", "0", "--sysfs-root", t.sysfsRoot, "--state-dir", stateDir]);
+    expect(shown.stdout).toMatch(/a splitwatt run that died left policy0 changed: run `splitwatt hw restore`/);
     const r = cli(["hw", "restore", "--sysfs-root", t.sysfsRoot, "--state-dir", stateDir]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/restored policy0/);

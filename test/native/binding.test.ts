@@ -1,9 +1,9 @@
-import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import { createRequire } from "node:module";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { buildFakeNvml } from "../fixtures/fakeNvml.js";
 import type { NativeBinding, NativeIoError, SamplerSourceSpec } from "../../src/native/types.js";
 
 // Loaded directly (not through src/native/binding.ts): a missing or broken addon fails these tests.
@@ -181,55 +181,6 @@ describe("Perf", () => {
     expect(err.path).toContain("type=9999");
   });
 });
-
-const FAKE_NVML_C = String.raw`
-#include <stdint.h>
-#include <stdio.h>
-typedef int nvmlReturn_t;
-typedef struct nvmlDevice_st* nvmlDevice_t;
-static int inits;
-static unsigned long long energy0;
-nvmlReturn_t nvmlInit_v2(void) { inits++; return 0; }
-nvmlReturn_t nvmlShutdown(void) { if (inits == 0) return 1; inits--; return 0; }
-nvmlReturn_t nvmlDeviceGetCount_v2(unsigned* n) { if (!inits) return 1; *n = 2; return 0; }
-nvmlReturn_t nvmlDeviceGetHandleByIndex_v2(unsigned i, nvmlDevice_t* d) {
-  if (!inits) return 1;
-  if (i >= 2) return 2;
-  *d = (nvmlDevice_t)(uintptr_t)(i + 1);
-  return 0;
-}
-nvmlReturn_t nvmlDeviceGetName(nvmlDevice_t d, char* name, unsigned len) {
-  snprintf(name, len, "Fake GPU %d", (int)(uintptr_t)d - 1);
-  return 0;
-}
-nvmlReturn_t nvmlDeviceGetTotalEnergyConsumption(nvmlDevice_t d, unsigned long long* mj) {
-  if ((uintptr_t)d == 2) return 3;
-  energy0 += 1000; /* +1 J per call */
-  *mj = energy0;
-  return 0;
-}
-nvmlReturn_t nvmlDeviceGetPowerUsage(nvmlDevice_t d, unsigned* mw) {
-  *mw = (uintptr_t)d == 1 ? 50000 : 25000;
-  return 0;
-}
-const char* nvmlErrorString(nvmlReturn_t r) {
-  switch (r) {
-    case 0: return "Success";
-    case 1: return "Uninitialized";
-    case 2: return "Invalid Argument";
-    case 3: return "Not Supported";
-    default: return "Unknown Error";
-  }
-}
-`;
-
-function buildFakeNvml(where: string): string {
-  const src = path.join(where, "fake_nvml.c");
-  const lib = path.join(where, "libnvidia-ml.so.1");
-  fs.writeFileSync(src, FAKE_NVML_C);
-  execFileSync("cc", ["-shared", "-fPIC", "-O1", "-o", lib, src], { stdio: "pipe" });
-  return lib;
-}
 
 describe("Nvml", () => {
   it("a missing library is ENOENT naming the path", () => {

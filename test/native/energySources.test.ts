@@ -12,6 +12,7 @@ import {
   raplTwoSockets,
   raspberryPi4,
 } from "../fixtures/boards.js";
+import { buildFakeNvml } from "../fixtures/fakeNvml.js";
 import { FakeTree } from "../fixtures/fakeTree.js";
 
 const trees: FakeTree[] = [];
@@ -144,5 +145,24 @@ describe("energy source discovery on fake trees", () => {
       expect(d.probes.find((p) => p.kind === kind)?.available).toBe(false);
     }
     expect(d.probes.find((p) => p.kind === "nvml")).toMatchObject({ reason: expect.stringMatching(/not found/), fix: expect.stringMatching(/NVIDIA driver/) });
+  });
+
+  it("NVIDIA GPUs through a (fake, compiled at test time) libnvidia-ml: energy counter where supported, else power", async () => {
+    const t = FakeTree.create();
+    trees.push(t);
+    bareMachine(t);
+    raplTwoSockets(t);
+    const lib = buildFakeNvml(t.root);
+    const d = await energySources({ sysfsRoot: t.sysfsRoot, procRoot: t.procRoot, devRoot: t.devRoot, nvmlLib: lib });
+    const gpus = d.sources.filter((s) => s.kind === "nvml");
+    expect(gpus.map((g) => [g.id, g.measures])).toEqual([
+      ["nvml:0", "energy"],
+      ["nvml:1", "power"],
+    ]);
+    expect(gpus[0]?.spec).toMatchObject({ kind: "counter-nvml", scaleToNJ: 1e6 });
+    expect(gpus[1]?.spec).toMatchObject({ kind: "power-nvml", scaleToUW: 1000 });
+    // GPUs add to the RAPL packages, never replace them
+    expect(d.device.map((s) => s.id)).toEqual(expect.arrayContaining(["rapl:package-0", "nvml:0", "nvml:1"]));
+    expect(d.probes.find((p) => p.kind === "nvml")).toMatchObject({ available: true, reason: "2 GPU(s)" });
   });
 });

@@ -17,6 +17,7 @@ export const affinity = {
     try {
       new (binding().Affinity)().set(pid, cpus);
     } catch (err) {
+      if (err instanceof RangeError || err instanceof TypeError) throw new UsageError(err.message);
       throw ioError(err, "write", `affinity of pid ${pid} to CPUs ${cpus.join(",")}`, { notPermitted: "pinning another user's process needs CAP_SYS_NICE" });
     }
   },

@@ -85,6 +85,14 @@ describe("splitwatt CLI", () => {
     expect(j.capabilities.find((c: { name: string }) => c.name === "cpufreq.set")).toMatchObject({ available: true });
   });
 
+  it("the roots can come from the environment instead of flags", () => {
+    const t = fake(acpiCpufreqUserspace);
+    const r = cli(["hw", "--json", "--reading-ms", "0"], { env: { SPLITWATT_SYSFS_ROOT: t.sysfsRoot, SPLITWATT_PROC_ROOT: t.procRoot, SPLITWATT_DEV_ROOT: t.devRoot } });
+    const j = JSON.parse(r.stdout);
+    expect(j.roots.sysfs).toBe(t.sysfsRoot);
+    expect(j.cpufreq.policies.map((p: { driver: string }) => p.driver)).toEqual(["acpi-cpufreq", "acpi-cpufreq", "acpi-cpufreq", "acpi-cpufreq"]);
+  });
+
   it.each([
     [["hw", "--sysfs-root", "/nonexistent/sys"], /--sysfs-root \/nonexistent\/sys is not a directory/],
     [["hw", "--reading-ms", "abc"], /reading-ms/],

@@ -10,6 +10,7 @@ export type ErrorCode =
   | "E_NATIVE_MISSING"
   | "E_USAGE"
   | "E_MALFORMED"
+  | "E_BAD_MODEL"
   | "E_IO";
 
 export class SplitwattError extends Error {
@@ -74,6 +75,13 @@ export class NativeMissingError extends SplitwattError {
 export class MalformedError extends SplitwattError {
   constructor(message: string, opts: { path?: string; cause?: unknown } = {}) {
     super("E_MALFORMED", message, { ...opts, exitCode: 1 });
+  }
+}
+
+/** A model file that cannot be used: not ONNX, truncated, unsupported IR/opset, missing external data. */
+export class BadModelError extends SplitwattError {
+  constructor(message: string, opts: { path?: string; cause?: unknown } = {}) {
+    super("E_BAD_MODEL", message, { ...opts, exitCode: 2 });
   }
 }
 

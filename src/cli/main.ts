@@ -3,6 +3,9 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command, CommanderError } from "commander";
 import { hwCommand } from "./hw.js";
+import { inspectCommand } from "./inspect.js";
+import { splitCommand } from "./split.js";
+import { zooCommand } from "./zoo.js";
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), "..", "..", "package.json"), "utf8")) as { version: string };
@@ -17,6 +20,9 @@ export function program(): Command {
     .exitOverride()
     .configureOutput({ outputError: (str, write) => write(`splitwatt: error[E_USAGE]: ${str.replace(/^error: /, "").trimEnd()} (see --help)\n`) });
   p.addCommand(hwCommand());
+  p.addCommand(inspectCommand());
+  p.addCommand(splitCommand());
+  p.addCommand(zooCommand());
   // addCommand() does not pass settings down: give every subcommand the same error handling.
   const inherit = (c: Command): void => {
     for (const sub of c.commands) {

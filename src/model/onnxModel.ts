@@ -1,9 +1,10 @@
 import { createHash } from "node:crypto";
-import { closeSync, existsSync, openSync, readFileSync, readSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, readSync, renameSync, statSync, writeSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import { fromBinary } from "@bufbuild/protobuf";
 import { ModelProtoSchema, TensorProto_DataLocation, type ModelProto, type TensorProto } from "onnx-buf";
 import { BadModelError, UsageError } from "../errors.js";
+import { concatChunks, modelChunks } from "./modelChunks.js";
 
 /** Highest IR version onnxruntime-node 1.30 loads. */
 export const MAX_IR_VERSION = 11;
@@ -100,16 +101,29 @@ export function loadModel(path: string): OnnxModel {
   return parseModel(new Uint8Array(readFileSync(abs)), abs);
 }
 
-/** Serialize a model (weights are copied once, into the output). */
+/** Serialize a model into one buffer (weights are copied once, into it). */
 export function serializeModel(proto: ModelProto): Uint8Array {
-  return toBinary(ModelProtoSchema, proto);
+  return concatChunks(modelChunks(proto));
 }
 
-/** Write atomically (tmp + rename) so a crash never leaves half a model. */
+/**
+ * Write atomically (tmp + fsync + rename) so a crash never leaves half a model. Weights go
+ * from their original arrays straight to the file: no in-memory copy of the whole model.
+ */
 export function saveModel(proto: ModelProto, path: string): number {
-  const bytes = serializeModel(proto);
+  const chunks = modelChunks(proto);
   const tmp = join(dirname(path), `.${process.pid}.${Date.now()}.tmp`);
-  writeFileSync(tmp, bytes);
+  const fd = openSync(tmp, "w", 0o644);
+  let bytes = 0;
+  try {
+    for (const c of chunks) {
+      for (let at = 0; at < c.length; ) at += writeSync(fd, c, at, c.length - at);
+      bytes += c.length;
+    }
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
   renameSync(tmp, path);
-  return bytes.byteLength;
+  return bytes;
 }

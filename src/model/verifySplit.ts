@@ -42,7 +42,12 @@ export function seededFloats(n: number, seed: number): Float32Array {
  * inputs, for every cut (or the given ones).
  */
 export async function verifySplit(a: ModelAnalysis, opts: VerifyOptions = {}): Promise<SplitCheck[]> {
-  const options: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: opts.optimization ?? "disabled", intraOpNumThreads: 1 };
+  // Prepacking weights costs ~20x the session's load time and is the same for all three sessions.
+  const options: ort.InferenceSession.SessionOptions = {
+    graphOptimizationLevel: opts.optimization ?? "disabled",
+    intraOpNumThreads: 1,
+    extra: { session: { disable_prepacking: "1" } },
+  };
   const batch = opts.batch ?? 1;
   const shapes = a.inputShapes;
   const feeds: Record<string, ort.Tensor> = {};

@@ -15,7 +15,6 @@ import {
   GraphProtoSchema,
   NodeProtoSchema,
   TensorProto_DataType,
-  TensorProtoSchema,
   TensorShapeProto_DimensionSchema,
   TensorShapeProtoSchema,
   TypeProto_TensorSchema,
@@ -24,7 +23,6 @@ import {
   type AttributeProto,
   type GraphProto,
   type NodeProto,
-  type TensorProto,
   type ValueInfoProto,
 } from "onnx-buf";
 import type { WeightInit } from "./weights.js";
@@ -296,11 +294,6 @@ export class GraphBuilder {
   }
 
   // ---- output ----
-
-  /** Initializer TensorProtos without data (name, dims, float32). */
-  initializerHeaders(): TensorProto[] {
-    return this.specs.map((s) => create(TensorProtoSchema, { name: s.name, dims: s.dims.map((d) => BigInt(d)), dataType: TensorProto_DataType.FLOAT }));
-  }
 
   /**
    * The GraphProto without initializers: nodes, inputs, outputs, and a value_info for every

@@ -13,7 +13,7 @@
  */
 import { endianness } from "node:os";
 import { create, toBinary } from "@bufbuild/protobuf";
-import { GraphProtoSchema, ModelProtoSchema, OperatorSetIdProtoSchema, StringStringEntryProtoSchema, TensorProtoSchema } from "onnx-buf";
+import { GraphProtoSchema, ModelProtoSchema, OperatorSetIdProtoSchema, StringStringEntryProtoSchema, TensorProto_DataType, TensorProtoSchema } from "onnx-buf";
 import { elementCount, type GraphBuilder } from "./graphBuilder.js";
 import { WeightStream } from "./weights.js";
 
@@ -91,7 +91,7 @@ export function lazyModel(b: GraphBuilder, meta: ModelMeta, weightKey: (tensorNa
   );
   const graph = toBinary(GraphProtoSchema, b.graphWithoutInitializers());
   const tensors = b.initializers.map((spec) => {
-    const header = toBinary(TensorProtoSchema, create(TensorProtoSchema, { name: spec.name, dims: spec.dims.map((d) => BigInt(d)), dataType: 1 }));
+    const header = toBinary(TensorProtoSchema, create(TensorProtoSchema, { name: spec.name, dims: spec.dims.map((d) => BigInt(d)), dataType: TensorProto_DataType.FLOAT }));
     const count = elementCount(spec.dims);
     const dataPrefix = lenPrefix(TENSOR_RAW_DATA, count * 4);
     const tensorLength = header.length + dataPrefix.length + count * 4;

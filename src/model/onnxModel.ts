@@ -98,7 +98,9 @@ export function loadModel(path: string): OnnxModel {
   const abs = resolve(path);
   if (!existsSync(abs)) throw new UsageError(`model file ${abs} does not exist: give a path to an .onnx file, a zoo name (splitwatt zoo list) or paddle:cls|rec|det`, { path: abs });
   if (statSync(abs).isDirectory()) throw new UsageError(`${abs} is a directory: give the .onnx file inside it`, { path: abs });
-  return parseModel(new Uint8Array(readFileSync(abs)), abs);
+  const buf = readFileSync(abs);
+  // a view, not a copy: weights stay views into this one buffer
+  return parseModel(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength), abs);
 }
 
 /** Serialize a model into one buffer (weights are copied once, into it). */

@@ -103,25 +103,29 @@ export async function tensorShapes(model: OnnxModel, info: GraphInfo, opts: Shap
     throw new BadModelError(`onnxruntime cannot load ${model.path}: ${(err as Error).message.split("\n")[0]}`, { path: model.path, cause: err });
   }
   const symbolicBatch = info.inputs.some((name) => typeof info.declared.get(name)?.dims?.[0] === "string");
-  const run = async (batch: number) => {
+  const run = async (batch: number, names: string[]) => {
     const feeds: Record<string, ort.Tensor> = {};
     for (const name of info.inputs) feeds[name] = zeros(info.declared.get(name)?.elemType ?? elemTypeOf("float32"), inputShapes[name] as number[], batch);
     try {
-      return await session.run(feeds, missing);
+      return await session.run(feeds, names);
     } catch (err) {
       throw new BadModelError(`onnxruntime failed to run ${model.path} to measure tensor shapes: ${(err as Error).message.split("\n")[0]}`, { path: model.path, cause: err });
     }
   };
   try {
-    const one = await run(1);
-    const two = symbolicBatch ? await run(2) : one;
-    for (const name of missing) {
-      const t = one[name];
-      if (t === undefined) continue;
-      const elemType = elemTypeOf(t.type === "bool" ? "bool" : t.type);
-      const shape = [...t.dims];
-      const shape2 = [...(two[name]?.dims ?? shape)];
-      out.set(name, { name, dtype: t.type, elemType, shape, batchDims: shape.map((d, i) => shape2[i] !== d), bytes: elementCount(shape) * dtypeBytes(elemType), from: "onnxruntime" });
+    // A few dozen outputs per run bounds memory on large feature maps (PP-OCR det at 640x640).
+    for (let i = 0; i < missing.length; i += 48) {
+      const names = missing.slice(i, i + 48);
+      const one = await run(1, names);
+      const two = symbolicBatch ? await run(2, names) : one;
+      for (const name of names) {
+        const t = one[name];
+        if (t === undefined) continue;
+        const elemType = elemTypeOf(t.type === "bool" ? "bool" : t.type);
+        const shape = [...t.dims];
+        const shape2 = [...(two[name]?.dims ?? shape)];
+        out.set(name, { name, dtype: t.type, elemType, shape, batchDims: shape.map((d, j) => shape2[j] !== d), bytes: elementCount(shape) * dtypeBytes(elemType), from: "onnxruntime" });
+      }
     }
   } finally {
     await session.release();

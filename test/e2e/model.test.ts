@@ -11,8 +11,8 @@ const repo = resolve(import.meta.dirname, "../..");
 const dir = mkdtempSync(join(tmpdir(), "sw-e2e-model-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function cli(args: string[]) {
-  const r = spawnSync(process.execPath, [join(repo, "bin/splitwatt.js"), ...args], { encoding: "utf8", timeout: 120_000, env: { ...process.env, CI: "true" } });
+function cli(args: string[], env: Record<string, string> = {}) {
+  const r = spawnSync(process.execPath, [join(repo, "bin/splitwatt.js"), ...args], { encoding: "utf8", timeout: 120_000, env: { ...process.env, CI: "true", ...env } });
   return { code: r.status, stdout: String(r.stdout), stderr: String(r.stderr) };
 }
 
@@ -85,3 +85,37 @@ describe("splitwatt inspect / split", () => {
     expect(r.stderr).toMatch(message);
   });
 });
+
+describe("splitwatt zoo", () => {
+  it("lists the zoo and the PaddleOCR models with torchvision's parameter counts", () => {
+    const r = cli(["zoo", "list", "--json"]);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.stdout);
+    const params = Object.fromEntries(j.zoo.map((m: { name: string; params: number }) => [m.name, m.params]));
+    expect(params).toMatchObject({ vgg16: 138357544, resnet18: 11689512, resnet50: 25557032, mobilenet_v2: 3504872 });
+    expect(j.paddle.map((p: { name: string }) => p.name)).toEqual(["paddle:cls", "paddle:rec", "paddle:det"]);
+    expect(cli(["zoo", "list"]).stdout).toMatch(/Apache-2\.0/);
+  });
+
+  it("builds into the model cache once, and MODEL accepts the zoo name", () => {
+    const cache = join(dir, "cache");
+    const first = cli(["zoo", "build", "resnet_tiny", "--json"], { SPLITWATT_MODEL_CACHE: cache });
+    expect(first.code).toBe(0);
+    const { path } = JSON.parse(first.stdout);
+    expect(path).toBe(join(cache, "resnet_tiny-32.onnx"));
+    expect(existsSync(path)).toBe(true);
+    const j = JSON.parse(cli(["inspect", "resnet_tiny", "--json"], { SPLITWATT_MODEL_CACHE: cache }).stdout);
+    expect(j.path).toBe(path);
+    expect(j.cuts.length).toBeGreaterThan(3);
+  });
+
+  it("an unknown zoo name or a bad size is one line, exit 2, listing what is valid", () => {
+    const bad = cli(["zoo", "build", "alexnet"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/vgg16/);
+    const size = cli(["zoo", "build", "resnet18", "--input-size", "33"]);
+    expect(size.code).toBe(2);
+    expect(size.stderr.trim().split("\n")).toHaveLength(1);
+  });
+});
+

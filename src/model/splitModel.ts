@@ -2,10 +2,6 @@ import { create } from "@bufbuild/protobuf";
 import {
   GraphProtoSchema,
   ModelProtoSchema,
-  TensorShapeProto_DimensionSchema,
-  TensorShapeProtoSchema,
-  TypeProto_TensorSchema,
-  TypeProtoSchema,
   ValueInfoProtoSchema,
   type GraphProto,
   type ModelProto,
@@ -16,6 +12,7 @@ import { UsageError } from "../errors.js";
 import type { CutPoint, ModelAnalysis } from "./cutPoints.js";
 import { nodeInputs } from "./graphInfo.js";
 import type { TensorShape } from "./tensorShapes.js";
+import { valueInfo } from "./valueInfo.js";
 
 export interface SplitParts {
   cut: CutPoint;
@@ -26,23 +23,8 @@ export interface SplitParts {
 }
 
 /** A typed value_info with the batch dims symbolic ("N") so both parts accept any batch. */
-export function valueInfo(s: TensorShape): ValueInfoProto {
-  return create(ValueInfoProtoSchema, {
-    name: s.name,
-    type: create(TypeProtoSchema, {
-      value: {
-        case: "tensorType",
-        value: create(TypeProto_TensorSchema, {
-          elemType: s.elemType,
-          shape: create(TensorShapeProtoSchema, {
-            dim: s.shape.map((d, i) =>
-              create(TensorShapeProto_DimensionSchema, { value: s.batchDims[i] === true ? { case: "dimParam", value: "N" } : { case: "dimValue", value: BigInt(d) } }),
-            ),
-          }),
-        }),
-      },
-    }),
-  });
+function typedValueInfo(s: TensorShape): ValueInfoProto {
+  return valueInfo(s.name, s.elemType, s.shape.map((d, i) => (s.batchDims[i] === true ? "N" : d)));
 }
 
 /** One part: the given compute nodes, the Constant nodes and initializers they read, typed inputs and outputs. */
@@ -54,7 +36,7 @@ function part(a: ModelAnalysis, nodes: NodeProto[], inputs: string[], outputs: s
     const s = a.shapes.get(name);
     const original = [...g.input, ...g.output].find((v) => v.name === name);
     // graph inputs and outputs keep their declared types; cut tensors get measured ones
-    return original ?? (s === undefined ? create(ValueInfoProtoSchema, { name }) : valueInfo(s));
+    return original ?? (s === undefined ? create(ValueInfoProtoSchema, { name }) : typedValueInfo(s));
   };
   const produced = new Set(nodes.flatMap((n) => n.output));
   const graph = create(GraphProtoSchema, {

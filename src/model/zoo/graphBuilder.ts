@@ -15,17 +15,13 @@ import {
   GraphProtoSchema,
   NodeProtoSchema,
   TensorProto_DataType,
-  TensorShapeProto_DimensionSchema,
-  TensorShapeProtoSchema,
-  TypeProto_TensorSchema,
-  TypeProtoSchema,
-  ValueInfoProtoSchema,
   type AttributeProto,
   type GraphProto,
   type NodeProto,
   type ValueInfoProto,
 } from "onnx-buf";
 import type { WeightInit } from "./weights.js";
+import { valueInfo } from "../valueInfo.js";
 
 /** The symbolic batch dimension. */
 export const BATCH = "N";
@@ -70,22 +66,7 @@ function attribute(name: string, v: AttrValue): AttributeProto {
 
 /** A float32 value_info with the batch dim written as dim_param "N". */
 export function floatValueInfo(name: string, shape: Shape): ValueInfoProto {
-  return create(ValueInfoProtoSchema, {
-    name,
-    type: create(TypeProtoSchema, {
-      value: {
-        case: "tensorType",
-        value: create(TypeProto_TensorSchema, {
-          elemType: TensorProto_DataType.FLOAT,
-          shape: create(TensorShapeProtoSchema, {
-            dim: shape.map((d) =>
-              create(TensorShapeProto_DimensionSchema, { value: d === BATCH ? { case: "dimParam", value: BATCH } : { case: "dimValue", value: BigInt(d) } }),
-            ),
-          }),
-        }),
-      },
-    }),
-  });
+  return valueInfo(name, TensorProto_DataType.FLOAT, shape);
 }
 
 /** Output size of a conv/pool window along one axis (floor mode, as PyTorch's default). */

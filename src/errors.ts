@@ -11,6 +11,8 @@ export type ErrorCode =
   | "E_USAGE"
   | "E_MALFORMED"
   | "E_BAD_MODEL"
+  | "E_PROTOCOL"
+  | "E_CODEC"
   | "E_IO";
 
 export class SplitwattError extends Error {

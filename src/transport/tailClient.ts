@@ -1,0 +1,176 @@
+import { Pool, errors as undiciErrors } from "undici";
+import { SplitwattError } from "../errors.js";
+import type { LoadSignal } from "./admission.js";
+import { encodeTensor, type CodecSpec } from "./codecs/codecs.js";
+import { decodeInferResponse, encodeInferRequest, type OipTensor } from "./oip/index.js";
+import { LOAD_PARAMS } from "./tailServer.js";
+
+/** A tail server answered with an error status (4xx/5xx); `message` is its `error` text. */
+export class TailServerError extends SplitwattError {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly retryAfterS: number | null = null,
+  ) {
+    super("E_IO", `tail server answered ${status}: ${message}`, { exitCode: status >= 500 ? 1 : 2 });
+  }
+}
+
+export interface TailClientOptions {
+  /** base URL, e.g. http://127.0.0.1:8000 */
+  url: string;
+  token?: string | undefined;
+  /** default per-request timeout (default 30 s) */
+  timeoutMs?: number | undefined;
+  /** keep-alive connections (default 4) */
+  connections?: number | undefined;
+}
+
+export interface InferOptions {
+  /** binary tensor data extension (default true) */
+  binary?: boolean | undefined;
+  /** encode FP32 inputs with this codec (splitwatt servers only) */
+  codec?: CodecSpec | undefined;
+  signal?: AbortSignal | undefined;
+  timeoutMs?: number | undefined;
+  /** outputs to ask for (default all) */
+  outputs?: string[] | undefined;
+}
+
+export interface InferResult {
+  outputs: Record<string, OipTensor>;
+  /** request body bytes (headers excluded) */
+  bytesSent: number;
+  bytesReceived: number;
+  /** wall time of the call */
+  totalMs: number;
+  /** server's own time (server_time_ms), null for servers that do not report it */
+  serverMs: number | null;
+  /** totalMs - serverMs: the network and protocol share, for the bandwidth estimator */
+  transferMs: number | null;
+  /** the server's load (splitwatt servers), else null */
+  load: LoadSignal | null;
+}
+
+const RETRYABLE = new Set(["ECONNRESET", "ECONNREFUSED", "EPIPE", "UND_ERR_SOCKET", "UND_ERR_CLOSED"]);
+
+/** Keep-alive Open Inference Protocol client with timeouts, cancellation and per-request byte counts. */
+export class TailClient {
+  private readonly pool: Pool;
+  private readonly base: URL;
+
+  constructor(private readonly opts: TailClientOptions) {
+    this.base = new URL(opts.url);
+    this.pool = new Pool(this.base.origin, { connections: opts.connections ?? 4, keepAliveTimeout: 30_000, pipelining: 1 });
+  }
+
+  private headers(extra: Record<string, string> = {}): Record<string, string> {
+    return { ...(this.opts.token === undefined ? {} : { authorization: `Bearer ${this.opts.token}` }), ...extra };
+  }
+
+  private path(p: string): string {
+    return `${this.base.pathname.replace(/\/+$/, "")}${p}`;
+  }
+
+  async ready(): Promise<boolean> {
+    try {
+      const r = await this.pool.request({ method: "GET", path: this.path("/v2/health/ready"), headers: this.headers(), headersTimeout: 5_000, bodyTimeout: 5_000 });
+      await r.body.dump();
+      return r.statusCode === 200;
+    } catch {
+      return false;
+    }
+  }
+
+  async metadata(model: string): Promise<unknown> {
+    const r = await this.pool.request({ method: "GET", path: this.path(`/v2/models/${encodeURIComponent(model)}`), headers: this.headers() });
+    const text = await r.body.text();
+    if (r.statusCode !== 200) throw new TailServerError(r.statusCode, errorText(text));
+    return JSON.parse(text);
+  }
+
+  async infer(model: string, inputs: OipTensor[], opts: InferOptions = {}): Promise<InferResult> {
+    const tensors = opts.codec === undefined ? inputs : inputs.map((t) => (t.datatype === "FP32" ? codecTensor(t, opts.codec as CodecSpec) : t));
+    const binary = opts.binary ?? true;
+    const req = encodeInferRequest(
+      { inputs: tensors, ...(opts.outputs === undefined ? {} : { outputs: opts.outputs.map((name) => ({ name, binary })) }), ...(binary ? { parameters: { binary_data_output: true } } : {}) },
+      { binary },
+    );
+    const chunks = Array.isArray(req.body) ? req.body : [req.body];
+    const bytesSent = chunks.reduce((n, c) => n + c.length, 0);
+    const timeoutMs = opts.timeoutMs ?? this.opts.timeoutMs ?? 30_000;
+    for (let attempt = 0; ; attempt++) {
+      const t0 = performance.now();
+      try {
+        const r = await this.pool.request({
+          method: "POST",
+          path: this.path(`/v2/models/${encodeURIComponent(model)}/infer`),
+          headers: this.headers(req.headers),
+          body: chunks.length === 1 ? (chunks[0] as Uint8Array) : Buffer.concat(chunks),
+          headersTimeout: timeoutMs,
+          bodyTimeout: timeoutMs,
+          ...(opts.signal === undefined ? {} : { signal: opts.signal }),
+        });
+        const buf = new Uint8Array(await r.body.arrayBuffer());
+        const totalMs = performance.now() - t0;
+        if (r.statusCode !== 200) {
+          const retry = r.headers["retry-after"];
+          throw new TailServerError(r.statusCode, errorText(new TextDecoder().decode(buf)), retry === undefined ? null : Number(retry));
+        }
+        const res = decodeInferResponse(buf, r.headers, { maxTensorBytes: 1 << 30, maxTensors: 1024 });
+        const p = res.parameters ?? {};
+        const serverMs = typeof p[LOAD_PARAMS.serverMs] === "number" ? (p[LOAD_PARAMS.serverMs] as number) : null;
+        const load =
+          typeof p[LOAD_PARAMS.queueDepth] === "number"
+            ? { queueDepth: p[LOAD_PARAMS.queueDepth] as number, inFlight: Number(p[LOAD_PARAMS.inFlight] ?? 0), estimatedWaitMs: Number(p[LOAD_PARAMS.estimatedWaitMs] ?? 0) }
+            : null;
+        return {
+          outputs: Object.fromEntries(res.outputs.map((o) => [o.name, o])),
+          bytesSent,
+          bytesReceived: buf.length,
+          totalMs,
+          serverMs,
+          transferMs: serverMs === null ? null : Math.max(0, totalMs - serverMs),
+          load,
+        };
+      } catch (err) {
+        const code = (err as { code?: string }).code ?? "";
+        // A server restart drops kept-alive sockets: retry once on a fresh connection.
+        if (attempt === 0 && RETRYABLE.has(code) && opts.signal?.aborted !== true) continue;
+        if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError) {
+          throw new TailServerError(504, `no answer within ${timeoutMs} ms`);
+        }
+        throw err;
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.pool.close();
+  }
+}
+
+function errorText(text: string): string {
+  try {
+    const j = JSON.parse(text) as { error?: unknown };
+    return typeof j.error === "string" ? j.error : text.slice(0, 200);
+  } catch {
+    return text.slice(0, 200);
+  }
+}
+
+/**
+ * An FP32 tensor encoded with a codec, its parameters telling the server how to decode it.
+ * Compressed payloads travel as UINT8 [bytes] (so the protocol's size checks hold) with the
+ * payload's datatype and shape in sw_datatype / sw_shape.
+ */
+export function codecTensor(t: OipTensor, spec: CodecSpec): OipTensor {
+  const e = encodeTensor(t.data as Float32Array, t.shape, spec);
+  const parameters = { ...(t.parameters ?? {}), ...e.parameters };
+  if (spec.compression === "none") {
+    const b = e.bytes;
+    const data = e.datatype === "FP32" ? new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4) : e.datatype === "FP16" ? new Uint16Array(b.buffer, b.byteOffset, b.byteLength / 2) : new Int8Array(b.buffer, b.byteOffset, b.byteLength);
+    return { name: t.name, datatype: e.datatype, shape: e.shape, data, parameters };
+  }
+  return { name: t.name, datatype: "UINT8", shape: [e.bytes.length], data: e.bytes, parameters: { ...parameters, sw_datatype: e.datatype, sw_shape: JSON.stringify(e.shape) } };
+}

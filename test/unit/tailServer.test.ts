@@ -1,0 +1,213 @@
+import { request } from "node:http";
+import * as ort from "onnxruntime-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseCodec } from "../../src/transport/codecs/codecs.js";
+import { encodeInferRequest, type OipTensor } from "../../src/transport/oip/index.js";
+import { TailClient, TailServerError } from "../../src/transport/tailClient.js";
+import { TailServer } from "../../src/transport/tailServer.js";
+import { resolveModel } from "../../src/model/resolveModel.js";
+import { loadModel } from "../../src/model/onnxModel.js";
+import { analyzeModel } from "../../src/model/cutPoints.js";
+import { splitModel } from "../../src/model/splitModel.js";
+import { serializeModel } from "../../src/model/onnxModel.js";
+import { seededFloats } from "../../src/model/verifySplit.js";
+
+let CUT = 0;
+let server: TailServer;
+let url: string;
+let client: TailClient;
+let x: Float32Array;
+let want: Float32Array;
+let cut: { name: string; data: Float32Array; shape: number[] };
+
+/** Raw HTTP for the cases a well-behaved client never produces. */
+function raw(method: string, path: string, body: Uint8Array | string = "", headers: Record<string, string> = {}): Promise<{ status: number; text: string; headers: Record<string, string | string[] | undefined> }> {
+  return new Promise((resolve, reject) => {
+    const u = new URL(path, url);
+    const req = request({ method, hostname: u.hostname, port: u.port, path: u.pathname, timeout: 10_000, headers: { "content-length": String(Buffer.byteLength(body)), ...headers } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString(), headers: res.headers }));
+    });
+    req.on("error", reject);
+    req.on("timeout", () => req.destroy(new Error(`no answer to ${method} ${path} within 10 s`)));
+    req.end(body);
+  });
+}
+
+beforeAll(async () => {
+  server = new TailServer({ models: { cls: "paddle:cls" }, port: 0, maxConcurrent: 2, maxQueue: 8 });
+  url = await server.listen();
+  client = new TailClient({ url });
+  const { path, inputShapes } = await resolveModel("paddle:cls");
+  const a = await analyzeModel(loadModel(path), { inputShapes });
+  CUT = (a.cuts.find((c) => c.naturalBottleneck && c.index > 20 && c.tensors.length === 1) as { index: number }).index;
+  x = seededFloats(2 * 3 * 48 * 192, 11);
+  const full = await ort.InferenceSession.create(path);
+  want = (await full.run({ x: new ort.Tensor("float32", x, [2, 3, 48, 192]) }))["softmax_0.tmp_0"]?.data as Float32Array;
+  const head = await ort.InferenceSession.create(serializeModel(splitModel(a, CUT).head as NonNullable<ReturnType<typeof splitModel>["head"]>));
+  const mid = await head.run({ x: new ort.Tensor("float32", x, [2, 3, 48, 192]) });
+  const [name, t] = Object.entries(mid)[0] as [string, ort.Tensor];
+  expect(Object.keys(mid)).toHaveLength(1);
+  cut = { name, data: t.data as Float32Array, shape: [...t.dims] };
+});
+afterAll(async () => {
+  await client.close();
+  await server.close();
+});
+
+const fp32 = (name: string, data: Float32Array, shape: number[]): OipTensor => ({ name, datatype: "FP32", shape, data });
+const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => Math.max(...Array.from(a, (v, i) => Math.abs(v - (b[i] as number))));
+
+describe("Open Inference Protocol endpoints", () => {
+  it("health, server metadata, model metadata and readiness", async () => {
+    expect((await raw("GET", "/v2/health/live")).status).toBe(200);
+    expect((await raw("GET", "/v2/health/ready")).status).toBe(200);
+    expect(JSON.parse((await raw("GET", "/v2")).text)).toMatchObject({ name: "splitwatt", extensions: expect.arrayContaining(["binary_tensor_data"]) });
+    const meta = JSON.parse((await raw("GET", "/v2/models/cls")).text);
+    expect(meta).toMatchObject({ name: "cls", versions: ["1"], inputs: [{ name: "x", datatype: "FP32", shape: [-1, 3, 48, 192] }] });
+    const tail = JSON.parse((await raw("GET", `/v2/models/cls.tail.${CUT}/versions/1`)).text);
+    expect(tail.inputs).toEqual([{ name: cut.name, datatype: "FP32", shape: [-1, ...cut.shape.slice(1)] }]);
+    expect((await raw("GET", `/v2/models/cls.tail.${CUT}/ready`)).status).toBe(200);
+  });
+
+  it("infer on the whole model, JSON and binary, equals onnxruntime", async () => {
+    for (const binary of [false, true]) {
+      const r = await client.infer("cls", [fp32("x", x, [2, 3, 48, 192])], { binary });
+      expect([...(r.outputs["softmax_0.tmp_0"]?.data as Float32Array)]).toEqual([...want]);
+      expect(r.load).toMatchObject({ queueDepth: 0 });
+      expect(r.serverMs).toBeGreaterThan(0);
+      expect(r.bytesSent).toBeGreaterThan(binary ? 110592 * 2 : 0);
+    }
+  });
+
+  it("a tail fed the head's output computes what the whole model computes", async () => {
+    const r = await client.infer(`cls.tail.${CUT}`, [fp32(cut.name, cut.data, cut.shape)]);
+    expect(maxDiff(r.outputs["softmax_0.tmp_0"]?.data as Float32Array, want)).toBeLessThanOrEqual(1e-5);
+  });
+
+  it.each(["raw", "fp16", "int8", "int8-channel", "raw+deflate", "fp16+zstd", "int8+zstd", "int8-channel+deflate"])("the cut tensor with codec %s decodes on the server", async (codec) => {
+    const r = await client.infer(`cls.tail.${CUT}`, [fp32(cut.name, cut.data, cut.shape)], { codec: parseCodec(codec) });
+    const got = r.outputs["softmax_0.tmp_0"]?.data as Float32Array;
+    // class probabilities: lossless codecs match, lossy ones stay close
+    expect(maxDiff(got, want)).toBeLessThanOrEqual(codec.startsWith("raw") ? 1e-5 : 0.05);
+    if (codec.includes("+")) expect(r.bytesSent).toBeLessThan(cut.data.byteLength);
+  });
+});
+
+describe("errors, limits and security", () => {
+  it("unknown model 404, cut out of range 404, wrong shape and missing input 400, all as {error}", async () => {
+    const nope = await raw("POST", "/v2/models/nope/infer", "{}", { "content-type": "application/json" });
+    expect(nope.status).toBe(404);
+    expect(JSON.parse(nope.text).error).toMatch(/unknown model "nope"/);
+    expect((await raw("GET", "/v2/models/cls.tail.9999")).status).toBe(404);
+    await expect(client.infer("cls", [fp32("x", new Float32Array(6), [1, 3, 2, 1])])).rejects.toMatchObject({ status: 400 });
+    await expect(client.infer(`cls.tail.${CUT}`, [fp32("other", cut.data, cut.shape)])).rejects.toThrow(/has no input "other"/);
+    const bad = await raw("POST", "/v2/models/cls/infer", "{not json", { "content-type": "application/json" });
+    expect(bad.status).toBe(400);
+    expect(JSON.parse(bad.text)).toHaveProperty("error");
+  });
+
+  it("413 over the body limit, 401 without the token, 503 with Retry-After over the queue bound", async () => {
+    const small = new TailServer({ models: { cls: "paddle:cls" }, port: 0, maxBodyBytes: 1000, token: "s3cret", maxConcurrent: 1, maxQueue: 0 });
+    const u = await small.listen();
+    try {
+      const anon = new TailClient({ url: u });
+      await expect(anon.infer("cls", [fp32("x", x.subarray(0, 3 * 48 * 192), [1, 3, 48, 192])])).rejects.toMatchObject({ status: 401 });
+      await anon.close();
+      const authed = new TailClient({ url: u, token: "s3cret" });
+      await expect(authed.infer("cls", [fp32("x", x.subarray(0, 3 * 48 * 192), [1, 3, 48, 192])])).rejects.toMatchObject({ status: 413 });
+      await authed.close();
+      const roomy = new TailServer({ models: { cls: "paddle:cls" }, port: 0, maxConcurrent: 1, maxQueue: 0 });
+      const ru = await roomy.listen();
+      const c = new TailClient({ url: ru, connections: 8 });
+      const calls = Array.from({ length: 8 }, () => c.infer("cls", [fp32("x", x, [2, 3, 48, 192])]).then(() => 200, (e: TailServerError) => e));
+      const results = await Promise.all(calls);
+      const rejected = results.filter((r): r is TailServerError => r instanceof TailServerError);
+      expect(rejected.length).toBeGreaterThan(0);
+      for (const r of rejected) {
+        expect(r.status).toBe(503);
+        expect(r.retryAfterS).toBeGreaterThanOrEqual(1);
+      }
+      expect(results.filter((r) => r === 200).length).toBeGreaterThan(0);
+      await c.close();
+      await roomy.close();
+    } finally {
+      await small.close();
+    }
+  });
+
+  it("the client survives a server restart on the same port", async () => {
+    const s1 = new TailServer({ models: { cls: "paddle:cls" }, port: 0 });
+    const u = await s1.listen();
+    const port = Number(new URL(u).port);
+    const c = new TailClient({ url: u });
+    await c.infer("cls", [fp32("x", x, [2, 3, 48, 192])]);
+    await s1.close();
+    const s2 = new TailServer({ models: { cls: "paddle:cls" }, port });
+    await s2.listen();
+    const r = await c.infer("cls", [fp32("x", x, [2, 3, 48, 192])]);
+    expect([...(r.outputs["softmax_0.tmp_0"]?.data as Float32Array)]).toEqual([...want]);
+    await c.close();
+    await s2.close();
+  });
+
+  it("serves Prometheus metrics", async () => {
+    const m = await raw("GET", "/metrics");
+    expect(m.status).toBe(200);
+    expect(m.text).toMatch(/splitwatt_requests_total\{route="infer",status="200"\} \d+/);
+    expect(m.text).toMatch(/splitwatt_infer_duration_seconds_bucket/);
+    expect(m.text).toMatch(/splitwatt_queue_depth 0/);
+  });
+
+  it("fuzz: random and mutated bodies all get a 4xx, and the server keeps serving", async () => {
+    const valid = encodeInferRequest({ inputs: [fp32(cut.name, cut.data, cut.shape)] }, { binary: true });
+    const base = Buffer.concat((Array.isArray(valid.body) ? valid.body : [valid.body]).map((b) => Buffer.from(b)));
+    let seed = 12345;
+    const rnd = (n: number) => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    const statuses = new Map<number, number>();
+    for (let i = 0; i < 120; i++) {
+      let body: Buffer;
+      const { "Content-Length": _ignored, ...validHeaders } = valid.headers;
+      const headers: Record<string, string> = { ...validHeaders };
+      switch (i % 6) {
+        case 0:
+          body = Buffer.from(Array.from({ length: 1 + rnd(300) }, () => rnd(256)));
+          break;
+        case 1:
+          body = Buffer.from(base.subarray(0, rnd(base.length)));
+          break;
+        case 2:
+          body = Buffer.from(base);
+          for (let k = 0; k < 8; k++) body[rnd(Math.min(body.length, 400))] = rnd(256);
+          break;
+        case 3:
+          body = Buffer.from(base);
+          headers["Inference-Header-Content-Length"] = String(rnd(base.length * 2));
+          break;
+        case 4:
+          body = Buffer.from(JSON.stringify({ inputs: [{ name: cut.name, datatype: ["FP32", "FP99", "BYTES", "INT8"][rnd(4)], shape: [rnd(3) === 0 ? -1 : 1e9, 1e9], data: [1, 2, 3] }] }));
+          delete headers["Inference-Header-Content-Length"];
+          headers["content-type"] = "application/json";
+          break;
+        default:
+          body = Buffer.concat([base, Buffer.from(Array.from({ length: 1 + rnd(64) }, () => rnd(256)))]);
+      }
+      const r = await raw("POST", `/v2/models/cls.tail.${CUT}/infer`, body, headers);
+      statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
+      // a mutation may leave the body valid (a flipped byte in tensor data): 200 is fine then;
+      // anything else must be a 4xx with an {error}, never a 5xx or a hang
+      if (r.status === 200) continue;
+      expect(r.status, `case ${i}: ${r.text}`).toBeGreaterThanOrEqual(400);
+      expect(r.status, `case ${i}: ${r.text}`).toBeLessThan(500);
+      expect(JSON.parse(r.text)).toHaveProperty("error");
+    }
+    expect([...statuses.keys()].filter((st) => st >= 400).length).toBeGreaterThan(0);
+    expect((statuses.get(400) ?? 0) + (statuses.get(413) ?? 0)).toBeGreaterThan(60);
+    const ok = await client.infer(`cls.tail.${CUT}`, [fp32(cut.name, cut.data, cut.shape)]);
+    expect(maxDiff(ok.outputs["softmax_0.tmp_0"]?.data as Float32Array, want)).toBeLessThanOrEqual(1e-5);
+  });
+});

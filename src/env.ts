@@ -19,6 +19,8 @@ export interface SplitwattEnv {
   board: string | undefined;
   /** directory for built zoo models (default models/cache in the package): SPLITWATT_MODEL_CACHE */
   modelCache: string | undefined;
+  /** bearer token for `splitwatt serve` and clients: SPLITWATT_TOKEN */
+  token: string | undefined;
   /** CI=true: no progress bars, plain output */
   ci: boolean;
   /** SPLITWATT_DEBUG=1: print stacks of internal errors */
@@ -39,6 +41,7 @@ export function env(source: NodeJS.ProcessEnv = process.env): SplitwattEnv {
     nvmlLib: nonEmpty(source.SPLITWATT_NVML_LIB) ?? "libnvidia-ml.so.1",
     board: nonEmpty(source.SPLITWATT_BOARD),
     modelCache: nonEmpty(source.SPLITWATT_MODEL_CACHE),
+    token: nonEmpty(source.SPLITWATT_TOKEN),
     ci: nonEmpty(source.CI) !== undefined && source.CI !== "false" && source.CI !== "0",
     debug: nonEmpty(source.SPLITWATT_DEBUG) !== undefined && source.SPLITWATT_DEBUG !== "0",
     xdgStateHome: nonEmpty(source.XDG_STATE_HOME),

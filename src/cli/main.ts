@@ -6,6 +6,8 @@ import { hwCommand } from "./hw.js";
 import { inspectCommand } from "./inspect.js";
 import { splitCommand } from "./split.js";
 import { zooCommand } from "./zoo.js";
+import { serveCommand } from "./serve.js";
+import { exportTritonCommand } from "./exportTriton.js";
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), "..", "..", "package.json"), "utf8")) as { version: string };
@@ -23,6 +25,8 @@ export function program(): Command {
   p.addCommand(inspectCommand());
   p.addCommand(splitCommand());
   p.addCommand(zooCommand());
+  p.addCommand(serveCommand());
+  p.addCommand(exportTritonCommand());
   // addCommand() does not pass settings down: give every subcommand the same error handling.
   const inherit = (c: Command): void => {
     for (const sub of c.commands) {

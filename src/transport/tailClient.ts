@@ -24,6 +24,8 @@ export interface TailClientOptions {
   timeoutMs?: number | undefined;
   /** keep-alive connections (default 4) */
   connections?: number | undefined;
+  /** CA certificate(s) to trust for https:// (PEM), e.g. a self-signed server's */
+  ca?: string | Buffer | undefined;
 }
 
 export interface InferOptions {
@@ -48,6 +50,8 @@ export interface InferResult {
   serverMs: number | null;
   /** totalMs - serverMs: the network and protocol share, for the bandwidth estimator */
   transferMs: number | null;
+  /** the server's onnxruntime time (compute_time_ms), null when not reported */
+  computeMs: number | null;
   /** the server's load (splitwatt servers), else null */
   load: LoadSignal | null;
 }
@@ -61,7 +65,12 @@ export class TailClient {
 
   constructor(private readonly opts: TailClientOptions) {
     this.base = new URL(opts.url);
-    this.pool = new Pool(this.base.origin, { connections: opts.connections ?? 4, keepAliveTimeout: 30_000, pipelining: 1 });
+    this.pool = new Pool(this.base.origin, {
+      connections: opts.connections ?? 4,
+      keepAliveTimeout: 30_000,
+      pipelining: 1,
+      ...(opts.ca === undefined ? {} : { connect: { ca: opts.ca } }),
+    });
   }
 
   private headers(extra: Record<string, string> = {}): Record<string, string> {
@@ -131,6 +140,7 @@ export class TailClient {
           totalMs,
           serverMs,
           transferMs: serverMs === null ? null : Math.max(0, totalMs - serverMs),
+          computeMs: typeof p[LOAD_PARAMS.computeMs] === "number" ? (p[LOAD_PARAMS.computeMs] as number) : null,
           load,
         };
       } catch (err) {

@@ -40,7 +40,15 @@ export interface TailServerOptions extends TailModelsOptions {
 }
 
 /** Load, echoed in every infer response's parameters and headers. */
-export const LOAD_PARAMS = { queueDepth: "queue_depth", inFlight: "in_flight", estimatedWaitMs: "estimated_wait_ms", serverMs: "server_time_ms" } as const;
+export const LOAD_PARAMS = {
+  queueDepth: "queue_depth",
+  inFlight: "in_flight",
+  estimatedWaitMs: "estimated_wait_ms",
+  /** from the request's arrival to the response being encoded */
+  serverMs: "server_time_ms",
+  /** the onnxruntime run alone */
+  computeMs: "compute_time_ms",
+} as const;
 
 class HttpError extends Error {
   constructor(
@@ -60,7 +68,7 @@ export class TailServer {
   private server: Server | undefined;
   private readonly token: Buffer | undefined;
 
-  constructor(private readonly opts: TailServerOptions) {
+  constructor(readonly opts: TailServerOptions) {
     this.models = new TailModels(opts);
     this.metrics = serverMetrics();
     this.admission = new Admission(opts.maxConcurrent ?? 2, opts.maxQueue ?? 64);
@@ -256,7 +264,7 @@ export class TailServer {
           model_version: "1",
           ...(decoded.id === undefined ? {} : { id: decoded.id }),
           outputs: tensors,
-          parameters: { [LOAD_PARAMS.queueDepth]: load.queueDepth, [LOAD_PARAMS.inFlight]: load.inFlight, [LOAD_PARAMS.estimatedWaitMs]: load.estimatedWaitMs, [LOAD_PARAMS.serverMs]: serverMs },
+          parameters: { [LOAD_PARAMS.queueDepth]: load.queueDepth, [LOAD_PARAMS.inFlight]: load.inFlight, [LOAD_PARAMS.estimatedWaitMs]: load.estimatedWaitMs, [LOAD_PARAMS.serverMs]: serverMs, [LOAD_PARAMS.computeMs]: Math.round(computeMs * 1000) / 1000 },
         },
         { binaryOutputs: binaryOutputs(decoded, wanted) },
       );

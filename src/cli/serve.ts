@@ -1,0 +1,105 @@
+import { readFileSync } from "node:fs";
+import { Command } from "commander";
+import { z } from "zod";
+import { env } from "../env.js";
+import { UsageError } from "../errors.js";
+import { parseInputShapes } from "./modelOptions.js";
+import { run } from "./run.js";
+
+const ServeOptions = z.object({
+  model: z.array(z.string()).min(1, "give at least one --model NAME=MODEL"),
+  host: z.string().min(1).default("127.0.0.1"),
+  port: z.coerce.number().int().min(0).max(65535).default(8000),
+  token: z.string().min(1).optional(),
+  tlsCert: z.string().min(1).optional(),
+  tlsKey: z.string().min(1).optional(),
+  target: z.string().default("cpu"),
+  maxConcurrency: z.coerce.number().int().min(1).max(1024).default(2),
+  maxQueue: z.coerce.number().int().min(0).max(100_000).default(64),
+  maxBodyMb: z.coerce.number().positive().max(4096).default(64),
+  timeoutMs: z.coerce.number().int().positive().default(30_000),
+  cacheMb: z.coerce.number().positive().default(1024),
+  warmUp: z.array(z.string()).default([]),
+  inputShape: z.array(z.string()).default([]),
+});
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+export function serveCommand(): Command {
+  return new Command("serve")
+    .description("run the tail server (Open Inference Protocol / KServe v2 REST, binary tensors, codecs, load signal)")
+    .option("--model <name=model>", "serve MODEL (a path, zoo name or paddle:cls) as NAME and its tails as NAME.tail.<cut> (repeatable)", collect)
+    .option("--host <host>", "address to bind (default 127.0.0.1: loopback only)")
+    .option("--port <port>", "port (0 = any free one)", "8000")
+    .option("--token <token>", "require Authorization: Bearer <token> (env SPLITWATT_TOKEN)")
+    .option("--tls-cert <file>", "serve HTTPS with this certificate (PEM)")
+    .option("--tls-key <file>", "and this key (PEM)")
+    .option("--target <target>", "execution target: cpu, cpu:N (threads), cuda, tensorrt", "cpu")
+    .option("--max-concurrency <n>", "inferences run at once", "2")
+    .option("--max-queue <n>", "requests waiting beyond that before 503 + Retry-After", "64")
+    .option("--max-body-mb <mb>", "largest request body (413 beyond)", "64")
+    .option("--timeout-ms <ms>", "per-request timeout (504 beyond)", "30000")
+    .option("--cache-mb <mb>", "weights of loaded sessions kept before the least recently used is released", "1024")
+    .option("--warm-up <name>", "load this model or tail at start (repeatable)", collect)
+    .option("--input-shape <name=dims>", "input shape for models whose inputs are symbolic (repeatable)", collect)
+    .action(
+      run(async (raw: unknown) => {
+        const o = ServeOptions.parse(raw);
+        const models: Record<string, string> = {};
+        for (const m of o.model) {
+          const i = m.indexOf("=");
+          if (i <= 0 || i === m.length - 1) throw new UsageError(`--model ${m}: expected NAME=MODEL, e.g. --model cls=paddle:cls`);
+          const name = m.slice(0, i);
+          if (!/^[A-Za-z0-9_-]+$/.test(name)) throw new UsageError(`--model ${m}: NAME may use letters, digits, _ and - only`);
+          models[name] = m.slice(i + 1);
+        }
+        if ((o.tlsCert === undefined) !== (o.tlsKey === undefined)) throw new UsageError("give both --tls-cert and --tls-key, or neither");
+        const readPem = (f: string) => {
+          try {
+            return readFileSync(f);
+          } catch {
+            throw new UsageError(`cannot read ${f}: give a PEM file`);
+          }
+        };
+        const [{ TailServer }, { parseTarget }] = await Promise.all([import("../transport/tailServer.js"), import("../transport/tailModels.js")]);
+        const log = (r: Record<string, unknown>) => process.stderr.write(`${JSON.stringify(r)}\n`);
+        const server = new TailServer({
+          models,
+          host: o.host,
+          port: o.port,
+          token: o.token ?? env().token,
+          tls: o.tlsCert === undefined || o.tlsKey === undefined ? undefined : { cert: readPem(o.tlsCert), key: readPem(o.tlsKey) },
+          target: parseTarget(o.target),
+          maxConcurrent: o.maxConcurrency,
+          maxQueue: o.maxQueue,
+          maxBodyBytes: Math.round(o.maxBodyMb * 2 ** 20),
+          timeoutMs: o.timeoutMs,
+          cacheBytes: Math.round(o.cacheMb * 2 ** 20),
+          inputShapes: parseInputShapes(o.inputShape),
+          log,
+        });
+        for (const name of o.warmUp) {
+          const t0 = performance.now();
+          await server.models.load(name);
+          log({ time: new Date().toISOString(), level: "info", msg: "warmed up", model: name, ms: Math.round(performance.now() - t0) });
+        }
+        let url: string;
+        try {
+          url = await server.listen();
+        } catch (err) {
+          const code = (err as { code?: string }).code;
+          throw new UsageError(code === "EADDRINUSE" ? `port ${o.port} on ${o.host} is in use: pick another with --port` : `cannot listen on ${o.host}:${o.port}: ${(err as Error).message}`);
+        }
+        log({ time: new Date().toISOString(), level: "info", msg: "listening", url, models: Object.keys(models), auth: server.opts.token !== undefined });
+        process.stdout.write(`${url}\n`);
+        await new Promise<void>((resolve) => {
+          const stop = (signal: string) => {
+            log({ time: new Date().toISOString(), level: "info", msg: "stopping", signal });
+            void server.close().then(resolve);
+          };
+          process.once("SIGINT", () => stop("SIGINT"));
+          process.once("SIGTERM", () => stop("SIGTERM"));
+        });
+      }),
+    );
+}

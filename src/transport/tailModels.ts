@@ -61,6 +61,16 @@ export class TailModels {
 
   constructor(private readonly opts: TailModelsOptions) {
     this.cacheBytes = opts.cacheBytes ?? 1 << 30;
+    const t = opts.target;
+    if (t !== undefined && t.kind !== "cpu") {
+      // detect, never assume: onnxruntime-node lists execution providers and whether their binaries are present
+      const backend = ort.listSupportedBackends().find((b) => b.name === t.kind);
+      if (backend === undefined || !backend.bundled) {
+        throw new UsageError(
+          `the ${t.kind} execution provider is not installed in this onnxruntime-node (it was installed with onnxruntime-node-install=skip): see the README's "CUDA on a GPU server", or use --target cpu`,
+        );
+      }
+    }
   }
 
   names(): string[] {

@@ -1,4 +1,9 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { TensorProto_DataType } from "onnx-buf";
+import { bytesOf, model, node } from "../fixtures/onnxGraphs.js";
 import * as ort from "onnxruntime-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseCodec } from "../../src/transport/codecs/codecs.js";
@@ -209,5 +214,57 @@ describe("errors, limits and security", () => {
     expect((statuses.get(400) ?? 0) + (statuses.get(413) ?? 0)).toBeGreaterThan(60);
     const ok = await client.infer(`cls.tail.${CUT}`, [fp32(cut.name, cut.data, cut.shape)]);
     expect(maxDiff(ok.outputs["softmax_0.tmp_0"]?.data as Float32Array, want)).toBeLessThanOrEqual(1e-5);
+  });
+});
+
+describe("datatypes, session cache and targets", () => {
+  it.each([
+    ["INT64", TensorProto_DataType.INT64, () => BigInt64Array.from([-(2n ** 63n), -1n, 0n, 2n ** 63n - 1n])],
+    ["INT32", TensorProto_DataType.INT32, () => Int32Array.from([-2147483648, -1, 0, 2147483647])],
+    ["UINT8", TensorProto_DataType.UINT8, () => Uint8Array.from([0, 1, 128, 255])],
+    ["INT8", TensorProto_DataType.INT8, () => Int8Array.from([-128, -1, 0, 127])],
+    ["BOOL", TensorProto_DataType.BOOL, () => Uint8Array.from([1, 0, 0, 1])],
+    ["FP16", TensorProto_DataType.FLOAT16, () => Uint16Array.from([0x3c00, 0x8000, 0x7bff, 0x0001])],
+    ["FP64", TensorProto_DataType.DOUBLE, () => Float64Array.from([Math.PI, -0, 1e300, -1e-300])],
+  ] as const)("%s tensors go through the server unchanged (binary and, where JSON can carry them, JSON)", async (datatype, elemType, values) => {
+    const dir = mkdtempSync(join(tmpdir(), "sw-dt-"));
+    const m = model({ nodes: [node("Identity", ["x"], ["y"])], inputs: ["x"], outputs: ["y"], dims: ["N", 4], elemType });
+    writeFileSync(join(dir, "id.onnx"), bytesOf(m));
+    const s = new TailServer({ models: { id: join(dir, "id.onnx") }, port: 0 });
+    const c = new TailClient({ url: await s.listen() });
+    try {
+      for (const binary of datatype === "FP16" ? [true] : [false, true]) {
+        const data = values();
+        const r = await c.infer("id", [{ name: "x", datatype, shape: [1, 4], data }], { binary });
+        expect(r.outputs.y?.datatype).toBe(datatype);
+        expect(Array.from(r.outputs.y?.data as ArrayLike<unknown>)).toEqual(Array.from(data as ArrayLike<unknown>));
+      }
+    } finally {
+      await c.close();
+      await s.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("sessions load lazily and the least recently used is released past the cache bound", async () => {
+    const s = new TailServer({ models: { cls: "paddle:cls" }, port: 0, cacheBytes: 1 });
+    const c = new TailClient({ url: await s.listen() });
+    try {
+      expect(s.models.loadedNames()).toEqual([]);
+      await c.infer(`cls.tail.${CUT}`, [fp32(cut.name, cut.data, cut.shape)]);
+      expect(s.models.loadedNames()).toEqual([`cls.tail.${CUT}`]);
+      await c.infer("cls", [fp32("x", x, [2, 3, 48, 192])]);
+      // a 1-byte bound keeps only the session in use
+      expect(s.models.loadedNames()).toEqual(["cls"]);
+    } finally {
+      await c.close();
+      await s.close();
+    }
+  });
+
+  it("a GPU target that is not installed is refused at start, not assumed", () => {
+    const cuda = ort.listSupportedBackends().find((b) => b.name === "cuda");
+    if (cuda?.bundled === true) return; // a machine with the CUDA build: nothing to refuse
+    expect(() => new TailServer({ models: { cls: "paddle:cls" }, target: { kind: "cuda" } })).toThrow(/cuda execution provider is not installed/);
   });
 });

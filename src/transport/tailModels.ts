@@ -57,6 +57,8 @@ export interface TailModelsOptions {
 export class TailModels {
   private readonly analyses = new Map<string, Promise<ModelAnalysis>>();
   private readonly sessions = new Map<string, Promise<Entry>>();
+  /** the sessions that finished loading (eviction never waits for one still loading) */
+  private readonly ready = new Map<string, Entry>();
   private readonly cacheBytes: number;
 
   constructor(private readonly opts: TailModelsOptions) {
@@ -113,11 +115,13 @@ export class TailModels {
     return { name, inputs: meta(c.tensors.map((t) => t.name)), outputs: meta(a.graph.outputs) };
   }
 
-  /** Run `name` with a session from the cache (loaded on first use). */
-  async run(name: string, feeds: Record<string, ort.Tensor>): Promise<Record<string, ort.Tensor>> {
+  /** Run `name` with a session from the cache (loaded on first use); computeMs is the onnxruntime run alone. */
+  async run(name: string, feeds: Record<string, ort.Tensor>): Promise<{ outputs: Record<string, ort.Tensor>; computeMs: number }> {
     const entry = await this.acquire(name);
     try {
-      return await entry.session.run(feeds);
+      const t0 = performance.now();
+      const outputs = await entry.session.run(feeds);
+      return { outputs, computeMs: performance.now() - t0 };
     } finally {
       entry.users--;
       entry.lastUsed = performance.now();
@@ -146,6 +150,7 @@ export class TailModels {
     const e = await p;
     e.users++;
     e.lastUsed = performance.now();
+    this.ready.set(name, e);
     await this.evict(name);
     return e;
   }
@@ -167,15 +172,12 @@ export class TailModels {
 
   /** Release least recently used idle sessions until the loaded weights fit the bound. */
   private async evict(keep: string): Promise<void> {
-    const loaded: Array<[string, Entry]> = [];
-    for (const [n, p] of this.sessions) {
-      const e = await p.catch(() => undefined);
-      if (e !== undefined) loaded.push([n, e]);
-    }
-    let total = loaded.reduce((s, [, e]) => s + e.bytes, 0);
-    for (const [n, e] of loaded.sort((x, y) => x[1].lastUsed - y[1].lastUsed)) {
+    let total = 0;
+    for (const e of this.ready.values()) total += e.bytes;
+    for (const [n, e] of [...this.ready].sort((x, y) => x[1].lastUsed - y[1].lastUsed)) {
       if (total <= this.cacheBytes) break;
       if (n === keep || e.users > 0) continue;
+      this.ready.delete(n);
       this.sessions.delete(n);
       total -= e.bytes;
       await e.session.release();
@@ -189,5 +191,6 @@ export class TailModels {
   async close(): Promise<void> {
     for (const p of this.sessions.values()) await (await p.catch(() => undefined))?.session.release();
     this.sessions.clear();
+    this.ready.clear();
   }
 }

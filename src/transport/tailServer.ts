@@ -44,7 +44,7 @@ export const LOAD_PARAMS = {
   queueDepth: "queue_depth",
   inFlight: "in_flight",
   estimatedWaitMs: "estimated_wait_ms",
-  /** from the request's arrival to the response being encoded */
+  /** from the request's arrival to the outputs being ready (response encoding not included) */
   serverMs: "server_time_ms",
   /** the onnxruntime run alone */
   computeMs: "compute_time_ms",
@@ -243,10 +243,9 @@ export class TailServer {
       const outputs = await Promise.race([
         this.admission.run(async () => {
           const feeds = await this.feeds(name, decoded);
-          const c0 = performance.now();
-          const out = await this.models.run(name, feeds);
-          computeMs = performance.now() - c0;
-          return out;
+          const r = await this.models.run(name, feeds);
+          computeMs = r.computeMs;
+          return r.outputs;
         }),
         timeout,
       ]);

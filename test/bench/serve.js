@@ -13,7 +13,7 @@
 //      SPLITWATT_BENCH_BIG_MODEL (mobilenet_v2), SPLITWATT_BENCH_BIG_SIZE (256).
 import { spawn, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { cpus } from "node:os";
+import { cpus, loadavg } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -122,6 +122,16 @@ function procCpuMs(pid) {
     return null;
   }
 }
+/** CPU time all processes spent busy (all CPUs), ms, from /proc/stat (null elsewhere). */
+function machineBusyMs() {
+  try {
+    const f = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
+    const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
+    return ((total - f[3] - f[4]) * 1000) / clkTck;
+  } catch {
+    return null;
+  }
+}
 const selfCpuMs = () => {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1000;
@@ -179,10 +189,13 @@ async function closedLoop(client, model, inputs, { concurrency, seconds, warmupS
     };
     const cpu0 = procCpuMs(serverPid);
     const self0 = selfCpuMs();
+    const busy0 = machineBusyMs();
     const t0 = performance.now();
     await Promise.all(Array.from({ length: concurrency }, worker));
     const wallS = (performance.now() - t0) / 1000;
     const cpu1 = procCpuMs(serverPid);
+    const self1 = selfCpuMs();
+    const busy1 = machineBusyMs();
     return {
       ok,
       failures,
@@ -191,7 +204,9 @@ async function closedLoop(client, model, inputs, { concurrency, seconds, warmupS
       latency: stats(lat),
       server: stats(server),
       serverCpuPct: cpu0 === null || cpu1 === null ? null : ((cpu1 - cpu0) / 10 / wallS),
-      clientCpuPct: (selfCpuMs() - self0) / 10 / wallS,
+      clientCpuPct: (self1 - self0) / 10 / wallS,
+      // everything else on the machine (other processes, kernel threads): should be ~0 for a clean run
+      otherCpuPct: cpu0 === null || cpu1 === null || busy0 === null || busy1 === null ? null : (busy1 - busy0 - (cpu1 - cpu0) - (self1 - self0)) / 10 / wallS,
     };
   };
   const warm = await run(warmupS, false);
@@ -200,11 +215,15 @@ async function closedLoop(client, model, inputs, { concurrency, seconds, warmupS
 }
 
 /** Sequential requests at concurrency 1 with per-request timing from the client and the server's parameters. */
-async function sequential(client, model, inputs, { n, warmup, binary, capS }) {
+async function sequential(client, model, inputs, { n, warmup, binary, capS, serverPid }) {
   const rows = [];
   const failures = {};
   for (let i = 0; i < warmup; i++) await client.infer(model, inputs, { binary, timeoutMs: 30_000 });
   const deadline = performance.now() + capS * 1000;
+  const cpu0 = procCpuMs(serverPid);
+  const self0 = selfCpuMs();
+  const busy0 = machineBusyMs();
+  const t0 = performance.now();
   let first;
   for (let i = 0; i < n && performance.now() < deadline; i++) {
     const t = performance.now();
@@ -220,9 +239,13 @@ async function sequential(client, model, inputs, { n, warmup, binary, capS }) {
       if (Object.values(failures).reduce((a, b) => a + b, 0) > 20) throw new Error(`too many failures: ${JSON.stringify(failures)} (last: ${err.message})`);
     }
   }
+  const wallS = (performance.now() - t0) / 1000;
+  const cpu1 = procCpuMs(serverPid);
+  const busy1 = machineBusyMs();
   return {
     n: rows.length,
     failures,
+    otherCpuPct: cpu0 === null || cpu1 === null || busy0 === null || busy1 === null ? null : (busy1 - busy0 - (cpu1 - cpu0) - (selfCpuMs() - self0)) / 10 / wallS,
     bytesSent: rows[0]?.bytesSent ?? 0,
     first,
     serverOverhead: stats(rows.map((r) => r.server - r.compute)),
@@ -279,7 +302,8 @@ async function main() {
   const smallName = `cls.tail.${small.index}`;
   const bigName = `big.tail.${bigCut.index}`;
 
-  console.log(`machine: ${cpus().length} CPUs (${cpus()[0]?.model ?? "?"}), node ${process.version}`);
+  const load1 = loadavg()[0];
+  console.log(`machine: ${cpus().length} CPUs (${cpus()[0]?.model ?? "?"}), node ${process.version}, 1-min load average ${load1.toFixed(2)} (lags; the "other processes CPU" rows below say whether the runs were clean)`);
   console.log(`small tail: paddle:cls cut ${small.index} after ${small.node?.op} (${small.tensors[0].name} [${small.tensors[0].shape}] = ${small.bytes} B${small.naturalBottleneck ? ", natural bottleneck" : ""}) -> served as ${smallName}`);
   console.log(`1 MiB tail: ${bigModel}@${bigSize} cut ${bigCut.index} after ${bigCut.node?.op} (${bigCut.tensors[0].name} [${bigCut.tensors[0].shape}] = ${bigCut.bytes} B) -> served as ${bigName}`);
 
@@ -333,11 +357,11 @@ async function main() {
   try {
     const capS = Math.max(30, 3 * seconds);
     process.stdout.write(`running ${bigName} binary x${nBig} ... `);
-    bin = await sequential(client, bigName, bigInputs, { n: nBig, warmup: 10, binary: true, capS });
+    bin = await sequential(client, bigName, bigInputs, { n: nBig, warmup: 30, binary: true, capS, serverPid: srv.pid });
     console.log(`${bin.n} ok`);
     const nJson = Math.max(10, Math.ceil(nBig / 4));
     process.stdout.write(`running ${bigName} JSON x${nJson} ... `);
-    json = await sequential(client, bigName, bigInputs, { n: nJson, warmup: 3, binary: false, capS });
+    json = await sequential(client, bigName, bigInputs, { n: nJson, warmup: 3, binary: false, capS, serverPid: srv.pid });
     console.log(`${json.n} ok`);
   } finally {
     await client.close();
@@ -362,19 +386,20 @@ async function main() {
   const r1 = results[1];
   const rN = results[concurrency];
   const fails = (r) => Object.entries(r.failures).map(([k, v]) => `${k}: ${v}`).join(", ") || "0";
-  const line = (label, x, y, d = 2, ratio = true) => console.log(`${label.padEnd(34)}| ${fmt(x, d).padStart(12)} | ${fmt(y, d).padStart(12)} | ${ratio ? `${fmt(y / x, 2)}x`.padStart(8) : "".padStart(8)}`);
+  const line = (label, x, y, d = 2, ratio = true) => console.log(`${label.padEnd(37)}| ${fmt(x, d).padStart(12)} | ${fmt(y, d).padStart(12)} | ${ratio ? `${fmt(y / x, 2)}x`.padStart(8) : "".padStart(8)}`);
   console.log("");
   console.log(`1. ${smallName} (${small.bytes} B in, binary), ${seconds} s each, server maxConcurrent ${maxConcurrent}`);
-  console.log(`${"".padEnd(34)}| ${"c=1".padStart(12)} | ${`c=${concurrency}`.padStart(12)} | ${"ratio".padStart(8)}`);
-  console.log(`${"-".repeat(34)}+${"-".repeat(14)}+${"-".repeat(14)}+${"-".repeat(9)}`);
+  console.log(`${"".padEnd(37)}| ${"c=1".padStart(12)} | ${`c=${concurrency}`.padStart(12)} | ${"ratio".padStart(8)}`);
+  console.log(`${"-".repeat(37)}+${"-".repeat(14)}+${"-".repeat(14)}+${"-".repeat(9)}`);
   line("requests/s", r1.rps, rN.rps, 0);
   line("latency p50 (ms, client wall)", r1.latency.p50, rN.latency.p50, 3);
   line("latency p99 (ms, client wall)", r1.latency.p99, rN.latency.p99, 3);
   line("server_time_ms p50", r1.server.p50, rN.server.p50, 3);
   line("server_time_ms p99", r1.server.p99, rN.server.p99, 3);
-  line("server CPU (% of one core)", r1.serverCpuPct, rN.serverCpuPct, 0);
-  line("load generator CPU (% of one core)", r1.clientCpuPct, rN.clientCpuPct, 0);
-  console.log(`${"requests ok / non-200 or failed".padEnd(34)}| ${`${r1.ok} / ${fails(r1)}`.padStart(12)} | ${`${rN.ok} / ${fails(rN)}`.padStart(12)} |`);
+  line("server CPU (% one core, all threads)", r1.serverCpuPct, rN.serverCpuPct, 0);
+  line("load generator CPU (% one core)", r1.clientCpuPct, rN.clientCpuPct, 0);
+  line("other processes CPU (% one core)", r1.otherCpuPct, rN.otherCpuPct, 0, false);
+  console.log(`${"requests ok / non-200 or failed".padEnd(37)}| ${`${r1.ok} / ${fails(r1)}`.padStart(12)} | ${`${rN.ok} / ${fails(rN)}`.padStart(12)} |`);
   console.log("");
   console.log(`2. ${bigName}: ${bigCut.bytes} B fp32 in, concurrency 1 (overhead = time - compute_time_ms)`);
   const l2 = (label, x, y) => console.log(`${label.padEnd(46)}| ${fmt(x.p50).padStart(9)} | ${fmt(x.p99).padStart(9)} | ${fmt(y.p50).padStart(9)} | ${fmt(y.p99).padStart(9)} | ${`${fmt(y.p50 / x.p50, 1)}x`.padStart(7)}`);
@@ -382,18 +407,20 @@ async function main() {
   console.log(`${"-".repeat(46)}+${"-".repeat(11)}+${"-".repeat(11)}+${"-".repeat(11)}+${"-".repeat(11)}+${"-".repeat(8)}`);
   l2("server overhead: server_time - compute", bin.serverOverhead, json.serverOverhead);
   l2("client-observed: totalMs - compute", bin.clientOverhead, json.clientOverhead);
-  l2("client wall (infer() call incl. enc/dec) - compute", bin.wallOverhead, json.wallOverhead);
+  l2("infer() wall (+ client enc/dec) - compute", bin.wallOverhead, json.wallOverhead);
   l2("compute_time_ms", bin.compute, json.compute);
-  l2("client wall (infer() call)", bin.wall, json.wall);
+  l2("infer() wall", bin.wall, json.wall);
   console.log(`${"requests / failed; request body bytes".padEnd(46)}| ${`${bin.n} / ${Object.keys(bin.failures).length === 0 ? 0 : JSON.stringify(bin.failures)}; ${bin.bytesSent} B`.padStart(21)} | ${`${json.n} / ${Object.keys(json.failures).length === 0 ? 0 : JSON.stringify(json.failures)}; ${json.bytesSent} B`.padStart(21)} |`);
+  console.log(`${"other processes CPU (% of one core)".padEnd(46)}| ${fmt(bin.otherCpuPct, 0).padStart(21)} | ${fmt(json.otherCpuPct, 0).padStart(21)} |`);
   const target = bin.serverOverhead.p50 < 1;
   console.log(`target (issue): server overhead p50 < 1 ms for a 1 MB tensor: ${target ? "MET" : "NOT MET"} (${fmt(bin.serverOverhead.p50)} ms); binary vs JSON logits max |diff| ${maxDiff}`);
   console.log("");
-  const pick = (r) => ({ ok: r.ok, failures: r.failures, wallS: round(r.wallS), rps: round(r.rps, 1), latencyMs: roundStats(r.latency), serverMs: roundStats(r.server), serverCpuPct: round(r.serverCpuPct, 1), clientCpuPct: round(r.clientCpuPct, 1) });
+  const pick = (r) => ({ ok: r.ok, failures: r.failures, wallS: round(r.wallS), rps: round(r.rps, 1), latencyMs: roundStats(r.latency), serverMs: roundStats(r.server), serverCpuPct: round(r.serverCpuPct, 1), clientCpuPct: round(r.clientCpuPct, 1), otherCpuPct: round(r.otherCpuPct, 1) });
   const pick2 = (r) => ({
     n: r.n,
     failures: r.failures,
     bytesSent: r.bytesSent,
+    otherCpuPct: round(r.otherCpuPct, 1),
     serverOverheadMs: roundStats(r.serverOverhead),
     clientOverheadMs: roundStats(r.clientOverhead),
     wallOverheadMs: roundStats(r.wallOverhead),

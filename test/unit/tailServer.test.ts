@@ -142,6 +142,25 @@ describe("errors, limits and security", () => {
     }
   });
 
+  it("a request over the server's timeout gets 504; a client's own timeout and AbortSignal cancel the call", async () => {
+    const slow = new TailServer({ models: { cls: "paddle:cls" }, port: 0, timeoutMs: 1 });
+    const su = await slow.listen();
+    const c = new TailClient({ url: su });
+    try {
+      // the first call also loads the session: far more than 1 ms
+      await expect(c.infer("cls", [fp32("x", x, [2, 3, 48, 192])])).rejects.toMatchObject({ status: 504 });
+    } finally {
+      await c.close();
+      await slow.close();
+    }
+    const ctl = new AbortController();
+    ctl.abort();
+    await expect(client.infer("cls", [fp32("x", x, [2, 3, 48, 192])], { signal: ctl.signal })).rejects.toThrow(/abort/i);
+    const results = await Promise.allSettled([client.infer("cls", [fp32("x", x, [2, 3, 48, 192])], { timeoutMs: 1 })]);
+    // 1 ms is below one inference here; if the machine is that fast the call simply succeeds
+    if (results[0]?.status === "rejected") expect(results[0].reason).toMatchObject({ status: 504 });
+  });
+
   it("the client survives a server restart on the same port", async () => {
     const s1 = new TailServer({ models: { cls: "paddle:cls" }, port: 0 });
     const u = await s1.listen();

@@ -1,4 +1,5 @@
 import * as ort from "onnxruntime-node";
+import { mulberry32 } from "../mulberry32.js";
 import type { ModelAnalysis } from "./cutPoints.js";
 import { splitRunner } from "./splitRunner.js";
 
@@ -25,15 +26,9 @@ export interface VerifyOptions {
 
 /** Seeded uniform floats in [-1, 1) (mulberry32). */
 export function seededFloats(n: number, seed: number): Float32Array {
+  const next = mulberry32(seed);
   const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  }
+  for (let i = 0; i < n; i++) out[i] = next() * 2 - 1;
   return out;
 }
 

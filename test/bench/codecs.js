@@ -9,6 +9,7 @@
 //   npx tsc -p tsconfig.json && node test/bench/codecs.js
 //   SPLITWATT_BENCH_MS=1000 node test/bench/codecs.js      # time spent per measurement (default 300)
 import * as os from "node:os";
+import { mulberry32 } from "../../dist/mulberry32.js";
 import { CODEC_NAMES, COMPRESSIONS, codecName, decodeTensor, encodeTensor } from "../../dist/transport/codecs/codecs.js";
 import { DEFLATE_LEVEL } from "../../dist/transport/codecs/compressPayload.js";
 import { ZSTD_LEVEL } from "../../dist/transport/codecs/zstd.js";
@@ -22,17 +23,6 @@ const TENSORS = [
   { label: "4 MiB", shape: [1, 256, 64, 64], seed: 2 },
 ];
 
-/** mulberry32 */
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * A ReLU activation: per channel a smooth random field (a few 2-D sinusoids) plus pixel noise,
@@ -40,7 +30,7 @@ function rng(seed) {
  * then max(0, .).
  */
 function reluActivation([n, c, h, w], seed) {
-  const r = rng(seed);
+  const r = mulberry32(seed);
   const gauss = () => Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
   const out = new Float32Array(n * c * h * w);
   let i = 0;

@@ -5,6 +5,7 @@
 //
 //   npx tsc -p tsconfig.json && node test/bench/oip-encoding.js
 //   SPLITWATT_BENCH_SECONDS=1 node test/bench/oip-encoding.js   # time budget per cell (default 2)
+import { mulberry32 } from "../../dist/mulberry32.js";
 import { decodeInferRequest, encodeInferRequest } from "../../dist/transport/oip/index.js";
 
 const BUDGET_S = Number(process.env.SPLITWATT_BENCH_SECONDS ?? "2");
@@ -12,21 +13,10 @@ if (!(BUDGET_S > 0)) throw new Error(`SPLITWATT_BENCH_SECONDS must be > 0 (got $
 const MIB = 1 << 20;
 const LIMITS = { maxTensorBytes: 64 * MIB, maxTensors: 8 };
 
-/** mulberry32 */
-function prng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Activation-like values: roughly normal, post-ReLU (about half are exactly 0). */
 function tensor(mib, seed) {
-  const rnd = prng(seed);
+  const rnd = mulberry32(seed);
   const n = (mib * MIB) / 4;
   const data = new Float32Array(n);
   for (let i = 0; i < n; i++) {

@@ -1,5 +1,6 @@
 import { deflateSync } from "node:zlib";
 import fc from "fast-check";
+import { mulberry32 } from "../../src/mulberry32.js";
 import { describe, expect, it } from "vitest";
 import { SplitwattError, UsageError } from "../../src/errors.js";
 import {
@@ -37,21 +38,10 @@ const half = (x: number): number => float32BitsToFloat16Bits(bitsOf(x));
 const halfValue = (h: number): number => floatOf(float16BitsToFloat32Bits(h));
 const isHalfNaN = (h: number) => (h & 0x7c00) === 0x7c00 && (h & 0x3ff) !== 0;
 
-/** seeded PRNG (mulberry32) */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A ReLU output: per-channel gain and bias on smooth-ish noise, clamped at 0 (about half zeros). */
 function reluTensor(shape: number[], seed: number): Float32Array {
-  const r = rng(seed);
+  const r = mulberry32(seed);
   const n = shape.reduce((a, b) => a * b, 1);
   const channels = shape[1] ?? 1;
   const inner = n / ((shape[0] ?? 1) * channels);
@@ -235,7 +225,7 @@ describe("float32 <-> float16", () => {
   });
 
   it("the array converter matches the scalar one, for subarray views too", () => {
-    const r = rng(7);
+    const r = mulberry32(7);
     const buf = new Float32Array(1001);
     for (let i = 0; i < buf.length; i++) buf[i] = (r() - 0.5) * 2 ** Math.floor(r() * 60 - 30);
     const view = buf.subarray(1);
@@ -669,7 +659,7 @@ describe("compression", () => {
   });
 
   it("incompressible data stays within the compressed-size limit the decoder enforces", () => {
-    const r = rng(3);
+    const r = mulberry32(3);
     const t = new Float32Array(4096);
     new Uint32Array(t.buffer).forEach((_, i, a) => {
       a[i] = (r() * 2 ** 32) >>> 0;

@@ -1,4 +1,5 @@
 import fc from "fast-check";
+import { mulberry32 } from "../../src/mulberry32.js";
 import { describe, expect, it } from "vitest";
 import {
   BINARY_DATA_SIZE,
@@ -674,17 +675,6 @@ describe("validation", () => {
 
 // ------------------------------------------------------------------ fuzz
 
-/** mulberry32: small seeded PRNG for the mutation fuzzer. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const FUZZ_LIMITS: DecodeLimits = { maxTensorBytes: 64 * 1024, maxTensors: 8 };
 
@@ -805,7 +795,7 @@ function mutateJson(v: unknown, rnd: () => number): unknown {
 describe("fuzz: decoders return valid tensors or throw OipError 400/413", () => {
   for (const kind of ["request", "response"] as const) {
     it(`${kind}s: random bytes, byte mutations, framing and JSON mutations (seeded)`, () => {
-      const rnd = prng(kind === "request" ? 0xc0ffee : 0xbeef);
+      const rnd = mulberry32(kind === "request" ? 0xc0ffee : 0xbeef);
       const ri = (n: number) => Math.floor(rnd() * n);
       const bases = baseBodies(kind);
       const before = process.memoryUsage().arrayBuffers;

@@ -2,9 +2,9 @@ import { existsSync, statSync } from "node:fs";
 import { Command } from "commander";
 import { z } from "zod";
 import { UsageError } from "../errors.js";
-import { Cpufreq, type SetFrequencyResult } from "../hw/cpufreq.js";
-import { hardwareReport, type HardwareReport } from "../hw/hardwareReport.js";
-import { inventory, type Inventory } from "../hw/inventory.js";
+import type { SetFrequencyResult } from "../hw/cpufreq.js";
+import type { HardwareReport } from "../hw/hardwareReport.js";
+import type { Inventory } from "../hw/inventory.js";
 import { run } from "./run.js";
 
 const RootOptions = z.object({
@@ -116,6 +116,7 @@ export function hwCommand(): Command {
       run(async (raw: unknown) => {
         const o = ShowOptions.parse(raw);
         checkRoots(o);
+        const [{ hardwareReport }, { inventory }] = await Promise.all([import("../hw/hardwareReport.js"), import("../hw/inventory.js")]);
         const [report, inv] = await Promise.all([hardwareReport(o), inventory()]);
         process.stdout.write(o.json ? `${JSON.stringify({ ...report, board: inv }, null, 2)}\n` : humanReport(report, inv));
       }),
@@ -135,6 +136,7 @@ export function hwCommand(): Command {
           const o = SetOptions.parse(raw);
           checkRoots(o);
           if (o.freqMhz === undefined && o.governor === undefined) throw new UsageError("give --freq-mhz and/or --governor");
+          const { Cpufreq } = await import("../hw/cpufreq.js");
           const cf = new Cpufreq({ ...o, restoreOnExit: true });
           const ids = o.policy !== undefined ? [(await cf.policy(o.policy)).id] : (await cf.policies()).map((p) => p.id);
           if (ids.length === 0) throw new UsageError("this machine offers no CPU frequency control (no cpufreq policies)");
@@ -165,6 +167,7 @@ export function hwCommand(): Command {
         run(async (raw: unknown) => {
           const o = SetOptions.parse(raw);
           checkRoots(o);
+          const { Cpufreq } = await import("../hw/cpufreq.js");
           const restored = new Cpufreq({ ...o, restoreOnExit: false }).recover();
           process.stdout.write(restored.length > 0 ? `restored ${restored.join(", ")}\n` : "nothing to restore\n");
         }),

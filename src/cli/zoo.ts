@@ -1,7 +1,5 @@
 import { Command } from "commander";
 import { z } from "zod";
-import { paddleModels } from "../model/resolveModel.js";
-import { zooList, zooPath } from "../model/zoo/zoo.js";
 import { run } from "./run.js";
 
 const ListOptions = z.object({ json: z.boolean().default(false) });
@@ -19,6 +17,7 @@ export function zooCommand(): Command {
       .action(
         run(async (raw: unknown) => {
           const o = ListOptions.parse(raw);
+          const [{ paddleModels }, { zooList }] = await Promise.all([import("../model/resolveModel.js"), import("../model/zoo/zoo.js")]);
           const models = zooList().map((z) => ({ name: z.name, description: z.description, defaultInputSize: z.defaultInputSize, params: z.params() }));
           if (o.json) {
             process.stdout.write(`${JSON.stringify({ zoo: models, paddle: paddleModels() }, null, 2)}\n`);
@@ -40,6 +39,7 @@ export function zooCommand(): Command {
       .action(
         run(async (name: string, raw: unknown) => {
           const o = BuildOptions.parse(raw);
+          const { zooPath } = await import("../model/zoo/zoo.js");
           const t0 = performance.now();
           const path = await zooPath(name, { inputSize: o.inputSize, onProgress: (m) => process.stderr.write(`${m}\n`) });
           const seconds = (performance.now() - t0) / 1000;

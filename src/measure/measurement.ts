@@ -1,0 +1,146 @@
+/**
+ * The Measurement record (version 1): one measured (or replayed / imported) configuration of
+ * one model on one host. See DESIGN.md, "Contracts". Stores keep these as JSON lines.
+ */
+import { z } from "zod";
+import { UsageError } from "../errors.js";
+
+export const ENERGY_SOURCES = ["rapl", "hwmon", "nvml", "ina3221", "meter", "node", "estimate", "replay"] as const;
+/**
+ * Where a J figure came from. `node` = whole-node accounting: the energy of the entire server
+ * machine over the request, not only the inference process (DynaSplit's cloud figures).
+ */
+export type EnergySourceName = (typeof ENERGY_SOURCES)[number];
+
+export type ConfigValue = string | number | boolean;
+export type Config = Record<string, ConfigValue>;
+
+const nonNeg = z.number().nonnegative();
+const nonNegOrNull = nonNeg.nullable();
+const sourceOrNull = z.enum(ENERGY_SOURCES).nullable();
+
+export const configSchema = z.record(z.string().min(1), z.union([z.string(), z.number(), z.boolean()]));
+
+export const measurementSchema = z.strictObject({
+  version: z.literal(1),
+  /** `measurementKey(config, host.name, model.sha256)`; checked on append and on read */
+  key: z.string().min(1),
+  config: configSchema,
+  model: z.strictObject({ name: z.string().min(1), sha256: z.string().regex(/^[0-9a-f]{64}$/, "64 lower-case hex digits") }),
+  /** host facts; `name` identifies the host in the key, anything else is informative */
+  host: z.looseObject({ name: z.string().min(1), board: z.string().optional() }),
+  /** per-inference latency; percentiles are null when only a mean is known (imported data) */
+  latencyMs: z.strictObject({
+    mean: nonNeg,
+    p50: nonNegOrNull,
+    p95: nonNegOrNull,
+    p99: nonNegOrNull,
+    n: z.number().int().positive(),
+    samples: z.array(nonNeg).optional(),
+  }),
+  /** mean per-inference stage times; null = not measured separately */
+  breakdownMs: z.strictObject({
+    head: nonNegOrNull,
+    encode: nonNegOrNull,
+    transfer: nonNegOrNull,
+    server: nonNegOrNull,
+    decode: nonNegOrNull,
+  }),
+  /** cut-tensor bytes sent per inference (0 when nothing is sent) */
+  bytes: z.number().int().nonnegative(),
+  /** J per inference; `total` is what optimisation uses. `serverGpu` is a part of `server`, not added to total. */
+  energyJ: z.strictObject({
+    device: nonNegOrNull,
+    network: nonNegOrNull,
+    server: nonNegOrNull,
+    total: nonNegOrNull,
+    serverGpu: nonNegOrNull.optional(),
+  }),
+  /** source of each energy figure; null exactly when that figure is null */
+  energySource: z.strictObject({ device: sourceOrNull, network: sourceOrNull, server: sourceOrNull }),
+  accuracy: z
+    .strictObject({
+      value: z.number().min(0).max(1),
+      n: z.number().int().positive(),
+      ci95: z.tuple([z.number().min(0).max(1), z.number().min(0).max(1)]),
+    })
+    .nullable(),
+  /** mean utilisation in percent, when recorded */
+  utilizationPct: z
+    .strictObject({ deviceCpu: nonNegOrNull, serverCpu: nonNegOrNull, serverGpu: nonNegOrNull })
+    .optional(),
+  measuredAt: z.iso.datetime({ offset: true }),
+  source: z.enum(["measured", "replay", "imported"]),
+});
+
+export type Measurement = z.infer<typeof measurementSchema>;
+
+const escapePart = (s: string): string => s.replace(/[%;=|]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, "0")}`);
+
+function valueString(dim: string, v: ConfigValue): string {
+  if (typeof v === "number") {
+    if (!Number.isFinite(v)) throw new UsageError(`config dimension "${dim}" is ${v}; use a finite number`);
+    return Object.is(v, -0) ? "0" : String(v);
+  }
+  if (typeof v === "boolean") return v ? "true" : "false";
+  if (typeof v === "string") return escapePart(v);
+  throw new UsageError(`config dimension "${dim}" has a ${typeof v} value; use a string, number or boolean`);
+}
+
+/**
+ * Canonical config key: dimensions sorted by code unit, `dim=value` joined by `;`, e.g.
+ * `cpuFreqMHz=1200;split=5`. Numbers print as JS `String(n)` (1200.0 and 1200 are the same key),
+ * booleans as true/false; `% ; = |` in names or string values are percent-escaped.
+ */
+export function canonicalConfigKey(config: Config): string {
+  const dims = Object.keys(config).sort();
+  if (dims.length === 0) throw new UsageError("config has no dimensions; give at least one");
+  return dims
+    .map((d) => {
+      if (d.length === 0) throw new UsageError("config has an empty dimension name");
+      return `${escapePart(d)}=${valueString(d, config[d] as ConfigValue)}`;
+    })
+    .join(";");
+}
+
+/** `host|sha256|canonicalConfigKey`: one measured configuration of one model on one host. */
+export function measurementKey(config: Config, hostName: string, modelSha256: string): string {
+  if (hostName.length === 0) throw new UsageError("host name is empty; give the host a name");
+  if (!/^[0-9a-f]{64}$/.test(modelSha256)) throw new UsageError(`model sha256 "${modelSha256}" is not 64 lower-case hex digits`);
+  return `${escapePart(hostName)}|${modelSha256}|${canonicalConfigKey(config)}`;
+}
+
+/** Wilson score 95% interval for a proportion `p` over `n` trials. */
+export function wilson95(p: number, n: number): [number, number] {
+  const z = 1.959963984540054;
+  const d = 1 + (z * z) / n;
+  const c = (p + (z * z) / (2 * n)) / d;
+  const h = (z * Math.sqrt((p * (1 - p)) / n + (z * z) / (4 * n * n))) / d;
+  return [Math.max(0, c - h), Math.min(1, c + h)];
+}
+
+/**
+ * Validate a record: schema, key consistency, and energy source null exactly when energy is null.
+ * Returns the parsed record or a one-line reason.
+ */
+export function checkMeasurement(x: unknown): { ok: true; value: Measurement } | { ok: false; reason: string } {
+  const r = measurementSchema.safeParse(x);
+  if (!r.success) {
+    const i = r.error.issues[0];
+    return { ok: false, reason: i ? `${i.path.join(".") || "(record)"}: ${i.message}` : "invalid record" };
+  }
+  const m = r.data;
+  let expected: string;
+  try {
+    expected = measurementKey(m.config, m.host.name, m.model.sha256);
+  } catch (e) {
+    return { ok: false, reason: (e as Error).message };
+  }
+  if (m.key !== expected) return { ok: false, reason: `key "${m.key}" does not match its config/host/model; expected "${expected}"` };
+  for (const part of ["device", "network", "server"] as const) {
+    if ((m.energyJ[part] === null) !== (m.energySource[part] === null)) {
+      return { ok: false, reason: `energySource.${part} must be null exactly when energyJ.${part} is null` };
+    }
+  }
+  return { ok: true, value: m };
+}

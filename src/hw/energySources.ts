@@ -9,8 +9,6 @@ import type { ReadResult } from "./sysIO.js";
 
 export type EnergyKind = "rapl" | "perf" | "msr" | "hwmon" | "ina3221" | "nvml" | "estimate";
 
-/** Discovery order: RAPL powercap, perf power PMU, RAPL MSRs, hwmon, INA3221, NVML, estimate. */
-export const ENERGY_KINDS: readonly EnergyKind[] = ["rapl", "perf", "msr", "hwmon", "ina3221", "nvml", "estimate"];
 
 export interface EnergySource {
   /** stable id, e.g. "rapl:package-0", "rapl:package-0/dram", "ina3221:VDD_IN", "nvml:0" */

@@ -110,6 +110,9 @@ export class TailClient {
     const timeoutMs = opts.timeoutMs ?? this.opts.timeoutMs ?? 30_000;
     for (let attempt = 0; ; attempt++) {
       const t0 = performance.now();
+      // undici's own timers are coarse: enforce the timeout with an abort signal as well
+      const timer = AbortSignal.timeout(timeoutMs);
+      const signal = opts.signal === undefined ? timer : AbortSignal.any([opts.signal, timer]);
       try {
         const r = await this.pool.request({
           method: "POST",
@@ -118,7 +121,7 @@ export class TailClient {
           body: chunks.length === 1 ? (chunks[0] as Uint8Array) : Buffer.concat(chunks),
           headersTimeout: timeoutMs,
           bodyTimeout: timeoutMs,
-          ...(opts.signal === undefined ? {} : { signal: opts.signal }),
+          signal,
         });
         const buf = new Uint8Array(await r.body.arrayBuffer());
         const totalMs = performance.now() - t0;
@@ -147,7 +150,7 @@ export class TailClient {
         const code = (err as { code?: string }).code ?? "";
         // A server restart drops kept-alive sockets: retry once on a fresh connection.
         if (attempt === 0 && RETRYABLE.has(code) && opts.signal?.aborted !== true) continue;
-        if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError) {
+        if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError || (timer.aborted && opts.signal?.aborted !== true)) {
           throw new TailServerError(504, `no answer within ${timeoutMs} ms`);
         }
         throw err;

@@ -57,6 +57,7 @@ export interface TailModelsOptions {
 export class TailModels {
   private readonly analyses = new Map<string, Promise<ModelAnalysis>>();
   private readonly sessions = new Map<string, Promise<Entry>>();
+  private readonly metas = new Map<string, Promise<ModelMeta>>();
   /** the sessions that finished loading (eviction never waits for one still loading) */
   private readonly ready = new Map<string, Entry>();
   private readonly cacheBytes: number;
@@ -98,8 +99,18 @@ export class TailModels {
     return a;
   }
 
-  /** Metadata of a served name without loading a session. */
-  async metadata(name: string): Promise<ModelMeta> {
+  /** Metadata of a served name without loading a session (computed once per name: every request asks). */
+  metadata(name: string): Promise<ModelMeta> {
+    let m = this.metas.get(name);
+    if (m === undefined) {
+      m = this.computeMetadata(name);
+      this.metas.set(name, m);
+      m.catch(() => this.metas.delete(name));
+    }
+    return m;
+  }
+
+  private async computeMetadata(name: string): Promise<ModelMeta> {
     const [model, cut] = this.parseName(name);
     const a = await this.analysis(model);
     const meta = (names: string[]): TensorMeta[] =>

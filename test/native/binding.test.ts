@@ -2,6 +2,7 @@ import * as fs from "node:fs";
 import { createRequire } from "node:module";
 import * as os from "node:os";
 import * as path from "node:path";
+import { caught, rejected } from "../fixtures/caught.js";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { buildFakeNvml } from "../fixtures/fakeNvml.js";
 import type { NativeBinding, NativeIoError, SamplerSourceSpec } from "../../src/native/types.js";
@@ -16,24 +17,6 @@ beforeEach(() => {
 afterEach(() => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
-
-function caught(fn: () => unknown): NativeIoError {
-  try {
-    fn();
-  } catch (err) {
-    return err as NativeIoError;
-  }
-  throw new Error("expected a throw");
-}
-
-async function rejected(p: Promise<unknown>): Promise<NativeIoError> {
-  try {
-    await p;
-  } catch (err) {
-    return err as NativeIoError;
-  }
-  throw new Error("expected a rejection");
-}
 
 function expectIoError(err: NativeIoError, code: string, syscall: string, p: string): void {
   expect(err).toBeInstanceOf(Error);

@@ -6,6 +6,7 @@ import * as path from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
+import { caught } from "../fixtures/caught.js";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type {
   NativeBinding,
@@ -42,15 +43,6 @@ function file(name: string, value: string | number | bigint): string {
   const p = path.join(dir, name);
   fs.writeFileSync(p, `${value}\n`);
   return p;
-}
-
-function caught(fn: () => unknown): NativeIoError {
-  try {
-    fn();
-  } catch (err) {
-    return err as NativeIoError;
-  }
-  throw new Error("expected a throw");
 }
 
 const S = 1_000_000_000n; // one second in ns

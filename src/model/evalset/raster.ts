@@ -5,6 +5,8 @@
  * on every platform.
  */
 
+import type { PathCommand } from "opentype.js";
+
 /** A growable list of line segments x0,y0,x1,y1 (pixel units, y down). */
 export class EdgeList {
   data: number[] = [];
@@ -25,15 +27,7 @@ export class EdgeList {
 }
 
 /** Outline commands as opentype.js produces them (absolute coordinates, y down). */
-export interface OutlineCommand {
-  type: "M" | "L" | "Q" | "C" | "Z";
-  x?: number;
-  y?: number;
-  x1?: number;
-  y1?: number;
-  x2?: number;
-  y2?: number;
-}
+export type OutlineCommand = PathCommand;
 
 const dist = (ax: number, ay: number, bx: number, by: number): number => Math.sqrt((bx - ax) * (bx - ax) + (by - ay) * (by - ay));
 
@@ -53,6 +47,18 @@ export function flattenOutline(cmds: readonly OutlineCommand[], dx: number, dy: 
     cy = sy;
     open = false;
   };
+  /** n straight segments from the current point along a Bezier curve ending exactly at (x, y). */
+  const curve = (n: number, x: number, y: number, at: (t: number, u: number) => [number, number]): void => {
+    let px = cx, py = cy;
+    for (let i = 1; i <= n; i++) {
+      const [qx, qy] = i === n ? [x, y] : at(i / n, 1 - i / n);
+      out.add(px, py, qx, qy);
+      px = qx;
+      py = qy;
+    }
+    cx = x;
+    cy = y;
+  };
   for (const c of cmds) {
     const x = (c.x ?? 0) + dx, y = (c.y ?? 0) + dy;
     switch (c.type) {
@@ -69,35 +75,18 @@ export function flattenOutline(cmds: readonly OutlineCommand[], dx: number, dy: 
         break;
       case "Q": {
         const x1 = (c.x1 ?? 0) + dx, y1 = (c.y1 ?? 0) + dy;
-        const n = segmentsFor(dist(cx, cy, x1, y1) + dist(x1, y1, x, y));
-        let px = cx, py = cy;
-        for (let i = 1; i <= n; i++) {
-          const t = i / n, u = 1 - t;
-          const qx = i === n ? x : u * u * cx + 2 * u * t * x1 + t * t * x;
-          const qy = i === n ? y : u * u * cy + 2 * u * t * y1 + t * t * y;
-          out.add(px, py, qx, qy);
-          px = qx;
-          py = qy;
-        }
-        cx = x;
-        cy = y;
+        const [x0, y0] = [cx, cy];
+        curve(segmentsFor(dist(x0, y0, x1, y1) + dist(x1, y1, x, y)), x, y, (t, u) => [u * u * x0 + 2 * u * t * x1 + t * t * x, u * u * y0 + 2 * u * t * y1 + t * t * y]);
         break;
       }
       case "C": {
         const x1 = (c.x1 ?? 0) + dx, y1 = (c.y1 ?? 0) + dy;
         const x2 = (c.x2 ?? 0) + dx, y2 = (c.y2 ?? 0) + dy;
-        const n = segmentsFor(dist(cx, cy, x1, y1) + dist(x1, y1, x2, y2) + dist(x2, y2, x, y));
-        let px = cx, py = cy;
-        for (let i = 1; i <= n; i++) {
-          const t = i / n, u = 1 - t;
-          const qx = i === n ? x : u * u * u * cx + 3 * u * u * t * x1 + 3 * u * t * t * x2 + t * t * t * x;
-          const qy = i === n ? y : u * u * u * cy + 3 * u * u * t * y1 + 3 * u * t * t * y2 + t * t * t * y;
-          out.add(px, py, qx, qy);
-          px = qx;
-          py = qy;
-        }
-        cx = x;
-        cy = y;
+        const [x0, y0] = [cx, cy];
+        curve(segmentsFor(dist(x0, y0, x1, y1) + dist(x1, y1, x2, y2) + dist(x2, y2, x, y)), x, y, (t, u) => [
+          u * u * u * x0 + 3 * u * u * t * x1 + 3 * u * t * t * x2 + t * t * t * x,
+          u * u * u * y0 + 3 * u * u * t * y1 + 3 * u * t * t * y2 + t * t * t * y,
+        ]);
         break;
       }
       case "Z":

@@ -8,6 +8,8 @@ import { splitCommand } from "./split.js";
 import { zooCommand } from "./zoo.js";
 import { serveCommand } from "./serve.js";
 import { exportTritonCommand } from "./exportTriton.js";
+import { optimizeCommand } from "./optimize.js";
+import { measureCommand } from "./measure.js";
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), "..", "..", "package.json"), "utf8")) as { version: string };
@@ -27,6 +29,8 @@ export function program(): Command {
   p.addCommand(zooCommand());
   p.addCommand(serveCommand());
   p.addCommand(exportTritonCommand());
+  p.addCommand(optimizeCommand());
+  p.addCommand(measureCommand());
   // addCommand() does not pass settings down: give every subcommand the same error handling.
   const inherit = (c: Command): void => {
     for (const sub of c.commands) {

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { Command } from "commander";
+import { Command, Option } from "commander";
 import { z } from "zod";
 import { env } from "../env.js";
 import { UsageError } from "../errors.js";
@@ -21,6 +21,7 @@ const ServeOptions = z.object({
   cacheMb: z.coerce.number().positive().default(1024),
   warmUp: z.array(z.string()).default([]),
   inputShape: z.array(z.string()).default([]),
+  exitWithStdin: z.boolean().default(false),
 });
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -42,6 +43,7 @@ export function serveCommand(): Command {
     .option("--cache-mb <mb>", "weights of loaded sessions kept before the least recently used is released", "1024")
     .option("--warm-up <name>", "load this model or tail at start (repeatable)", collect)
     .option("--input-shape <name=dims>", "input shape for models whose inputs are symbolic (repeatable)", collect)
+    .addOption(new Option("--exit-with-stdin", "stop when standard input closes (a parent that dies, even by SIGKILL, takes the server with it)").hideHelp())
     .action(
       run(async (raw: unknown) => {
         const o = ServeOptions.parse(raw);
@@ -99,6 +101,11 @@ export function serveCommand(): Command {
           };
           process.once("SIGINT", () => stop("SIGINT"));
           process.once("SIGTERM", () => stop("SIGTERM"));
+          if (o.exitWithStdin) {
+            process.stdin.on("data", () => {});
+            process.stdin.once("end", () => stop("stdin closed"));
+            process.stdin.once("error", () => stop("stdin closed"));
+          }
         });
       }),
     );

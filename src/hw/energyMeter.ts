@@ -3,6 +3,7 @@ import type { NativeSampler, SamplerBatch, SamplerSnapshot, SamplerSourceSpec } 
 import { boardProfile, type BoardProfile } from "./boardProfile.js";
 import { energySources, type EnergyDiscoveryOptions, type EnergyKind, type EnergySource } from "./energySources.js";
 import { parseProcStat, type CpuTimes, type ProcStat } from "./parse.js";
+import { estimatePowerW } from "./powerModel.js";
 import { roots, type Roots } from "./roots.js";
 
 export interface EnergyReading {
@@ -53,6 +54,12 @@ export interface EnergyMeterOptions extends EnergyDiscoveryOptions {
   periodMs?: number | undefined;
   /** board profile (name or path) for the estimate */
   board?: string | BoardProfile | undefined;
+  /**
+   * what CPU utilisation the estimate scales by: `system` (all CPUs from /proc/stat, default) or
+   * `process` (this process's own CPU time: when the server or other work shares the machine
+   * and must not be counted as the device's)
+   */
+  utilisation?: "system" | "process" | undefined;
   /** receives the sampler's batches (power timelines) */
   onBatch?: ((batch: SamplerBatch) => void) | undefined;
 }
@@ -64,6 +71,7 @@ export interface EnergyMeterOptions extends EnergyDiscoveryOptions {
 export class EnergyMeter {
   readonly warnings: string[];
   private closed = false;
+  private utilisationMode: "system" | "process" = "system";
 
   private constructor(
     private readonly r: Roots,
@@ -120,7 +128,9 @@ export class EnergyMeter {
     let dev = device.filter((s) => usable.includes(s));
     if (dev.length === 0) dev = usable.filter((s) => s.kind === "estimate");
     if (dev.length === 0) dev = [{ id: "estimate", kind: "estimate", domain: "cpu", socket: null, measures: "energy", path: null, spec: null }];
-    return new EnergyMeter(r, usable, dev, sampler, board, warnings);
+    const m = new EnergyMeter(r, usable, dev, sampler, board, warnings);
+    m.utilisationMode = opts.utilisation ?? "system";
+    return m;
   }
 
   /** Start the sampler thread (needed to integrate power-only sources between marks). */
@@ -201,8 +211,8 @@ export class EnergyMeter {
     }
     const util = this.utilisation(from, to, seconds);
     if (deviceIds.has("estimate")) {
-      const p = this.board.power;
-      const energyJ = util === null ? null : seconds * (p.idleW + (p.maxW - p.idleW) * util);
+      // the meter does not track the CPU frequency: null = the profile's figures at its maximum
+      const energyJ = util === null ? null : seconds * estimatePowerW(this.board, util, null);
       readings.push({ id: "estimate", kind: "estimate", domain: "cpu", socket: null, energyJ, powerW: energyJ === null ? null : energyJ / seconds, device: true });
     }
     const dev = readings.filter((x) => x.device);
@@ -223,7 +233,7 @@ export class EnergyMeter {
    */
   private utilisation(from: EnergyMark, to: EnergyMark, seconds: number): number | null {
     const cpus = Math.max(1, to.cpuCount);
-    if (from.cpu !== null && to.cpu !== null) {
+    if (this.utilisationMode === "system" && from.cpu !== null && to.cpu !== null) {
       const total = to.cpu.total - from.cpu.total;
       if (total >= 2 * cpus) return Math.min(1, Math.max(0, (to.cpu.busy - from.cpu.busy) / total));
     }

@@ -1,9 +1,11 @@
+import { setTimeout as sleepMs } from "node:timers/promises";
 import { Pool, errors as undiciErrors } from "undici";
-import { SplitwattError } from "../errors.js";
+import { SplitwattError, UsageError } from "../errors.js";
 import type { LoadSignal } from "./admission.js";
 import { encodeTensor, type CodecSpec } from "./codecs/codecs.js";
 import { decodeInferResponse, encodeInferRequest, type OipTensor } from "./oip/index.js";
 import { LOAD_PARAMS } from "./tailServer.js";
+import { TokenBucket } from "./tokenBucket.js";
 
 /** A tail server answered with an error status (4xx/5xx); `message` is its `error` text. */
 export class TailServerError extends SplitwattError {
@@ -26,6 +28,22 @@ export interface TailClientOptions {
   connections?: number | undefined;
   /** CA certificate(s) to trust for https:// (PEM), e.g. a self-signed server's */
   ca?: string | Buffer | undefined;
+  /**
+   * Emulate a slow link inside the client (when the kernel cannot shape, see linkEmulation.ts):
+   * each request waits its body's upload time at uplinkMbps (a token bucket shared by all
+   * requests of this client, so concurrent requests queue) plus rttMs, and each response its
+   * download time at downlinkMbps. The wait happens around a fast local transfer, so it adds to
+   * it rather than replacing it; InferResult.shapedMs reports it.
+   */
+  shape?: LinkShape | undefined;
+}
+
+export interface LinkShape {
+  /** null: the uplink is not shaped here (e.g. the kernel shapes it) */
+  uplinkMbps: number | null;
+  downlinkMbps: number | null;
+  /** added once per request (default 0) */
+  rttMs?: number | undefined;
 }
 
 export interface InferOptions {
@@ -54,6 +72,8 @@ export interface InferResult {
   computeMs: number | null;
   /** the server's load (splitwatt servers), else null */
   load: LoadSignal | null;
+  /** delay the client added to emulate `shape` (upload + RTT + download), ms; part of totalMs; 0 unshaped */
+  shapedMs: number;
 }
 
 const RETRYABLE = new Set(["ECONNRESET", "ECONNREFUSED", "EPIPE", "UND_ERR_SOCKET", "UND_ERR_CLOSED"]);
@@ -62,9 +82,11 @@ const RETRYABLE = new Set(["ECONNRESET", "ECONNREFUSED", "EPIPE", "UND_ERR_SOCKE
 export class TailClient {
   private readonly pool: Pool;
   private readonly base: URL;
+  private readonly shaper: { up: TokenBucket | null; down: TokenBucket | null; rttMs: number } | null;
 
   constructor(private readonly opts: TailClientOptions) {
     this.base = new URL(opts.url);
+    this.shaper = opts.shape === undefined ? null : shaper(opts.shape);
     this.pool = new Pool(this.base.origin, {
       connections: opts.connections ?? 4,
       keepAliveTimeout: 30_000,
@@ -113,7 +135,15 @@ export class TailClient {
       // undici's own timers are coarse: enforce the timeout with an abort signal as well
       const timer = AbortSignal.timeout(timeoutMs);
       const signal = opts.signal === undefined ? timer : AbortSignal.any([opts.signal, timer]);
+      let shapedMs = 0;
       try {
+        if (this.shaper !== null) {
+          if (this.shaper.up !== null) shapedMs += await this.shaper.up.take(bytesSent, signal);
+          if (this.shaper.rttMs > 0) {
+            await sleepMs(this.shaper.rttMs, undefined, { signal });
+            shapedMs += this.shaper.rttMs;
+          }
+        }
         const r = await this.pool.request({
           method: "POST",
           path: this.path(`/v2/models/${encodeURIComponent(model)}/infer`),
@@ -124,6 +154,7 @@ export class TailClient {
           signal,
         });
         const buf = new Uint8Array(await r.body.arrayBuffer());
+        if (this.shaper?.down != null) shapedMs += await this.shaper.down.take(buf.length, signal);
         const totalMs = performance.now() - t0;
         if (r.statusCode !== 200) {
           const retry = r.headers["retry-after"];
@@ -145,6 +176,7 @@ export class TailClient {
           transferMs: serverMs === null ? null : Math.max(0, totalMs - serverMs),
           computeMs: typeof p[LOAD_PARAMS.computeMs] === "number" ? (p[LOAD_PARAMS.computeMs] as number) : null,
           load,
+          shapedMs,
         };
       } catch (err) {
         const code = (err as { code?: string }).code ?? "";
@@ -161,6 +193,23 @@ export class TailClient {
   async close(): Promise<void> {
     await this.pool.close();
   }
+}
+
+/**
+ * Token buckets for a link shape. The burst is 1 ms worth of bytes (at least one 1500-byte
+ * frame): a request after an idle spell saves at most that, so each transfer takes about
+ * bytes / rate, as on the emulated link.
+ */
+function shaper(shape: LinkShape): { up: TokenBucket | null; down: TokenBucket | null; rttMs: number } {
+  const bucket = (mbps: number | null, what: string): TokenBucket | null => {
+    if (mbps === null) return null;
+    if (!(mbps > 0) || !Number.isFinite(mbps)) throw new UsageError(`link shape ${what} must be a positive number of Mbit/s, got ${mbps}: take it from the network profile`);
+    const rateBytesPerS = (mbps * 1e6) / 8;
+    return new TokenBucket({ rateBytesPerS, burstBytes: Math.max(1500, rateBytesPerS / 1000) });
+  };
+  const rttMs = shape.rttMs ?? 0;
+  if (!(rttMs >= 0) || !Number.isFinite(rttMs)) throw new UsageError(`link shape rttMs must be a non-negative number of ms, got ${rttMs}`);
+  return { up: bucket(shape.uplinkMbps, "uplinkMbps"), down: bucket(shape.downlinkMbps, "downlinkMbps"), rttMs };
 }
 
 function errorText(text: string): string {

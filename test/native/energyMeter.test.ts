@@ -99,4 +99,27 @@ describe("EnergyMeter windows", () => {
     expect(w.source).toBe("estimate");
     expect(w.deviceJ).toBeCloseTo((w.durationMs / 1000) * (p.idleW + (p.maxW - p.idleW) * 0.25), 9);
   });
+
+  it("utilisation 'process': the estimate counts this process's CPU only, not the machine's", async () => {
+    const t = FakeTree.create();
+    trees.push(t);
+    bareMachine(t);
+    const meter = await EnergyMeter.open({ sysfsRoot: t.sysfsRoot, procRoot: t.procRoot, devRoot: t.devRoot, nvmlLib: "/nonexistent/libnvidia-ml.so", board: "generic-x86", utilisation: "process" });
+    meters.push(meter);
+    const stat = (user: number, idle: number) => `cpu  ${user} 0 0 ${idle} 0 0 0 0 0 0\ncpu0 ${user / 2} 0 0 ${idle / 2} 0 0 0 0 0 0\ncpu1 ${user / 2} 0 0 ${idle / 2} 0 0 0 0 0 0\n`;
+    t.file("proc/stat", stat(1000, 9000));
+    const from = meter.mark();
+    // the machine is fully busy (another process), this one sleeps
+    t.file("proc/stat", stat(1800, 9000));
+    await new Promise((r) => setTimeout(r, 100));
+    const w = meter.since(from);
+    expect(w.cpuUtilisation).toBeLessThan(0.2);
+    // and busy itself: spin for 100 ms on one of two CPUs, about 50%
+    const from2 = meter.mark();
+    const end = performance.now() + 100;
+    while (performance.now() < end);
+    const w2 = meter.since(from2);
+    expect(w2.cpuUtilisation).toBeGreaterThan(0.3);
+    expect(w2.cpuUtilisation).toBeLessThanOrEqual(0.6);
+  });
 });

@@ -100,6 +100,51 @@ describe("Open Inference Protocol endpoints", () => {
   });
 });
 
+describe("app-level link shaping in the client", () => {
+  it("a shaped upload takes bytes / uplink rate + RTT longer, reported as shapedMs; results unchanged", async () => {
+    const one = fp32("x", x.subarray(0, 3 * 48 * 192), [1, 3, 48, 192]); // 110.6 kB of FP32
+    const shape = { uplinkMbps: 4, downlinkMbps: 4, rttMs: 20 };
+    const shaped = new TailClient({ url, shape });
+    try {
+      // warm both paths (session load, keep-alive connection), then compare
+      await client.infer("cls", [one]);
+      await shaped.infer("cls", [one]);
+      const plain = await client.infer("cls", [one]);
+      const r = await shaped.infer("cls", [one]);
+      expect(plain.shapedMs).toBe(0);
+      expect([...(r.outputs["softmax_0.tmp_0"]?.data as Float32Array)]).toEqual([...(plain.outputs["softmax_0.tmp_0"]?.data as Float32Array)]);
+      const upMs = (r.bytesSent * 8) / (shape.uplinkMbps * 1e3);
+      const downMs = (r.bytesReceived * 8) / (shape.downlinkMbps * 1e3);
+      const expected = upMs + shape.rttMs + downMs; // about 245 ms
+      expect(upMs).toBeGreaterThan(200);
+      // the bucket's burst (1500 bytes) may save a few ms
+      expect(r.shapedMs).toBeGreaterThan(expected - 10);
+      expect(r.shapedMs).toBeLessThanOrEqual(expected + 1e-6);
+      const added = r.totalMs - plain.totalMs;
+      expect(added, `shaped ${r.totalMs.toFixed(1)} ms vs plain ${plain.totalMs.toFixed(1)} ms, expected +${expected.toFixed(1)} ms`).toBeGreaterThan(expected * 0.8);
+      expect(added).toBeLessThan(expected + 250);
+      // the shaped delay counts as transfer time, which feeds the bandwidth estimator and radio energy
+      expect(r.transferMs ?? 0).toBeGreaterThan(expected * 0.8);
+    } finally {
+      await shaped.close();
+    }
+  });
+
+  it("cancellation reaches a request waiting in the shaper; a nonsense shape is a usage error", async () => {
+    const slow = new TailClient({ url, shape: { uplinkMbps: 0.1, downlinkMbps: 10 } });
+    try {
+      const t0 = performance.now();
+      // 110.6 kB at 0.1 Mbit/s would take 9 s; the caller gives up after 100 ms
+      await expect(slow.infer("cls", [fp32("x", x.subarray(0, 3 * 48 * 192), [1, 3, 48, 192])], { signal: AbortSignal.timeout(100) })).rejects.toThrow();
+      expect(performance.now() - t0).toBeLessThan(2000);
+    } finally {
+      await slow.close();
+    }
+    expect(() => new TailClient({ url, shape: { uplinkMbps: 0, downlinkMbps: 1 } })).toThrow(/uplinkMbps must be a positive number/);
+    expect(() => new TailClient({ url, shape: { uplinkMbps: 1, downlinkMbps: 1, rttMs: -5 } })).toThrow(/rttMs must be a non-negative/);
+  });
+});
+
 describe("errors, limits and security", () => {
   it("unknown model 404, cut out of range 404, wrong shape and missing input 400, all as {error}", async () => {
     const nope = await raw("POST", "/v2/models/nope/infer", "{}", { "content-type": "application/json" });

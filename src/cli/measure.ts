@@ -1,0 +1,90 @@
+import { Command } from "commander";
+import { z } from "zod";
+import type { Measurement } from "../measure/measurement.js";
+import type { ProfileResult } from "../measure/profiler.js";
+import { addProfilerOptions, openProfiler, ProfilerOptions } from "./profilerOptions.js";
+import { run } from "./run.js";
+
+const MeasureOptions = ProfilerOptions.extend({
+  cut: z.coerce.number().int("--cut takes a cut index (an integer, see splitwatt inspect)").min(0),
+  freqMhz: z.coerce.number().positive().optional(),
+  deviceTarget: z.string().min(1).default("cpu"),
+  serverTarget: z.string().min(1).default("cpu"),
+  codec: z.string().min(1).default("raw"),
+  fresh: z.boolean().default(false),
+});
+
+/** The measurement as `measure --json` prints it (the issue's shape plus what explains it). */
+export function measureJson(r: ProfileResult): Record<string, unknown> {
+  const m: Measurement = r.measurement;
+  const { samples: _samples, ...latency } = m.latencyMs;
+  const host = m.host as Record<string, unknown>;
+  return {
+    config: m.config,
+    latencyMs: { ...latency, ci95: host.latencyCi95 ?? null },
+    breakdownMs: m.breakdownMs,
+    bytes: m.bytes,
+    energyJ: m.energyJ,
+    energySource: m.energySource,
+    accuracy: m.accuracy,
+    host: m.host,
+    model: m.model,
+    measuredAt: m.measuredAt,
+    cached: r.cached,
+    stopReason: r.stopReason,
+    notes: r.notes,
+  };
+}
+
+const f = (x: number | null | undefined, digits = 2): string => (x === null || x === undefined ? "-" : x.toFixed(digits));
+
+export function measureCommand(): Command {
+  return addProfilerOptions(new Command("measure"))
+    .description("measure one configuration for real: latency distribution and breakdown, energy by part with its source, accuracy")
+    .argument("<model>", "an .onnx file, a zoo name (splitwatt zoo list), or paddle:cls|rec|det")
+    .requiredOption("--cut <index>", "cut index from splitwatt inspect (0 = all on the server, last = all on the device)")
+    .option("--freq-mhz <mhz>", "device CPU frequency (default: leave it as it is)")
+    .option("--device-target <target>", "where the head runs: cpu or cpu:N threads", "cpu")
+    .option("--server-target <target>", "where the tail runs on the local server (cpu, cpu:N, cuda); with --server, what that server runs", "cpu")
+    .option("--codec <codec>", "cut-tensor codec: raw, fp16, int8, int8-channel, each optionally +deflate or +zstd", "raw")
+    .option("--fresh", "measure again even if the store has this configuration")
+    .option("--network <profile>", "network profile (configs/networks name or a JSON path), or none", "wifi-20mbps")
+    .option("--json", "print JSON")
+    .action(
+      run(async (spec: string, raw: unknown) => {
+        const o = MeasureOptions.parse(raw);
+        const { profiler, warnings } = await openProfiler(spec, o);
+        for (const w of warnings) process.stderr.write(`splitwatt: warning: measurement store ${w}\n`);
+        let r: ProfileResult;
+        try {
+          r = await profiler.measure(
+            { split: o.cut, cpuFreqMHz: o.freqMhz ?? "current", deviceTarget: o.deviceTarget, serverTarget: o.serverTarget, codec: o.codec },
+            { fresh: o.fresh },
+          );
+        } finally {
+          await profiler.close();
+        }
+        if (o.json) {
+          process.stdout.write(`${JSON.stringify(measureJson(r), null, 2)}\n`);
+          return;
+        }
+        const m = r.measurement;
+        const b = m.breakdownMs;
+        const e = m.energyJ;
+        const s = m.energySource;
+        const ci = (m.host as { latencyCi95?: [number, number] }).latencyCi95;
+        const lines = [
+          `${spec} ${Object.entries(m.config)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(" ")}${r.cached ? " (from the store, not measured again: --fresh to re-measure)" : ""}`,
+          `latency ms   mean ${f(m.latencyMs.mean)}${ci ? ` (95% CI ${f(ci[0])}-${f(ci[1])})` : ""}  p50 ${f(m.latencyMs.p50)}  p95 ${f(m.latencyMs.p95)}  p99 ${f(m.latencyMs.p99)}  n ${m.latencyMs.n}${r.cached ? "" : ` (stopped: ${r.stopReason})`}`,
+          `breakdown ms head ${f(b.head)}  encode ${f(b.encode)}  transfer ${f(b.transfer)}  server ${f(b.server)}  decode ${f(b.decode)}`,
+          `cut tensor   ${m.bytes} bytes sent`,
+          `energy J     device ${f(e.device, 4)} [${s.device ?? "-"}]  network ${f(e.network, 4)} [${s.network ?? "-"}]  server ${f(e.server, 4)} [${s.server ?? "-"}]  total ${f(e.total, 4)}`,
+          `accuracy     ${m.accuracy === null ? "not measured" : `${f(m.accuracy.value, 4)} (n ${m.accuracy.n}, 95% CI ${f(m.accuracy.ci95[0], 3)}-${f(m.accuracy.ci95[1], 3)})`}`,
+          ...r.notes.map((n) => `note: ${n}`),
+        ];
+        process.stdout.write(`${lines.join("\n")}\n`);
+      }),
+    );
+}

@@ -1,0 +1,460 @@
+/**
+ * The profiler: one configuration (split, device CPU frequency, device target, server target,
+ * codec) -> one Measurement, for real. It sets the frequency (restored after), runs the head
+ * here, sends the cut tensors through the codec to a tail server (a local `splitwatt serve`
+ * child when no URL is given), repeats requests until the latency interval is tight or the time
+ * cap is reached, and accounts energy by part with the source of each figure. Measurements go
+ * to a store and are reused: nothing is measured twice.
+ */
+import { hostname } from "node:os";
+import { setTimeout as sleep } from "node:timers/promises";
+import * as ort from "onnxruntime-node";
+import { UsageError } from "../errors.js";
+import { boardProfile, type BoardProfile } from "../hw/boardProfile.js";
+import { Cpufreq, type SetFrequencyResult } from "../hw/cpufreq.js";
+import { EnergyMeter } from "../hw/energyMeter.js";
+import type { HwRootOptions } from "../hw/roots.js";
+import type { ModelAnalysis } from "../model/cutPoints.js";
+import { serializeModel } from "../model/onnxModel.js";
+import { splitModel } from "../model/splitModel.js";
+import { seededFloats } from "../model/verifySplit.js";
+import { deviceSessionOptions, deviceTarget, deviceTargetName } from "../runtime/deviceTarget.js";
+import { codecName, parseCodec, type CodecSpec } from "../transport/codecs/codecs.js";
+import { chooseShaping, type LinkEmulation, type ShapingChoice } from "../transport/linkEmulation.js";
+import { networkProfile, radioEnergyJ, type NetworkProfile } from "../transport/networkProfile.js";
+import { ortToDatatype, type OipTensor } from "../transport/oip/index.js";
+import { codecTensor, TailClient } from "../transport/tailClient.js";
+import { AccuracyCache, accuracyKey } from "./accuracyCache.js";
+import { adaptiveStop, DEFAULT_STOP_RULE, type StopReason, type StopRule } from "./adaptiveStop.js";
+import { latencyStats } from "./latencyStats.js";
+import { LocalTailServer } from "./localTailServer.js";
+import { measurementKey, type Config, type EnergySourceName, type Measurement } from "./measurement.js";
+import type { MeasurementStore } from "./measurementStore.js";
+import { serverEnergyJ, type ServerAccounting } from "./serverEnergy.js";
+import { splitAccuracy, type EvalSetKind } from "./splitAccuracy.js";
+
+/** One live configuration. `cpuFreqMHz` "current" leaves the frequency alone (machines without cpufreq). */
+export interface LiveConfig {
+  split: number;
+  cpuFreqMHz: number | "current";
+  deviceTarget: string;
+  serverTarget: string;
+  codec: string;
+}
+
+export type LinkMode = "auto" | "kernel" | "app" | "none";
+
+export interface ProfilerOptions extends HwRootOptions {
+  /** the analysed model (cuts as in `splitwatt inspect`) and where its file is */
+  analysis: ModelAnalysis;
+  modelName: string;
+  modelPath: string;
+  /** which evaluation set measures accuracy: real labels (paddle-cls) or agreement with the unsplit model */
+  evalSet: EvalSetKind;
+  /** tail server URL; none = start a local `splitwatt serve` child */
+  serverUrl?: string | undefined;
+  /** the model's name on that server (default "model"; the local child serves it as "model") */
+  serverModel?: string | undefined;
+  token?: string | undefined;
+  /** network profile name or path; null = none (no radio energy, no shaping) */
+  network?: string | null | undefined;
+  /** how the local link is shaped to the network profile (default auto: kernel when root, else app) */
+  link?: LinkMode | undefined;
+  /** device board profile (power model for the estimate) */
+  board?: string | undefined;
+  /** server power model for server energy (default generic-x86) */
+  serverBoard?: string | undefined;
+  serverAccounting?: ServerAccounting | undefined;
+  store?: MeasurementStore | null | undefined;
+  accuracyCache?: AccuracyCache | undefined;
+  /** measure accuracy (default true) */
+  accuracy?: boolean | undefined;
+  accuracyN?: number | undefined;
+  stop?: Partial<StopRule> | undefined;
+  /** unmeasured requests before measuring (default 3) */
+  warmUp?: number | undefined;
+  /** idle-baseline window before each configuration, ms (default 500) */
+  idleMs?: number | undefined;
+  /** cpufreq restore-state directory */
+  stateDir?: string | undefined;
+  /** host name in measurement keys (default os.hostname()) */
+  hostName?: string | undefined;
+  /** sampler period for energy sources, ms (default 10) */
+  energyPeriodMs?: number | undefined;
+  onProgress?: ((line: string) => void) | undefined;
+}
+
+export interface ProfileResult {
+  measurement: Measurement;
+  /** true when the store already had it (nothing was measured) */
+  cached: boolean;
+  stopReason: StopReason | "cached";
+  /** things a reader should know (estimates, shaping, shared machine) */
+  notes: string[];
+}
+
+interface Sample {
+  totalMs: number;
+  headMs: number;
+  encodeMs: number;
+  transferMs: number;
+  serverMs: number;
+  computeMs: number;
+  decodeMs: number;
+  bytesSent: number;
+  bytesReceived: number;
+  deviceJ: number;
+}
+
+const mean = (xs: readonly number[]): number => (xs.length === 0 ? 0 : xs.reduce((s, x) => s + x, 0) / xs.length);
+
+export class Profiler {
+  readonly notes: string[] = [];
+  private server: LocalTailServer | null = null;
+  private client: TailClient | null = null;
+  private shaping: ShapingChoice | null = null;
+  private linkLabel = "none";
+  private head: { key: string; session: ort.InferenceSession } | null = null;
+  private closed = false;
+
+  private constructor(
+    private readonly opts: ProfilerOptions,
+    private readonly meter: EnergyMeter,
+    private readonly cpufreq: Cpufreq | null,
+    private readonly network: NetworkProfile | null,
+    private readonly serverProfile: BoardProfile,
+    private readonly accuracyCache: AccuracyCache,
+    readonly hostName: string,
+  ) {}
+
+  static async open(opts: ProfilerOptions): Promise<Profiler> {
+    const hw: HwRootOptions = { sysfsRoot: opts.sysfsRoot, procRoot: opts.procRoot, devRoot: opts.devRoot, io: opts.io };
+    const network = opts.network === null ? null : networkProfile(opts.network ?? "wifi-20mbps");
+    const serverProfile = boardProfile(opts.serverBoard ?? "generic-x86");
+    // a local tail server shares this machine: the estimate then counts this process's CPU only
+    const meter = await EnergyMeter.open({ ...hw, board: opts.board, periodMs: opts.energyPeriodMs, utilisation: opts.serverUrl === undefined ? "process" : "system" });
+    meter.start();
+    const cpufreq = new Cpufreq({ ...hw, stateDir: opts.stateDir });
+    const hasPolicies = (await cpufreq.policies().catch(() => [])).length > 0;
+    const p = new Profiler(opts, meter, hasPolicies ? cpufreq : null, network, serverProfile, opts.accuracyCache ?? AccuracyCache.open(null), opts.hostName ?? hostname());
+    if (meter.estimated) {
+      p.notes.push(
+        `device energy is an estimate (board profile ${meter.board.name} x ${opts.serverUrl === undefined ? "this process's CPU utilisation, the local server's excluded" : "CPU utilisation"}): this machine has no energy counter`,
+      );
+    }
+    if (!hasPolicies) p.notes.push("no cpufreq on this machine: the frequency is the current one, not controlled");
+    p.notes.push(...meter.warnings);
+    return p;
+  }
+
+  /** how the link to the tail server is made and shaped ("none" until the first split request) */
+  get linkDescription(): string {
+    return this.opts.serverUrl !== undefined ? `real network to ${this.opts.serverUrl}` : this.linkLabel;
+  }
+
+  get analysis(): ModelAnalysis {
+    return this.opts.analysis;
+  }
+
+  /** `c` checked, with canonical codec and target names (as the store keys them) */
+  normalised(c: LiveConfig): LiveConfig {
+    return this.normalise(c).config;
+  }
+
+  /** the cuts of the model: 0 = all on the server, L = all on the device */
+  get lastSplit(): number {
+    return this.opts.analysis.cuts.length - 1;
+  }
+
+  /** The frequencies (MHz) this machine offers, or ["current"] without cpufreq. */
+  async frequencies(): Promise<Array<number | "current">> {
+    if (this.cpufreq === null) return ["current"];
+    const ps = await this.cpufreq.policies();
+    const table = ps[0]?.availableKHz;
+    if (table !== null && table !== undefined && table.length > 0) return table.map((k) => Math.round(k / 1000));
+    const p = ps[0];
+    return p === undefined ? ["current"] : [Math.round(p.minKHz / 1000), Math.round(p.maxKHz / 1000)];
+  }
+
+  /** The record's config for a live config (as keys in the store). */
+  configOf(c: LiveConfig): Config {
+    return { split: c.split, cpuFreqMHz: c.cpuFreqMHz, deviceTarget: c.deviceTarget, serverTarget: c.serverTarget, codec: c.codec };
+  }
+
+  /** The stored measurement of `c`, if any. */
+  cachedOf(c: LiveConfig): Measurement | undefined {
+    return this.opts.store?.get(measurementKey(this.configOf(this.normalise(c).config), this.hostName, this.opts.analysis.model.sha256));
+  }
+
+  /** Validate and normalise (codec and target names canonical). */
+  private normalise(c: LiveConfig): { config: LiveConfig; codec: CodecSpec } {
+    if (!Number.isInteger(c.split) || c.split < 0 || c.split > this.lastSplit) {
+      throw new UsageError(`split ${c.split} is out of range: this model has cuts 0-${this.lastSplit} (0 = all on the server, ${this.lastSplit} = all on the device; see splitwatt inspect)`);
+    }
+    const codec = parseCodec(c.codec);
+    const dt = deviceTarget(c.deviceTarget);
+    if (c.cpuFreqMHz !== "current") {
+      if (!Number.isFinite(c.cpuFreqMHz) || c.cpuFreqMHz <= 0) throw new UsageError(`--freq-mhz ${c.cpuFreqMHz}: give a positive number of MHz`);
+      if (this.cpufreq === null) throw new UsageError("this machine offers no cpufreq, so the frequency cannot be set: leave out --freq-mhz (the current frequency is used)");
+    }
+    return { config: { ...c, codec: codecName(codec), deviceTarget: deviceTargetName(dt) }, codec };
+  }
+
+  /** Measure one configuration (or return its stored measurement unless `fresh`). */
+  async measure(input: LiveConfig, opts: { fresh?: boolean | undefined; signal?: AbortSignal | undefined } = {}): Promise<ProfileResult> {
+    if (this.closed) throw new Error("profiler is closed");
+    const { config: c, codec } = this.normalise(input);
+    const config = this.configOf(c);
+    const key = measurementKey(config, this.hostName, this.opts.analysis.model.sha256);
+    const stored = this.opts.store?.get(key);
+    if (stored !== undefined && opts.fresh !== true) return { measurement: stored, cached: true, stopReason: "cached", notes: [] };
+
+    const progress = this.opts.onProgress ?? (() => {});
+    let freq: SetFrequencyResult[] = [];
+    try {
+      if (c.cpuFreqMHz !== "current" && this.cpufreq !== null) freq = await this.cpufreq.setAll(c.cpuFreqMHz * 1000);
+      const run = await this.requestFn(c, codec);
+      const warmUp = this.opts.warmUp ?? 3;
+      for (let i = 0; i < warmUp; i++) await run();
+      // idle baseline at this frequency, after the warm-up's load has passed
+      const idleMs = this.opts.idleMs ?? 500;
+      const idle = await this.meter.measure(() => sleep(idleMs));
+      const idleW = idle.window.durationMs > 0 ? idle.window.deviceJ / (idle.window.durationMs / 1000) : 0;
+
+      const rule: StopRule = { ...DEFAULT_STOP_RULE, ...(this.opts.stop ?? {}) };
+      const samples: Sample[] = [];
+      const t0 = performance.now();
+      let reason: StopReason | null = null;
+      let lastReport = t0;
+      while (reason === null) {
+        if (opts.signal?.aborted === true) throw opts.signal.reason instanceof Error ? opts.signal.reason : new Error("aborted");
+        samples.push(await run());
+        reason = adaptiveStop(
+          samples.map((s) => s.totalMs),
+          performance.now() - t0,
+          rule,
+        );
+        if (performance.now() - lastReport > 2000) {
+          lastReport = performance.now();
+          const st = latencyStats(samples.map((s) => s.totalMs));
+          progress(`split ${c.split} @ ${c.cpuFreqMHz} MHz ${c.codec}: ${st.n} requests, mean ${st.mean.toFixed(1)} ms ±${(st.ciRel * 100).toFixed(1)}%`);
+        }
+      }
+      const measurement = await this.record(c, config, key, samples, idleW, freq);
+      this.opts.store?.append(measurement);
+      return { measurement, cached: false, stopReason: reason, notes: [...this.notes] };
+    } finally {
+      if (freq.length > 0) this.cpufreq?.restore();
+    }
+  }
+
+  /** A function that runs one request of `c` and returns its sample. */
+  private async requestFn(c: LiveConfig, codec: CodecSpec): Promise<() => Promise<Sample>> {
+    const a = this.opts.analysis;
+    const last = c.split === this.lastSplit;
+    const cut = a.cuts[c.split];
+    if (cut === undefined) throw new UsageError(`split ${c.split} is out of range`);
+    const head = c.split === 0 ? null : await this.headSession(c.split, c.deviceTarget);
+    const feeds: Record<string, ort.Tensor> = {};
+    a.graph.inputs.forEach((name, j) => {
+      const dims = a.inputShapes[name] as number[];
+      feeds[name] = new ort.Tensor("float32", seededFloats(dims.reduce((x, y) => x * y, 1), 7 + j), dims);
+    });
+    const crossing = cut.tensors.map((t) => t.name);
+    const client = last ? null : await this.tailClient();
+    const tailName = `${this.opts.serverModel ?? "model"}.tail.${c.split}`;
+    const meter = this.meter;
+    return async (): Promise<Sample> => {
+      const mark = meter.mark();
+      const t0 = performance.now();
+      let values: Record<string, ort.Tensor> = feeds;
+      if (head !== null) values = { ...feeds, ...(await head.run(Object.fromEntries(head.inputNames.map((n) => [n, feeds[n] as ort.Tensor])))) };
+      const t1 = performance.now();
+      if (client === null) {
+        const w = meter.since(mark);
+        const ms = t1 - t0;
+        return { totalMs: ms, headMs: ms, encodeMs: 0, transferMs: 0, serverMs: 0, computeMs: 0, decodeMs: 0, bytesSent: 0, bytesReceived: 0, deviceJ: w.deviceJ };
+      }
+      const tensors = crossing.map((name) => {
+        const t = oipOf(name, values[name] as ort.Tensor);
+        return t.datatype === "FP32" ? codecTensor(t, codec) : t;
+      });
+      const t2 = performance.now();
+      const r = await client.infer(tailName, tensors, { binary: true });
+      const t3 = performance.now();
+      // decode: the outputs as onnxruntime tensors, as an application would take them
+      for (const o of Object.values(r.outputs)) if (o.datatype === "FP32") new ort.Tensor("float32", o.data as Float32Array, o.shape);
+      const t4 = performance.now();
+      const w = meter.since(mark);
+      const serverMs = r.serverMs ?? 0;
+      return {
+        totalMs: t4 - t0,
+        headMs: t1 - t0,
+        encodeMs: t2 - t1,
+        transferMs: Math.max(0, t3 - t2 - serverMs),
+        serverMs,
+        computeMs: r.computeMs ?? serverMs,
+        decodeMs: t4 - t3,
+        bytesSent: r.bytesSent,
+        bytesReceived: r.bytesReceived,
+        deviceJ: w.deviceJ,
+      };
+    };
+  }
+
+  private async headSession(split: number, target: string): Promise<ort.InferenceSession> {
+    const key = `${split}|${target}`;
+    if (this.head?.key === key) return this.head.session;
+    if (this.head !== null) {
+      await this.head.session.release();
+      this.head = null;
+    }
+    const { head } = splitModel(this.opts.analysis, split);
+    if (head === null) throw new Error(`split ${split} has no head`);
+    const session = await ort.InferenceSession.create(serializeModel(head), deviceSessionOptions(deviceTarget(target)));
+    this.head = { key, session };
+    return session;
+  }
+
+  /** The tail client: to the given URL, or to a local child started on first use (through the emulated link). */
+  private async tailClient(): Promise<TailClient> {
+    if (this.client !== null) return this.client;
+    const net = this.network;
+    if (this.opts.serverUrl !== undefined) {
+      this.client = new TailClient({ url: this.opts.serverUrl, token: this.opts.token, timeoutMs: 120_000 });
+      if (!(await this.client.ready())) throw new UsageError(`the tail server at ${this.opts.serverUrl} is not ready: start it with splitwatt serve, or leave out --server to use a local one`);
+      this.notes.push(net === null ? "real network to the given server; no radio energy (no --network profile)" : `real network to the given server; radio energy from the ${net.name} profile x measured transfer time`);
+      return this.client;
+    }
+    const link = this.opts.link ?? "auto";
+    this.shaping =
+      net === null || link === "none"
+        ? { mode: "none", label: "loopback, not shaped" }
+        : await chooseShaping({ uplinkMbps: net.uplinkMbps, downlinkMbps: net.downlinkMbps, rttMs: net.rttMs }, { prefer: link });
+    const s = this.shaping;
+    const linkEm: LinkEmulation | null = s.mode === "netns-tbf" ? s.link : null;
+    this.server = await LocalTailServer.start({
+      models: { model: this.opts.modelPath },
+      host: linkEm?.serverAddress ?? "127.0.0.1",
+      inputShapes: this.opts.analysis.inputShapes,
+      execPrefix: linkEm?.execPrefix,
+    });
+    // tbf shapes bandwidth but cannot delay: the client adds the profile's RTT on the kernel path
+    const shape = s.mode === "app-token-bucket" ? s.shape : s.mode === "netns-tbf" && net !== null && net.rttMs > 0 ? { uplinkMbps: null, downlinkMbps: null, rttMs: net.rttMs } : undefined;
+    this.client = new TailClient({ url: this.server.url, timeoutMs: 120_000, ...(shape === undefined ? {} : { shape }) });
+    const label = s.mode === "netns-tbf" && shape !== undefined ? `${s.link.label}; the profile's ${net?.rttMs} ms RTT added by the client` : s.label;
+    this.linkLabel = label;
+    this.notes.push(`local tail server on this machine (${label}); it shares this machine's CPU with the device side`);
+    return this.client;
+  }
+
+  /** Turn samples into a Measurement. */
+  private async record(c: LiveConfig, config: Config, key: string, samples: Sample[], idleW: number, freq: SetFrequencyResult[]): Promise<Measurement> {
+    const a = this.opts.analysis;
+    const st = latencyStats(samples.map((s) => s.totalMs));
+    const last = c.split === this.lastSplit;
+    const deviceJ = mean(samples.map((s) => s.deviceJ));
+    const deviceActiveJ = Math.max(0, deviceJ - (idleW * st.mean) / 1000);
+    const net = this.network;
+    const transferMs = mean(samples.map((s) => s.transferMs));
+    const bytesSent = Math.round(mean(samples.map((s) => s.bytesSent)));
+    const bytesReceived = Math.round(mean(samples.map((s) => s.bytesReceived)));
+    let networkJ: number | null = null;
+    if (last) networkJ = net === null ? null : 0;
+    else if (net !== null) {
+      const upMs = (bytesSent * 8) / (net.uplinkMbps * 1000);
+      const txMs = Math.min(transferMs, upMs);
+      networkJ = radioEnergyJ(net, { txMs, rxMs: Math.max(0, transferMs - txMs) });
+    }
+    const serverJ = last
+      ? 0
+      : mean(
+          samples.map((s) =>
+            serverEnergyJ({ accounting: this.opts.serverAccounting ?? "marginal", profile: this.serverProfile, computeMs: s.computeMs, serverMs: s.serverMs }),
+          ),
+        );
+    const deviceSource = (this.meter.estimated ? "estimate" : sourceName(this.meter.device[0]?.kind)) as EnergySourceName;
+    const serverSource: EnergySourceName = (this.opts.serverAccounting ?? "marginal") === "node" ? "node" : "estimate";
+    let accuracy: Measurement["accuracy"] = null;
+    if (this.opts.accuracy !== false) {
+      const n = this.opts.accuracyN ?? (this.opts.evalSet === "paddle-cls" ? 400 : 32);
+      const akey = accuracyKey(a.model.sha256, c.split, c.codec, this.opts.evalSet, n);
+      let acc = this.accuracyCache.get(akey);
+      if (acc === undefined) {
+        this.opts.onProgress?.(`accuracy of split ${c.split} ${c.codec} on ${n} ${this.opts.evalSet === "paddle-cls" ? "labelled samples" : "samples (agreement with the unsplit model)"}`);
+        acc = await splitAccuracy(a, c.split, parseCodec(c.codec), { evalSet: this.opts.evalSet, n });
+        this.accuracyCache.set(akey, acc);
+      }
+      accuracy = { value: acc.value, n: acc.n, ci95: acc.ci95 };
+    }
+    const parts = [deviceJ, networkJ, serverJ].filter((x): x is number => x !== null);
+    return {
+      version: 1,
+      key,
+      config,
+      model: { name: this.opts.modelName, sha256: a.model.sha256 },
+      host: {
+        name: this.hostName,
+        board: this.meter.board.name,
+        arch: process.arch,
+        deviceEnergy: this.meter.estimated ? "estimate" : this.meter.device.map((d) => d.id).join("+"),
+        deviceIdleW: idleW,
+        deviceActiveJ,
+        appliedFreqKHz: freq.map((f) => f.appliedKHz),
+        network: net?.name ?? null,
+        link: this.linkDescription,
+        serverAccounting: this.opts.serverAccounting ?? "marginal",
+        serverPowerModel: this.serverProfile.name,
+        latencyCi95: st.ci95,
+        bytesReceived,
+      },
+      latencyMs: { mean: st.mean, p50: st.p50, p95: st.p95, p99: st.p99, n: st.n, samples: samples.map((s) => s.totalMs) },
+      breakdownMs: {
+        head: mean(samples.map((s) => s.headMs)),
+        encode: last ? 0 : mean(samples.map((s) => s.encodeMs)),
+        transfer: last ? 0 : transferMs,
+        server: last ? 0 : mean(samples.map((s) => s.serverMs)),
+        decode: last ? 0 : mean(samples.map((s) => s.decodeMs)),
+      },
+      bytes: bytesSent,
+      energyJ: { device: deviceJ, network: networkJ, server: serverJ, total: parts.reduce((x, y) => x + y, 0) },
+      energySource: { device: deviceSource, network: networkJ === null ? null : "estimate", server: serverSource },
+      accuracy,
+      measuredAt: new Date().toISOString(),
+      source: "measured",
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.cpufreq?.restore();
+    await this.head?.session.release();
+    this.head = null;
+    await this.client?.close();
+    await this.server?.stop();
+    if (this.shaping?.mode === "netns-tbf") await this.shaping.link.close();
+    await this.meter.close();
+  }
+}
+
+function sourceName(kind: string | undefined): EnergySourceName {
+  switch (kind) {
+    case "rapl":
+    case "hwmon":
+    case "nvml":
+    case "ina3221":
+      return kind;
+    case "perf":
+    case "msr":
+      return "rapl";
+    default:
+      return "meter";
+  }
+}
+
+function oipOf(name: string, t: ort.Tensor): OipTensor {
+  const datatype = ortToDatatype(t.type);
+  if (datatype === undefined) throw new UsageError(`cut tensor ${name} has type ${t.type}, which the tail protocol cannot carry: pick another cut`);
+  return { name, datatype, shape: [...t.dims], data: t.data as Float32Array };
+}

@@ -1,0 +1,119 @@
+/**
+ * The live search space and its evaluator: dimensions from the system (the model's cuts, the
+ * frequencies cpufreq offers, the targets, the codecs) and a Profiler behind a measurement
+ * store, so a configuration measured once is never measured again and a restarted run with the
+ * same arguments replays its evaluations from the store and carries on.
+ */
+import { UsageError } from "../errors.js";
+import type { Config, ConfigValue } from "../measure/measurement.js";
+import type { LiveConfig, Profiler } from "../measure/profiler.js";
+import type { AnchorSpec } from "./anchors.js";
+import type { EvaluationResult, Evaluator } from "./evaluator.js";
+import { Space } from "./space.js";
+
+/** What the user asks for per dimension; undefined = the default. */
+export interface LiveDimensionsSpec {
+  /** "all", "bottlenecks" (natural bottlenecks plus all-on-server and all-on-device) or cut indices */
+  split?: "all" | "bottlenecks" | number[] | undefined;
+  /** MHz values, or "all" offered */
+  cpuFreqMHz?: "all" | number[] | undefined;
+  deviceTarget?: string[] | undefined;
+  serverTarget?: string[] | undefined;
+  codec?: string[] | undefined;
+}
+
+export const DEFAULT_CODECS = ["raw", "fp16", "int8"] as const;
+/** above this many cuts, the default split dimension is the natural bottlenecks */
+export const ALL_CUTS_LIMIT = 64;
+
+export interface LiveSpace {
+  space: Space;
+  evaluate: Evaluator;
+  anchors: AnchorSpec;
+}
+
+export async function liveSpace(profiler: Profiler, spec: LiveDimensionsSpec = {}): Promise<LiveSpace> {
+  const a = profiler.analysis;
+  const L = profiler.lastSplit;
+  let splits: number[];
+  const s = spec.split ?? (L + 1 <= ALL_CUTS_LIMIT ? "all" : "bottlenecks");
+  if (s === "all") splits = a.cuts.map((c) => c.index);
+  else if (s === "bottlenecks") splits = [...new Set([0, ...a.cuts.filter((c) => c.naturalBottleneck).map((c) => c.index), L])].sort((x, y) => x - y);
+  else {
+    for (const k of s) if (!Number.isInteger(k) || k < 0 || k > L) throw new UsageError(`split ${k} is out of range: this model has cuts 0-${L} (see splitwatt inspect)`);
+    splits = [...new Set(s)].sort((x, y) => x - y);
+  }
+  const offered = await profiler.frequencies();
+  let freqs: ConfigValue[];
+  if (spec.cpuFreqMHz === undefined || spec.cpuFreqMHz === "all") freqs = offered;
+  else {
+    if (offered[0] === "current") throw new UsageError("this machine offers no cpufreq, so frequencies cannot be searched: leave out cpuFreqMHz (the current frequency is used)");
+    for (const f of spec.cpuFreqMHz) {
+      if (!offered.includes(f)) throw new UsageError(`${f} MHz is not offered here; offered MHz: ${offered.join(", ")}`);
+    }
+    freqs = [...new Set(spec.cpuFreqMHz)].sort((x, y) => x - y);
+  }
+  const deviceTargets = spec.deviceTarget ?? ["cpu"];
+  const serverTargets = spec.serverTarget ?? ["cpu"];
+  const codecs = spec.codec ?? [...DEFAULT_CODECS];
+  for (const [name, list] of [
+    ["deviceTarget", deviceTargets],
+    ["serverTarget", serverTargets],
+    ["codec", codecs],
+  ] as const) {
+    if (list.length === 0) throw new UsageError(`dimension ${name} has no values; give at least one`);
+  }
+  // canonical names, so configs match the store's keys (e.g. "int8+none" -> "int8")
+  const norm = (c: LiveConfig): LiveConfig => profiler.normalised(c);
+  const canonicalCodecs = [...new Set(codecs.map((c) => norm({ split: 0, cpuFreqMHz: "current", deviceTarget: "cpu", serverTarget: "cpu", codec: c }).codec))];
+  const canonicalTargets = [...new Set(deviceTargets.map((t) => norm({ split: 0, cpuFreqMHz: "current", deviceTarget: t, serverTarget: "cpu", codec: "raw" }).deviceTarget))];
+  const firstDevice = canonicalTargets[0] as string;
+  const firstServer = serverTargets[0] as string;
+  const firstCodec = canonicalCodecs[0] as string;
+  // Validity, as DynaSplit's rules: nothing runs on the device at split 0 (one device target
+  // stands for all), nothing on the server and nothing is sent at split L.
+  const isValid = (c: Config): boolean =>
+    (c.split !== 0 || c.deviceTarget === firstDevice) && (c.split !== L || (c.serverTarget === firstServer && c.codec === firstCodec));
+  const space = new Space(
+    [
+      { name: "split", values: splits, ordered: true },
+      { name: "cpuFreqMHz", values: freqs, ordered: true },
+      { name: "deviceTarget", values: canonicalTargets, ordered: false },
+      { name: "serverTarget", values: serverTargets, ordered: false },
+      { name: "codec", values: canonicalCodecs, ordered: false },
+    ],
+    isValid,
+  );
+  const numericFreqs = freqs.filter((f): f is number => typeof f === "number");
+  const anchors: AnchorSpec = {
+    split: { dimension: "split", device: L, server: 0 },
+    deviceDimensions: ["cpuFreqMHz", "deviceTarget"],
+    serverDimensions: ["serverTarget"],
+    // all on the server: the device only sends, at its highest frequency (the quickest send)
+    ...(numericFreqs.length > 0 ? { fill: { cpuFreqMHz: Math.max(...numericFreqs) } } : {}),
+  };
+  if (!splits.includes(0) || !splits.includes(L)) {
+    throw new UsageError(`the split dimension must include 0 (all on the server) and ${L} (all on the device): the anchors need both`);
+  }
+  const evaluate: Evaluator = async (config, ctx): Promise<EvaluationResult> => {
+    const c: LiveConfig = {
+      split: config.split as number,
+      cpuFreqMHz: config.cpuFreqMHz as number | "current",
+      deviceTarget: String(config.deviceTarget),
+      serverTarget: String(config.serverTarget),
+      codec: String(config.codec),
+    };
+    const r = await profiler.measure(c, { signal: ctx.signal });
+    const m = r.measurement;
+    const samples = m.latencyMs.samples;
+    return {
+      latencyMs: m.latencyMs.mean,
+      latency: { p50: m.latencyMs.p50, p95: m.latencyMs.p95, p99: m.latencyMs.p99, max: samples === undefined || samples.length === 0 ? null : Math.max(...samples), n: m.latencyMs.n },
+      energyJ: m.energyJ.total ?? 0,
+      accuracy: m.accuracy?.value ?? null,
+      cached: r.cached,
+      measurement: m,
+    };
+  };
+  return { space, evaluate, anchors };
+}

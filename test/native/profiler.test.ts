@@ -1,0 +1,177 @@
+/**
+ * The profiler end to end on fake hardware: a fake cpufreq tree behind the fake kernel, a real
+ * local tail server child (dist/ must be built: npm test builds it first), real onnxruntime.
+ */
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { analyzeModel, type ModelAnalysis } from "../../src/model/cutPoints.js";
+import { loadModel } from "../../src/model/onnxModel.js";
+import { zooPath } from "../../src/model/zoo/zoo.js";
+import { AccuracyCache } from "../../src/measure/accuracyCache.js";
+import { checkMeasurement } from "../../src/measure/measurement.js";
+import { MeasurementStore } from "../../src/measure/measurementStore.js";
+import { Profiler, type ProfilerOptions } from "../../src/measure/profiler.js";
+import { binding } from "../../src/native/binding.js";
+import { rejected } from "../fixtures/caught.js";
+import { acpiCpufreqUserspace, bareMachine, hwmonEnergyCounter } from "../fixtures/boards.js";
+import { FakeKernel } from "../fixtures/fakeKernel.js";
+import { FakeTree } from "../fixtures/fakeTree.js";
+
+const POLICY0 = "sys/devices/system/cpu/cpufreq/policy0";
+let analysis: ModelAnalysis;
+let path: string;
+const tmp = (): string => mkdtempSync(join(tmpdir(), "sw-prof-"));
+
+beforeAll(async () => {
+  path = await zooPath("tiny_cnn");
+  analysis = await analyzeModel(loadModel(path));
+});
+
+function base(t: FakeTree, extra: Partial<ProfilerOptions> = {}): ProfilerOptions {
+  return {
+    analysis,
+    modelName: "tiny_cnn",
+    modelPath: path,
+    evalSet: "agreement",
+    sysfsRoot: t.sysfsRoot,
+    procRoot: t.procRoot,
+    devRoot: t.devRoot,
+    stateDir: tmp(),
+    network: null,
+    accuracyN: 4,
+    warmUp: 1,
+    idleMs: 20,
+    stop: { minRuns: 5, maxRuns: 40, ciRel: 0.5, maxMs: 5_000 },
+    hostName: "test-host",
+    ...extra,
+  };
+}
+
+describe("profiler on an x86 tree with a userspace governor and an energy counter", () => {
+  const t = FakeTree.create();
+  let kernel: FakeKernel;
+  let profiler: Profiler;
+  let store: MeasurementStore;
+  const last = (): number => analysis.cuts.length - 1;
+
+  beforeAll(async () => {
+    acpiCpufreqUserspace(t);
+    hwmonEnergyCounter(t);
+    kernel = new FakeKernel(new (binding().Sysfs)());
+    store = MeasurementStore.open(join(tmp(), "m.jsonl"));
+    profiler = await Profiler.open(base(t, { io: kernel, store, accuracyCache: AccuracyCache.open(join(tmp(), "acc.jsonl")) }));
+  }, 60_000);
+  afterAll(async () => {
+    await profiler.close();
+    t.cleanup();
+  });
+
+  it("offers the policy's frequency table", async () => {
+    expect(await profiler.frequencies()).toEqual([800, 1000, 1200, 1400, 1600, 1800, 2000, 2200]);
+  });
+
+  it("measures two cuts at a set frequency, restoring the governor after each", async () => {
+    const before = readFileSync(join(t.root, POLICY0, "scaling_governor"), "utf8").trim();
+    for (const split of [6, last()]) {
+      kernel.writes.length = 0;
+      const r = await profiler.measure({ split, cpuFreqMHz: 1200, deviceTarget: "cpu:1", serverTarget: "cpu", codec: "int8" });
+      const m = r.measurement;
+      expect(checkMeasurement(m).ok).toBe(true);
+      expect(r.cached).toBe(false);
+      expect(m.config).toEqual({ split, cpuFreqMHz: 1200, deviceTarget: "cpu:1", serverTarget: "cpu", codec: "int8" });
+      // set to 1200 MHz through the userspace governor, then restored
+      const setspeed = kernel.writes.filter((w) => w.path.endsWith("policy0/scaling_setspeed")).map((w) => w.text.trim());
+      expect(setspeed[0]).toBe("1200000");
+      expect((m.host.appliedFreqKHz as number[]).every((k) => k === 1200000)).toBe(true);
+      expect(readFileSync(join(t.root, POLICY0, "scaling_governor"), "utf8").trim()).toBe(before);
+      expect(m.latencyMs.n).toBeGreaterThanOrEqual(5);
+      expect(m.latencyMs.p50).not.toBeNull();
+      expect(m.latencyMs.mean).toBeGreaterThan(0);
+      expect(m.energySource.device).toBe("hwmon");
+      if (split === last()) {
+        expect(m.bytes).toBe(0);
+        expect(m.breakdownMs.transfer).toBe(0);
+        expect(m.breakdownMs.server).toBe(0);
+        expect(m.breakdownMs.head).toBeCloseTo(m.latencyMs.mean, 6);
+      } else {
+        // int8 of the 1x32x8x8 cut tensor: 2048 payload bytes plus the protocol's JSON header
+        expect(m.bytes).toBeGreaterThan(2048);
+        expect(m.bytes).toBeLessThan(8192 + 2048);
+        expect(m.breakdownMs.server).toBeGreaterThan(0);
+        const b = m.breakdownMs;
+        const sum = (b.head ?? 0) + (b.encode ?? 0) + (b.transfer ?? 0) + (b.server ?? 0) + (b.decode ?? 0);
+        expect(Math.abs(sum - m.latencyMs.mean)).toBeLessThan(0.05 * m.latencyMs.mean + 0.2);
+        expect(m.energyJ.server).toBeGreaterThan(0);
+        expect(m.energySource.server).toBe("estimate");
+      }
+      expect(m.accuracy?.n).toBe(4);
+    }
+  }, 120_000);
+
+  it("reuses the store: the same configuration is not measured twice, --fresh measures again", async () => {
+    kernel.writes.length = 0;
+    const c = { split: 6, cpuFreqMHz: 1200, deviceTarget: "cpu:1", serverTarget: "cpu", codec: "int8" } as const;
+    const r = await profiler.measure(c);
+    expect(r.cached).toBe(true);
+    expect(kernel.writes).toEqual([]);
+    const again = MeasurementStore.open(store.path);
+    expect(again.all().filter((m) => m.config.split === 6)).toHaveLength(1);
+    const fresh = await profiler.measure(c, { fresh: true });
+    expect(fresh.cached).toBe(false);
+    expect(MeasurementStore.open(store.path).all().filter((m) => m.config.split === 6)).toHaveLength(2);
+  }, 60_000);
+
+  it("stops adaptively: at maxRuns when the interval target cannot be met, on the interval when it is loose", async () => {
+    const p = await Profiler.open(base(t, { io: kernel, stop: { minRuns: 3, maxRuns: 7, ciRel: 1e-12, maxMs: 60_000 }, accuracy: false }));
+    try {
+      const r = await p.measure({ split: last(), cpuFreqMHz: 800, deviceTarget: "cpu", serverTarget: "cpu", codec: "raw" });
+      expect(r.stopReason).toBe("max-runs");
+      expect(r.measurement.latencyMs.n).toBe(7);
+    } finally {
+      await p.close();
+    }
+    const q = await Profiler.open(base(t, { io: kernel, stop: { minRuns: 4, maxRuns: 500, ciRel: 10, maxMs: 60_000 }, accuracy: false }));
+    try {
+      const r = await q.measure({ split: last(), cpuFreqMHz: 800, deviceTarget: "cpu", serverTarget: "cpu", codec: "raw" });
+      expect(r.stopReason).toBe("ci");
+      expect(r.measurement.latencyMs.n).toBe(4);
+    } finally {
+      await q.close();
+    }
+  }, 60_000);
+
+  it("refuses a frequency the policy does not offer, in one line", async () => {
+    const e = await rejected(profiler.measure({ split: last(), cpuFreqMHz: 1250, deviceTarget: "cpu", serverTarget: "cpu", codec: "raw" }));
+    expect(e.message).toMatch(/1250 MHz is not offered/);
+    expect(e.message).not.toContain("\n");
+  });
+});
+
+describe("profiler on a bare machine (no cpufreq, no counter)", () => {
+  it("labels the estimate, uses the current frequency and refuses --freq-mhz", async () => {
+    const t = FakeTree.create();
+    bareMachine(t);
+    const p = await Profiler.open(base(t, { accuracy: false, network: "wifi-20mbps", link: "app" }));
+    try {
+      expect(await p.frequencies()).toEqual(["current"]);
+      const e = await rejected(p.measure({ split: 3, cpuFreqMHz: 1000, deviceTarget: "cpu", serverTarget: "cpu", codec: "raw" }));
+      expect(e.message).toMatch(/no cpufreq/);
+      const r = await p.measure({ split: 3, cpuFreqMHz: "current", deviceTarget: "cpu", serverTarget: "cpu", codec: "raw" });
+      const m = r.measurement;
+      expect(m.energySource.device).toBe("estimate");
+      expect(r.notes.join(" ")).toMatch(/estimate/);
+      expect(m.config.cpuFreqMHz).toBe("current");
+      // 16 KiB cut at 20 Mbit/s up through the app token bucket: at least 6.5 ms of transfer
+      expect(m.breakdownMs.transfer).toBeGreaterThan((16384 * 8) / 20_000);
+      expect(m.energySource.network).toBe("estimate");
+      expect(m.energyJ.network).toBeGreaterThan(0);
+      expect(m.energyJ.total).toBeCloseTo((m.energyJ.device ?? 0) + (m.energyJ.network ?? 0) + (m.energyJ.server ?? 0), 12);
+      expect(String(m.host.link)).toMatch(/token bucket/i);
+    } finally {
+      await p.close();
+      t.cleanup();
+    }
+  }, 60_000);
+});

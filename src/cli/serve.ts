@@ -22,6 +22,7 @@ const ServeOptions = z.object({
   warmUp: z.array(z.string()).default([]),
   inputShape: z.array(z.string()).default([]),
   exitWithStdin: z.boolean().default(false),
+  energy: z.enum(["auto", "off"], { error: "use auto or off" }).default("auto"),
 });
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -43,6 +44,7 @@ export function serveCommand(): Command {
     .option("--cache-mb <mb>", "weights of loaded sessions kept before the least recently used is released", "1024")
     .option("--warm-up <name>", "load this model or tail at start (repeatable)", collect)
     .option("--input-shape <name=dims>", "input shape for models whose inputs are symbolic (repeatable)", collect)
+    .option("--energy <mode>", "auto: measure each inference with this machine's energy counter (RAPL, hwmon, NVML, ...) and report it (energy_j); off", "auto")
     .addOption(new Option("--exit-with-stdin", "stop when standard input closes (a parent that dies, even by SIGKILL, takes the server with it)").hideHelp())
     .action(
       run(async (raw: unknown) => {
@@ -65,6 +67,16 @@ export function serveCommand(): Command {
         };
         const [{ TailServer }, { parseTarget }] = await Promise.all([import("../transport/tailServer.js"), import("../transport/tailModels.js")]);
         const log = (r: Record<string, unknown>) => process.stderr.write(`${JSON.stringify(r)}\n`);
+        // the server's own energy source, reported per inference; an estimate is never reported
+        let meter: import("../hw/energyMeter.js").EnergyMeter | undefined;
+        if (o.energy === "auto") {
+          const { EnergyMeter } = await import("../hw/energyMeter.js");
+          const m = await EnergyMeter.open().catch(() => undefined);
+          if (m !== undefined && !m.estimated) {
+            m.start();
+            meter = m;
+          } else await m?.close();
+        }
         const server = new TailServer({
           models,
           host: o.host,
@@ -75,6 +87,7 @@ export function serveCommand(): Command {
           maxConcurrent: o.maxConcurrency,
           maxQueue: o.maxQueue,
           maxBodyBytes: Math.round(o.maxBodyMb * 2 ** 20),
+          energy: meter,
           timeoutMs: o.timeoutMs,
           cacheBytes: Math.round(o.cacheMb * 2 ** 20),
           inputShapes: parseInputShapes(o.inputShape),
@@ -92,12 +105,24 @@ export function serveCommand(): Command {
           const code = (err as { code?: string }).code;
           throw new UsageError(code === "EADDRINUSE" ? `port ${o.port} on ${o.host} is in use: pick another with --port` : `cannot listen on ${o.host}:${o.port}: ${(err as Error).message}`);
         }
-        log({ time: new Date().toISOString(), level: "info", msg: "listening", url, models: Object.keys(models), auth: server.opts.token !== undefined });
+        log({
+          time: new Date().toISOString(),
+          level: "info",
+          msg: "listening",
+          url,
+          models: Object.keys(models),
+          auth: server.opts.token !== undefined,
+          // the energy source reported per inference, or null (none, or only an estimate: not reported)
+          energy: meter?.device.map((d) => d.id) ?? null,
+        });
         process.stdout.write(`${url}\n`);
         await new Promise<void>((resolve) => {
           const stop = (signal: string) => {
             log({ time: new Date().toISOString(), level: "info", msg: "stopping", signal });
-            void server.close().then(resolve);
+            void server
+              .close()
+              .then(() => meter?.close())
+              .then(resolve);
           };
           process.once("SIGINT", () => stop("SIGINT"));
           process.once("SIGTERM", () => stop("SIGTERM"));

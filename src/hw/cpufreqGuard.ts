@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
+import { exitHooks } from "../exitHooks.js";
 import { env } from "../env.js";
 import { RejectedError } from "../errors.js";
 import type { CpufreqPolicy } from "./cpufreq.js";
@@ -65,16 +66,7 @@ function restoreAll(): void {
 function installHooks(): void {
   if (hooksInstalled) return;
   hooksInstalled = true;
-  process.on("exit", restoreAll);
-  for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
-    const handler = (): void => {
-      restoreAll();
-      process.removeListener(sig, handler);
-      // Nobody else handles it: die of the signal as the default action would.
-      if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
-    };
-    process.on(sig, handler);
-  }
+  exitHooks(restoreAll);
 }
 
 function pidAlive(pid: number): boolean {

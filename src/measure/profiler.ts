@@ -104,6 +104,9 @@ interface Sample {
   bytesSent: number;
   bytesReceived: number;
   deviceJ: number;
+  /** what the server measured over its compute window, when it reports it */
+  serverJ: number | null;
+  serverSource: string | null;
 }
 
 const mean = (xs: readonly number[]): number => (xs.length === 0 ? 0 : xs.reduce((s, x) => s + x, 0) / xs.length);
@@ -244,7 +247,8 @@ export class Profiler {
       this.opts.store?.append(measurement);
       return { measurement, cached: false, stopReason: reason, notes: [...this.notes] };
     } finally {
-      if (freq.length > 0) this.cpufreq?.restore();
+      // also after a partial change (a later policy refused): restore() undoes what was changed
+      if (c.cpuFreqMHz !== "current") this.cpufreq?.restore();
     }
   }
 
@@ -273,7 +277,7 @@ export class Profiler {
       if (client === null) {
         const w = meter.since(mark);
         const ms = t1 - t0;
-        return { totalMs: ms, headMs: ms, encodeMs: 0, transferMs: 0, serverMs: 0, computeMs: 0, decodeMs: 0, bytesSent: 0, bytesReceived: 0, deviceJ: w.deviceJ };
+        return { totalMs: ms, headMs: ms, encodeMs: 0, transferMs: 0, serverMs: 0, computeMs: 0, decodeMs: 0, bytesSent: 0, bytesReceived: 0, deviceJ: w.deviceJ, serverJ: null, serverSource: null };
       }
       const tensors = crossing.map((name) => {
         const t = oipOf(name, values[name] as ort.Tensor);
@@ -298,6 +302,8 @@ export class Profiler {
         bytesSent: r.bytesSent,
         bytesReceived: r.bytesReceived,
         deviceJ: w.deviceJ,
+        serverJ: r.serverEnergyJ,
+        serverSource: r.serverEnergySource,
       };
     };
   }
@@ -366,15 +372,23 @@ export class Profiler {
       const txMs = Math.min(transferMs, upMs);
       networkJ = radioEnergyJ(net, { txMs, rxMs: Math.max(0, transferMs - txMs) });
     }
+    // the server's own measurement when every request carried one, else its power model x busy time
+    const reported = !last && samples.every((s) => s.serverJ !== null);
     const serverJ = last
       ? 0
-      : mean(
-          samples.map((s) =>
-            serverEnergyJ({ accounting: this.opts.serverAccounting ?? "marginal", profile: this.serverProfile, computeMs: s.computeMs, serverMs: s.serverMs }),
-          ),
-        );
+      : reported
+        ? mean(samples.map((s) => s.serverJ as number))
+        : mean(
+            samples.map((s) =>
+              serverEnergyJ({ accounting: this.opts.serverAccounting ?? "marginal", profile: this.serverProfile, computeMs: s.computeMs, serverMs: s.serverMs }),
+            ),
+          );
     const deviceSource = (this.meter.estimated ? "estimate" : sourceName(this.meter.device[0]?.kind)) as EnergySourceName;
-    const serverSource: EnergySourceName = (this.opts.serverAccounting ?? "marginal") === "node" ? "node" : "estimate";
+    const serverSource: EnergySourceName = reported
+      ? sourceName(samples[0]?.serverSource ?? undefined)
+      : (this.opts.serverAccounting ?? "marginal") === "node"
+        ? "node"
+        : "estimate";
     let accuracy: Measurement["accuracy"] = null;
     if (this.opts.accuracy !== false) {
       const n = this.opts.accuracyN ?? (this.opts.evalSet === "paddle-cls" ? 400 : 32);
@@ -403,7 +417,7 @@ export class Profiler {
         appliedFreqKHz: freq.map((f) => f.appliedKHz),
         network: net?.name ?? null,
         link: this.linkDescription,
-        serverAccounting: this.opts.serverAccounting ?? "marginal",
+        serverAccounting: reported ? "measured by the server over its compute windows" : (this.opts.serverAccounting ?? "marginal"),
         serverPowerModel: this.serverProfile.name,
         latencyCi95: st.ci95,
         bytesReceived,

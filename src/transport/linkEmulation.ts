@@ -14,6 +14,7 @@
  * cleanupStale() removes those of processes that died without cleaning up (also run by start()).
  */
 import { execFile, execFileSync } from "node:child_process";
+import { exitHooks } from "../exitHooks.js";
 import { IoError, SplitwattError, UnsupportedError } from "../errors.js";
 import type { LinkShape } from "./tailClient.js";
 
@@ -407,14 +408,5 @@ function closeAllSync(): void {
 function installHooks(): void {
   if (hooksInstalled) return;
   hooksInstalled = true;
-  process.on("exit", closeAllSync);
-  for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
-    const handler = (): void => {
-      closeAllSync();
-      process.removeListener(sig, handler);
-      // Nobody else handles it: die of the signal as the default action would.
-      if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
-    };
-    process.on(sig, handler);
-  }
+  exitHooks(closeAllSync);
 }

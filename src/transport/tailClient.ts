@@ -74,6 +74,10 @@ export interface InferResult {
   load: LoadSignal | null;
   /** delay the client added to emulate `shape` (upload + RTT + download), ms; part of totalMs; 0 unshaped */
   shapedMs: number;
+  /** energy the server measured over its compute window (energy_j), J; null when it reports none */
+  serverEnergyJ: number | null;
+  /** the source of serverEnergyJ (energy_source), e.g. rapl */
+  serverEnergySource: string | null;
 }
 
 const RETRYABLE = new Set(["ECONNRESET", "ECONNREFUSED", "EPIPE", "UND_ERR_SOCKET", "UND_ERR_CLOSED"]);
@@ -177,6 +181,8 @@ export class TailClient {
           computeMs: typeof p[LOAD_PARAMS.computeMs] === "number" ? (p[LOAD_PARAMS.computeMs] as number) : null,
           load,
           shapedMs,
+          serverEnergyJ: typeof p[LOAD_PARAMS.energyJ] === "number" ? (p[LOAD_PARAMS.energyJ] as number) : null,
+          serverEnergySource: typeof p[LOAD_PARAMS.energySource] === "string" ? (p[LOAD_PARAMS.energySource] as string) : null,
         };
       } catch (err) {
         const code = (err as { code?: string }).code ?? "";

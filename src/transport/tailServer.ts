@@ -35,8 +35,20 @@ export interface TailServerOptions extends TailModelsOptions {
   maxBodyBytes?: number | undefined;
   /** per-request timeout from admission to response (default 30 s): 504 beyond */
   timeoutMs?: number | undefined;
+  /**
+   * the server's own energy source: each inference's compute window is measured and reported
+   * (energy_j, energy_source). Give only measured sources, never an estimate: a client estimates
+   * better from its own power model than from a server guessing.
+   */
+  energy?: ServerEnergySource | undefined;
   /** structured JSON log lines (one object per line), or null for none */
   log?: ((record: Record<string, unknown>) => void) | null | undefined;
+}
+
+/** What the server needs of an energy meter (src/hw/energyMeter.ts's EnergyMeter fits). */
+export interface ServerEnergySource {
+  mark(): unknown;
+  since(mark: never): { deviceJ: number; source: string };
 }
 
 /** Load, echoed in every infer response's parameters and headers. */
@@ -48,6 +60,10 @@ export const LOAD_PARAMS = {
   serverMs: "server_time_ms",
   /** the onnxruntime run alone */
   computeMs: "compute_time_ms",
+  /** J the server's energy source measured over the compute window (servers with an energy source only) */
+  energyJ: "energy_j",
+  /** which source: rapl, hwmon, nvml, ina3221, ... */
+  energySource: "energy_source",
 } as const;
 
 class HttpError extends Error {
@@ -239,11 +255,16 @@ export class TailServer {
       timer = setTimeout(() => reject(new HttpError(504, `inference took longer than this server's ${timeoutMs} ms timeout`)), timeoutMs);
     });
     let computeMs = 0;
+    // set inside the admission callback (a holder: TypeScript does not see the callback's assignment)
+    const measured: { energy: { deviceJ: number; source: string } | null } = { energy: null };
     try {
       const outputs = await Promise.race([
         this.admission.run(async () => {
           const feeds = await this.feeds(name, decoded);
+          const meter = this.opts.energy;
+          const mark = meter?.mark();
           const r = await this.models.run(name, feeds);
+          if (meter !== undefined) measured.energy = meter.since(mark as never);
           computeMs = r.computeMs;
           return r.outputs;
         }),
@@ -263,7 +284,14 @@ export class TailServer {
           model_version: "1",
           ...(decoded.id === undefined ? {} : { id: decoded.id }),
           outputs: tensors,
-          parameters: { [LOAD_PARAMS.queueDepth]: load.queueDepth, [LOAD_PARAMS.inFlight]: load.inFlight, [LOAD_PARAMS.estimatedWaitMs]: load.estimatedWaitMs, [LOAD_PARAMS.serverMs]: serverMs, [LOAD_PARAMS.computeMs]: Math.round(computeMs * 1000) / 1000 },
+          parameters: {
+            [LOAD_PARAMS.queueDepth]: load.queueDepth,
+            [LOAD_PARAMS.inFlight]: load.inFlight,
+            [LOAD_PARAMS.estimatedWaitMs]: load.estimatedWaitMs,
+            [LOAD_PARAMS.serverMs]: serverMs,
+            [LOAD_PARAMS.computeMs]: Math.round(computeMs * 1000) / 1000,
+            ...(measured.energy === null ? {} : { [LOAD_PARAMS.energyJ]: measured.energy.deviceJ, [LOAD_PARAMS.energySource]: measured.energy.source }),
+          },
         },
         { binaryOutputs: binaryOutputs(decoded, wanted) },
       );

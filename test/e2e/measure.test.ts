@@ -4,7 +4,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { acpiCpufreqUserspace } from "../fixtures/boards.js";
+import { acpiCpufreqUserspace, hwmonEnergyCounter } from "../fixtures/boards.js";
 import { FakeTree } from "../fixtures/fakeTree.js";
 
 const repo = resolve(import.meta.dirname, "../..");
@@ -54,9 +54,10 @@ describe("splitwatt measure", () => {
     expect(JSON.parse(again.stdout).cached).toBe(true);
   }, 120_000);
 
-  it("sets the frequency on a (fake) cpufreq tree and restores it; an offered one only", () => {
+  it("sets the frequency on a (fake) cpufreq tree and restores it; an offered one only; the server reports its own energy", () => {
     const t = FakeTree.create();
     acpiCpufreqUserspace(t);
+    hwmonEnergyCounter(t);
     try {
       const state = tmp();
       const gov = join(t.root, "sys/devices/system/cpu/cpufreq/policy0/scaling_governor");
@@ -76,6 +77,15 @@ describe("splitwatt measure", () => {
       expect(bad.code).toBe(2);
       expect(bad.stderr.trim().split("\n")).toHaveLength(1);
       expect(bad.stderr).toMatch(/1100 MHz is not offered/);
+      // a split: the local server (same fake tree) has an energy counter and reports energy_j per inference
+      const split = cli(["measure", "tiny_cnn", "--cut", "6", "--network", "none", "--no-accuracy", "--store", join(state, "m.jsonl"), "--json", ...QUICK], env);
+      expect(split.stderr).not.toMatch(/internal error/);
+      expect(split.code).toBe(0);
+      const js = JSON.parse(split.stdout) as Record<string, any>;
+      expect(js.energySource.device).toBe("hwmon");
+      expect(js.energySource.server).toBe("hwmon");
+      expect(js.host.serverAccounting).toMatch(/measured by the server/);
+      expect(js.energyJ.server).toBeGreaterThanOrEqual(0);
     } finally {
       t.cleanup();
     }

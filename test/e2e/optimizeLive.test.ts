@@ -102,6 +102,43 @@ describe("splitwatt optimize --model (live)", () => {
     expect(doc2.front.map((f: { config: unknown }) => f.config)).toEqual(doc.front.map((f: { config: unknown }) => f.config));
   }, 300_000);
 
+  it("--config FILE.yaml: dimensions, objectives, constraints and measuring from the file, --budget from the command line wins", () => {
+    const d = tmp();
+    const cfg = join(d, "opt.yaml");
+    writeFileSync(
+      cfg,
+      [
+        "model: tiny_cnn",
+        "network: none",
+        `store: ${join(d, "m.jsonl")}`,
+        "dimensions:",
+        "  split: [0, 6, 9, 14]",
+        "  codec: [raw, int8]",
+        "objectives: [latency, energy, accuracy]",
+        "constraints: { minAccuracy: 0.5 }",
+        "budget: 99",
+        "seed: 2",
+        "measure: { minRuns: 3, maxSeconds: 1, warmUp: 1, idleMs: 0, accuracyN: 4 }",
+        "out: result.pareto.json",
+        "",
+      ].join("\n"),
+    );
+    const r = spawnSync(process.execPath, [bin, "optimize", "--config", cfg, "--budget", "5"], { encoding: "utf8", timeout: 300_000, env: { ...process.env, CI: "true", SPLITWATT_STATE_DIR: d } });
+    expect(r.stderr).not.toMatch(/internal error/);
+    expect(r.status).toBe(0);
+    const doc = JSON.parse(readFileSync(join(d, "result.pareto.json"), "utf8"));
+    expect(doc.budget).toBe(5);
+    expect(doc.seed).toBe(2);
+    expect(doc.objectives).toEqual(["latency", "energy", "accuracy"]);
+    expect(doc.constraints).toEqual({ maxLatencyMs: null, minAccuracy: 0.5 });
+    const dims = Object.fromEntries(doc.space.dimensions.map((x: { name: string; values: unknown[] }) => [x.name, x.values]));
+    expect(dims.split).toEqual([0, 6, 9, 14]);
+    expect(dims.codec).toEqual(["raw", "int8"]);
+    expect(doc.network).toBeNull();
+    for (const f of doc.front) expect(f.accuracy).toBeGreaterThanOrEqual(0.5);
+    expect(lines(join(d, "m.jsonl"))).toBe(5);
+  }, 300_000);
+
   it("bad input: one line, exit 2", () => {
     const d = tmp();
     const bad = join(d, "bad.yaml");

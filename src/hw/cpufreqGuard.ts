@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { exitHooks } from "../exitHooks.js";
+import { pidAlive } from "../pidAlive.js";
 import { env } from "../env.js";
 import { RejectedError } from "../errors.js";
 import type { CpufreqPolicy } from "./cpufreq.js";
@@ -67,16 +68,6 @@ function installHooks(): void {
   if (hooksInstalled) return;
   hooksInstalled = true;
   exitHooks(restoreAll);
-}
-
-function pidAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 function writeAtomic(path: string, data: string): void {

@@ -15,6 +15,7 @@
  */
 import { execFile, execFileSync } from "node:child_process";
 import { exitHooks } from "../exitHooks.js";
+import { pidAlive } from "../pidAlive.js";
 import { IoError, SplitwattError, UnsupportedError } from "../errors.js";
 import type { LinkShape } from "./tailClient.js";
 
@@ -320,16 +321,6 @@ function parseLinkNames(out: string): string[] {
 function ownerPid(netns: string): number | null {
   const m = /^sw-(\d+)-/.exec(netns);
   return m === null ? null : Number(m[1]);
-}
-
-function pidAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 /**

@@ -22,6 +22,7 @@ export const OptimizeOptions = z.object({
   seed: z.coerce.number().int("--seed takes a whole number").min(0).max(0xffffffff).default(1),
   algorithm: z.enum(["nsga2", "nsga3", "random", "exhaustive"], { error: "use nsga2, nsga3, random or exhaustive" }).default("nsga3"),
   memetic: z.boolean().default(true),
+  guided: z.boolean().default(false),
   objectives: z.string().default("latency,energy"),
   latencyStat: z.enum(["mean", "p95"], { error: "use mean or p95" }).default("mean"),
   maxLatencyMs: z.coerce.number().positive().optional(),
@@ -123,6 +124,7 @@ export async function emitParetoDocument(doc: ParetoFile, o: Pick<OptimizeCliOpt
 
 async function runReplayOptimize(o: OptimizeCliOptions, poolPath: string): Promise<void> {
   const objectives = parseObjectives(o.objectives);
+  if (o.guided) throw new UsageError("--guided profiles the model on this machine: it is for live mode (--model or --config), not --replay");
   let text: string;
   try {
     text = readFileSync(poolPath, "utf8");
@@ -193,6 +195,7 @@ export function optimizeCommand(): Command {
     .option("--seed <s>", "seed of the search; the same seed gives the same run", "1")
     .option("--algorithm <name>", "nsga2, nsga3, random or exhaustive (a space no larger than the budget is always searched exhaustively)", "nsga3")
     .option("--no-memetic", "NSGA without the Pareto-local-search step")
+    .option("--guided", "live: profile-guided search: predict every configuration from per-node timings and the anchors, measure the predicted front first")
     .option("--objectives <list>", "comma-separated: latency, energy, accuracy", "latency,energy")
     .option("--latency-stat <stat>", "latency objective and --max-latency-ms: mean or p95", "mean")
     .option("--max-latency-ms <ms>", "constraint on the latency statistic")

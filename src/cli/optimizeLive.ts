@@ -11,6 +11,8 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { env } from "../env.js";
 import { UsageError } from "../errors.js";
+import type { Config } from "../measure/measurement.js";
+import type { GuidedSummary } from "../search/guidedSeeds.js";
 import type { LiveDimensionsSpec } from "../search/liveSpace.js";
 import type { ObjectiveName } from "../search/optimize.js";
 import { emitParetoDocument, LIVE_DEFAULT_BUDGET, optimizeProgress, parseObjectives, type OptimizeCliOptions } from "./optimize.js";
@@ -47,6 +49,7 @@ export const OptimizeConfigFile = z.strictObject({
   seed: z.number().int().min(0).max(0xffffffff).optional(),
   algorithm: z.enum(["nsga2", "nsga3", "random", "exhaustive"]).optional(),
   memetic: z.boolean().optional(),
+  guided: z.boolean().optional(),
   population: z.number().int().min(2).optional(),
   measure: z
     .strictObject({
@@ -97,6 +100,7 @@ interface LivePlan {
   seed: number;
   algorithm: "nsga2" | "nsga3" | "random" | "exhaustive";
   memetic: boolean;
+  guided: boolean;
   population: number | undefined;
   out: string | undefined;
 }
@@ -153,6 +157,7 @@ function plan(o: OptimizeCliOptions, raw: Record<string, unknown>, cmd: Command)
     seed: pick("seed", o.seed, file?.seed),
     algorithm: pick("algorithm", o.algorithm, file?.algorithm),
     memetic: pick("memetic", o.memetic, file?.memetic),
+    guided: pick("guided", o.guided, file?.guided),
     population: o.population ?? file?.population,
     out: o.out ?? (file?.out === undefined || o.config === undefined ? undefined : resolve(o.config, "..", file.out)),
   };
@@ -172,6 +177,19 @@ export async function runLiveOptimize(o: OptimizeCliOptions, raw: Record<string,
     const [{ liveSpace }, { optimize }, { paretoDocument }] = await Promise.all([import("../search/liveSpace.js"), import("../search/optimize.js"), import("../search/paretoFile.js")]);
     const live = await liveSpace(profiler, p.dimensions);
     for (const n of profiler.notes) process.stderr.write(`note: ${n}\n`);
+    let anchors: typeof live.anchors | Config[] = live.anchors;
+    let guided: GuidedSummary | null = null;
+    if (p.guided) {
+      const { guidedSeeds } = await import("../search/guidedSeeds.js");
+      const { networkProfile } = await import("../transport/networkProfile.js");
+      const rttMs = p.profiler.network === "none" ? 0 : networkProfile(p.profiler.network).rttMs;
+      const g = await guidedSeeds(profiler, live, rttMs, controller.signal);
+      process.stderr.write(
+        `guided: ${g.summary.nodeProfiles} node profile(s) in ${(g.summary.profiledMs / 1000).toFixed(1)} s; ${g.summary.predicted} configurations predicted; the predicted front (${g.summary.seeds} beyond the anchors) is measured first\n`,
+      );
+      anchors = g.configs;
+      guided = g.summary;
+    }
     const result = await optimize({
       space: live.space,
       evaluate: live.evaluate,
@@ -183,7 +201,7 @@ export async function runLiveOptimize(o: OptimizeCliOptions, raw: Record<string,
       algorithm: p.algorithm,
       memetic: p.memetic,
       populationSize: p.population,
-      anchors: live.anchors,
+      anchors,
       onProgress: (x) => progress.update(x),
       signal: controller.signal,
     });
@@ -198,6 +216,7 @@ export async function runLiveOptimize(o: OptimizeCliOptions, raw: Record<string,
         link: profiler.linkDescription,
         serverEnergy: p.profiler.serverEnergy,
         notes: profiler.notes,
+        ...(guided === null ? {} : { guided }),
       },
       model: p.model,
       network: p.profiler.network === "none" ? null : p.profiler.network,
@@ -212,3 +231,4 @@ export async function runLiveOptimize(o: OptimizeCliOptions, raw: Record<string,
     await profiler.close();
   }
 }
+

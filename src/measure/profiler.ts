@@ -28,6 +28,7 @@ import { AccuracyCache, accuracyKey } from "./accuracyCache.js";
 import { adaptiveStop, DEFAULT_STOP_RULE, type StopReason, type StopRule } from "./adaptiveStop.js";
 import { latencyStats } from "./latencyStats.js";
 import { LocalTailServer } from "./localTailServer.js";
+import { nodeProfile, type NodeProfile } from "./nodeProfile.js";
 import { measurementKey, type Config, type EnergySourceName, type Measurement } from "./measurement.js";
 import type { MeasurementStore } from "./measurementStore.js";
 import { serverEnergyJ, type ServerAccounting } from "./serverEnergy.js";
@@ -167,6 +168,17 @@ export class Profiler {
   /** the cuts of the model: 0 = all on the server, L = all on the device */
   get lastSplit(): number {
     return this.opts.analysis.cuts.length - 1;
+  }
+
+  /** Per-node timings of the whole model at a frequency and device target (for profile-guided search). */
+  async profileNodes(cpuFreqMHz: number | "current", target: string, runs = 10): Promise<NodeProfile> {
+    const c = this.normalise({ split: this.lastSplit, cpuFreqMHz, deviceTarget: target, serverTarget: "cpu", codec: "raw" }).config;
+    try {
+      if (c.cpuFreqMHz !== "current" && this.cpufreq !== null) await this.cpufreq.setAll(c.cpuFreqMHz * 1000);
+      return await nodeProfile(this.opts.analysis, deviceSessionOptions(deviceTarget(c.deviceTarget)), runs);
+    } finally {
+      if (c.cpuFreqMHz !== "current") this.cpufreq?.restore();
+    }
   }
 
   /** The frequencies (MHz) this machine offers, or ["current"] without cpufreq. */

@@ -139,6 +139,26 @@ describe("splitwatt optimize --model (live)", () => {
     expect(lines(join(d, "m.jsonl"))).toBe(5);
   }, 300_000);
 
+  it("--guided: predicted front measured right after the anchors, within the budget", () => {
+    const d = tmp();
+    const store = join(d, "m.jsonl");
+    const r = spawnSync(process.execPath, [bin, ...args(store, 10), "--guided", "--json"], { encoding: "utf8", timeout: 300_000, env: { ...process.env, CI: "true", SPLITWATT_STATE_DIR: d } });
+    expect(r.stderr).not.toMatch(/internal error/);
+    expect(r.status).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    expect(doc.evaluations).toBe(10);
+    expect(doc.source.guided.nodeProfiles).toBe(1);
+    expect(doc.source.guided.predicted).toBe(doc.space.validConfigurations);
+    expect(doc.source.guided.matchedNodeTime).toBeGreaterThan(0.5);
+    expect(r.stderr).toMatch(/guided: 1 node profile/);
+    // the store holds what was measured: the anchors and the seeds come first, in that order
+    const keys = readFileSync(store, "utf8").trim().split("\n").map((l) => JSON.parse(l).config);
+    expect(keys).toHaveLength(10);
+    const L = Math.max(...doc.space.dimensions[0].values);
+    expect(keys[0].split).toBe(L);
+    expect(keys[1].split).toBe(0);
+  }, 300_000);
+
   it("bad input: one line, exit 2", () => {
     const d = tmp();
     const bad = join(d, "bad.yaml");
@@ -148,6 +168,7 @@ describe("splitwatt optimize --model (live)", () => {
       [["optimize", "--config", join(d, "missing.yaml")], /cannot read/],
       [["optimize", "--model", "tiny_cnn", "--replay", "x.csv"], /exactly one of/],
       [["optimize", "--model", "tiny_cnn", "--objectives", "latency,accuracy", "--no-accuracy"], /must be measured/],
+      [["optimize", "--replay", "x.csv", "--guided"], /for live mode/],
     ];
     for (const [a, re] of cases) {
       const r = spawnSync(process.execPath, [bin, ...a], { encoding: "utf8", timeout: 60_000, env: { ...process.env, CI: "true", SPLITWATT_STATE_DIR: d } });

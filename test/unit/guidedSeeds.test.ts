@@ -1,0 +1,72 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import type { Measurement } from "../../src/measure/measurement.js";
+import { nodeTimesFromTrace, type NodeProfile } from "../../src/measure/nodeProfile.js";
+import { analyzeModel, type ModelAnalysis } from "../../src/model/cutPoints.js";
+import { loadModel } from "../../src/model/onnxModel.js";
+import { zooPath } from "../../src/model/zoo/zoo.js";
+import { predictAll, predictedFront } from "../../src/search/guidedSeeds.js";
+import { Space } from "../../src/search/space.js";
+
+let a: ModelAnalysis;
+beforeAll(async () => {
+  a = await analyzeModel(loadModel(await zooPath("tiny_cnn")));
+});
+
+function measurement(p: { latency: number; bytes: number; b: Partial<Measurement["breakdownMs"]>; e: Partial<Measurement["energyJ"]> }): Measurement {
+  return {
+    latencyMs: { mean: p.latency, p50: null, p95: null, p99: null, n: 10 },
+    breakdownMs: { head: 0, encode: 0, transfer: 0, server: 0, decode: 0, ...p.b },
+    bytes: p.bytes,
+    energyJ: { device: 0, network: 0, server: 0, total: 0, ...p.e },
+  } as unknown as Measurement;
+}
+
+describe("profile-guided predictions", () => {
+  it("reads node times out of an onnxruntime trace, per run, and counts what it cannot place", () => {
+    const events = [
+      { cat: "Session", name: "model_loading_uri", dur: 5000 },
+      { cat: "Node", name: "conv1_kernel_time", dur: 3000 },
+      { cat: "Node", name: "conv1_kernel_time", dur: 1000 },
+      { cat: "Node", name: "relu1_kernel_time", dur: 200 },
+      { cat: "Node", name: "fused_thing_kernel_time", dur: 800 },
+      { cat: "Node", name: "conv1_fence_before", dur: 7 },
+    ];
+    const r = nodeTimesFromTrace(events, ["conv1", "relu1", "pool1"], 2);
+    expect(r.nodeMs).toEqual([2, 0.1, 0]);
+    expect(r.unmatchedMs).toBeCloseTo(0.4, 12);
+  });
+
+  it("reproduces its calibration anchors and orders cuts by head share", () => {
+    const L = a.cuts.length - 1;
+    const space = new Space(
+      [
+        { name: "split", values: a.cuts.map((c) => c.index), ordered: true },
+        { name: "cpuFreqMHz", values: ["current"], ordered: true },
+        { name: "deviceTarget", values: ["cpu"], ordered: false },
+        { name: "serverTarget", values: ["cpu"], ordered: false },
+        { name: "codec", values: ["raw", "int8"], ordered: false },
+      ],
+      (c) => c.split !== L || c.codec === "raw",
+    );
+    // every compute node costs the same: the head share of cut k is position_k / nodes
+    const profile: NodeProfile = { nodeMs: a.graph.compute.map(() => 1), runMs: a.graph.compute.length, runs: 1, matched: 1 };
+    const dev = measurement({ latency: 8, bytes: 0, b: { head: 8 }, e: { device: 0.4, total: 0.4 } });
+    const srv = measurement({ latency: 20, bytes: a.cuts[0]!.bytes + 300, b: { encode: 0.5, transfer: 14, server: 5, decode: 0.5 }, e: { device: 0.2, network: 0.05, server: 0.1, total: 0.35 } });
+    const preds = predictAll({ analysis: a, space, profiles: new Map([["current|cpu", profile]]), deviceAnchors: new Map([["current|cpu", dev]]), serverAnchors: new Map([["cpu", srv]]), rttMs: 10 });
+    expect(preds).toHaveLength(space.countValid());
+    const at = (k: number, codec = "raw") => preds.find((p) => p.config.split === k && p.config.codec === codec)!;
+    expect(at(L).latencyMs).toBe(8);
+    expect(at(L).energyJ).toBe(0.4);
+    // split 0, raw: the all-on-server anchor's own breakdown
+    expect(at(0).latencyMs).toBeCloseTo(0.5 + 14 + 5 + 0.5, 9);
+    // int8 sends a quarter of the elements' bytes: less transfer than raw at the same cut
+    expect(at(1, "int8").latencyMs).toBeLessThan(at(1).latencyMs);
+    // the head grows with the cut: a later cut of equal bytes costs more head time
+    const k = a.cuts.findIndex((c, i) => i > 1 && c.bytes === a.cuts[1]!.bytes);
+    expect(k).toBeGreaterThan(1);
+    expect(at(k).latencyMs).toBeGreaterThan(at(1).latencyMs);
+    const front = predictedFront(preds, 1);
+    expect(front.length).toBeGreaterThan(0);
+    for (const p of front) for (const q of preds) expect(q.latencyMs < p.latencyMs && q.energyJ < p.energyJ).toBe(false);
+  });
+});

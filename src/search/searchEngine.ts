@@ -54,6 +54,7 @@ export interface SearchEvent {
   generation: number;
   /** unique completed evaluations so far (what the budget counts) */
   evaluations: number;
+  /** the budget, or the valid space's size when that is smaller (an exhaustive search) */
   budget: number;
   unevaluable: number;
   cached: number;
@@ -214,7 +215,10 @@ export async function runSearch(opts: SearchOptions): Promise<SearchOutcome> {
   let aborted = false;
 
   const validSpaceSize = space.cartesianSize <= ENUMERATE_LIMIT ? space.countValid() : null;
-  const small = (validSpaceSize ?? space.countValid(budget)) <= budget;
+  const validUpToBudget = validSpaceSize ?? space.countValid(budget);
+  const small = validUpToBudget <= budget;
+  // what progress counts towards: the whole space when it is searched exhaustively
+  const reachable = small ? validUpToBudget : budget;
   const algorithm: SearchAlgorithm = small ? "exhaustive" : opts.algorithm;
   const memetic = (algorithm === "nsga2" || algorithm === "nsga3") && (opts.memetic ?? true);
   const anchors = (opts.anchors ?? []).filter((g) => space.isValid(g));
@@ -258,7 +262,7 @@ export async function runSearch(opts: SearchOptions): Promise<SearchOutcome> {
       phase,
       generation,
       evaluations: evaluated.length,
-      budget,
+      budget: reachable,
       unevaluable,
       cached,
       elapsedMs: performance.now() - t0,

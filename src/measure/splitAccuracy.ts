@@ -77,21 +77,51 @@ export async function splitAccuracy(a: ModelAnalysis, cut: number, codec: CodecS
       return { value: r.accuracy, n: r.n, ci95: r.ci95, evalSet: opts.evalSet };
     }
     const n = opts.n ?? 32;
-    const full = await ort.InferenceSession.create(a.model.bytes, SESSION);
-    sessions.push(full);
+    const seed = opts.seed ?? 1;
+    const ref = await referenceTop1(a, n, seed);
     let agree = 0;
     for (let i = 0; i < n; i++) {
-      const feeds: Record<string, ort.Tensor> = {};
-      a.graph.inputs.forEach((name, j) => {
-        const dims = a.inputShapes[name] as number[];
-        feeds[name] = new ort.Tensor("float32", seededFloats(dims.reduce((x, y) => x * y, 1), (opts.seed ?? 1) * 100_003 + i * 31 + j), dims);
-      });
-      const ref = (await full.run(feeds))[outName] as ort.Tensor;
-      const got = await runSplit(feeds);
-      if (top1(ref, 1)[0] === top1(got, 1)[0]) agree++;
+      const got = await runSplit(agreementFeeds(a, seed, i));
+      if (ref[i] === top1(got, 1)[0]) agree++;
     }
     return { value: agree / n, n, ci95: wilson95(agree / n, n), evalSet: "agreement" };
   } finally {
     for (const s of sessions) await s.release();
   }
+}
+
+/** Input `i` of the agreement set (seeded, so the reference and every split see the same inputs). */
+function agreementFeeds(a: ModelAnalysis, seed: number, i: number): Record<string, ort.Tensor> {
+  const feeds: Record<string, ort.Tensor> = {};
+  a.graph.inputs.forEach((name, j) => {
+    const dims = a.inputShapes[name] as number[];
+    feeds[name] = new ort.Tensor("float32", seededFloats(dims.reduce((x, y) => x * y, 1), seed * 100_003 + i * 31 + j), dims);
+  });
+  return feeds;
+}
+
+/** The unsplit model's top-1 on the agreement set, computed once per model, set size and seed (every cut and codec compares with it). */
+const references = new WeakMap<ModelAnalysis, Map<string, Promise<number[]>>>();
+
+function referenceTop1(a: ModelAnalysis, n: number, seed: number): Promise<number[]> {
+  let byKey = references.get(a);
+  if (byKey === undefined) references.set(a, (byKey = new Map()));
+  const key = `${n}|${seed}`;
+  let p = byKey.get(key);
+  if (p === undefined) {
+    p = (async () => {
+      const full = await ort.InferenceSession.create(a.model.bytes, SESSION);
+      try {
+        const outName = a.graph.outputs[0] as string;
+        const out: number[] = [];
+        for (let i = 0; i < n; i++) out.push(top1((await full.run(agreementFeeds(a, seed, i)))[outName] as ort.Tensor, 1)[0] as number);
+        return out;
+      } finally {
+        await full.release();
+      }
+    })();
+    byKey.set(key, p);
+    p.catch(() => byKey.delete(key));
+  }
+  return p;
 }

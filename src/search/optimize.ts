@@ -18,8 +18,7 @@ import { anchorGenomes, type AnchorSpec } from "./anchors.js";
 import { dominates } from "./dominance.js";
 import type { EvaluationResult, Evaluator } from "./evaluator.js";
 import { hypervolume, normalizePoints } from "./hypervolume.js";
-import { runSearch, type SearchAlgorithm, type SearchPhase } from "./searchEngine.js";
-import type { Space } from "./space.js";
+import { runSearch, type SearchAlgorithm, type SearchOptions, type SearchPhase } from "./searchEngine.js";
 
 export const OBJECTIVES = ["latency", "energy", "accuracy"] as const;
 export type ObjectiveName = (typeof OBJECTIVES)[number];
@@ -60,29 +59,17 @@ export interface OptimizeProgress {
   result: EvaluationResult | null;
 }
 
-export interface OptimizeOptions {
-  space: Space;
+/** The search's own knobs (space, budget, seed, algorithm, memetic step, population, abort) pass through as runSearch documents them. */
+export interface OptimizeOptions
+  extends Pick<SearchOptions, "space" | "budget" | "seed" | "algorithm" | "memetic" | "localShare" | "localRanks" | "spread" | "populationSize" | "signal"> {
   evaluate: Evaluator;
   /** 1 to 3 distinct objectives */
   objectives: readonly ObjectiveName[];
   latencyStat?: LatencyStat;
   constraints?: Constraints;
-  /** unique completed evaluations */
-  budget: number;
-  seed: number;
-  algorithm: SearchAlgorithm;
-  /** Pareto local search in every generation of nsga2/nsga3 (default true) */
-  memetic?: boolean;
-  localShare?: number;
-  /** non-dominated ranks whose neighbours local search expands (default 4) */
-  localRanks?: number;
-  /** spread-out (best-candidate) sampling for the first population and restarts (default true) */
-  spread?: boolean;
-  populationSize?: number;
   /** the anchors of the first population: a rule over the space, or explicit configs */
   anchors?: AnchorSpec | readonly Config[];
   onProgress?: (p: OptimizeProgress) => void;
-  signal?: AbortSignal;
 }
 
 export interface HypervolumeReference {

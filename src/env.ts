@@ -2,6 +2,9 @@
  * The one place environment variables are read. Everything else takes options and falls
  * back to these values.
  */
+/** onnxruntime's log level (SPLITWATT_LOG): errors only unless asked. */
+export type OrtLogLevel = "error" | "warning" | "info" | "verbose";
+
 export interface SplitwattEnv {
   /** root of the sysfs tree (default "/sys"): SPLITWATT_SYSFS_ROOT */
   sysfsRoot: string;
@@ -25,6 +28,8 @@ export interface SplitwattEnv {
   ci: boolean;
   /** SPLITWATT_DEBUG=1: print stacks of internal errors */
   debug: boolean;
+  /** SPLITWATT_LOG: onnxruntime's log level, error (default), warning, info, or debug / verbose (everything) */
+  ortLogLevel: OrtLogLevel;
   /** XDG_STATE_HOME / HOME, for the default state directory */
   xdgStateHome: string | undefined;
   home: string | undefined;
@@ -44,7 +49,23 @@ export function env(source: NodeJS.ProcessEnv = process.env): SplitwattEnv {
     token: nonEmpty(source.SPLITWATT_TOKEN),
     ci: nonEmpty(source.CI) !== undefined && source.CI !== "false" && source.CI !== "0",
     debug: nonEmpty(source.SPLITWATT_DEBUG) !== undefined && source.SPLITWATT_DEBUG !== "0",
+    ortLogLevel: ortLogLevel(nonEmpty(source.SPLITWATT_LOG)),
     xdgStateHome: nonEmpty(source.XDG_STATE_HOME),
     home: nonEmpty(source.HOME),
   };
+}
+
+function ortLogLevel(v: string | undefined): OrtLogLevel {
+  switch (v?.toLowerCase()) {
+    case "warning":
+    case "warn":
+      return "warning";
+    case "info":
+      return "info";
+    case "debug":
+    case "verbose":
+      return "verbose";
+    default:
+      return "error";
+  }
 }

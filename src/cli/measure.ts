@@ -1,6 +1,6 @@
 import { Command } from "commander";
 import { z } from "zod";
-import type { Measurement } from "../measure/measurement.js";
+import type { Measurement } from "../contracts/measurement.js";
 import type { ProfileResult } from "../measure/profiler.js";
 import { addProfilerOptions, openProfiler, ProfilerOptions } from "./profilerOptions.js";
 import { run } from "./run.js";
@@ -24,9 +24,11 @@ export function measureJson(r: ProfileResult): Record<string, unknown> {
     latencyMs: { ...latency, ci95: host.latencyCi95 ?? null },
     breakdownMs: m.breakdownMs,
     bytes: m.bytes,
+    wireBytes: m.wireBytes ?? null,
     energyJ: m.energyJ,
     energySource: m.energySource,
     accuracy: m.accuracy,
+    conditions: m.conditions ?? null,
     host: m.host,
     model: m.model,
     measuredAt: m.measuredAt,
@@ -79,7 +81,7 @@ export function measureCommand(): Command {
             .join(" ")}${r.cached ? " (from the store, not measured again: --fresh to re-measure)" : ""}`,
           `latency ms   mean ${f(m.latencyMs.mean)}${ci ? ` (95% CI ${f(ci[0])}-${f(ci[1])})` : ""}  p50 ${f(m.latencyMs.p50)}  p95 ${f(m.latencyMs.p95)}  p99 ${f(m.latencyMs.p99)}  n ${m.latencyMs.n}${r.cached ? "" : ` (stopped: ${r.stopReason})`}`,
           `breakdown ms head ${f(b.head)}  encode ${f(b.encode)}  transfer ${f(b.transfer)}  server ${f(b.server)}  decode ${f(b.decode)}`,
-          `cut tensor   ${m.bytes} bytes sent`,
+          `cut tensor   ${m.bytes} bytes (${m.wireBytes ?? "-"} bytes on the wire)`,
           `energy J     device ${f(e.device, 4)} [${s.device ?? "-"}]  network ${f(e.network, 4)} [${s.network ?? "-"}]  server ${f(e.server, 4)} [${s.server ?? "-"}]  total ${f(e.total, 4)}`,
           `accuracy     ${m.accuracy === null ? "not measured" : `${f(m.accuracy.value, 4)} (n ${m.accuracy.n}, 95% CI ${f(m.accuracy.ci95[0], 3)}-${f(m.accuracy.ci95[1], 3)})`}`,
           ...r.notes.map((n) => `note: ${n}`),

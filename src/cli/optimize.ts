@@ -2,125 +2,10 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { basename, extname, resolve } from "node:path";
 import { Command } from "commander";
-import { z } from "zod";
-import { env } from "../env.js";
 import { MalformedError, UsageError } from "../errors.js";
-import type { ObjectiveName, OptimizeProgress } from "../search/optimize.js";
-import type { ParetoFile } from "../search/paretoFile.js";
+import { emitParetoDocument, LIVE_DEFAULT_BUDGET, OptimizeOptions, optimizeProgress, parseObjectives, type OptimizeCliOptions } from "./optimizeOutput.js";
 import { addProfilerOptions } from "./profilerOptions.js";
 import { run } from "./run.js";
-
-/** Live runs measure for real: a small default budget that finishes in minutes. */
-export const LIVE_DEFAULT_BUDGET = 24;
-
-export const OptimizeOptions = z.object({
-  replay: z.string().min(1).optional(),
-  model: z.string().min(1).optional(),
-  config: z.string().min(1).optional(),
-  network: z.string().min(1).optional(),
-  budget: z.coerce.number().int("--budget takes a whole number of evaluations").positive().optional(),
-  seed: z.coerce.number().int("--seed takes a whole number").min(0).max(0xffffffff).default(1),
-  algorithm: z.enum(["nsga2", "nsga3", "random", "exhaustive"], { error: "use nsga2, nsga3, random or exhaustive" }).default("nsga3"),
-  memetic: z.boolean().default(true),
-  guided: z.boolean().default(false),
-  objectives: z.string().default("latency,energy"),
-  latencyStat: z.enum(["mean", "p95"], { error: "use mean or p95" }).default("mean"),
-  maxLatencyMs: z.coerce.number().positive().optional(),
-  minAccuracy: z.coerce.number().min(0).max(1, "--min-accuracy is a fraction in [0, 1], e.g. 0.6").optional(),
-  population: z.coerce.number().int().min(2).optional(),
-  out: z.string().min(1).optional(),
-  json: z.boolean().default(false),
-});
-export type OptimizeCliOptions = z.infer<typeof OptimizeOptions>;
-
-const OBJECTIVE_NAMES: readonly string[] = ["latency", "energy", "accuracy"];
-
-/** `--objectives latency,energy[,accuracy]` as a list, checked. */
-export function parseObjectives(spec: string): ObjectiveName[] {
-  const list = spec.split(",").map((s) => s.trim());
-  for (const o of list) {
-    if (!OBJECTIVE_NAMES.includes(o)) throw new UsageError(`--objectives: unknown objective "${o}"; use a comma-separated list of latency, energy, accuracy`);
-  }
-  if (new Set(list).size !== list.length) throw new UsageError(`--objectives: "${spec}" lists an objective twice; list each once`);
-  return list as ObjectiveName[];
-}
-
-const seconds = (ms: number): string => (ms >= 60_000 ? `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s` : `${(ms / 1000).toFixed(1)} s`);
-
-/**
- * Progress of an optimize run on stderr: on a TTY one line rewritten in place (evaluations /
- * budget with a bar, cached vs measured, hypervolume, ETA); otherwise (or with CI=true) a plain
- * line at every 10% of the budget and at least every 5 s.
- */
-export function optimizeProgress(opts: { stream?: NodeJS.WriteStream; tty?: boolean; mode?: "replay" | "live" } = {}): { update(p: OptimizeProgress): void; done(): void } {
-  const stream = opts.stream ?? process.stderr;
-  const tty = opts.tty ?? (stream.isTTY === true && !env().ci);
-  let last: OptimizeProgress | null = null;
-  let lastWrite = -Infinity;
-  let lastDecile = -1;
-  const line = (p: OptimizeProgress): string => {
-    const remaining = p.budget - p.evaluations;
-    const eta = p.evaluations > 0 && remaining > 0 ? `, ETA ${seconds((p.elapsedMs / p.evaluations) * remaining)}` : "";
-    const split = opts.mode === "replay" ? `${p.unevaluable} not in the pool` : `${p.cached} cached, ${p.measured} measured, ${p.unevaluable} unevaluable`;
-    return `optimize: ${p.evaluations}/${p.budget} evaluations (${split}), hypervolume ${p.hypervolume.toFixed(4)}, ${seconds(p.elapsedMs)}${eta}`;
-  };
-  return {
-    update(p) {
-      last = p;
-      const now = performance.now();
-      if (tty) {
-        if (now - lastWrite < 100) return;
-        lastWrite = now;
-        const width = 20;
-        const filled = Math.round((width * p.evaluations) / p.budget);
-        stream.write(`\r[${"#".repeat(filled)}${".".repeat(width - filled)}] ${line(p)}\x1b[K`);
-        return;
-      }
-      const decile = Math.floor((10 * p.evaluations) / p.budget);
-      if (decile > lastDecile || now - lastWrite >= 5000) {
-        lastDecile = decile;
-        lastWrite = now;
-        stream.write(`${line(p)}\n`);
-      }
-    },
-    done() {
-      if (tty && last !== null) stream.write(`\r${line(last)}\x1b[K\n`);
-    },
-  };
-}
-
-/** Write the document to `--out` (default `defaultOut` unless `--json`), print it with `--json`, else a summary. */
-export async function emitParetoDocument(doc: ParetoFile, o: Pick<OptimizeCliOptions, "out" | "json">, defaultOut: string): Promise<void> {
-  const { writeParetoFile } = await import("../search/paretoFile.js");
-  const out = o.out ?? (o.json ? undefined : defaultOut);
-  if (out !== undefined) writeParetoFile(resolve(out), doc);
-  if (o.json) {
-    process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
-    return;
-  }
-  const lines: string[] = [];
-  const source = typeof doc.source.pool === "string" ? `replay of ${doc.source.pool}` : doc.mode;
-  lines.push(
-    `${doc.model} (${source}): ${doc.algorithm}${doc.memetic ? " + memetic local search" : ""}, seed ${doc.seed}, objectives ${doc.objectives.join(", ")}` +
-      `${doc.latencyStat === "p95" ? " (latency p95)" : ""}`,
-  );
-  lines.push(
-    `${doc.evaluations} evaluations of a budget of ${doc.budget}` +
-      `${doc.space.validConfigurations === null ? "" : ` (valid space ${doc.space.validConfigurations})`}` +
-      `${doc.unevaluable > 0 ? `, ${doc.unevaluable} configurations not in the pool skipped` : ""}` +
-      `${doc.cachedEvaluations > 0 ? `, ${doc.cachedEvaluations} from the measurement cache` : ""}` +
-      `; hypervolume ${doc.hypervolume.toFixed(4)} (normalised, reference 1.1)`,
-  );
-  lines.push("", `Pareto front (${doc.front.length}):`, "  latency ms   p95 ms    energy J  accuracy  config");
-  const num = (x: number | null, d: number) => (x === null ? "-" : x.toFixed(d));
-  for (const f of doc.front) {
-    const cfg = doc.space.dimensions.map((d) => `${d.name}=${String(f.config[d.name])}`).join(" ");
-    lines.push(`  ${num(f.latencyMs, 1).padStart(10)}  ${num(f.latency.p95, 1).padStart(7)}  ${num(f.energyJ, 3).padStart(10)}  ${num(f.accuracy, 3).padStart(8)}  ${cfg}`);
-  }
-  if (doc.front.length === 0) lines.push("  (none: no evaluated configuration meets the constraints; relax --max-latency-ms or --min-accuracy)");
-  if (out !== undefined) lines.push("", `wrote ${resolve(out)}`);
-  process.stdout.write(`${lines.join("\n")}\n`);
-}
 
 async function runReplayOptimize(o: OptimizeCliOptions, poolPath: string): Promise<void> {
   const objectives = parseObjectives(o.objectives);
@@ -133,10 +18,10 @@ async function runReplayOptimize(o: OptimizeCliOptions, poolPath: string): Promi
     throw new UsageError(`cannot read pool ${poolPath} (${code}); give the path of a measured pool in DynaSplit's CSV format`, { path: poolPath, cause: e });
   }
   const [{ importDynasplitCsv }, { poolEvaluator }, { optimize }, { paretoDocument }] = await Promise.all([
-    import("../measure/dynasplitCsv.js"),
-    import("../replay/poolEvaluator.js"),
+    import("../contracts/dynasplitCsv.js"),
+    import("../search/poolEvaluator.js"),
     import("../search/optimize.js"),
-    import("../search/paretoFile.js"),
+    import("../search/paretoDocument.js"),
   ]);
   const sha256 = createHash("sha256").update(text).digest("hex");
   const model = basename(poolPath, extname(poolPath)) || "pool";
@@ -148,7 +33,7 @@ async function runReplayOptimize(o: OptimizeCliOptions, poolPath: string): Promi
     if (e instanceof MalformedError) throw new UsageError(`${e.message}; fix the file or give a pool in DynaSplit's CSV format`, { path: poolPath, cause: e });
     throw e;
   }
-  const replay = poolEvaluator(pool);
+  const replay = poolEvaluator(pool, { conditions: { network: o.network ?? null } });
   if (!replay.hasAccuracy && (objectives.includes("accuracy") || o.minAccuracy !== undefined)) {
     throw new UsageError(`pool ${poolPath} has no accuracy for every configuration; drop accuracy from --objectives and --min-accuracy`);
   }

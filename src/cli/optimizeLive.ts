@@ -4,90 +4,19 @@
  * measured by the profiler and kept in the measurement store, so a killed run restarted with the
  * same arguments replays its evaluations from the store and continues.
  */
-import { readFileSync } from "node:fs";
-import { resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import type { Command } from "commander";
-import { parse as parseYaml } from "yaml";
-import { z } from "zod";
+import type { Config } from "../contracts/measurement.js";
+import { optimizeConfigAsOptions, readOptimizeConfig, type ObjectiveName } from "../contracts/optimizeConfig.js";
 import { env } from "../env.js";
 import { UsageError } from "../errors.js";
-import type { Config } from "../measure/measurement.js";
 import type { GuidedSummary } from "../search/guidedSeeds.js";
 import type { LiveDimensionsSpec } from "../search/liveSpace.js";
-import type { ObjectiveName } from "../search/optimize.js";
-import { emitParetoDocument, LIVE_DEFAULT_BUDGET, optimizeProgress, parseObjectives, type OptimizeCliOptions } from "./optimize.js";
+import { emitParetoDocument, LIVE_DEFAULT_BUDGET, OptimizeOptions, optimizeProgress, parseObjectives, type OptimizeCliOptions } from "./optimizeOutput.js";
 import { openProfiler, ProfilerOptions, storePath, type ProfilerCliOptions } from "./profilerOptions.js";
 
-const stringList = z.union([z.string().min(1).transform((s) => s.split(",").map((x) => x.trim())), z.array(z.string().min(1)).min(1)]);
-
-/** The YAML file (see configs/optimize.example.yaml). */
-export const OptimizeConfigFile = z.strictObject({
-  model: z.string().min(1),
-  inputShape: z.record(z.string(), z.array(z.number().int().positive())).optional(),
-  inputSize: z.number().int().positive().optional(),
-  server: z.url().optional(),
-  serverModel: z.string().min(1).optional(),
-  network: z.string().min(1).optional(),
-  link: z.enum(["auto", "kernel", "app", "none"]).optional(),
-  board: z.string().min(1).optional(),
-  serverBoard: z.string().min(1).optional(),
-  serverEnergy: z.enum(["marginal", "node"]).optional(),
-  store: z.string().min(1).optional(),
-  dimensions: z
-    .strictObject({
-      split: z.union([z.enum(["all", "bottlenecks"]), z.array(z.number().int().min(0)).min(2)]).optional(),
-      cpuFreqMHz: z.union([z.literal("all"), z.array(z.number().positive()).min(1)]).optional(),
-      deviceTarget: stringList.optional(),
-      serverTarget: stringList.optional(),
-      codec: stringList.optional(),
-    })
-    .optional(),
-  objectives: stringList.optional(),
-  latencyStat: z.enum(["mean", "p95"]).optional(),
-  constraints: z.strictObject({ maxLatencyMs: z.number().positive().optional(), minAccuracy: z.number().min(0).max(1).optional() }).optional(),
-  budget: z.number().int().positive().optional(),
-  seed: z.number().int().min(0).max(0xffffffff).optional(),
-  algorithm: z.enum(["nsga2", "nsga3", "random", "exhaustive"]).optional(),
-  memetic: z.boolean().optional(),
-  guided: z.boolean().optional(),
-  population: z.number().int().min(2).optional(),
-  measure: z
-    .strictObject({
-      ci: z.number().positive().max(1).optional(),
-      minRuns: z.number().int().min(2).optional(),
-      maxRuns: z.number().int().min(1).optional(),
-      maxSeconds: z.number().positive().optional(),
-      warmUp: z.number().int().min(0).optional(),
-      idleMs: z.number().int().min(0).optional(),
-      accuracy: z.boolean().optional(),
-      accuracyN: z.number().int().min(1).optional(),
-    })
-    .optional(),
-  out: z.string().min(1).optional(),
-});
-export type OptimizeConfigFile = z.infer<typeof OptimizeConfigFile>;
-
-/** Read and validate the YAML file; one-line errors naming the file and the field. */
-export function readOptimizeConfig(path: string): OptimizeConfigFile {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (e) {
-    throw new UsageError(`cannot read ${path} (${(e as NodeJS.ErrnoException).code ?? "error"}); give the path of an optimize YAML file (see configs/optimize.example.yaml)`, { path });
-  }
-  let data: unknown;
-  try {
-    data = parseYaml(text);
-  } catch (e) {
-    throw new UsageError(`${path} is not valid YAML: ${(e as Error).message.split("\n")[0]}`, { path });
-  }
-  const r = OptimizeConfigFile.safeParse(data);
-  if (!r.success) {
-    const i = r.error.issues[0];
-    throw new UsageError(`${path}: ${i?.path.join(".") || "(file)"}: ${i?.message ?? "invalid"} (see configs/optimize.example.yaml)`, { path });
-  }
-  return r.data;
-}
+/** Live mode's options: the search's and the profiler's, validated together. */
+const LiveOptions = OptimizeOptions.extend(ProfilerOptions.shape).extend({ network: ProfilerOptions.shape.network });
 
 interface LivePlan {
   model: string;
@@ -98,73 +27,47 @@ interface LivePlan {
   constraints: { maxLatencyMs?: number; minAccuracy?: number };
   budget: number;
   seed: number;
-  algorithm: "nsga2" | "nsga3" | "random" | "exhaustive";
+  algorithm: OptimizeCliOptions["algorithm"];
   memetic: boolean;
   guided: boolean;
   population: number | undefined;
   out: string | undefined;
 }
 
-/** Options given on the command line win over the file; the file wins over defaults. */
-function plan(o: OptimizeCliOptions, raw: Record<string, unknown>, cmd: Command): LivePlan {
-  const given = (name: string): boolean => cmd.getOptionValueSource(name) === "cli";
-  const file = o.config === undefined ? null : readOptimizeConfig(o.config);
-  const pick = <T>(name: string, cli: T, fromFile: T | undefined): T => (given(name) || fromFile === undefined ? cli : fromFile);
-  const m = file?.measure ?? {};
-  const profiler = ProfilerOptions.parse({
-    ...raw,
-    network: pick("network", o.network ?? "wifi-20mbps", file?.network),
-    ...(file === null
-      ? {}
-      : {
-          inputShape: given("inputShape") ? raw.inputShape : Object.entries(file.inputShape ?? {}).map(([k, v]) => `${k}=${v.join(",")}`),
-          inputSize: pick("inputSize", raw.inputSize, file.inputSize),
-          server: pick("server", raw.server, file.server),
-          serverModel: pick("serverModel", raw.serverModel, file.serverModel),
-          link: pick("link", raw.link, file.link),
-          board: pick("board", raw.board, file.board),
-          serverBoard: pick("serverBoard", raw.serverBoard, file.serverBoard),
-          serverEnergy: pick("serverEnergy", raw.serverEnergy, file.serverEnergy),
-          store: pick("store", raw.store, file.store),
-          accuracy: pick("accuracy", raw.accuracy, m.accuracy),
-          accuracyN: pick("accuracyN", raw.accuracyN, m.accuracyN),
-          ci: pick("ci", raw.ci, m.ci),
-          minRuns: pick("minRuns", raw.minRuns, m.minRuns),
-          maxRuns: pick("maxRuns", raw.maxRuns, m.maxRuns),
-          maxSeconds: pick("maxSeconds", raw.maxSeconds, m.maxSeconds),
-          warmUp: pick("warmUp", raw.warmUp, m.warmUp),
-          idleMs: pick("idleMs", raw.idleMs, m.idleMs),
-        }),
-  });
-  const objectives = file?.objectives !== undefined && !given("objectives") ? parseObjectives(file.objectives.join(",")) : parseObjectives(o.objectives);
-  const constraints = {
-    ...(pick("maxLatencyMs", o.maxLatencyMs, file?.constraints?.maxLatencyMs) === undefined ? {} : { maxLatencyMs: pick("maxLatencyMs", o.maxLatencyMs, file?.constraints?.maxLatencyMs) as number }),
-    ...(pick("minAccuracy", o.minAccuracy, file?.constraints?.minAccuracy) === undefined ? {} : { minAccuracy: pick("minAccuracy", o.minAccuracy, file?.constraints?.minAccuracy) as number }),
-  };
-  if (!profiler.accuracy && (objectives.includes("accuracy") || constraints.minAccuracy !== undefined)) {
+/**
+ * The run's options: defaults < the YAML file < the command line, merged as whole option
+ * objects (the file flattened to the command's option names) and validated once.
+ */
+function plan(raw: Record<string, unknown>, cmd: Command): LivePlan {
+  const configPath = typeof raw.config === "string" ? raw.config : undefined;
+  const file = configPath === undefined ? null : readOptimizeConfig(configPath);
+  const fromCli = Object.fromEntries(Object.entries(raw).filter(([k]) => cmd.getOptionValueSource(k) === "cli"));
+  const o = LiveOptions.parse({ ...raw, ...(file === null ? {} : optimizeConfigAsOptions(file, dirname(resolve(configPath as string)))), ...fromCli });
+  const objectives = parseObjectives(o.objectives);
+  const constraints = { ...(o.maxLatencyMs === undefined ? {} : { maxLatencyMs: o.maxLatencyMs }), ...(o.minAccuracy === undefined ? {} : { minAccuracy: o.minAccuracy }) };
+  if (!o.accuracy && (objectives.includes("accuracy") || constraints.minAccuracy !== undefined)) {
     throw new UsageError("accuracy is an objective or a constraint, so it must be measured: drop --no-accuracy (or measure.accuracy: false)");
   }
-  const model = o.model ?? file?.model;
-  if (model === undefined) throw new UsageError("give --model MODEL or a config file with model:");
+  if (o.model === undefined) throw new UsageError("give --model MODEL or a config file with model:");
   return {
-    model,
-    profiler,
+    model: o.model,
+    profiler: ProfilerOptions.parse(o),
     dimensions: file?.dimensions ?? {},
     objectives,
-    latencyStat: pick("latencyStat", o.latencyStat, file?.latencyStat),
+    latencyStat: o.latencyStat,
     constraints,
-    budget: o.budget ?? file?.budget ?? LIVE_DEFAULT_BUDGET,
-    seed: pick("seed", o.seed, file?.seed),
-    algorithm: pick("algorithm", o.algorithm, file?.algorithm),
-    memetic: pick("memetic", o.memetic, file?.memetic),
-    guided: pick("guided", o.guided, file?.guided),
-    population: o.population ?? file?.population,
-    out: o.out ?? (file?.out === undefined || o.config === undefined ? undefined : resolve(o.config, "..", file.out)),
+    budget: o.budget ?? LIVE_DEFAULT_BUDGET,
+    seed: o.seed,
+    algorithm: o.algorithm,
+    memetic: o.memetic,
+    guided: o.guided,
+    population: o.population,
+    out: o.out,
   };
 }
 
 export async function runLiveOptimize(o: OptimizeCliOptions, raw: Record<string, unknown>, cmd: Command): Promise<void> {
-  const p = plan(o, raw, cmd);
+  const p = plan(raw, cmd);
   const progress = optimizeProgress({ mode: "live" });
   const tty = process.stderr.isTTY === true && !env().ci;
   const { profiler, warnings } = await openProfiler(p.model, p.profiler, tty ? () => {} : undefined);
@@ -174,7 +77,7 @@ export async function runLiveOptimize(o: OptimizeCliOptions, raw: Record<string,
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   try {
-    const [{ liveSpace }, { optimize }, { paretoDocument }] = await Promise.all([import("../search/liveSpace.js"), import("../search/optimize.js"), import("../search/paretoFile.js")]);
+    const [{ liveSpace }, { optimize }, { paretoDocument }] = await Promise.all([import("../search/liveSpace.js"), import("../search/optimize.js"), import("../search/paretoDocument.js")]);
     const live = await liveSpace(profiler, p.dimensions);
     for (const n of profiler.notes) process.stderr.write(`note: ${n}\n`);
     let anchors: typeof live.anchors | Config[] = live.anchors;

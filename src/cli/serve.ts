@@ -65,7 +65,7 @@ export function serveCommand(): Command {
             throw new UsageError(`cannot read ${f}: give a PEM file`);
           }
         };
-        const [{ TailServer }, { parseTarget }] = await Promise.all([import("../transport/tailServer.js"), import("../transport/tailModels.js")]);
+        const [{ TailServer }, { parseExecutionTarget }] = await Promise.all([import("../transport/tailServer.js"), import("../runtime/executionTarget.js")]);
         const log = (r: Record<string, unknown>) => process.stderr.write(`${JSON.stringify(r)}\n`);
         // the server's own energy source, reported per inference; an estimate is never reported
         let meter: import("../hw/energyMeter.js").EnergyMeter | undefined;
@@ -83,7 +83,7 @@ export function serveCommand(): Command {
           port: o.port,
           token: o.token ?? env().token,
           tls: o.tlsCert === undefined || o.tlsKey === undefined ? undefined : { cert: readPem(o.tlsCert), key: readPem(o.tlsKey) },
-          target: parseTarget(o.target),
+          target: parseExecutionTarget(o.target, "server"),
           maxConcurrent: o.maxConcurrency,
           maxQueue: o.maxQueue,
           maxBodyBytes: Math.round(o.maxBodyMb * 2 ** 20),

@@ -26,7 +26,7 @@ export function splitCommand(): Command {
         const o = SplitOptions.parse(raw);
         const { openModel } = await import("./openModel.js");
         const { resolved, analysis } = await openModel(spec, o);
-        const [{ saveModel }, { splitModel }, { verifySplit }] = await Promise.all([import("../model/onnxModel.js"), import("../model/splitModel.js"), import("../model/verifySplit.js")]);
+        const [{ saveModel }, { splitModel }, { verifySplit }] = await Promise.all([import("../model/onnxModel.js"), import("../model/splitModel.js"), import("../runtime/verifySplit.js")]);
         const out = resolve(o.out);
         mkdirSync(out, { recursive: true });
         const { cut, head, tail } = splitModel(analysis, o.at);

@@ -5,7 +5,7 @@ import { exitHooks } from "../exitHooks.js";
 import { pidAlive } from "../pidAlive.js";
 import { env } from "../env.js";
 import { RejectedError } from "../errors.js";
-import type { CpufreqPolicy } from "./cpufreq.js";
+import type { CpufreqPolicy } from "./cpufreqPolicy.js";
 import { minMaxWritePlan } from "./minMaxWritePlan.js";
 import type { Roots } from "./roots.js";
 

@@ -11,7 +11,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { IoError, UsageError } from "../errors.js";
-import { checkMeasurement, type Measurement } from "./measurement.js";
+import { checkMeasurement, type Measurement } from "../contracts/measurement.js";
 
 function ioFail(op: string, file: string, e: unknown): IoError {
   const code = (e as NodeJS.ErrnoException).code ?? "error";

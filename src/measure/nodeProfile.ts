@@ -7,9 +7,10 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import * as ort from "onnxruntime-node";
 import type { ModelAnalysis } from "../model/cutPoints.js";
-import { seededFloats } from "../model/verifySplit.js";
+import type { ExecutionTarget } from "../runtime/executionTarget.js";
+import { modelInputs } from "../runtime/modelInputs.js";
+import { createSession } from "../runtime/sessionFactory.js";
 
 export interface NodeProfile {
   /** mean ms per compute node, aligned with analysis.graph.compute */
@@ -50,16 +51,12 @@ export function nodeTimesFromTrace(events: readonly TraceEvent[], nodeNames: rea
  * Kernel time of nodes the trace names differently (fused or renamed) is spread over the
  * compute nodes in proportion to their MACs.
  */
-export async function nodeProfile(a: ModelAnalysis, options: ort.InferenceSession.SessionOptions, runs = 10): Promise<NodeProfile> {
+export async function nodeProfile(a: ModelAnalysis, target: ExecutionTarget, runs = 10): Promise<NodeProfile> {
   const dir = mkdtempSync(join(tmpdir(), "sw-ortprof-"));
   try {
-    // optimisation off: every compute node keeps its name, so the trace maps onto the cuts
-    const session = await ort.InferenceSession.create(a.model.bytes, { ...options, graphOptimizationLevel: "disabled", enableProfiling: true, profileFilePrefix: join(dir, "p") });
-    const feeds: Record<string, ort.Tensor> = {};
-    a.graph.inputs.forEach((name, j) => {
-      const dims = a.inputShapes[name] as number[];
-      feeds[name] = new ort.Tensor("float32", seededFloats(dims.reduce((x, y) => x * y, 1), 11 + j), dims);
-    });
+    // the profile purpose turns optimisation off: every compute node keeps its name, so the trace maps onto the cuts
+    const session = await createSession(a.model.bytes, { target, purpose: "profile", profileFilePrefix: join(dir, "p"), label: a.model.path });
+    const feeds = modelInputs(a, { seed: 11 });
     await session.run(feeds); // warm-up, in the trace too: counted below as one more run
     const t0 = performance.now();
     for (let i = 0; i < runs; i++) await session.run(feeds);

@@ -8,31 +8,29 @@
  */
 import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
-import * as ort from "onnxruntime-node";
+import type * as ort from "onnxruntime-node";
+import { measurementKey, type Conditions, type Config, type EnergySourceName, type Measurement } from "../contracts/measurement.js";
 import { UsageError } from "../errors.js";
 import { boardProfile, type BoardProfile } from "../hw/boardProfile.js";
 import { Cpufreq, type SetFrequencyResult } from "../hw/cpufreq.js";
 import { EnergyMeter } from "../hw/energyMeter.js";
 import type { HwRootOptions } from "../hw/roots.js";
 import type { ModelAnalysis } from "../model/cutPoints.js";
-import { serializeModel } from "../model/onnxModel.js";
-import { splitModel } from "../model/splitModel.js";
-import { seededFloats } from "../model/verifySplit.js";
-import { deviceSessionOptions, deviceTarget, deviceTargetName } from "../runtime/deviceTarget.js";
+import { canonicalTargetName, parseExecutionTarget } from "../runtime/executionTarget.js";
+import { modelInputs } from "../runtime/modelInputs.js";
+import { SplitExecutor, type ExecutionResult } from "../runtime/splitExecutor.js";
 import { codecName, parseCodec, type CodecSpec } from "../transport/codecs/codecs.js";
-import { chooseShaping, type LinkEmulation, type ShapingChoice } from "../transport/linkEmulation.js";
 import { networkProfile, radioEnergyJ, type NetworkProfile } from "../transport/networkProfile.js";
-import { ortToDatatype, type OipTensor } from "../transport/oip/index.js";
-import { codecTensor, TailClient } from "../transport/tailClient.js";
 import { AccuracyCache, accuracyKey } from "./accuracyCache.js";
 import { adaptiveStop, DEFAULT_STOP_RULE, type StopReason, type StopRule } from "./adaptiveStop.js";
 import { latencyStats } from "./latencyStats.js";
-import { LocalTailServer } from "./localTailServer.js";
 import { nodeProfile, type NodeProfile } from "./nodeProfile.js";
-import { measurementKey, type Config, type EnergySourceName, type Measurement } from "./measurement.js";
-import type { MeasurementStore } from "./measurementStore.js";
 import { serverEnergyJ, type ServerAccounting } from "./serverEnergy.js";
 import { splitAccuracy, type EvalSetKind } from "./splitAccuracy.js";
+import type { MeasurementStore } from "./measurementStore.js";
+import { TailConnection, type LinkMode } from "./tailConnection.js";
+
+export type { LinkMode };
 
 /** One live configuration. `cpuFreqMHz` "current" leaves the frequency alone (machines without cpufreq). */
 export interface LiveConfig {
@@ -42,8 +40,6 @@ export interface LiveConfig {
   serverTarget: string;
   codec: string;
 }
-
-export type LinkMode = "auto" | "kernel" | "app" | "none";
 
 export interface ProfilerOptions extends HwRootOptions {
   /** the analysed model (cuts as in `splitwatt inspect`) and where its file is */
@@ -94,31 +90,19 @@ export interface ProfileResult {
   notes: string[];
 }
 
+/** One measured request: what the executor saw, and the device energy over its window. */
 interface Sample {
-  totalMs: number;
-  headMs: number;
-  encodeMs: number;
-  transferMs: number;
-  serverMs: number;
-  computeMs: number;
-  decodeMs: number;
-  bytesSent: number;
-  bytesReceived: number;
+  run: ExecutionResult;
   deviceJ: number;
-  /** what the server measured over its compute window, when it reports it */
-  serverJ: number | null;
-  serverSource: string | null;
 }
 
 const mean = (xs: readonly number[]): number => (xs.length === 0 ? 0 : xs.reduce((s, x) => s + x, 0) / xs.length);
 
 export class Profiler {
   readonly notes: string[] = [];
-  private server: LocalTailServer | null = null;
-  private client: TailClient | null = null;
-  private shaping: ShapingChoice | null = null;
-  private linkLabel = "none";
-  private head: { key: string; session: ort.InferenceSession } | null = null;
+  private connection: TailConnection | null = null;
+  /** the executor of the last (split, device target): heads load once per cut and target */
+  private executor: { key: string; x: SplitExecutor } | null = null;
   private closed = false;
 
   private constructor(
@@ -153,7 +137,7 @@ export class Profiler {
 
   /** how the link to the tail server is made and shaped ("none" until the first split request) */
   get linkDescription(): string {
-    return this.opts.serverUrl !== undefined ? `real network to ${this.opts.serverUrl}` : this.linkLabel;
+    return this.opts.serverUrl !== undefined ? `real network to ${this.opts.serverUrl}` : (this.connection?.linkLabel ?? "none");
   }
 
   get analysis(): ModelAnalysis {
@@ -175,7 +159,7 @@ export class Profiler {
     const c = this.normalise({ split: this.lastSplit, cpuFreqMHz, deviceTarget: target, serverTarget: "cpu", codec: "raw" }).config;
     try {
       if (c.cpuFreqMHz !== "current" && this.cpufreq !== null) await this.cpufreq.setAll(c.cpuFreqMHz * 1000);
-      return await nodeProfile(this.opts.analysis, deviceSessionOptions(deviceTarget(c.deviceTarget)), runs);
+      return await nodeProfile(this.opts.analysis, parseExecutionTarget(c.deviceTarget, "device"), runs);
     } finally {
       if (c.cpuFreqMHz !== "current") this.cpufreq?.restore();
     }
@@ -207,12 +191,11 @@ export class Profiler {
       throw new UsageError(`split ${c.split} is out of range: this model has cuts 0-${this.lastSplit} (0 = all on the server, ${this.lastSplit} = all on the device; see splitwatt inspect)`);
     }
     const codec = parseCodec(c.codec);
-    const dt = deviceTarget(c.deviceTarget);
     if (c.cpuFreqMHz !== "current") {
       if (!Number.isFinite(c.cpuFreqMHz) || c.cpuFreqMHz <= 0) throw new UsageError(`--freq-mhz ${c.cpuFreqMHz}: give a positive number of MHz`);
       if (this.cpufreq === null) throw new UsageError("this machine offers no cpufreq, so the frequency cannot be set: leave out --freq-mhz (the current frequency is used)");
     }
-    return { config: { ...c, codec: codecName(codec), deviceTarget: deviceTargetName(dt) }, codec };
+    return { config: { ...c, codec: codecName(codec), deviceTarget: canonicalTargetName(c.deviceTarget, "device"), serverTarget: canonicalTargetName(c.serverTarget, "server") }, codec };
   }
 
   /** Measure one configuration (or return its stored measurement unless `fresh`). */
@@ -228,9 +211,11 @@ export class Profiler {
     let freq: SetFrequencyResult[] = [];
     try {
       if (c.cpuFreqMHz !== "current" && this.cpufreq !== null) freq = await this.cpufreq.setAll(c.cpuFreqMHz * 1000);
-      const run = await this.requestFn(c, codec);
+      const x = await this.executorOf(c);
+      const feeds = modelInputs(this.opts.analysis, { seed: 7 });
+      const request = (): Promise<Sample> => this.request(x, feeds, codec, opts.signal);
       const warmUp = this.opts.warmUp ?? 3;
-      for (let i = 0; i < warmUp; i++) await run();
+      for (let i = 0; i < warmUp; i++) await request();
       // idle baseline at this frequency, after the warm-up's load has passed
       const idleMs = this.opts.idleMs ?? 500;
       const idle = await this.meter.measure(() => sleep(idleMs));
@@ -243,15 +228,15 @@ export class Profiler {
       let lastReport = t0;
       while (reason === null) {
         if (opts.signal?.aborted === true) throw opts.signal.reason instanceof Error ? opts.signal.reason : new Error("aborted");
-        samples.push(await run());
+        samples.push(await request());
         reason = adaptiveStop(
-          samples.map((s) => s.totalMs),
+          samples.map((s) => s.run.timings.totalMs),
           performance.now() - t0,
           rule,
         );
         if (performance.now() - lastReport > 2000) {
           lastReport = performance.now();
-          const st = latencyStats(samples.map((s) => s.totalMs));
+          const st = latencyStats(samples.map((s) => s.run.timings.totalMs));
           progress(`split ${c.split} @ ${c.cpuFreqMHz} MHz ${c.codec}: ${st.n} requests, mean ${st.mean.toFixed(1)} ms ±${(st.ciRel * 100).toFixed(1)}%`);
         }
       }
@@ -264,140 +249,115 @@ export class Profiler {
     }
   }
 
-  /** A function that runs one request of `c` and returns its sample. */
-  private async requestFn(c: LiveConfig, codec: CodecSpec): Promise<() => Promise<Sample>> {
-    const a = this.opts.analysis;
-    const last = c.split === this.lastSplit;
-    const cut = a.cuts[c.split];
-    if (cut === undefined) throw new UsageError(`split ${c.split} is out of range`);
-    const head = c.split === 0 ? null : await this.headSession(c.split, c.deviceTarget);
-    const feeds: Record<string, ort.Tensor> = {};
-    a.graph.inputs.forEach((name, j) => {
-      const dims = a.inputShapes[name] as number[];
-      feeds[name] = new ort.Tensor("float32", seededFloats(dims.reduce((x, y) => x * y, 1), 7 + j), dims);
+  /** One request through the executor, inside a device-energy window. */
+  private async request(x: SplitExecutor, feeds: Record<string, ort.Tensor>, codec: CodecSpec, signal: AbortSignal | undefined): Promise<Sample> {
+    const mark = this.meter.mark();
+    const run = await x.run(feeds, { codec, signal });
+    return { run, deviceJ: this.meter.since(mark).deviceJ };
+  }
+
+  /** The executor of `c`'s split and device target (a tail connection is opened on first need). */
+  private async executorOf(c: LiveConfig): Promise<SplitExecutor> {
+    const key = `${c.split}|${c.deviceTarget}`;
+    if (this.executor?.key === key) return this.executor.x;
+    if (this.executor !== null) {
+      await this.executor.x.release();
+      this.executor = null;
+    }
+    const client = c.split === this.lastSplit ? null : (await this.tailConnection()).client;
+    const x = await SplitExecutor.open(this.opts.analysis, {
+      cut: c.split,
+      deviceTarget: parseExecutionTarget(c.deviceTarget, "device"),
+      codec: parseCodec(c.codec),
+      // at the last cut nothing is sent: the tail spec is not used
+      tail: client === null ? { kind: "local" } : { kind: "remote", client, model: this.opts.serverModel ?? "model" },
+      label: this.opts.modelName,
     });
-    const crossing = cut.tensors.map((t) => t.name);
-    const client = last ? null : await this.tailClient();
-    const tailName = `${this.opts.serverModel ?? "model"}.tail.${c.split}`;
-    const meter = this.meter;
-    return async (): Promise<Sample> => {
-      const mark = meter.mark();
-      const t0 = performance.now();
-      let values: Record<string, ort.Tensor> = feeds;
-      if (head !== null) values = { ...feeds, ...(await head.run(Object.fromEntries(head.inputNames.map((n) => [n, feeds[n] as ort.Tensor])))) };
-      const t1 = performance.now();
-      if (client === null) {
-        const w = meter.since(mark);
-        const ms = t1 - t0;
-        return { totalMs: ms, headMs: ms, encodeMs: 0, transferMs: 0, serverMs: 0, computeMs: 0, decodeMs: 0, bytesSent: 0, bytesReceived: 0, deviceJ: w.deviceJ, serverJ: null, serverSource: null };
-      }
-      const tensors = crossing.map((name) => {
-        const t = oipOf(name, values[name] as ort.Tensor);
-        return t.datatype === "FP32" ? codecTensor(t, codec) : t;
-      });
-      const t2 = performance.now();
-      const r = await client.infer(tailName, tensors, { binary: true });
-      const t3 = performance.now();
-      // decode: the outputs as onnxruntime tensors, as an application would take them
-      for (const o of Object.values(r.outputs)) if (o.datatype === "FP32") new ort.Tensor("float32", o.data as Float32Array, o.shape);
-      const t4 = performance.now();
-      const w = meter.since(mark);
-      const serverMs = r.serverMs ?? 0;
-      return {
-        totalMs: t4 - t0,
-        headMs: t1 - t0,
-        encodeMs: t2 - t1,
-        transferMs: Math.max(0, t3 - t2 - serverMs),
-        serverMs,
-        computeMs: r.computeMs ?? serverMs,
-        decodeMs: t4 - t3,
-        bytesSent: r.bytesSent,
-        bytesReceived: r.bytesReceived,
-        deviceJ: w.deviceJ,
-        serverJ: r.serverEnergyJ,
-        serverSource: r.serverEnergySource,
-      };
-    };
+    this.executor = { key, x };
+    return x;
   }
 
-  private async headSession(split: number, target: string): Promise<ort.InferenceSession> {
-    const key = `${split}|${target}`;
-    if (this.head?.key === key) return this.head.session;
-    if (this.head !== null) {
-      await this.head.session.release();
-      this.head = null;
-    }
-    const { head } = splitModel(this.opts.analysis, split);
-    if (head === null) throw new Error(`split ${split} has no head`);
-    const session = await ort.InferenceSession.create(serializeModel(head), deviceSessionOptions(deviceTarget(target)));
-    this.head = { key, session };
-    return session;
-  }
-
-  /** The tail client: to the given URL, or to a local child started on first use (through the emulated link). */
-  private async tailClient(): Promise<TailClient> {
-    if (this.client !== null) return this.client;
-    const net = this.network;
-    if (this.opts.serverUrl !== undefined) {
-      this.client = new TailClient({ url: this.opts.serverUrl, token: this.opts.token, timeoutMs: 120_000 });
-      if (!(await this.client.ready())) throw new UsageError(`the tail server at ${this.opts.serverUrl} is not ready: start it with splitwatt serve, or leave out --server to use a local one`);
-      this.notes.push(net === null ? "real network to the given server; no radio energy (no --network profile)" : `real network to the given server; radio energy from the ${net.name} profile x measured transfer time`);
-      return this.client;
-    }
-    const link = this.opts.link ?? "auto";
-    this.shaping =
-      net === null || link === "none"
-        ? { mode: "none", label: "loopback, not shaped" }
-        : await chooseShaping({ uplinkMbps: net.uplinkMbps, downlinkMbps: net.downlinkMbps, rttMs: net.rttMs }, { prefer: link });
-    const s = this.shaping;
-    const linkEm: LinkEmulation | null = s.mode === "netns-tbf" ? s.link : null;
-    this.server = await LocalTailServer.start({
-      models: { model: this.opts.modelPath },
-      host: linkEm?.serverAddress ?? "127.0.0.1",
+  private async tailConnection(): Promise<TailConnection> {
+    if (this.connection !== null) return this.connection;
+    this.connection = await TailConnection.open({
+      serverUrl: this.opts.serverUrl,
+      token: this.opts.token,
+      modelPath: this.opts.modelPath,
       inputShapes: this.opts.analysis.inputShapes,
-      execPrefix: linkEm?.execPrefix,
+      network: this.network,
+      link: this.opts.link,
     });
-    // tbf shapes bandwidth but cannot delay: the client adds the profile's RTT on the kernel path
-    const shape = s.mode === "app-token-bucket" ? s.shape : s.mode === "netns-tbf" && net !== null && net.rttMs > 0 ? { uplinkMbps: null, downlinkMbps: null, rttMs: net.rttMs } : undefined;
-    this.client = new TailClient({ url: this.server.url, timeoutMs: 120_000, ...(shape === undefined ? {} : { shape }) });
-    const label = s.mode === "netns-tbf" && shape !== undefined ? `${s.link.label}; the profile's ${net?.rttMs} ms RTT added by the client` : s.label;
-    this.linkLabel = label;
-    this.notes.push(`local tail server on this machine (${label}); it shares this machine's CPU with the device side`);
-    return this.client;
+    this.notes.push(this.connection.note);
+    return this.connection;
+  }
+
+  /** What the link was like while `samples` ran. */
+  private conditions(samples: readonly Sample[], idleW: number, last: boolean): Conditions {
+    const net = this.network;
+    const conn = this.connection;
+    const rttMs = conn?.addedRttMs ?? null;
+    let measuredBandwidthMbps: number | null = null;
+    let serverWaitMs: number | null = null;
+    if (!last && samples.length > 0) {
+      const payloadMs = samples.reduce((n, s) => n + Math.max(0, s.run.timings.transferMs - (rttMs ?? 0)), 0);
+      const bits = samples.reduce((n, s) => n + s.run.wireBytes * 8, 0);
+      // below 0.05 ms a request the payload time is clock noise, not a rate
+      if (payloadMs / samples.length >= 0.05 && bits > 0) measuredBandwidthMbps = bits / payloadMs / 1000;
+      // the queue wait the server reported with its answers (its load signal)
+      const waits = samples.map((s) => s.run.server?.load?.estimatedWaitMs ?? null);
+      if (waits.every((w) => w !== null)) serverWaitMs = Math.max(0, mean(waits as number[]));
+    }
+    return {
+      network: net?.name ?? null,
+      bandwidthMbps: last ? null : (conn?.shapedUplinkMbps ?? measuredBandwidthMbps),
+      measuredBandwidthMbps,
+      rttMs: last ? null : rttMs,
+      serverWaitMs,
+      link: last ? "none: all on the device" : this.linkDescription,
+      server: last ? null : (conn?.serverName ?? null),
+      deviceIdleW: idleW,
+      radio: net === null ? null : { txW: net.radio.txW, rxW: net.radio.rxW },
+    };
   }
 
   /** Turn samples into a Measurement. */
   private async record(c: LiveConfig, config: Config, key: string, samples: Sample[], idleW: number, freq: SetFrequencyResult[]): Promise<Measurement> {
     const a = this.opts.analysis;
-    const st = latencyStats(samples.map((s) => s.totalMs));
+    const totals = samples.map((s) => s.run.timings.totalMs);
+    const st = latencyStats(totals);
     const last = c.split === this.lastSplit;
-    const deviceJ = mean(samples.map((s) => s.deviceJ));
+    const avg = (f: (s: Sample) => number): number => mean(samples.map(f));
+    const deviceJ = avg((s) => s.deviceJ);
     const deviceActiveJ = Math.max(0, deviceJ - (idleW * st.mean) / 1000);
     const net = this.network;
-    const transferMs = mean(samples.map((s) => s.transferMs));
-    const bytesSent = Math.round(mean(samples.map((s) => s.bytesSent)));
-    const bytesReceived = Math.round(mean(samples.map((s) => s.bytesReceived)));
+    const transferMs = avg((s) => s.run.timings.transferMs);
+    const wireBytes = Math.round(avg((s) => s.run.wireBytes));
+    const tensorBytes = Math.round(avg((s) => s.run.tensorBytes));
+    const bytesReceived = Math.round(avg((s) => s.run.receivedBytes));
     let networkJ: number | null = null;
     if (last) networkJ = net === null ? null : 0;
     else if (net !== null) {
-      const upMs = (bytesSent * 8) / (net.uplinkMbps * 1000);
+      const upMs = (wireBytes * 8) / (net.uplinkMbps * 1000);
       const txMs = Math.min(transferMs, upMs);
       networkJ = radioEnergyJ(net, { txMs, rxMs: Math.max(0, transferMs - txMs) });
     }
     // the server's own measurement when every request carried one, else its power model x busy time
-    const reported = !last && samples.every((s) => s.serverJ !== null);
+    const reported = !last && samples.every((s) => s.run.server?.energyJ != null);
     const serverJ = last
       ? 0
       : reported
-        ? mean(samples.map((s) => s.serverJ as number))
-        : mean(
-            samples.map((s) =>
-              serverEnergyJ({ accounting: this.opts.serverAccounting ?? "marginal", profile: this.serverProfile, computeMs: s.computeMs, serverMs: s.serverMs }),
-            ),
+        ? avg((s) => s.run.server?.energyJ as number)
+        : avg((s) =>
+            serverEnergyJ({
+              accounting: this.opts.serverAccounting ?? "marginal",
+              profile: this.serverProfile,
+              computeMs: s.run.server?.computeMs ?? s.run.timings.serverMs,
+              serverMs: s.run.timings.serverMs,
+            }),
           );
     const deviceSource = (this.meter.estimated ? "estimate" : sourceName(this.meter.device[0]?.kind)) as EnergySourceName;
     const serverSource: EnergySourceName = reported
-      ? sourceName(samples[0]?.serverSource ?? undefined)
+      ? sourceName(samples[0]?.run.server?.energySource ?? undefined)
       : (this.opts.serverAccounting ?? "marginal") === "node"
         ? "node"
         : "estimate";
@@ -414,6 +374,7 @@ export class Profiler {
       accuracy = { value: acc.value, n: acc.n, ci95: acc.ci95 };
     }
     const parts = [deviceJ, networkJ, serverJ].filter((x): x is number => x !== null);
+    const stage = (f: (s: Sample) => number): number => (last ? 0 : avg(f));
     return {
       version: 1,
       key,
@@ -434,18 +395,20 @@ export class Profiler {
         latencyCi95: st.ci95,
         bytesReceived,
       },
-      latencyMs: { mean: st.mean, p50: st.p50, p95: st.p95, p99: st.p99, n: st.n, samples: samples.map((s) => s.totalMs) },
+      latencyMs: { mean: st.mean, p50: st.p50, p95: st.p95, p99: st.p99, n: st.n, samples: totals },
       breakdownMs: {
-        head: mean(samples.map((s) => s.headMs)),
-        encode: last ? 0 : mean(samples.map((s) => s.encodeMs)),
+        head: avg((s) => s.run.timings.headMs),
+        encode: stage((s) => s.run.timings.encodeMs),
         transfer: last ? 0 : transferMs,
-        server: last ? 0 : mean(samples.map((s) => s.serverMs)),
-        decode: last ? 0 : mean(samples.map((s) => s.decodeMs)),
+        server: stage((s) => s.run.timings.serverMs),
+        decode: stage((s) => s.run.timings.decodeMs),
       },
-      bytes: bytesSent,
+      bytes: tensorBytes,
+      wireBytes,
       energyJ: { device: deviceJ, network: networkJ, server: serverJ, total: parts.reduce((x, y) => x + y, 0) },
       energySource: { device: deviceSource, network: networkJ === null ? null : "estimate", server: serverSource },
       accuracy,
+      conditions: this.conditions(samples, idleW, last),
       measuredAt: new Date().toISOString(),
       source: "measured",
     };
@@ -455,11 +418,9 @@ export class Profiler {
     if (this.closed) return;
     this.closed = true;
     this.cpufreq?.restore();
-    await this.head?.session.release();
-    this.head = null;
-    await this.client?.close();
-    await this.server?.stop();
-    if (this.shaping?.mode === "netns-tbf") await this.shaping.link.close();
+    await this.executor?.x.release();
+    this.executor = null;
+    await this.connection?.close();
     await this.meter.close();
   }
 }
@@ -477,10 +438,4 @@ function sourceName(kind: string | undefined): EnergySourceName {
     default:
       return "meter";
   }
-}
-
-function oipOf(name: string, t: ort.Tensor): OipTensor {
-  const datatype = ortToDatatype(t.type);
-  if (datatype === undefined) throw new UsageError(`cut tensor ${name} has type ${t.type}, which the tail protocol cannot carry: pick another cut`);
-  return { name, datatype, shape: [...t.dims], data: t.data as Float32Array };
 }

@@ -1,7 +1,9 @@
 import { create } from "@bufbuild/protobuf";
 import { ValueInfoProtoSchema, type GraphProto } from "onnx-buf";
-import * as ort from "onnxruntime-node";
+import type * as ort from "onnxruntime-node";
 import { BadModelError, UsageError } from "../errors.js";
+import { createSession } from "../runtime/sessionFactory.js";
+import { syntheticTensor } from "../runtime/syntheticInputs.js";
 import type { GraphInfo } from "./graphInfo.js";
 import { serializeModel, type OnnxModel } from "./onnxModel.js";
 import { dtypeBytes, dtypeName, elemTypeOf } from "./tensorType.js";
@@ -49,26 +51,10 @@ function elementCount(shape: number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
+/** Zeros of an input's type, with the first dimension at `batch`. */
 function zeros(elemType: number, shape: number[], batch: number): ort.Tensor {
-  const dims = shape.map((d, i) => (i === 0 ? batch : d));
-  const n = elementCount(dims);
   const dtype = dtypeName(elemType);
-  switch (dtype) {
-    case "float32":
-      return new ort.Tensor("float32", new Float32Array(n), dims);
-    case "int64":
-      return new ort.Tensor("int64", new BigInt64Array(n), dims);
-    case "int32":
-      return new ort.Tensor("int32", new Int32Array(n), dims);
-    case "uint8":
-      return new ort.Tensor("uint8", new Uint8Array(n), dims);
-    case "int8":
-      return new ort.Tensor("int8", new Int8Array(n), dims);
-    case "bool":
-      return new ort.Tensor("bool", new Uint8Array(n), dims);
-    default:
-      throw new UsageError(`input type ${dtype} is not supported for shape probing`);
-  }
+  return syntheticTensor({ name: "probe", dtype, shape: shape.map((d, i) => (i === 0 ? batch : d)) }, { fill: "zeros" });
 }
 
 /**
@@ -96,12 +82,7 @@ export async function tensorShapes(model: OnnxModel, info: GraphInfo, opts: Shap
   const g = model.proto.graph as GraphProto;
   const probeGraph: GraphProto = { ...g, output: [...g.output, ...missing.filter((m) => !info.outputs.includes(m)).map((name) => create(ValueInfoProtoSchema, { name }))] };
   const bytes = serializeModel({ ...model.proto, graph: probeGraph });
-  let session: ort.InferenceSession;
-  try {
-    session = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: "disabled", intraOpNumThreads: 1 });
-  } catch (err) {
-    throw new BadModelError(`onnxruntime cannot load ${model.path}: ${(err as Error).message.split("\n")[0]}`, { path: model.path, cause: err });
-  }
+  const session = await createSession(bytes, { purpose: "probe", label: model.path });
   const symbolicBatch = info.inputs.some((name) => typeof info.declared.get(name)?.dims?.[0] === "string");
   const run = async (batch: number, names: string[]) => {
     const feeds: Record<string, ort.Tensor> = {};

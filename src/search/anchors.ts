@@ -7,7 +7,7 @@
  * `deviceTarget`, `serverTarget`, `codec`).
  */
 import { UsageError } from "../errors.js";
-import type { Config, ConfigValue } from "../measure/measurement.js";
+import type { Config, ConfigValue } from "../contracts/measurement.js";
 import type { Space } from "./space.js";
 
 export interface AnchorSpec {

@@ -3,7 +3,8 @@
  * a measured pool in replay mode (src/replay/poolEvaluator.ts), the profiler backed by a
  * measurement store in live mode.
  */
-import type { Config } from "../measure/measurement.js";
+import type { Config } from "../contracts/measurement.js";
+import type { ParetoEntry } from "../contracts/paretoFile.js";
 
 /** Per-inference latency distribution of one configuration, ms; null where unknown. */
 export interface LatencyDistribution {
@@ -27,6 +28,8 @@ export interface EvaluationResult {
   cached?: boolean;
   /** the underlying record (e.g. a Measurement), passed through untouched */
   measurement?: unknown;
+  /** the configuration's per-part data for the pareto file's front and archive (its config is set by the caller) */
+  entry?: Omit<ParetoEntry, "config"> | undefined;
 }
 
 /**

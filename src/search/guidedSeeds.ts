@@ -1,25 +1,17 @@
 /**
  * Profile-guided search: predict every configuration's latency and energy from per-node
  * timings (one profiled run of the whole model per frequency and device target) calibrated by
- * the anchors' real measurements (all on the device, all on the server), then hand the
- * predicted front to the search as its first candidates. Only those and the neighbours the
- * memetic local search then expands are measured.
- *
- * Prediction for cut k (head = compute nodes [0, position_k), h = the head's share of the
- * profiled node time), frequency f, device target t, server target s, codec c:
- *   head    = latency(all on device at f, t) x h
- *   tail    = server time(all on server at s) x (1 - h)
- *   bytes   = cut elements x bytes per element of c (+ the anchor's protocol overhead)
- *   encode  = encode(all on server) x elements_k / elements_0
- *   transfer= rtt + (transfer(all on server) - rtt) / bytes_0 x bytes
- *   device J= (device J / latency)(all on device) x head + (device J / latency)(all on server) x the rest
- *   network J and server J scale with transfer time and (1 - h) from the all-on-server anchor.
- * Compression ratios are not predicted (counted as 1). Accuracy is not predicted.
+ * the anchors' real measurements (all on the device, all on the server; the rule is in
+ * src/predict/fromAnchors.ts), then hand the predicted front to the search as its first
+ * candidates. Only those and the neighbours the memetic local search then expands are measured.
  */
-import type { Config, Measurement } from "../measure/measurement.js";
+import type { Config } from "../contracts/measurement.js";
 import type { NodeProfile } from "../measure/nodeProfile.js";
 import type { Profiler } from "../measure/profiler.js";
 import type { ModelAnalysis } from "../model/cutPoints.js";
+import type { CostRecord } from "../predict/costModel.js";
+import { predictFromAnchors } from "../predict/fromAnchors.js";
+import { codecBytesPerElement, parseCodec } from "../transport/codecs/codecs.js";
 import { anchorGenomes } from "./anchors.js";
 import type { LiveSpace } from "./liveSpace.js";
 import { nonDominatedSort } from "./nonDominatedSort.js";
@@ -30,11 +22,11 @@ export interface GuidedInputs {
   space: Space;
   /** node profiles by `${cpuFreqMHz}|${deviceTarget}` */
   profiles: ReadonlyMap<string, NodeProfile>;
-  /** all-on-device measurements by `${cpuFreqMHz}|${deviceTarget}` */
-  deviceAnchors: ReadonlyMap<string, Measurement>;
-  /** all-on-server measurements by serverTarget */
-  serverAnchors: ReadonlyMap<string, Measurement>;
-  /** the link's round trip, ms (0 when unknown) */
+  /** all-on-device records by `${cpuFreqMHz}|${deviceTarget}` */
+  deviceAnchors: ReadonlyMap<string, CostRecord>;
+  /** all-on-server records by serverTarget */
+  serverAnchors: ReadonlyMap<string, CostRecord>;
+  /** the link's round trip where an anchor does not record it, ms (0 when unknown) */
   rttMs: number;
 }
 
@@ -43,8 +35,6 @@ export interface Prediction {
   latencyMs: number;
   energyJ: number;
 }
-
-const ELEMENT_BYTES: Record<string, number> = { raw: 4, fp16: 2, int8: 1, "int8-channel": 1 };
 
 /** Predicted latency and energy of every valid configuration that has calibration. */
 export function predictAll(x: GuidedInputs): Prediction[] {
@@ -60,7 +50,6 @@ export function predictAll(x: GuidedInputs): Prediction[] {
       a.cuts.map((c) => (cum[c.position] as number) / total),
     );
   }
-  const rawBytes = (k: number): number => a.cuts[k]?.bytes ?? 0;
   const out: Prediction[] = [];
   for (const g of x.space.enumerate()) {
     const config = x.space.config(g);
@@ -68,29 +57,18 @@ export function predictAll(x: GuidedInputs): Prediction[] {
     const dkey = `${config.cpuFreqMHz}|${config.deviceTarget}`;
     const share = headShare.get(dkey)?.[k];
     const dev = x.deviceAnchors.get(dkey);
-    const srv = x.serverAnchors.get(String(config.serverTarget));
-    if (share === undefined || dev === undefined || (k < L && srv === undefined)) continue;
-    const devPowerJPerMs = (dev.energyJ.device ?? 0) / dev.latencyMs.mean;
-    const headMs = dev.latencyMs.mean * (k === L ? 1 : share);
-    if (k === L || srv === undefined) {
-      out.push({ config, latencyMs: headMs, energyJ: dev.energyJ.total ?? devPowerJPerMs * headMs });
-      continue;
-    }
-    const b = srv.breakdownMs;
-    const tailMs = (b.server ?? 0) * (1 - share);
-    const elements = rawBytes(k) / 4;
-    const overhead = Math.max(0, srv.bytes - rawBytes(0));
-    const bytes = elements * (ELEMENT_BYTES[String(config.codec).split("+")[0] as string] ?? 4) + overhead;
-    const encodeMs = (b.encode ?? 0) * (rawBytes(0) > 0 ? rawBytes(k) / rawBytes(0) : 1);
-    const transfer0 = b.transfer ?? 0;
-    const perByte = srv.bytes > 0 ? Math.max(0, transfer0 - x.rttMs) / srv.bytes : 0;
-    const transferMs = Math.min(x.rttMs, transfer0) + perByte * bytes;
-    const latencyMs = headMs + encodeMs + transferMs + tailMs + (b.decode ?? 0);
-    const waitPowerJPerMs = (srv.energyJ.device ?? 0) / srv.latencyMs.mean;
-    const deviceJ = devPowerJPerMs * headMs + waitPowerJPerMs * (latencyMs - headMs);
-    const networkJ = transfer0 > 0 ? ((srv.energyJ.network ?? 0) * transferMs) / transfer0 : 0;
-    const serverJ = (srv.energyJ.server ?? 0) * (1 - share);
-    out.push({ config, latencyMs, energyJ: deviceJ + networkJ + serverJ });
+    if (share === undefined || dev === undefined) continue;
+    const p = predictFromAnchors({
+      headShare: share,
+      last: k === L,
+      deviceAnchor: dev,
+      serverAnchor: x.serverAnchors.get(String(config.serverTarget)) ?? null,
+      cutRawBytes: a.cuts[k]?.bytes ?? 0,
+      inputRawBytes: a.cuts[0]?.bytes ?? 0,
+      bytesPerElement: codecBytesPerElement(parseCodec(String(config.codec))),
+      rttMs: x.rttMs,
+    });
+    if (p !== null) out.push({ config, ...p });
   }
   return out;
 }
@@ -119,11 +97,11 @@ export interface GuidedSummary {
 export async function guidedSeeds(profiler: Profiler, live: LiveSpace, rttMs: number, signal?: AbortSignal): Promise<{ configs: Config[]; summary: GuidedSummary }> {
   const anchorConfigs = anchorGenomes(live.space, live.anchors).map((g) => live.space.config(g));
   const L = profiler.lastSplit;
-  const deviceAnchors = new Map<string, Measurement>();
-  const serverAnchors = new Map<string, Measurement>();
+  const deviceAnchors = new Map<string, CostRecord>();
+  const serverAnchors = new Map<string, CostRecord>();
   for (const c of anchorConfigs) {
     const r = await live.evaluate(c, signal === undefined ? {} : { signal });
-    const m = r?.measurement as Measurement | undefined;
+    const m = r?.entry;
     if (m === undefined) continue;
     if (c.split === L) deviceAnchors.set(`${c.cpuFreqMHz}|${c.deviceTarget}`, m);
     else if (!serverAnchors.has(String(c.serverTarget))) serverAnchors.set(String(c.serverTarget), m);

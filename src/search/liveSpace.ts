@@ -5,7 +5,10 @@
  * same arguments replays its evaluations from the store and carries on.
  */
 import { UsageError } from "../errors.js";
-import type { Config, ConfigValue } from "../measure/measurement.js";
+import type { Config, ConfigValue } from "../contracts/measurement.js";
+import { entryOfMeasurement } from "../contracts/paretoFile.js";
+import { canonicalTargetName } from "../runtime/executionTarget.js";
+import { codecName, parseCodec } from "../transport/codecs/codecs.js";
 import type { LiveConfig, Profiler } from "../measure/profiler.js";
 import type { AnchorSpec } from "./anchors.js";
 import type { EvaluationResult, Evaluator } from "./evaluator.js";
@@ -63,12 +66,12 @@ export async function liveSpace(profiler: Profiler, spec: LiveDimensionsSpec = {
   ] as const) {
     if (list.length === 0) throw new UsageError(`dimension ${name} has no values; give at least one`);
   }
-  // canonical names, so configs match the store's keys (e.g. "int8+none" -> "int8")
-  const norm = (c: LiveConfig): LiveConfig => profiler.normalised(c);
-  const canonicalCodecs = [...new Set(codecs.map((c) => norm({ split: 0, cpuFreqMHz: "current", deviceTarget: "cpu", serverTarget: "cpu", codec: c }).codec))];
-  const canonicalTargets = [...new Set(deviceTargets.map((t) => norm({ split: 0, cpuFreqMHz: "current", deviceTarget: t, serverTarget: "cpu", codec: "raw" }).deviceTarget))];
+  // canonical names, so configs match the store's keys (e.g. "int8+none" -> "int8", "cpu:0" -> "cpu")
+  const canonicalCodecs = [...new Set(codecs.map((c) => codecName(parseCodec(c))))];
+  const canonicalTargets = [...new Set(deviceTargets.map((t) => canonicalTargetName(t, "device")))];
+  const canonicalServers = [...new Set(serverTargets.map((t) => canonicalTargetName(t, "server")))];
   const firstDevice = canonicalTargets[0] as string;
-  const firstServer = serverTargets[0] as string;
+  const firstServer = canonicalServers[0] as string;
   const firstCodec = canonicalCodecs[0] as string;
   // Validity, as DynaSplit's rules: nothing runs on the device at split 0 (one device target
   // stands for all), nothing on the server and nothing is sent at split L.
@@ -79,7 +82,7 @@ export async function liveSpace(profiler: Profiler, spec: LiveDimensionsSpec = {
       { name: "split", values: splits, ordered: true },
       { name: "cpuFreqMHz", values: freqs, ordered: true },
       { name: "deviceTarget", values: canonicalTargets, ordered: false },
-      { name: "serverTarget", values: serverTargets, ordered: false },
+      { name: "serverTarget", values: canonicalServers, ordered: false },
       { name: "codec", values: canonicalCodecs, ordered: false },
     ],
     isValid,
@@ -105,14 +108,15 @@ export async function liveSpace(profiler: Profiler, spec: LiveDimensionsSpec = {
     };
     const r = await profiler.measure(c, { signal: ctx.signal });
     const m = r.measurement;
-    const samples = m.latencyMs.samples;
+    const { config: _config, ...entry } = entryOfMeasurement(m);
     return {
-      latencyMs: m.latencyMs.mean,
-      latency: { p50: m.latencyMs.p50, p95: m.latencyMs.p95, p99: m.latencyMs.p99, max: samples === undefined || samples.length === 0 ? null : Math.max(...samples), n: m.latencyMs.n },
-      energyJ: m.energyJ.total ?? 0,
-      accuracy: m.accuracy?.value ?? null,
+      latencyMs: entry.latencyMs,
+      latency: { p50: entry.latency.p50, p95: entry.latency.p95, p99: entry.latency.p99, max: entry.latency.max, n: entry.latency.n },
+      energyJ: entry.energyJ.total,
+      accuracy: entry.accuracy?.value ?? null,
       cached: r.cached,
       measurement: m,
+      entry,
     };
   };
   return { space, evaluate, anchors };

@@ -13,15 +13,16 @@
  * objective. The ideal, nadir and reference are returned so it can be recomputed.
  */
 import { MalformedError, UsageError } from "../errors.js";
-import { canonicalConfigKey, type Config } from "../measure/measurement.js";
+import { canonicalConfigKey, type Config } from "../contracts/measurement.js";
 import { anchorGenomes, type AnchorSpec } from "./anchors.js";
 import { dominates } from "./dominance.js";
 import type { EvaluationResult, Evaluator } from "./evaluator.js";
 import { hypervolume, normalizePoints } from "./hypervolume.js";
 import { runSearch, type SearchAlgorithm, type SearchOptions, type SearchPhase } from "./searchEngine.js";
 
-export const OBJECTIVES = ["latency", "energy", "accuracy"] as const;
-export type ObjectiveName = (typeof OBJECTIVES)[number];
+import { OBJECTIVES, type ObjectiveName } from "../contracts/optimizeConfig.js";
+
+export { OBJECTIVES, type ObjectiveName };
 export type LatencyStat = "mean" | "p95";
 
 export interface Constraints {

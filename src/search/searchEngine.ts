@@ -22,7 +22,7 @@
  *   evaluated genomes (nothing depends on time), which is how a run backed by a measurement
  *   cache resumes: it replays the cached answers and continues.
  */
-import type { Config } from "../measure/measurement.js";
+import type { Config } from "../contracts/measurement.js";
 import { mulberry32 } from "../mulberry32.js";
 import { nsga2 } from "./nsga2.js";
 import { nsga3 } from "./nsga3.js";
@@ -31,8 +31,9 @@ import type { Genome, Space } from "./space.js";
 import { randomInt, type Individual, type Strategy, type Survivor } from "./strategy.js";
 import { variation } from "./variation.js";
 
-export const SEARCH_ALGORITHMS = ["nsga2", "nsga3", "random", "exhaustive", "local"] as const;
-export type SearchAlgorithm = (typeof SEARCH_ALGORITHMS)[number];
+import { SEARCH_ALGORITHMS, type SearchAlgorithm } from "../contracts/optimizeConfig.js";
+
+export { SEARCH_ALGORITHMS, type SearchAlgorithm };
 export type SearchPhase = "anchor" | "initial" | "local" | "genetic" | "random" | "exhaustive";
 
 /** What the search needs from one evaluation. */

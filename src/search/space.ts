@@ -6,7 +6,7 @@
  * codecs) by a reset to any other value.
  */
 import { UsageError } from "../errors.js";
-import { canonicalConfigKey, type Config, type ConfigValue } from "../measure/measurement.js";
+import { canonicalConfigKey, type Config, type ConfigValue } from "../contracts/measurement.js";
 
 export interface Dimension {
   name: string;

@@ -1,19 +1,11 @@
-import * as ort from "onnxruntime-node";
-import { UsageError } from "../errors.js";
+import type * as ort from "onnxruntime-node";
 import { analyzeModel, type ModelAnalysis } from "../model/cutPoints.js";
 import { loadModel, serializeModel } from "../model/onnxModel.js";
 import { resolveModel } from "../model/resolveModel.js";
 import { splitModel } from "../model/splitModel.js";
-
-/** Where sessions run: CPU with N intra-op threads, or CUDA/TensorRT where installed. */
-export type ExecutionTarget = { kind: "cpu"; threads: number } | { kind: "cuda" } | { kind: "tensorrt" };
-
-export function parseTarget(text: string): ExecutionTarget {
-  const m = /^cpu(?::(\d+))?$/.exec(text);
-  if (m !== null) return { kind: "cpu", threads: m[1] === undefined ? 0 : Number(m[1]) };
-  if (text === "cuda" || text === "tensorrt") return { kind: text };
-  throw new UsageError(`execution target "${text}" is not one of cpu, cpu:N, cuda, tensorrt`);
-}
+import { checkTargetInstalled, type ExecutionTarget } from "../runtime/executionTarget.js";
+import { SessionCache, type CachedSession } from "../runtime/sessionCache.js";
+import { createSession } from "../runtime/sessionFactory.js";
 
 export interface TensorMeta {
   name: string;
@@ -30,14 +22,6 @@ export interface ModelMeta {
 }
 
 export class ModelNotFoundError extends Error {}
-
-interface Entry {
-  session: ort.InferenceSession;
-  meta: ModelMeta;
-  bytes: number;
-  users: number;
-  lastUsed: number;
-}
 
 export interface TailModelsOptions {
   /** served name -> MODEL (a path, zoo name or paddle:cls) */
@@ -56,24 +40,13 @@ export interface TailModelsOptions {
  */
 export class TailModels {
   private readonly analyses = new Map<string, Promise<ModelAnalysis>>();
-  private readonly sessions = new Map<string, Promise<Entry>>();
   private readonly metas = new Map<string, Promise<ModelMeta>>();
-  /** the sessions that finished loading (eviction never waits for one still loading) */
-  private readonly ready = new Map<string, Entry>();
-  private readonly cacheBytes: number;
+  private readonly sessions: SessionCache<ModelMeta>;
 
   constructor(private readonly opts: TailModelsOptions) {
-    this.cacheBytes = opts.cacheBytes ?? 1 << 30;
-    const t = opts.target;
-    if (t !== undefined && t.kind !== "cpu") {
-      // detect, never assume: onnxruntime-node lists execution providers and whether their binaries are present
-      const backend = ort.listSupportedBackends().find((b) => b.name === t.kind);
-      if (backend === undefined || !backend.bundled) {
-        throw new UsageError(
-          `the ${t.kind} execution provider is not installed in this onnxruntime-node (it was installed with onnxruntime-node-install=skip): see the README's "CUDA on a GPU server", or use --target cpu`,
-        );
-      }
-    }
+    // detect, never assume: onnxruntime-node lists execution providers and whether their binaries are present
+    if (opts.target !== undefined) checkTargetInstalled(opts.target);
+    this.sessions = new SessionCache(opts.cacheBytes ?? 1 << 30, (name) => this.create(name));
   }
 
   names(): string[] {
@@ -128,80 +101,33 @@ export class TailModels {
 
   /** Run `name` with a session from the cache (loaded on first use); computeMs is the onnxruntime run alone. */
   async run(name: string, feeds: Record<string, ort.Tensor>): Promise<{ outputs: Record<string, ort.Tensor>; computeMs: number }> {
-    const entry = await this.acquire(name);
-    try {
+    return this.sessions.with(name, async ({ session }) => {
       const t0 = performance.now();
-      const outputs = await entry.session.run(feeds);
+      const outputs = await session.run(feeds);
       return { outputs, computeMs: performance.now() - t0 };
-    } finally {
-      entry.users--;
-      entry.lastUsed = performance.now();
-    }
+    });
   }
 
   /** Load the session now (warm-up). */
   async load(name: string): Promise<void> {
-    const e = await this.acquire(name);
-    e.users--;
+    await this.sessions.acquire(name);
+    this.sessions.release(name);
   }
 
-  private sessionOptions(): ort.InferenceSession.SessionOptions {
-    const t = this.opts.target ?? { kind: "cpu", threads: 0 };
-    if (t.kind === "cpu") return { executionProviders: ["cpu"], ...(t.threads > 0 ? { intraOpNumThreads: t.threads } : {}) };
-    return { executionProviders: [t.kind] };
-  }
-
-  private async acquire(name: string): Promise<Entry> {
-    let p = this.sessions.get(name);
-    if (p === undefined) {
-      p = this.create(name);
-      this.sessions.set(name, p);
-      p.catch(() => this.sessions.delete(name));
-    }
-    const e = await p;
-    e.users++;
-    e.lastUsed = performance.now();
-    this.ready.set(name, e);
-    await this.evict(name);
-    return e;
-  }
-
-  private async create(name: string): Promise<Entry> {
+  private async create(name: string): Promise<CachedSession<ModelMeta>> {
     const meta = await this.metadata(name);
     const [model, cut] = this.parseName(name);
     const a = await this.analysis(model);
     const bytes = cut === null ? a.model.bytes : serializeModel(splitModel(a, cut).tail as NonNullable<ReturnType<typeof splitModel>["tail"]>);
-    let session: ort.InferenceSession;
-    try {
-      session = await ort.InferenceSession.create(bytes, this.sessionOptions());
-    } catch (err) {
-      const t = this.opts.target?.kind ?? "cpu";
-      throw new UsageError(`cannot start an onnxruntime session for ${name} on ${t}: ${(err as Error).message.split("\n")[0]}${t === "cpu" ? "" : " (is the CUDA build of onnxruntime-node installed? see README)"}`);
-    }
-    return { session, meta, bytes: bytes.byteLength, users: 0, lastUsed: performance.now() };
-  }
-
-  /** Release least recently used idle sessions until the loaded weights fit the bound. */
-  private async evict(keep: string): Promise<void> {
-    let total = 0;
-    for (const e of this.ready.values()) total += e.bytes;
-    for (const [n, e] of [...this.ready].sort((x, y) => x[1].lastUsed - y[1].lastUsed)) {
-      if (total <= this.cacheBytes) break;
-      if (n === keep || e.users > 0) continue;
-      this.ready.delete(n);
-      this.sessions.delete(n);
-      total -= e.bytes;
-      await e.session.release();
-    }
+    const session = await createSession(bytes, { target: this.opts.target, label: name });
+    return { session, meta, bytes: bytes.byteLength };
   }
 
   loadedNames(): string[] {
-    return [...this.sessions.keys()];
+    return this.sessions.names();
   }
 
   async close(): Promise<void> {
-    for (const p of this.sessions.values()) await (await p.catch(() => undefined))?.session.release();
-    this.sessions.clear();
-    this.ready.clear();
+    await this.sessions.close();
   }
 }

@@ -2,17 +2,11 @@
 // labelled evaluation set, unsplit and split at every cut, with the time per configuration.
 // Run: npm run build:ts && npm run bench:cls   (SPLITWATT_BENCH_COUNT=N samples, default 400)
 import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
-const imp = (p) => import(join(root, "dist", p));
-const [{ resolveModel }, { loadModel }, { analyzeModel }, { splitRunner }, ev] = await Promise.all([
-  imp("model/resolveModel.js"),
-  imp("model/onnxModel.js"),
-  imp("model/cutPoints.js"),
-  imp("model/splitRunner.js"),
-  imp("model/evalset/index.js"),
-]);
+const { resolveModel, loadModel, analyzeModel, SplitExecutor, clsEvalSet, clsAccuracy, clsAccuracyOf } = await import(pathToFileURL(join(root, "dist", "index.js")).href);
+const ev = { clsEvalSet, clsAccuracy, clsAccuracyOf };
 
 const count = Number(process.env.SPLITWATT_BENCH_COUNT ?? 400);
 const { path, inputShapes } = await resolveModel("paddle:cls");
@@ -25,8 +19,8 @@ console.log(`paddle:cls on ${set.n} labelled text lines: unsplit top-1 ${(whole.
 const rows = [];
 for (const c of a.cuts) {
   t = performance.now();
-  const runner = await splitRunner(a, c.index);
-  const r = await ev.clsAccuracyOf(async (x) => (await runner.run({ x }))["softmax_0.tmp_0"], set);
+  const runner = await SplitExecutor.open(a, { cut: c.index, codec: null, tail: { kind: "local" } });
+  const r = await ev.clsAccuracyOf(async (x) => (await runner.run({ x })).outputs["softmax_0.tmp_0"], set);
   await runner.release();
   const agree = r.predictions.reduce((n, p, i) => n + (p === whole.predictions[i] ? 1 : 0), 0);
   rows.push({ index: c.index, bytes: c.bytes, natural: c.naturalBottleneck, accuracy: r.accuracy, correct: r.correct, agreement: agree / set.n, ms: performance.now() - t });

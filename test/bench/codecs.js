@@ -9,10 +9,7 @@
 //   npx tsc -p tsconfig.json && node test/bench/codecs.js
 //   SPLITWATT_BENCH_MS=1000 node test/bench/codecs.js      # time spent per measurement (default 300)
 import * as os from "node:os";
-import { mulberry32 } from "../../dist/mulberry32.js";
-import { CODEC_NAMES, COMPRESSIONS, codecName, decodeTensor, encodeTensor } from "../../dist/transport/codecs/codecs.js";
-import { DEFLATE_LEVEL } from "../../dist/transport/codecs/compressPayload.js";
-import { ZSTD_LEVEL } from "../../dist/transport/codecs/zstd.js";
+import { mulberry32, CODEC_NAMES, COMPRESSIONS, codecName, decodeTensor, encodeTensor, DEFLATE_LEVEL, ZSTD_LEVEL } from "../../dist/index.js";
 
 const MIN_MS = Number(process.env.SPLITWATT_BENCH_MS ?? "300");
 if (!(MIN_MS > 0)) throw new Error(`SPLITWATT_BENCH_MS must be > 0 (got ${process.env.SPLITWATT_BENCH_MS})`);

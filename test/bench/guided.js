@@ -24,7 +24,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
-const dist = (p) => import(pathToFileURL(join(root, "dist", p)).href);
+const api = () => import(pathToFileURL(join(root, "dist", "index.js")).href);
 const MODEL = process.env.SPLITWATT_BENCH_MODEL ?? "mobilenet_v2";
 const NETWORK = process.env.SPLITWATT_BENCH_NETWORK ?? "ethernet-1gbps";
 const DEVICE = process.env.SPLITWATT_BENCH_DEVICE ?? "cpu:1";
@@ -32,17 +32,7 @@ const SERVER_BOARD = process.env.SPLITWATT_BENCH_SERVER_BOARD ?? "raspberry-pi-4
 const SEEDS = Number(process.env.SPLITWATT_BENCH_SEEDS ?? 5);
 const BUDGETS = [15, 30, 60];
 
-const { resolveModel } = await dist("model/resolveModel.js");
-const { loadModel } = await dist("model/onnxModel.js");
-const { analyzeModel } = await dist("model/cutPoints.js");
-const { Profiler } = await dist("measure/profiler.js");
-const { MeasurementStore } = await dist("measure/measurementStore.js");
-const { AccuracyCache } = await dist("measure/accuracyCache.js");
-const { liveSpace } = await dist("search/liveSpace.js");
-const { optimize } = await dist("search/optimize.js");
-const { guidedSeeds } = await dist("search/guidedSeeds.js");
-const { nonDominatedSort } = await dist("search/nonDominatedSort.js");
-const { hypervolume } = await dist("search/hypervolume.js");
+const { resolveModel, loadModel, analyzeModel, Profiler, MeasurementStore, AccuracyCache, liveSpace, optimize, guidedSeeds, nonDominatedSort, hypervolume } = await api();
 
 const tmp = mkdtempSync(join(tmpdir(), "sw-bench-guided-"));
 const storePath = process.env.SPLITWATT_BENCH_STORE ?? join(tmp, "m.jsonl");
@@ -93,7 +83,7 @@ try {
 
   // node profiles and predictions (the anchors are in the store already)
   const tg = performance.now();
-  const { networkProfile } = await dist("transport/networkProfile.js");
+  const { networkProfile } = await api();
   const g = await guidedSeeds(profiler, live, networkProfile(NETWORK).rttMs);
   const guideS = (performance.now() - tg) / 1000;
   console.log(`guided seeds: ${g.summary.seeds} beyond ${g.configs.length - g.summary.seeds} anchors, from ${g.summary.predicted} predictions; node profiling ${g.summary.profiledMs} ms (kernel time matched to nodes: ${(g.summary.matchedNodeTime * 100).toFixed(0)}%), total ${guideS.toFixed(1)} s`);

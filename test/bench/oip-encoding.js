@@ -5,8 +5,7 @@
 //
 //   npx tsc -p tsconfig.json && node test/bench/oip-encoding.js
 //   SPLITWATT_BENCH_SECONDS=1 node test/bench/oip-encoding.js   # time budget per cell (default 2)
-import { mulberry32 } from "../../dist/mulberry32.js";
-import { decodeInferRequest, encodeInferRequest } from "../../dist/transport/oip/index.js";
+import { mulberry32, decodeInferRequest, encodeInferRequest } from "../../dist/index.js";
 
 const BUDGET_S = Number(process.env.SPLITWATT_BENCH_SECONDS ?? "2");
 if (!(BUDGET_S > 0)) throw new Error(`SPLITWATT_BENCH_SECONDS must be > 0 (got ${process.env.SPLITWATT_BENCH_SECONDS})`);

@@ -16,11 +16,7 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { importDynasplitCsv } from "../../dist/measure/dynasplitCsv.js";
-import { poolEvaluator } from "../../dist/replay/poolEvaluator.js";
-import { dominates } from "../../dist/search/dominance.js";
-import { hypervolume, normalizePoints } from "../../dist/search/hypervolume.js";
-import { optimize } from "../../dist/search/optimize.js";
+import { importDynasplitCsv, poolEvaluator, dominates, hypervolume, normalizePoints, optimize } from "../../dist/index.js";
 
 const poolPath = process.argv[2] ?? fileURLToPath(new URL("../../../shared/data/dynasplit/simulation_pool_vgg16.csv", import.meta.url));
 const SEEDS = Number(process.env.SPLITWATT_BENCH_SEEDS ?? "10");

@@ -14,17 +14,13 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
-const dist = (p) => import(pathToFileURL(join(root, "dist", p)).href);
+const api = () => import(pathToFileURL(join(root, "dist", "index.js")).href);
 
 const RUNS = Number(process.env.SPLITWATT_BENCH_RUNS ?? 5);
 const MODEL = process.env.SPLITWATT_BENCH_MODEL ?? "paddle:cls";
 const NETWORK = process.env.SPLITWATT_BENCH_NETWORK ?? "wifi-20mbps";
 
-const { resolveModel } = await dist("model/resolveModel.js");
-const { loadModel } = await dist("model/onnxModel.js");
-const { analyzeModel } = await dist("model/cutPoints.js");
-const { Profiler } = await dist("measure/profiler.js");
-const { AccuracyCache } = await dist("measure/accuracyCache.js");
+const { resolveModel, loadModel, analyzeModel, Profiler, AccuracyCache } = await api();
 
 const resolved = await resolveModel(MODEL);
 const analysis = await analyzeModel(loadModel(resolved.path), { inputShapes: resolved.inputShapes ?? {} });

@@ -20,7 +20,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 
 const here = fileURLToPath(import.meta.url);
 const root = resolve(dirname(here), "../..");
-const dist = (p) => import(pathToFileURL(join(root, "dist", p)).href);
+const api = () => import(pathToFileURL(join(root, "dist", "index.js")).href);
 
 const SERVER_MAX_QUEUE = 256;
 const MiB = 1 << 20;
@@ -28,7 +28,7 @@ const MiB = 1 << 20;
 // ------------------------------------------------------------------------------------- child
 
 async function serverChild(cfg) {
-  const { TailServer } = await dist("transport/tailServer.js");
+  const { TailServer } = await api();
   const server = new TailServer({
     models: cfg.models,
     port: 0,
@@ -259,9 +259,7 @@ async function sequential(client, model, inputs, { n, warmup, binary, capS, serv
 }
 
 async function analyse(spec, inputSize) {
-  const { resolveModel } = await dist("model/resolveModel.js");
-  const { loadModel } = await dist("model/onnxModel.js");
-  const { analyzeModel } = await dist("model/cutPoints.js");
+  const { resolveModel, loadModel, analyzeModel } = await api();
   const r = await resolveModel(spec, { inputSize });
   // the same analysis TailModels makes (default maxTensors), so cut indices agree with the server's
   const a = await analyzeModel(loadModel(r.path), { inputShapes: r.inputShapes ?? {} });
@@ -287,8 +285,7 @@ async function main() {
   const bigSize = Math.round(num("SPLITWATT_BENCH_BIG_SIZE", 256));
   const warmupS = Math.min(3, Math.max(1, seconds / 5));
 
-  const { seededFloats } = await dist("model/verifySplit.js");
-  const { TailClient } = await dist("transport/tailClient.js");
+  const { seededFloats, TailClient } = await api();
 
   // --- pick the cuts
   const cls = await analyse("paddle:cls");

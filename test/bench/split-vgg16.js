@@ -6,11 +6,11 @@ import { spawnSync } from "node:child_process";
 import { copyFileSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const name = process.env.SPLITWATT_BENCH_MODEL ?? "vgg16";
-const dist = (p) => JSON.stringify(join(root, "dist", p));
+const api = JSON.stringify(pathToFileURL(join(root, "dist", "index.js")).href);
 
 function child(code) {
   const r = spawnSync(process.execPath, ["--input-type=module", "-e", code], { encoding: "utf8", maxBuffer: 64 << 20 });
@@ -19,7 +19,7 @@ function child(code) {
 }
 
 const built = child(`
-  import { zooPath } from ${dist("model/zoo/zoo.js")};
+  import { zooPath } from ${api};
   const t = performance.now();
   const path = await zooPath(${JSON.stringify(name)}, {});
   console.log(JSON.stringify({ path, ms: performance.now() - t, maxRssMB: process.resourceUsage().maxRSS / 1024 }));
@@ -35,8 +35,7 @@ try {
   rmSync(join(out, "copy.onnx"));
 
   const inspect = child(`
-    import { loadModel } from ${dist("model/onnxModel.js")};
-    import { analyzeModel } from ${dist("model/cutPoints.js")};
+    import { loadModel, analyzeModel } from ${api};
     const t = performance.now();
     const a = await analyzeModel(loadModel(${JSON.stringify(built.path)}));
     console.log(JSON.stringify({ ms: performance.now() - t, cuts: a.cuts.length, maxRssMB: process.resourceUsage().maxRSS / 1024 }));
@@ -45,9 +44,7 @@ try {
   const split = child(`
     import { rmSync } from "node:fs";
     import { join } from "node:path";
-    import { loadModel, saveModel } from ${dist("model/onnxModel.js")};
-    import { analyzeModel } from ${dist("model/cutPoints.js")};
-    import { splitModel } from ${dist("model/splitModel.js")};
+    import { loadModel, saveModel, analyzeModel, splitModel } from ${api};
     const t0 = performance.now();
     const a = await analyzeModel(loadModel(${JSON.stringify(built.path)}));
     const loadMs = performance.now() - t0;

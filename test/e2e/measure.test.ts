@@ -40,8 +40,10 @@ describe("splitwatt measure", () => {
     for (const k of ["head", "encode", "transfer", "server", "decode"]) expect(typeof j.breakdownMs[k]).toBe("number");
     for (const k of ["device", "network", "server", "total"]) expect(j.energyJ[k]).toBeGreaterThan(0);
     expect(j.energySource).toEqual({ device: "estimate", network: "estimate", server: "estimate" });
-    // fp16 of 1x32x8x8: 4 KiB of payload, plus the protocol's header
-    expect(j.bytes).toBeGreaterThan(4096);
+    // fp16 of 1x32x8x8: 4 KiB of payload (the cut tensor's bytes), on the wire plus the protocol's header
+    expect(j.bytes).toBe(4096);
+    expect(j.wireBytes).toBeGreaterThan(4096);
+    expect(j.wireBytes).toBeLessThan(4096 + 2048);
     // at 20 Mbit/s up with a 10 ms RTT the transfer cannot be quicker than 10 ms + 4096 * 8 / 20e6 s
     expect(j.breakdownMs.transfer).toBeGreaterThan(10 + 1.6);
     expect(j.host.link).toMatch(/kernel|token bucket/);

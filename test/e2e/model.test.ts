@@ -2,9 +2,11 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { create } from "@bufbuild/protobuf";
+import { TensorProto_DataType, TensorProtoSchema } from "onnx-buf";
 import * as ort from "onnxruntime-node";
 import { afterAll, describe, expect, it } from "vitest";
-import { seededFloats } from "../../src/model/verifySplit.js";
+import { seededFloats } from "../../src/runtime/verifySplit.js";
 import { bytesOf, chain, externalData, model, node } from "../fixtures/onnxGraphs.js";
 
 const repo = resolve(import.meta.dirname, "../..");
@@ -17,6 +19,23 @@ function cli(args: string[], env: Record<string, string> = {}) {
 }
 
 describe("splitwatt inspect / split", () => {
+  it("onnxruntime's own warnings stay quiet unless SPLITWATT_LOG asks for them", () => {
+    // an unused initializer makes onnxruntime warn "Removing initializer ..." whenever it loads the model
+    const m = chain();
+    m.graph?.initializer.push(create(TensorProtoSchema, { name: "unused_w", dataType: TensorProto_DataType.FLOAT, dims: [2n], rawData: new Uint8Array(8) }));
+    const file = join(dir, "unused-initializer.onnx");
+    writeFileSync(file, bytesOf(m));
+    const quiet = cli(["inspect", file, "--input-shape", "x=1,4"]);
+    expect(quiet.code).toBe(0);
+    expect(quiet.stderr).not.toMatch(/Removing initializer/);
+    const split = cli(["split", file, "--at", "2", "--out", join(dir, "unused-split"), "--input-shape", "x=1,4"]);
+    expect(split.code).toBe(0);
+    expect(split.stderr).not.toMatch(/Removing initializer/);
+    const loud = cli(["split", file, "--at", "2", "--out", join(dir, "unused-split-loud"), "--input-shape", "x=1,4"], { SPLITWATT_LOG: "warning" });
+    expect(loud.code).toBe(0);
+    expect(loud.stderr).toMatch(/Removing initializer 'unused_w'/);
+  });
+
   it("inspect --json has the documented shape", () => {
     const r = cli(["inspect", "paddle:cls", "--json"]);
     expect(r.code).toBe(0);

@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { checkParetoFile } from "../../src/contracts/paretoFile.js";
 
 const repo = resolve(import.meta.dirname, "../..");
 const bin = join(repo, "bin/splitwatt.js");
@@ -30,16 +31,22 @@ describe("splitwatt optimize --replay", () => {
     const r = cli(["optimize", "--replay", pool, "--budget", "50", "--seed", "1", "--json"]);
     expect(r.code).toBe(0);
     const doc = JSON.parse(r.stdout);
-    expect(doc).toMatchObject({ version: 1, model: "simulation_pool_vgg16", mode: "replay", objectives: ["latency", "energy"], algorithm: "nsga3", seed: 1, budget: 50, evaluations: 50 });
+    expect(doc).toMatchObject({ version: 2, model: "simulation_pool_vgg16", mode: "replay", objectives: ["latency", "energy"], algorithm: "nsga3", seed: 1, budget: 50, evaluations: 50 });
     expect(doc.space.dimensions.map((d: { name: string }) => d.name)).toEqual(["layer", "cpu-freq", "edge-accelerator", "server-accelerator"]);
     expect(typeof doc.hypervolume).toBe("number");
     expect(doc.front.length).toBeGreaterThan(0);
     for (const f of doc.front) {
       expect(Object.keys(f.config).sort()).toEqual(["cpu-freq", "edge-accelerator", "layer", "server-accelerator"]);
       expect(typeof f.config["server-accelerator"]).toBe("boolean");
-      expect(f).toMatchObject({ latencyMs: expect.any(Number), energyJ: expect.any(Number), accuracy: expect.any(Number) });
-      expect(Object.keys(f.latency).sort()).toEqual(["max", "n", "p50", "p95", "p99"]);
+      expect(f).toMatchObject({ latencyMs: expect.any(Number), energyJ: { total: expect.any(Number) }, accuracy: { value: expect.any(Number) } });
+      expect(Object.keys(f.latency).sort()).toEqual(["max", "n", "p50", "p95", "p99", "samples"]);
+      // the pool's per-part columns travel with every entry
+      expect(f.breakdownMs.head).toEqual(expect.any(Number));
+      expect(f.bytes).toEqual(expect.any(Number));
     }
+    expect(doc.archive).toHaveLength(50);
+    // the document passes its own schema
+    expect(checkParetoFile(doc)).toMatchObject({ ok: true, fileVersion: 2 });
     // plain progress lines on stderr (not a TTY), ending at the budget
     expect(r.stderr.trim().split("\n").at(-1)).toMatch(/^optimize: 50\/50 evaluations .*hypervolume/);
     // the same arguments give the same document, apart from the time stamp

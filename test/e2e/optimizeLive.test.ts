@@ -46,7 +46,8 @@ describe("splitwatt optimize --model (live)", () => {
     expect(r.stderr).not.toMatch(/internal error/);
     expect(r.status).toBe(0);
     const doc = JSON.parse(readFileSync(out, "utf8"));
-    expect(doc.version).toBe(1);
+    expect(doc.version).toBe(2);
+    expect(doc.archive).toHaveLength(8);
     expect(doc.mode).toBe("live");
     expect(doc.space.dimensions.map((x: { name: string }) => x.name)).toEqual(["split", "cpuFreqMHz", "deviceTarget", "serverTarget", "codec"]);
     expect(doc.evaluations).toBe(8);
@@ -54,7 +55,7 @@ describe("splitwatt optimize --model (live)", () => {
     expect(doc.front.length).toBeGreaterThan(0);
     for (const f of doc.front) {
       expect(f.latencyMs).toBeGreaterThan(0);
-      expect(f.energyJ).toBeGreaterThan(0);
+      expect(f.energyJ.total).toBeGreaterThan(0);
       expect(f.latency.n).toBeGreaterThanOrEqual(3);
     }
     expect(r.stderr).toMatch(/estimate/);
@@ -135,7 +136,7 @@ describe("splitwatt optimize --model (live)", () => {
     expect(dims.split).toEqual([0, 6, 9, 14]);
     expect(dims.codec).toEqual(["raw", "int8"]);
     expect(doc.network).toBeNull();
-    for (const f of doc.front) expect(f.accuracy).toBeGreaterThanOrEqual(0.5);
+    for (const f of doc.front) expect(f.accuracy.value).toBeGreaterThanOrEqual(0.5);
     expect(lines(join(d, "m.jsonl"))).toBe(5);
   }, 300_000);
 

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import * as ort from "onnxruntime-node";
 import { afterAll, describe, expect, it } from "vitest";
-import { seededFloats } from "../../src/model/verifySplit.js";
+import { seededFloats } from "../../src/runtime/verifySplit.js";
 import { TailClient } from "../../src/transport/tailClient.js";
 
 const repo = resolve(import.meta.dirname, "../..");
@@ -69,7 +69,7 @@ describe("splitwatt serve", () => {
     [[], /--model/],
     [["--model", "cls"], /expected NAME=MODEL/],
     [["--model", "cls=paddle:cls", "--tls-cert", "x.pem"], /both --tls-cert and --tls-key/],
-    [["--model", "cls=paddle:cls", "--target", "tpu"], /execution target "tpu"/],
+    [["--model", "cls=paddle:cls", "--target", "tpu"], /server target "tpu"/],
   ])("bad input %j: one line, exit 2", (args, message) => {
     const r = spawnSync(process.execPath, [bin, "serve", "--port", "0", ...(args as string[])], { encoding: "utf8", timeout: 30_000 });
     expect(r.status).toBe(2);

@@ -10,7 +10,7 @@ import { analyzeModel, type ModelAnalysis } from "../../src/model/cutPoints.js";
 import { loadModel } from "../../src/model/onnxModel.js";
 import { zooPath } from "../../src/model/zoo/zoo.js";
 import { AccuracyCache } from "../../src/measure/accuracyCache.js";
-import { checkMeasurement } from "../../src/measure/measurement.js";
+import { checkMeasurement } from "../../src/contracts/measurement.js";
 import { MeasurementStore } from "../../src/measure/measurementStore.js";
 import { Profiler, type ProfilerOptions } from "../../src/measure/profiler.js";
 import { binding } from "../../src/native/binding.js";
@@ -96,9 +96,10 @@ describe("profiler on an x86 tree with a userspace governor and an energy counte
         expect(m.breakdownMs.server).toBe(0);
         expect(m.breakdownMs.head).toBeCloseTo(m.latencyMs.mean, 6);
       } else {
-        // int8 of the 1x32x8x8 cut tensor: 2048 payload bytes plus the protocol's JSON header
-        expect(m.bytes).toBeGreaterThan(2048);
-        expect(m.bytes).toBeLessThan(8192 + 2048);
+        // int8 of the 1x32x8x8 cut tensor: 2048 payload bytes; on the wire plus the protocol's JSON header
+        expect(m.bytes).toBe(2048);
+        expect(m.wireBytes).toBeGreaterThan(2048);
+        expect(m.wireBytes).toBeLessThan(8192 + 2048);
         expect(m.breakdownMs.server).toBeGreaterThan(0);
         const b = m.breakdownMs;
         const sum = (b.head ?? 0) + (b.encode ?? 0) + (b.transfer ?? 0) + (b.server ?? 0) + (b.decode ?? 0);

@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { analyzeModel } from "../../src/model/cutPoints.js";
 import { loadModel, parseModel, serializeModel } from "../../src/model/onnxModel.js";
 import { splitModel } from "../../src/model/splitModel.js";
-import { verifySplit } from "../../src/model/verifySplit.js";
+import { verifySplit } from "../../src/runtime/verifySplit.js";
 import { branching, bytesOf, chain, externalData, model, node, residual } from "../fixtures/onnxGraphs.js";
 
 const parse = (m: ReturnType<typeof chain>, name = "test.onnx") => parseModel(bytesOf(m), name);

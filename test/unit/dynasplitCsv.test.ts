@@ -10,8 +10,8 @@ import {
   parseCsv,
   pyFloat,
   writeCsv,
-} from "../../src/measure/dynasplitCsv.js";
-import { checkMeasurement } from "../../src/measure/measurement.js";
+} from "../../src/contracts/dynasplitCsv.js";
+import { checkMeasurement } from "../../src/contracts/measurement.js";
 
 const dataFile = (name: string) => fileURLToPath(new URL(`../../../shared/data/dynasplit/${name}`, import.meta.url));
 const vggText = readFileSync(dataFile("simulation_pool_vgg16.csv"), "utf8");

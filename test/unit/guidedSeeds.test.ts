@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import type { Measurement } from "../../src/measure/measurement.js";
+import { UNKNOWN_CONDITIONS } from "../../src/contracts/measurement.js";
+import type { CostRecord } from "../../src/predict/costModel.js";
 import { nodeTimesFromTrace, type NodeProfile } from "../../src/measure/nodeProfile.js";
 import { analyzeModel, type ModelAnalysis } from "../../src/model/cutPoints.js";
 import { loadModel } from "../../src/model/onnxModel.js";
@@ -12,13 +13,16 @@ beforeAll(async () => {
   a = await analyzeModel(loadModel(await zooPath("tiny_cnn")));
 });
 
-function measurement(p: { latency: number; bytes: number; b: Partial<Measurement["breakdownMs"]>; e: Partial<Measurement["energyJ"]> }): Measurement {
+function measurement(p: { latency: number; bytes: number; wireBytes?: number; b: Partial<CostRecord["breakdownMs"]>; e: Partial<CostRecord["energyJ"]> }): CostRecord {
   return {
-    latencyMs: { mean: p.latency, p50: null, p95: null, p99: null, n: 10 },
+    latencyMs: p.latency,
+    latency: { p50: null, p95: null, p99: null, max: null, n: 10, samples: [] },
     breakdownMs: { head: 0, encode: 0, transfer: 0, server: 0, decode: 0, ...p.b },
     bytes: p.bytes,
+    wireBytes: p.wireBytes ?? p.bytes,
     energyJ: { device: 0, network: 0, server: 0, total: 0, ...p.e },
-  } as unknown as Measurement;
+    conditions: { ...UNKNOWN_CONDITIONS },
+  };
 }
 
 describe("profile-guided predictions", () => {
@@ -51,7 +55,7 @@ describe("profile-guided predictions", () => {
     // every compute node costs the same: the head share of cut k is position_k / nodes
     const profile: NodeProfile = { nodeMs: a.graph.compute.map(() => 1), runMs: a.graph.compute.length, runs: 1, matched: 1 };
     const dev = measurement({ latency: 8, bytes: 0, b: { head: 8 }, e: { device: 0.4, total: 0.4 } });
-    const srv = measurement({ latency: 20, bytes: a.cuts[0]!.bytes + 300, b: { encode: 0.5, transfer: 14, server: 5, decode: 0.5 }, e: { device: 0.2, network: 0.05, server: 0.1, total: 0.35 } });
+    const srv = measurement({ latency: 20, bytes: a.cuts[0]!.bytes, wireBytes: a.cuts[0]!.bytes + 300, b: { encode: 0.5, transfer: 14, server: 5, decode: 0.5 }, e: { device: 0.2, network: 0.05, server: 0.1, total: 0.35 } });
     const preds = predictAll({ analysis: a, space, profiles: new Map([["current|cpu", profile]]), deviceAnchors: new Map([["current|cpu", dev]]), serverAnchors: new Map([["cpu", srv]]), rttMs: 10 });
     expect(preds).toHaveLength(space.countValid());
     const at = (k: number, codec = "raw") => preds.find((p) => p.config.split === k && p.config.codec === codec)!;

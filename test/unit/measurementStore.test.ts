@@ -5,13 +5,13 @@ import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { UsageError } from "../../src/errors.js";
-import { canonicalConfigKey, measurementKey, type Config, type Measurement } from "../../src/measure/measurement.js";
+import { canonicalConfigKey, measurementKey, type Config, type Measurement } from "../../src/contracts/measurement.js";
 import { MeasurementStore } from "../../src/measure/measurementStore.js";
 
 const SHA = "ab".repeat(32);
 const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
 const distStore = join(repoRoot, "dist/measure/measurementStore.js");
-const distMeasurement = join(repoRoot, "dist/measure/measurement.js");
+const distMeasurement = join(repoRoot, "dist/contracts/measurement.js");
 
 function record(config: Config, extra: Partial<Measurement> = {}): Measurement {
   return {

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
-import { readOptimizeConfig } from "../../src/cli/optimizeLive.js";
+import { readOptimizeConfig } from "../../src/contracts/optimizeConfig.js";
 
 describe("optimize --config files", () => {
   it("the annotated example in configs/ is valid", () => {

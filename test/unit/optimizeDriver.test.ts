@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { MalformedError, UsageError } from "../../src/errors.js";
-import { canonicalConfigKey, type Config } from "../../src/measure/measurement.js";
+import { canonicalConfigKey, type Config } from "../../src/contracts/measurement.js";
 import { mulberry32 } from "../../src/mulberry32.js";
 import { anchorGenomes, type AnchorSpec } from "../../src/search/anchors.js";
 import { dominates } from "../../src/search/dominance.js";

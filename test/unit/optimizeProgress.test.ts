@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from "vitest";
-import { optimizeProgress, parseObjectives } from "../../src/cli/optimize.js";
+import { optimizeProgress, parseObjectives } from "../../src/cli/optimizeOutput.js";
 import { UsageError } from "../../src/errors.js";
 import type { OptimizeProgress } from "../../src/search/optimize.js";
 

@@ -5,9 +5,9 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { importDynasplitCsv } from "../../src/measure/dynasplitCsv.js";
-import { canonicalConfigKey } from "../../src/measure/measurement.js";
-import { poolEvaluator } from "../../src/replay/poolEvaluator.js";
+import { importDynasplitCsv } from "../../src/contracts/dynasplitCsv.js";
+import { canonicalConfigKey } from "../../src/contracts/measurement.js";
+import { poolEvaluator } from "../../src/search/poolEvaluator.js";
 import { anchorGenomes } from "../../src/search/anchors.js";
 import { dominates } from "../../src/search/dominance.js";
 import { hypervolume, normalizePoints } from "../../src/search/hypervolume.js";
@@ -22,6 +22,26 @@ const load = (name: string) => {
 const vgg = load("simulation_pool_vgg16.csv");
 
 describe("pool replay", () => {
+  it("fills each configuration's pareto entry from the pool's per-part columns: breakdown from avg latency edge|cloud|transfer, bytes from tensor size", async () => {
+    // read the CSV independently of the importer: the columns by name, straight from the file
+    const [header, ...rows] = readFileSync(dataFile("simulation_pool_vgg16.csv"), "utf8").trim().split("\n").map((l) => l.split(","));
+    const col = (name: string) => header!.indexOf(name);
+    const want = rows.filter((r) => Number(r[col("layer")]) === 10 && Number(r[col("cpu-freq")]) === 1400 && r[col("edge-accelerator")] === "max" && r[col("server-accelerator")] === "True");
+    expect(want.length).toBeGreaterThan(0);
+    const avg = (name: string) => want.reduce((s, r) => s + Number(r[col(name)]), 0) / want.length;
+    const r = (await vgg.replay.evaluate({ layer: 10, "cpu-freq": 1400, "edge-accelerator": "max", "server-accelerator": true }, {}))!;
+    const e = r.entry!;
+    expect(e.breakdownMs.head).toBeCloseTo(avg("avg latency edge (ms)"), 9);
+    expect(e.breakdownMs.server).toBeCloseTo(avg("avg latency cloud (ms)"), 9);
+    expect(e.breakdownMs.transfer).toBeCloseTo(avg("avg latency transfer (ms)"), 9);
+    expect(e.bytes).toBe(Math.round(avg("tensor size (KB)") * 1024));
+    expect(e.energyJ.device).toBeCloseTo(avg("avg energy edge (J)"), 9);
+    expect(e.energyJ.server).toBeCloseTo(avg("avg energy cloud (J)"), 9);
+    expect(e.energyJ.total).toBeCloseTo(avg("energy"), 9);
+    expect(e.latency.n).toBe(want.length);
+    expect(e.conditions.link).toBe("replay");
+  });
+
   it("builds DynaSplit's VGG16 space from the pool's columns: 917 valid configurations, 747 of them measured", () => {
     const { space, answers } = vgg.replay;
     expect(space.dimensions.map((d) => [d.name, d.ordered, d.values.length])).toEqual([

@@ -22,6 +22,13 @@ describe("package wiring", () => {
     expect(pkg.type).toBe("module");
     expect(pkg.engines.node).toBe(">=20");
   });
+  it("main and types point at the public API module (src/index.ts compiled)", () => {
+    expect(pkg.main).toBe("dist/index.js");
+    expect(pkg.types).toBe("dist/index.d.ts");
+    expect(read("src/index.ts")).toMatch(/export \{ SplitExecutor/);
+    const tsconfig = JSON.parse(read("tsconfig.json"));
+    expect([tsconfig.compilerOptions.rootDir, tsconfig.compilerOptions.outDir]).toEqual(["src", "dist"]);
+  });
   it("CI runs npm ci then npm test under set -euo pipefail", () => {
     const ci = read(".ci/run");
     expect(ci).toMatch(/set -euo pipefail/);

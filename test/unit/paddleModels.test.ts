@@ -3,8 +3,8 @@ import { describe, expect, it } from "vitest";
 import { analyzeModel } from "../../src/model/cutPoints.js";
 import { loadModel, parseModel, serializeModel } from "../../src/model/onnxModel.js";
 import { resolveModel } from "../../src/model/resolveModel.js";
-import { seededFloats, verifySplit } from "../../src/model/verifySplit.js";
-import { splitRunner } from "../../src/model/splitRunner.js";
+import { seededFloats, verifySplit } from "../../src/runtime/verifySplit.js";
+import { SplitExecutor } from "../../src/runtime/splitExecutor.js";
 import { clsAccuracy, clsAccuracyOf, clsEvalSet } from "../../src/model/evalset/index.js";
 
 describe("PaddleOCR text-direction classifier (real pretrained weights)", () => {
@@ -38,9 +38,9 @@ describe("PaddleOCR text-direction classifier (real pretrained weights)", () => 
     const cuts = a.cuts.filter((c) => c.naturalBottleneck && c.index < a.cuts.length - 1).slice(0, 3);
     expect(cuts.length).toBeGreaterThan(0);
     for (const c of cuts) {
-      const runner = await splitRunner(a, c.index);
+      const runner = await SplitExecutor.open(a, { cut: c.index, codec: null, tail: { kind: "local" } });
       try {
-        const split = await clsAccuracyOf(async (x) => (await runner.run({ x }))["softmax_0.tmp_0"] as ort.Tensor, set);
+        const split = await clsAccuracyOf(async (x) => (await runner.run({ x })).outputs["softmax_0.tmp_0"] as ort.Tensor, set);
         expect(split.correct).toBe(whole.correct);
         expect([...split.predictions]).toEqual([...whole.predictions]);
       } finally {

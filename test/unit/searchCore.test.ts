@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { UsageError } from "../../src/errors.js";
-import type { Config } from "../../src/measure/measurement.js";
+import type { Config } from "../../src/contracts/measurement.js";
 import { mulberry32 } from "../../src/mulberry32.js";
 import { anchorGenomes } from "../../src/search/anchors.js";
 import { crowdingDistance } from "../../src/search/crowdingDistance.js";

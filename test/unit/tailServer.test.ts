@@ -15,7 +15,7 @@ import { loadModel } from "../../src/model/onnxModel.js";
 import { analyzeModel } from "../../src/model/cutPoints.js";
 import { splitModel } from "../../src/model/splitModel.js";
 import { serializeModel } from "../../src/model/onnxModel.js";
-import { seededFloats } from "../../src/model/verifySplit.js";
+import { seededFloats } from "../../src/runtime/verifySplit.js";
 
 let CUT = 0;
 let server: TailServer;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { analyzeModel } from "../../src/model/cutPoints.js";
 import { parseModel } from "../../src/model/onnxModel.js";
-import { verifySplit } from "../../src/model/verifySplit.js";
+import { verifySplit } from "../../src/runtime/verifySplit.js";
 import { lazyZooModel } from "../../src/model/zoo/registry.js";
 import { zooBuild } from "../../src/model/zoo/zoo.js";
 

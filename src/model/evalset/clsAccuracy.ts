@@ -1,5 +1,6 @@
 /** Accuracy of a text-direction classifier on a labelled set, with onnxruntime-node on the CPU. */
 import * as ort from "onnxruntime-node";
+import { createSession } from "../../runtime/sessionFactory.js";
 import type { ClsEvalSet } from "./clsEvalSet.js";
 
 export interface ClsAccuracy {
@@ -40,9 +41,7 @@ export type ClsRunner = (x: ort.Tensor) => Promise<ort.Tensor>;
  * output ([batch, classes]) and compares it with the labels.
  */
 export async function clsAccuracy(modelPath: string, set: ClsEvalSet, opts: ClsAccuracyOptions = {}): Promise<ClsAccuracy> {
-  const sessionOpts: ort.InferenceSession.SessionOptions = { executionProviders: ["cpu"] };
-  if (opts.intraOpNumThreads !== undefined) sessionOpts.intraOpNumThreads = opts.intraOpNumThreads;
-  const session = await ort.InferenceSession.create(modelPath, sessionOpts);
+  const session = await createSession(modelPath, { target: { kind: "cpu", threads: opts.intraOpNumThreads ?? 0 }, label: modelPath });
   try {
     const inputName = session.inputNames[0], outputName = session.outputNames[0];
     if (inputName === undefined || outputName === undefined) throw new Error(`${modelPath} has no input or no output`);

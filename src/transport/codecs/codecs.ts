@@ -26,6 +26,7 @@
  */
 import { UsageError } from "../../errors.js";
 import { CodecError } from "./codecError.js";
+import type { CodecName, Compression } from "./codecNames.js";
 import { compressPayload } from "./compressPayload.js";
 import { decompressPayload } from "./decompressPayload.js";
 import { dequantizeInt8 } from "./dequantizeInt8.js";
@@ -35,8 +36,7 @@ import { toFloat16 } from "./toFloat16.js";
 
 export { CodecError } from "./codecError.js";
 
-export type CodecName = "raw" | "fp16" | "int8" | "int8-channel";
-export type Compression = "none" | "deflate" | "zstd";
+export type { CodecName, Compression } from "./codecNames.js";
 export interface CodecSpec {
   codec: CodecName;
   compression: Compression;
@@ -64,6 +64,15 @@ export function parseCodec(text: string): CodecSpec {
   throw new UsageError(
     `unknown codec "${text}": use one of ${CODEC_NAMES.join(", ")}, each optionally followed by +deflate or +zstd (e.g. int8+zstd, fp16+deflate)`,
   );
+}
+
+/**
+ * Bytes per element of an FP32 tensor encoded with `spec`, before compression (4, 2 or 1; the
+ * int8 codecs' scales and zero points are a few bytes per tensor or channel and not counted).
+ * Compression is data-dependent: its ratio is not predicted (counted as 1).
+ */
+export function codecBytesPerElement(spec: CodecSpec): number {
+  return ELEMENT_BYTES[spec.codec];
 }
 
 /** Inverse of parseCodec: "raw", "int8+zstd", ... (compression "none" is left out) */

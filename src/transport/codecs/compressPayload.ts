@@ -1,5 +1,5 @@
 import { deflateSync } from "node:zlib";
-import type { Compression } from "./codecs.js";
+import type { Compression } from "./codecNames.js";
 import { zstd } from "./zstd.js";
 
 /** zlib level used for `+deflate`: 1 (fastest); on quantized activations higher levels buy a few % of size for several times the CPU. */

@@ -1,6 +1,6 @@
 import { inflateSync } from "node:zlib";
 import { CodecError } from "./codecError.js";
-import type { Compression } from "./codecs.js";
+import type { Compression } from "./codecNames.js";
 import { zstd } from "./zstd.js";
 
 /**

@@ -14,13 +14,17 @@
  * Per configuration the answer is the mean over its runs: latencyMs = mean of the runs' mean
  * latencies, energyJ = mean of their total energies, accuracy = mean of the accuracies present
  * (null when none); `latency` is the distribution of the runs' mean latencies (p50/p95/p99 by
- * linear interpolation, max) with n = number of runs.
+ * linear interpolation, max) with n = number of runs. Each answer carries its pareto-file entry
+ * (contracts/paretoFile.ts `entryOfRuns`): DynaSplit's per-part columns become the breakdown
+ * (edge = head, cloud = server, transfer), the tensor size the bytes, and edge / cloud energy
+ * the device and server parts.
  */
 import { MalformedError, UsageError } from "../errors.js";
-import { canonicalConfigKey, type Config, type ConfigValue, type Measurement } from "../measure/measurement.js";
-import type { AnchorSpec } from "../search/anchors.js";
-import type { EvaluationResult, Evaluator } from "../search/evaluator.js";
-import { Space, type Dimension } from "../search/space.js";
+import { canonicalConfigKey, type Conditions, type Config, type ConfigValue, type Measurement } from "../contracts/measurement.js";
+import { entryOfRuns } from "../contracts/paretoFile.js";
+import type { AnchorSpec } from "./anchors.js";
+import type { EvaluationResult, Evaluator } from "./evaluator.js";
+import { Space, type Dimension } from "./space.js";
 
 export interface PoolReplay {
   space: Space;
@@ -38,18 +42,9 @@ export interface PoolReplay {
 export interface PoolReplayOptions {
   /** a further validity rule of the user's (applied on top of DynaSplit's) */
   restrict?: (config: Config) => boolean;
+  /** what is known of the conditions the pool was measured under (recorded in every entry) */
+  conditions?: Partial<Conditions>;
 }
-
-/** Percentile q (0..100) of ascending `sorted` by linear interpolation between closest ranks. */
-function percentile(sorted: readonly number[], q: number): number {
-  const pos = (q / 100) * (sorted.length - 1);
-  const lo = Math.floor(pos);
-  const a = sorted[lo] as number;
-  const b = sorted[Math.ceil(pos)] as number;
-  return a + (b - a) * (pos - lo);
-}
-
-const mean = (xs: readonly number[]): number => xs.reduce((s, x) => s + x, 0) / xs.length;
 
 function dimensionOf(name: string, values: readonly ConfigValue[]): Dimension {
   const types = new Set(values.map((v) => typeof v));
@@ -108,17 +103,17 @@ export function poolEvaluator(pool: readonly Measurement[], opts: PoolReplayOpti
   const answers = new Map<string, EvaluationResult>();
   let hasAccuracy = true;
   for (const [key, runs] of byKey) {
-    const lat = runs.map((r) => r.latencyMs.mean).sort((a, b) => a - b);
-    const energies = runs.map((r) => r.energyJ.total);
-    if (energies.some((e) => e === null)) throw new MalformedError(`pool configuration ${key} has a run without total energy; every run needs one`);
-    const acc = runs.flatMap((r) => (r.accuracy === null ? [] : [r.accuracy.value]));
-    if (acc.length === 0) hasAccuracy = false;
+    if (runs.some((r) => r.energyJ.total === null)) throw new MalformedError(`pool configuration ${key} has a run without total energy; every run needs one`);
+    const entry = entryOfRuns(runs, { link: "replay", ...opts.conditions });
+    const { config: _config, ...parts } = entry;
+    if (entry.accuracy === null) hasAccuracy = false;
     answers.set(key, {
-      latencyMs: mean(lat),
-      latency: { p50: percentile(lat, 50), p95: percentile(lat, 95), p99: percentile(lat, 99), max: lat[lat.length - 1] as number, n: runs.length },
-      energyJ: mean(energies as number[]),
-      accuracy: acc.length === 0 ? null : mean(acc),
+      latencyMs: entry.latencyMs,
+      latency: { p50: entry.latency.p50, p95: entry.latency.p95, p99: entry.latency.p99, max: entry.latency.max, n: entry.latency.n },
+      energyJ: entry.energyJ.total,
+      accuracy: entry.accuracy?.value ?? null,
       measurement: runs,
+      entry: parts,
     });
   }
 

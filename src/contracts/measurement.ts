@@ -21,6 +21,45 @@ const sourceOrNull = z.enum(ENERGY_SOURCES).nullable();
 
 export const configSchema = z.record(z.string().min(1), z.union([z.string(), z.number(), z.boolean()]));
 
+/**
+ * The conditions a configuration was measured under, so it can be re-predicted under others
+ * (src/predict/costModel.ts). Every field is null where unknown.
+ */
+export const conditionsSchema = z.strictObject({
+  /** network profile name (configs/networks), null when none */
+  network: z.string().min(1).nullable(),
+  /** uplink bandwidth of the link while measuring, Mbit/s: the shaped rate, or an estimate from the transfers */
+  bandwidthMbps: z.number().positive().nullable(),
+  /** bandwidth seen by the requests themselves: wire bytes x 8 / (transfer - RTT), Mbit/s */
+  measuredBandwidthMbps: z.number().positive().nullable(),
+  /** round trip added per request (the profile's RTT), ms */
+  rttMs: nonNeg.nullable(),
+  /** mean time requests waited in the server's queue, ms */
+  serverWaitMs: nonNeg.nullable(),
+  /** how the link was made: "kernel netns + tbf ...", "app token bucket ...", "real network", "replay" */
+  link: z.string().min(1).nullable(),
+  /** the tail server: its URL, "local" (a child on this machine) or null (nothing sent, or a pool) */
+  server: z.string().min(1).nullable(),
+  /** device power while idle at this configuration's frequency, W (the idle baseline) */
+  deviceIdleW: nonNeg.nullable(),
+  /** radio power of the network profile while sending / receiving, W */
+  radio: z.strictObject({ txW: nonNeg, rxW: nonNeg }).nullable(),
+});
+export type Conditions = z.infer<typeof conditionsSchema>;
+
+/** Conditions with nothing known. */
+export const UNKNOWN_CONDITIONS: Conditions = {
+  network: null,
+  bandwidthMbps: null,
+  measuredBandwidthMbps: null,
+  rttMs: null,
+  serverWaitMs: null,
+  link: null,
+  server: null,
+  deviceIdleW: null,
+  radio: null,
+};
+
 export const measurementSchema = z.strictObject({
   version: z.literal(1),
   /** `measurementKey(config, host.name, model.sha256)`; checked on append and on read */
@@ -46,8 +85,10 @@ export const measurementSchema = z.strictObject({
     server: nonNegOrNull,
     decode: nonNegOrNull,
   }),
-  /** cut-tensor bytes sent per inference (0 when nothing is sent) */
+  /** cut-tensor bytes sent per inference, as the codec encoded them (0 when nothing is sent) */
   bytes: z.number().int().nonnegative(),
+  /** request body bytes on the wire per inference (cut tensors plus the protocol's header) */
+  wireBytes: z.number().int().nonnegative().optional(),
   /** J per inference; `total` is what optimisation uses. `serverGpu` is a part of `server`, not added to total. */
   energyJ: z.strictObject({
     device: nonNegOrNull,
@@ -69,6 +110,8 @@ export const measurementSchema = z.strictObject({
   utilizationPct: z
     .strictObject({ deviceCpu: nonNegOrNull, serverCpu: nonNegOrNull, serverGpu: nonNegOrNull })
     .optional(),
+  /** what the measurement depended on besides its config (absent in records before it was added) */
+  conditions: conditionsSchema.optional(),
   measuredAt: z.iso.datetime({ offset: true }),
   source: z.enum(["measured", "replay", "imported"]),
 });

@@ -1,0 +1,97 @@
+/**
+ * splitwatt's public API (package.json `main` / `types`): model surgery, the session factory
+ * and split executor, the profiler, the optimizer, the cost model, the transport and the
+ * contracts (schemas of the files people and programs exchange). Nothing inside src/ imports
+ * this module; the benchmarks and library users do.
+ */
+
+// contracts
+export {
+  canonicalConfigKey,
+  checkMeasurement,
+  conditionsSchema,
+  configSchema,
+  ENERGY_SOURCES,
+  measurementKey,
+  measurementSchema,
+  UNKNOWN_CONDITIONS,
+  wilson95,
+  type Conditions,
+  type Config,
+  type ConfigValue,
+  type EnergySourceName,
+  type Measurement,
+} from "./contracts/measurement.js";
+export {
+  boundedSamples,
+  checkParetoFile,
+  entryOfMeasurement,
+  entryOfRuns,
+  MAX_LATENCY_SAMPLES,
+  paretoEntrySchema,
+  paretoFileSchema,
+  readParetoFile,
+  writeParetoFile,
+  type LoadedParetoFile,
+  type ParetoEntry,
+  type ParetoFile,
+} from "./contracts/paretoFile.js";
+export { DYNASPLIT_COLUMNS, exportDynasplitCsv, importDynasplitCsv, parseCsv } from "./contracts/dynasplitCsv.js";
+export { OBJECTIVES, optimizeConfigSchema, readOptimizeConfig, SEARCH_ALGORITHMS, type ObjectiveName, type OptimizeConfigFile } from "./contracts/optimizeConfig.js";
+export * from "./errors.js";
+export { mulberry32 } from "./mulberry32.js";
+
+// model surgery
+export { analyzeModel, type CutPoint, type ModelAnalysis } from "./model/cutPoints.js";
+export { loadModel, parseModel, saveModel, serializeModel, type OnnxModel } from "./model/onnxModel.js";
+export { resolveModel, type ResolvedModel } from "./model/resolveModel.js";
+export { splitModel, type SplitParts } from "./model/splitModel.js";
+export { zooBuild, zooList, zooPath } from "./model/zoo/zoo.js";
+export { clsAccuracy, clsAccuracyOf, clsEvalSet } from "./model/evalset/index.js";
+
+// runtime: sessions and the split executor
+export { canonicalTargetName, executionTargetName, parseExecutionTarget, type ExecutionTarget, type TargetSide } from "./runtime/executionTarget.js";
+export { modelInputs, modelInputSpecs } from "./runtime/modelInputs.js";
+export { SessionCache } from "./runtime/sessionCache.js";
+export { createSession, sessionOptions, type SessionPurpose, type SessionRequest } from "./runtime/sessionFactory.js";
+export { SplitExecutor, type ExecutionResult, type SplitExecutorOptions, type StageTimings, type TailSpec } from "./runtime/splitExecutor.js";
+export { seededFloats, syntheticInputs, syntheticTensor, type InputSpec } from "./runtime/syntheticInputs.js";
+export { compareOutputs, verifySplit, type SplitCheck } from "./runtime/verifySplit.js";
+
+// transport
+export { CODEC_NAMES, codecBytesPerElement, codecName, COMPRESSIONS, decodeTensor, encodeTensor, parseCodec, type CodecSpec } from "./transport/codecs/codecs.js";
+export { DEFLATE_LEVEL } from "./transport/codecs/compressPayload.js";
+export { ZSTD_LEVEL } from "./transport/codecs/zstd.js";
+export { chooseShaping, LinkEmulation } from "./transport/linkEmulation.js";
+export { listNetworkProfiles, networkProfile, type NetworkProfile } from "./transport/networkProfile.js";
+export { decodeInferRequest, decodeInferResponse, encodeInferRequest, encodeInferResponse, type OipTensor } from "./transport/oip/index.js";
+export { TailClient, TailServerError, type InferResult } from "./transport/tailClient.js";
+export { TailServer } from "./transport/tailServer.js";
+
+// hardware
+export { boardProfile, type BoardProfile } from "./hw/boardProfile.js";
+export { Cpufreq } from "./hw/cpufreq.js";
+export { EnergyMeter } from "./hw/energyMeter.js";
+
+// measurement
+export { AccuracyCache } from "./measure/accuracyCache.js";
+export { latencyStats } from "./measure/latencyStats.js";
+export { MeasurementStore } from "./measure/measurementStore.js";
+export { nodeProfile, type NodeProfile } from "./measure/nodeProfile.js";
+export { Profiler, type LiveConfig, type ProfileResult, type ProfilerOptions } from "./measure/profiler.js";
+export { splitAccuracy } from "./measure/splitAccuracy.js";
+
+// the cost model
+export { latencyQuantile, measuredLinkState, predict, probabilityWithin, radioEnergyJ, transferTimeMs, type CostRecord, type LinkState, type Prediction } from "./predict/costModel.js";
+export { predictFromAnchors } from "./predict/fromAnchors.js";
+
+// search
+export { dominates } from "./search/dominance.js";
+export { guidedSeeds, predictAll, predictedFront } from "./search/guidedSeeds.js";
+export { hypervolume, normalizePoints } from "./search/hypervolume.js";
+export { liveSpace } from "./search/liveSpace.js";
+export { nonDominatedSort } from "./search/nonDominatedSort.js";
+export { optimize, type OptimizeOptions, type OptimizeResult } from "./search/optimize.js";
+export { paretoDocument } from "./search/paretoDocument.js";
+export { poolEvaluator } from "./search/poolEvaluator.js";
+export { Space } from "./search/space.js";

@@ -1,0 +1,92 @@
+/**
+ * The profiler's way to a tail server: a given URL (a real network), or a local `splitwatt
+ * serve` child on this machine behind the network profile's emulated link (kernel netns + tbf
+ * as root, else a token bucket in the client; see transport/linkEmulation.ts). It says how the
+ * link was made, for every output, and what it knows of the link's conditions.
+ */
+import { UsageError } from "../errors.js";
+import { chooseShaping, type LinkEmulation, type ShapingChoice } from "../transport/linkEmulation.js";
+import type { NetworkProfile } from "../transport/networkProfile.js";
+import { TailClient } from "../transport/tailClient.js";
+import { LocalTailServer } from "./localTailServer.js";
+
+export type LinkMode = "auto" | "kernel" | "app" | "none";
+
+export interface TailConnectionOptions {
+  /** tail server URL; none = a local child serving `modelPath` as "model" */
+  serverUrl?: string | undefined;
+  token?: string | undefined;
+  modelPath: string;
+  inputShapes?: Record<string, number[]> | undefined;
+  network: NetworkProfile | null;
+  link?: LinkMode | undefined;
+  /** per-request timeout (default 120 s: a first tail split of a large model is slow) */
+  timeoutMs?: number | undefined;
+}
+
+export class TailConnection {
+  private constructor(
+    readonly client: TailClient,
+    /** how the link is made, e.g. "kernel: netns sw-1-0, ... tbf 20 Mbit/s ...; the profile's 10 ms RTT added by the client" */
+    readonly linkLabel: string,
+    /** one line for a reader of the output */
+    readonly note: string,
+    /** the uplink rate the link is shaped to, Mbit/s (null: not shaped, e.g. a real network) */
+    readonly shapedUplinkMbps: number | null,
+    /** RTT the client adds per request, ms (null: not emulated) */
+    readonly addedRttMs: number | null,
+    /** the server as conditions name it: its URL, or "local" */
+    readonly serverName: string,
+    private readonly server: LocalTailServer | null,
+    private readonly shaping: ShapingChoice | null,
+  ) {}
+
+  static async open(o: TailConnectionOptions): Promise<TailConnection> {
+    const net = o.network;
+    const timeoutMs = o.timeoutMs ?? 120_000;
+    if (o.serverUrl !== undefined) {
+      const client = new TailClient({ url: o.serverUrl, token: o.token, timeoutMs });
+      if (!(await client.ready())) {
+        await client.close();
+        throw new UsageError(`the tail server at ${o.serverUrl} is not ready: start it with splitwatt serve, or leave out --server to use a local one`);
+      }
+      const note = net === null ? "real network to the given server; no radio energy (no --network profile)" : `real network to the given server; radio energy from the ${net.name} profile x measured transfer time`;
+      return new TailConnection(client, `real network to ${o.serverUrl}`, note, null, null, o.serverUrl, null, null);
+    }
+    const link = o.link ?? "auto";
+    const shaping: ShapingChoice =
+      net === null || link === "none"
+        ? { mode: "none", label: "loopback, not shaped" }
+        : await chooseShaping({ uplinkMbps: net.uplinkMbps, downlinkMbps: net.downlinkMbps, rttMs: net.rttMs }, { prefer: link });
+    const linkEm: LinkEmulation | null = shaping.mode === "netns-tbf" ? shaping.link : null;
+    let server: LocalTailServer;
+    try {
+      server = await LocalTailServer.start({ models: { model: o.modelPath }, host: linkEm?.serverAddress ?? "127.0.0.1", inputShapes: o.inputShapes, execPrefix: linkEm?.execPrefix });
+    } catch (e) {
+      await linkEm?.close();
+      throw e;
+    }
+    // tbf shapes bandwidth but cannot delay: the client adds the profile's RTT on the kernel path
+    const shape =
+      shaping.mode === "app-token-bucket" ? shaping.shape : shaping.mode === "netns-tbf" && net !== null && net.rttMs > 0 ? { uplinkMbps: null, downlinkMbps: null, rttMs: net.rttMs } : undefined;
+    const client = new TailClient({ url: server.url, timeoutMs, ...(shape === undefined ? {} : { shape }) });
+    const label = shaping.mode === "netns-tbf" && shape !== undefined ? `${shaping.link.label}; the profile's ${net?.rttMs} ms RTT added by the client` : shaping.label;
+    const shaped = shaping.mode !== "none" && net !== null;
+    return new TailConnection(
+      client,
+      label,
+      `local tail server on this machine (${label}); it shares this machine's CPU with the device side`,
+      shaped ? net.uplinkMbps : null,
+      shaped ? net.rttMs : null,
+      "local",
+      server,
+      shaping,
+    );
+  }
+
+  async close(): Promise<void> {
+    await this.client.close();
+    await this.server?.stop();
+    if (this.shaping?.mode === "netns-tbf") await this.shaping.link.close();
+  }
+}

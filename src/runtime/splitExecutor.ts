@@ -1,0 +1,242 @@
+/**
+ * The split executor: one cut of a model, run as head -> encode -> tail -> decode, with the
+ * time of every stage and the bytes that crossed. Three cases of one path:
+ *
+ * - remote tail: the head runs here, its cut tensors are encoded with the codec and sent to a
+ *   tail server (Open Inference Protocol, TailClient) as `<model>.tail.<cut>`;
+ * - local tail: the tail runs in this process, fed what the codec's round trip gives back
+ *   (what a server would see), for verification and accuracy;
+ * - all on the device (the last cut): the head is the whole model; nothing is encoded or sent.
+ *   At cut 0 there is no head: the inputs themselves are the cut tensors.
+ *
+ * Stages, ms (they add up to `totalMs` up to the executor's own bookkeeping):
+ *   head      the head session's run (0 at cut 0)
+ *   encode    the codec over every FP32 cut tensor (other types travel as they are)
+ *   transfer  remote: the call's time minus the server's own (`server_time_ms`); local: 0
+ *   server    remote: the server's own time; local: the codec's decode plus the tail's run
+ *   decode    remote: the answer's tensors made onnxruntime tensors; local: 0
+ *
+ * Bytes: `tensorBytes` = the cut tensors as encoded (codec payload); `wireBytes` = the request
+ * body on the wire (protocol header included; 0 when nothing is sent over a network);
+ * `receivedBytes` = the response body.
+ *
+ * No energy is measured here: callers wrap `run` in their meter's window. Cancellable with an
+ * AbortSignal between stages and during the remote call.
+ */
+import * as ort from "onnxruntime-node";
+import { UsageError } from "../errors.js";
+import type { ModelAnalysis } from "../model/cutPoints.js";
+import { serializeModel } from "../model/onnxModel.js";
+import { splitModel } from "../model/splitModel.js";
+import type { LoadSignal } from "../transport/admission.js";
+import { decodeTensor, encodeTensor, type CodecSpec } from "../transport/codecs/codecs.js";
+import { datatypeToOrt, ortToDatatype, type OipTensor } from "../transport/oip/index.js";
+import { codecTensor, type TailClient } from "../transport/tailClient.js";
+import type { ExecutionTarget } from "./executionTarget.js";
+import { createSession, type SessionPurpose } from "./sessionFactory.js";
+
+export type TailSpec =
+  /** the tail in this process */
+  | { kind: "local"; target?: ExecutionTarget | undefined }
+  /** a tail server; `model` is the served model's name (it serves `<model>.tail.<cut>`) */
+  | { kind: "remote"; client: TailClient; model: string; timeoutMs?: number | undefined };
+
+export interface SplitExecutorOptions {
+  /** cut index as in `splitwatt inspect`: 0 = all on the server, the last = all on the device */
+  cut: number;
+  /** where the head runs (default cpu) */
+  deviceTarget?: ExecutionTarget | undefined;
+  /** codec of the FP32 cut tensors; null hands them over untouched (local tails only) */
+  codec: CodecSpec | null;
+  /** where the tail runs (ignored at the last cut) */
+  tail: TailSpec;
+  /** the purpose of the sessions made here (default inference; verification uses exact) */
+  purpose?: SessionPurpose | undefined;
+  /** overrides the purpose's graph optimisation level (verification at other levels) */
+  optimization?: "disabled" | "basic" | "extended" | "all" | undefined;
+  /** the model's name in error messages */
+  label?: string | undefined;
+}
+
+export interface StageTimings {
+  headMs: number;
+  encodeMs: number;
+  transferMs: number;
+  serverMs: number;
+  decodeMs: number;
+  totalMs: number;
+}
+
+/** What a remote tail server reported about the request. */
+export interface ServerReport {
+  /** its own time from arrival to outputs ready (null when it does not say) */
+  serverMs: number | null;
+  /** its onnxruntime time */
+  computeMs: number | null;
+  load: LoadSignal | null;
+  /** energy its own counter measured over the compute window */
+  energyJ: number | null;
+  energySource: string | null;
+  /** delay the client added to emulate a link (part of transfer) */
+  shapedMs: number;
+}
+
+export interface ExecutionResult {
+  /** the model's outputs, by name */
+  outputs: Record<string, ort.Tensor>;
+  timings: StageTimings;
+  tensorBytes: number;
+  wireBytes: number;
+  receivedBytes: number;
+  /** remote tails only */
+  server: ServerReport | null;
+}
+
+export interface RunOptions {
+  signal?: AbortSignal | undefined;
+  /** this run's codec instead of the executor's */
+  codec?: CodecSpec | null | undefined;
+}
+
+function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted === true) throw signal.reason instanceof Error ? signal.reason : new Error("aborted");
+}
+
+function oipOf(name: string, t: ort.Tensor): OipTensor {
+  const datatype = ortToDatatype(t.type);
+  if (datatype === undefined) throw new UsageError(`cut tensor ${name} has type ${t.type}, which the tail protocol cannot carry: pick another cut`);
+  return { name, datatype, shape: [...t.dims], data: t.data as OipTensor["data"] };
+}
+
+function ortOf(t: OipTensor): ort.Tensor {
+  return new ort.Tensor(datatypeToOrt(t.datatype) as ort.Tensor.Type, t.data as ort.Tensor.DataType, t.shape);
+}
+
+function payloadBytes(t: OipTensor): number {
+  const d = t.data as { byteLength?: number; length: number };
+  return d.byteLength ?? d.length;
+}
+
+export class SplitExecutor {
+  /** the tensors that cross the cut, in the cut's order */
+  readonly crossing: readonly string[];
+
+  private constructor(
+    readonly analysis: ModelAnalysis,
+    readonly options: SplitExecutorOptions,
+    private readonly head: ort.InferenceSession | null,
+    private readonly tail: ort.InferenceSession | null,
+  ) {
+    this.crossing = (analysis.cuts[options.cut]?.tensors ?? []).map((t) => t.name);
+  }
+
+  /** Load the sessions the cut needs. */
+  static async open(a: ModelAnalysis, o: SplitExecutorOptions): Promise<SplitExecutor> {
+    const last = a.cuts.length - 1;
+    if (!Number.isInteger(o.cut) || o.cut < 0 || o.cut > last) {
+      throw new UsageError(`cut ${o.cut} is out of range: this model has cuts 0-${last} (0 = all on the server, ${last} = all on the device; see splitwatt inspect)`);
+    }
+    if (o.codec === null && o.tail.kind === "remote") throw new UsageError("a remote tail needs a codec (raw sends the tensors as they are)");
+    const { head, tail } = splitModel(a, o.cut);
+    const label = o.label ?? a.model.path;
+    const purpose = o.purpose ?? "inference";
+    const headS = head === null ? null : await createSession(serializeModel(head), { target: o.deviceTarget, purpose, optimization: o.optimization, label: `the head of ${label} at cut ${o.cut}` });
+    let tailS: ort.InferenceSession | null = null;
+    try {
+      if (tail !== null && o.tail.kind === "local") tailS = await createSession(serializeModel(tail), { target: o.tail.target, purpose, optimization: o.optimization, label: `the tail of ${label} at cut ${o.cut}` });
+    } catch (e) {
+      await headS?.release();
+      throw e;
+    }
+    return new SplitExecutor(a, o, headS, tailS);
+  }
+
+  /** True at the last cut: everything runs here. */
+  get allOnDevice(): boolean {
+    return this.options.cut === this.analysis.cuts.length - 1;
+  }
+
+  /** Run one input (or a batch: every input with the same batch size). */
+  async run(feeds: Record<string, ort.Tensor>, opts: RunOptions = {}): Promise<ExecutionResult> {
+    const a = this.analysis;
+    const codec = opts.codec === undefined ? this.options.codec : opts.codec;
+    throwIfAborted(opts.signal);
+    const t0 = performance.now();
+    let values: Record<string, ort.Tensor> = feeds;
+    if (this.head !== null) {
+      const h = this.head;
+      values = { ...feeds, ...(await h.run(Object.fromEntries(h.inputNames.map((n) => [n, feeds[n] as ort.Tensor])))) };
+    }
+    const t1 = performance.now();
+    if (this.allOnDevice) {
+      const outputs = Object.fromEntries(a.graph.outputs.map((o) => [o, values[o] as ort.Tensor]));
+      const ms = t1 - t0;
+      return { outputs, timings: { headMs: ms, encodeMs: 0, transferMs: 0, serverMs: 0, decodeMs: 0, totalMs: ms }, tensorBytes: 0, wireBytes: 0, receivedBytes: 0, server: null };
+    }
+    throwIfAborted(opts.signal);
+    const tail = this.options.tail;
+    if (tail.kind === "local") {
+      // encode what crosses, then hand the tail what decoding gives back
+      let tensorBytes = 0;
+      const encoded = this.crossing.map((name) => {
+        const t = values[name];
+        if (t === undefined) throw new Error(`the head did not produce cut tensor ${name}`);
+        if (codec === null || t.type !== "float32") {
+          tensorBytes += (t.data as { byteLength: number }).byteLength;
+          return { name, t, e: null };
+        }
+        const e = encodeTensor(t.data as Float32Array, [...t.dims], codec);
+        tensorBytes += e.bytes.byteLength;
+        return { name, t, e };
+      });
+      const t2 = performance.now();
+      const s = this.tail as ort.InferenceSession;
+      const tailFeeds: Record<string, ort.Tensor> = {};
+      for (const { name, t, e } of encoded) tailFeeds[name] = e === null ? t : new ort.Tensor("float32", decodeTensor(e.bytes, e.datatype, e.shape, e.parameters), t.dims);
+      const out = await s.run(Object.fromEntries(s.inputNames.map((n) => [n, (tailFeeds[n] ?? values[n]) as ort.Tensor])));
+      const t3 = performance.now();
+      const outputs = Object.fromEntries(a.graph.outputs.map((o) => [o, out[o] as ort.Tensor]));
+      return {
+        outputs,
+        timings: { headMs: t1 - t0, encodeMs: t2 - t1, transferMs: 0, serverMs: t3 - t2, decodeMs: 0, totalMs: t3 - t0 },
+        tensorBytes,
+        wireBytes: 0,
+        receivedBytes: 0,
+        server: null,
+      };
+    }
+    // remote tail
+    const effective = codec ?? { codec: "raw", compression: "none" };
+    const tensors = this.crossing.map((name) => {
+      const v = values[name];
+      if (v === undefined) throw new Error(`the head did not produce cut tensor ${name}`);
+      const t = oipOf(name, v);
+      return t.datatype === "FP32" ? codecTensor(t, effective as CodecSpec) : t;
+    });
+    const tensorBytes = tensors.reduce((n, t) => n + payloadBytes(t), 0);
+    const t2 = performance.now();
+    const r = await tail.client.infer(`${tail.model}.tail.${this.options.cut}`, tensors, { binary: true, signal: opts.signal, timeoutMs: tail.timeoutMs });
+    const t3 = performance.now();
+    const outputs: Record<string, ort.Tensor> = {};
+    for (const name of a.graph.outputs) {
+      const o = r.outputs[name];
+      if (o === undefined) throw new UsageError(`the tail server's answer lacks output ${name}: is it serving the same model? (check --server-model)`);
+      outputs[name] = ortOf(o);
+    }
+    const t4 = performance.now();
+    const serverMs = r.serverMs ?? 0;
+    return {
+      outputs,
+      timings: { headMs: t1 - t0, encodeMs: t2 - t1, transferMs: Math.max(0, t3 - t2 - serverMs), serverMs, decodeMs: t4 - t3, totalMs: t4 - t0 },
+      tensorBytes,
+      wireBytes: r.bytesSent,
+      receivedBytes: r.bytesReceived,
+      server: { serverMs: r.serverMs, computeMs: r.computeMs, load: r.load, energyJ: r.serverEnergyJ, energySource: r.serverEnergySource, shapedMs: r.shapedMs },
+    };
+  }
+
+  async release(): Promise<void> {
+    await this.head?.release();
+    await this.tail?.release();
+  }
+}

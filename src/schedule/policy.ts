@@ -1,0 +1,53 @@
+/**
+ * The interface every online policy (and benchmark strategy) implements: given one request and
+ * the state of the world, pick a configuration. Policies are pure: state and clock are passed
+ * in, so the daemon (real clock, live estimates) and the replay simulator (simulated clock,
+ * traces) run the same code. A policy is built once per pareto file (its candidates are fixed,
+ * precomputed at construction) and `decide` is called per request; it must be fast (the
+ * daemon's budget is tens of microseconds for hundreds of candidates).
+ */
+import type { Config } from "../contracts/measurement.js";
+import type { ParetoEntry } from "../contracts/paretoFile.js";
+import type { LinkState, Prediction } from "../predict/costModel.js";
+
+/** One request, as a policy sees it. */
+export interface PolicyRequest {
+  /** the request's latency deadline, ms from its arrival */
+  deadlineMs: number;
+  /** the lowest acceptable accuracy (a fraction), if any */
+  minAccuracy?: number | undefined;
+}
+
+/** What a policy knows of the world when it decides. */
+export interface PolicyState {
+  /** now, ms, on the caller's clock (monotonic in the daemon, simulated in replay) */
+  nowMs: number;
+  /** the current estimates of the link and the server's queue */
+  link: LinkState;
+  /** false while the server is out (circuit breaker open): only configurations that send nothing may be chosen */
+  serverUp: boolean;
+  /** the configuration the device runs now (switching costs, hysteresis); null before the first request */
+  current: Config | null;
+}
+
+export interface Decision {
+  /** the chosen candidate */
+  entry: ParetoEntry;
+  /** its index in the policy's candidates */
+  index: number;
+  /** its latency and energy under the state (as measured, for policies that do not predict) */
+  predicted: Prediction;
+  /** the predicted probability of meeting the deadline */
+  probability: number;
+  /** false when no candidate was expected to meet the deadline (the decision is then the fastest) */
+  feasible: boolean;
+  /** why, in one line (for logs, /v1/status and `splitwatt decide`) */
+  reason: string;
+}
+
+export interface Policy {
+  readonly name: string;
+  /** the configurations this policy chooses among, fixed at construction */
+  readonly candidates: readonly ParetoEntry[];
+  decide(request: PolicyRequest, state: PolicyState): Decision;
+}

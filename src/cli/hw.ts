@@ -70,7 +70,7 @@ function humanReport(r: HardwareReport, inv: Inventory): string {
   const gib = (inv.memoryBytes / 2 ** 30).toFixed(1);
   lines.push(`board    ${[inv.manufacturer, inv.model].filter((x) => x !== "").join(" ") || "unknown"} | ${inv.cpu}, ${inv.cores} cores | ${gib} GiB | ${inv.os}, kernel ${inv.kernel} (${inv.arch})`);
   if (r.roots.sysfs !== "/sys" || r.roots.proc !== "/proc" || r.roots.dev !== "/dev") {
-    lines.push(`roots    sysfs ${r.roots.sysfs}, proc ${r.roots.proc}, dev ${r.roots.dev} (the board line describes this machine)`);
+    lines.push(`roots    sysfs ${r.roots.sysfs}, proc ${r.roots.proc}, dev ${r.roots.dev} (the board line and the vulkan capability describe this machine)`);
   }
   lines.push("", "CPU frequency");
   if (r.cpufreq.policies.length === 0) {

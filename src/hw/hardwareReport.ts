@@ -6,6 +6,7 @@ import { gpuCapabilities } from "./gpuCapabilities.js";
 import { Gpufreq, type GpuFreqDevice } from "./gpufreq.js";
 import { overrideWarnings } from "./overrides.js";
 import { roots, type HwRootOptions } from "./roots.js";
+import { VULKAN_DRIVER_FIX, vulkanDevices, type VulkanDevice } from "./vulkanDevices.js";
 
 /** The stable shape printed by `splitwatt hw --json` (version 1). */
 export interface HardwareReport {
@@ -36,6 +37,8 @@ export interface HardwareReport {
     >;
     warnings: string[];
   };
+  /** the GPUs the Vulkan loader lists (what onnxruntime's WebGPU provider runs on); added after version 1's first release */
+  vulkan: { devices: VulkanDevice[]; reason: string | null };
 }
 
 export interface HardwareReportOptions extends HwRootOptions {
@@ -58,6 +61,13 @@ function gpuWarnings(gpufreq: Gpufreq, gpus: GpuFreqDevice[]): string[] {
   return out;
 }
 
+/** `vulkan`: a Vulkan device exists (what onnxruntime's WebGPU provider needs); software ones are said to be no accelerator. */
+function vulkanCapability(devices: VulkanDevice[], reason: string | null): Capability {
+  if (devices.length === 0) return { name: "vulkan", available: false, reason: `missing: ${reason ?? "no Vulkan device"}`, fix: VULKAN_DRIVER_FIX };
+  const list = devices.map((d) => `${d.name} (${d.driverInfo ?? d.driver ?? d.vendor}${d.software ? "; software, not an accelerator" : ""})`);
+  return { name: "vulkan", available: true, reason: `${devices.length} device(s): ${list.join(", ")}`, fix: null };
+}
+
 function leftBehind(cpufreq: Cpufreq): string[] {
   const ids = cpufreq.leftBehind();
   return ids.length === 0 ? [] : [`a splitwatt run that died left ${ids.join(", ")} changed: run \`splitwatt hw restore\` to put the previous settings back`];
@@ -71,6 +81,7 @@ export async function hardwareReport(opts: HardwareReportOptions = {}): Promise<
   const policies = await cpufreq.policies();
   const gpufreq = new Gpufreq({ ...base, stateDir: opts.stateDir, restoreOnExit: false, guard: cpufreq.guard });
   const gpus = await gpufreq.devices();
+  const vulkan = await vulkanDevices();
   const energy = await energySources({ ...base, nvmlLib: opts.nvmlLib });
   const readingMs = opts.readingMs ?? 250;
   const readings = new Map<string, EnergyReading>();
@@ -128,7 +139,7 @@ export async function hardwareReport(opts: HardwareReportOptions = {}): Promise<
       readingWindowMs: readingMs > 0 ? readingMs : null,
       warnings,
     },
-    capabilities: [...capabilities(r, policies, energy), ...gpuCapabilities(r, gpus)],
+    capabilities: [...capabilities(r, policies, energy), ...gpuCapabilities(r, gpus), vulkanCapability(vulkan.devices, vulkan.reason)],
     gpufreq: {
       devices: gpus.map((g) => ({
         id: g.id,
@@ -147,5 +158,6 @@ export async function hardwareReport(opts: HardwareReportOptions = {}): Promise<
       })),
       warnings: gpuWarnings(gpufreq, gpus),
     },
+    vulkan: { devices: vulkan.devices, reason: vulkan.reason },
   };
 }

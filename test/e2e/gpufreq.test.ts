@@ -65,6 +65,10 @@ describe("splitwatt hw lists GPU clocks", () => {
     expect(cap("gpufreq")).toMatchObject({ available: true, reason: expect.stringMatching(/3 GPU\(s\)/) });
     expect(cap("gpufreq.set")).toMatchObject({ available: true, reason: expect.stringMatching(/userspace governor/) });
     expect(j.gpufreq.warnings.join("\n")).toMatch(/Jetson GPU: nvpmodel and jetson_clocks/);
+    // Vulkan devices are this machine's (lavapipe in CI), whatever the roots: a software one is said to be no accelerator
+    expect(cap("vulkan").available).toBe(j.vulkan.devices.length > 0);
+    for (const d of j.vulkan.devices) expect(Object.keys(d)).toEqual(expect.arrayContaining(["name", "vendor", "type", "driver", "software"]));
+    if (j.vulkan.devices.some((d: { software: boolean }) => d.software)) expect(cap("vulkan").reason).toMatch(/software, not an accelerator/);
     // the CPU side is unchanged
     expect(j.cpufreq.policies.map((p: { id: string }) => p.id)).toEqual(["policy0", "policy4", "policy8"]);
   });

@@ -100,7 +100,7 @@ function humanReport(r: HardwareReport, inv: Inventory): string {
   for (const s of r.energy.sources) {
     const reading = s.reading === null ? "" : s.reading.energyJ === null ? `n/a (${s.reading.note ?? "no reading"})` : `${formatWatts(s.reading.powerW)} over ${r.energy.readingWindowMs} ms`;
     lines.push(
-      `  ${s.id.padEnd(idWidth)}  ${s.kind.padEnd(8)} ${s.domain.padEnd(10)} ${s.socket === null ? "      " : `sock ${s.socket}`}  ${s.kind === "estimate" ? "model  " : s.measures === "energy" ? "counter" : "power  "}  ${reading}${s.device ? "  [device]" : ""}${s.kind === "estimate" ? "  (estimate)" : ""}`,
+      `  ${s.id.padEnd(idWidth)}  ${s.kind.padEnd(8)} ${s.domain.padEnd(10)} ${s.socket === null ? "      " : `sock ${s.socket}`}  ${s.kind === "estimate" ? "model  " : s.measures === "energy" ? "counter" : "power  "}  ${reading}${s.device ? "  [device]" : ""}${s.gpu === null ? "" : `  [gpu: ${s.gpu}]`}${s.kind === "estimate" ? "  (estimate)" : ""}`,
     );
   }
   if (r.energy.sources.length === 0) lines.push("  none");

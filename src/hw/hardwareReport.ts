@@ -3,6 +3,7 @@ import { Cpufreq, type CpufreqPolicy } from "./cpufreq.js";
 import { EnergyMeter, type EnergyReading } from "./energyMeter.js";
 import { energySources, type EnergyKind } from "./energySources.js";
 import { gpuCapabilities } from "./gpuCapabilities.js";
+import { gpuEnergyPart } from "./gpuEnergy.js";
 import { Gpufreq, type GpuFreqDevice } from "./gpufreq.js";
 import { overrideWarnings } from "./overrides.js";
 import { roots, type HwRootOptions } from "./roots.js";
@@ -20,7 +21,17 @@ export interface HardwareReport {
     warnings: string[];
   };
   energy: {
-    sources: Array<{ id: string; kind: EnergyKind; domain: string; socket: number | null; measures: "energy" | "power"; device: boolean; reading: EnergyReading | null }>;
+    sources: Array<{
+      id: string;
+      kind: EnergyKind;
+      domain: string;
+      socket: number | null;
+      measures: "energy" | "power";
+      device: boolean;
+      reading: EnergyReading | null;
+      /** what part of a GPU it measures (src/hw/gpuEnergy.ts), null for none; added after version 1's first release */
+      gpu: string | null;
+    }>;
     /** where the device total comes from */
     deviceSource: EnergyKind | "mixed";
     estimated: boolean;
@@ -133,6 +144,7 @@ export async function hardwareReport(opts: HardwareReportOptions = {}): Promise<
         measures: s.measures,
         device: deviceIds.has(s.id),
         reading: readings.get(s.id) ?? null,
+        gpu: gpuEnergyPart(s),
       })),
       deviceSource: kinds.size === 1 ? ([...kinds][0] as EnergyKind) : "mixed",
       estimated: energy.estimated,

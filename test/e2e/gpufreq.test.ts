@@ -10,7 +10,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { devfreqMali, i915Gpu, jetsonOrin, raspberryPi4 } from "../fixtures/boards.js";
+import { devfreqMali, i915Gpu, jetsonOrin, raplClient, raspberryPi4 } from "../fixtures/boards.js";
 import { FakeTree } from "../fixtures/fakeTree.js";
 
 const repo = resolve(import.meta.dirname, "../..");
@@ -71,6 +71,19 @@ describe("splitwatt hw lists GPU clocks", () => {
     if (j.vulkan.devices.some((d: { software: boolean }) => d.software)) expect(cap("vulkan").reason).toMatch(/software, not an accelerator/);
     // the CPU side is unchanged
     expect(j.cpufreq.policies.map((p: { id: string }) => p.id)).toEqual(["policy0", "policy4", "policy8"]);
+  });
+
+  it("energy sources that measure a GPU are labelled: Jetson's VDD_GPU_SOC rail, RAPL uncore on an Intel client part", () => {
+    const label = (build: (t: FakeTree) => void) => {
+      const t = fake(build);
+      const j = JSON.parse(cli(["hw", "--json", "--reading-ms", "0", "--sysfs-root", t.sysfsRoot, "--proc-root", t.procRoot, "--dev-root", t.devRoot]).stdout);
+      return Object.fromEntries(j.energy.sources.map((x: { id: string; gpu: string | null }) => [x.id, x.gpu]));
+    };
+    expect(label(jetsonOrin)).toMatchObject({ "ina3221:VDD_GPU_SOC": "GPU + SoC rail", "ina3221:VDD_CPU_CV": null, "ina3221:VIN_SYS_5V0": null });
+    expect(label((t) => {
+      raspberryPi4(t);
+      raplClient(t);
+    })).toEqual({ "rapl:package-0": null, "rapl:package-0/core": null, "rapl:package-0/uncore": "integrated GPU (RAPL uncore / PP1)", "rapl:psys": null });
   });
 
   it("text: a GPU frequency section; none on a board without GPU clocks, with the capability's reason", () => {

@@ -20,7 +20,7 @@ afterEach(() => {
   for (const t of trees.splice(0)) t.cleanup();
 });
 
-const ORIN = "sys/devices/platform/17000000.ga10b/devfreq/17000000.ga10b";
+const ORIN = "sys/devices/17000000.ga10b/devfreq/17000000.ga10b";
 const MALI = "sys/devices/platform/fb000000.gpu/devfreq/fb000000.gpu";
 const CARD = "sys/devices/pci0000:00/0000:00:02.0/drm/card0";
 

@@ -2,8 +2,12 @@ import { capabilities, type Capability } from "./capabilities.js";
 import { Cpufreq, type CpufreqPolicy } from "./cpufreq.js";
 import { EnergyMeter, type EnergyReading } from "./energyMeter.js";
 import { energySources, type EnergyKind } from "./energySources.js";
+import { gpuCapabilities } from "./gpuCapabilities.js";
+import { gpuEnergyPart } from "./gpuEnergy.js";
+import { Gpufreq, type GpuFreqDevice } from "./gpufreq.js";
 import { overrideWarnings } from "./overrides.js";
 import { roots, type HwRootOptions } from "./roots.js";
+import { VULKAN_DRIVER_FIX, vulkanDevices, type VulkanDevice } from "./vulkanDevices.js";
 
 /** The stable shape printed by `splitwatt hw --json` (version 1). */
 export interface HardwareReport {
@@ -17,7 +21,17 @@ export interface HardwareReport {
     warnings: string[];
   };
   energy: {
-    sources: Array<{ id: string; kind: EnergyKind; domain: string; socket: number | null; measures: "energy" | "power"; device: boolean; reading: EnergyReading | null }>;
+    sources: Array<{
+      id: string;
+      kind: EnergyKind;
+      domain: string;
+      socket: number | null;
+      measures: "energy" | "power";
+      device: boolean;
+      reading: EnergyReading | null;
+      /** what part of a GPU it measures (src/hw/gpuEnergy.ts), null for none; added after version 1's first release */
+      gpu: string | null;
+    }>;
     /** where the device total comes from */
     deviceSource: EnergyKind | "mixed";
     estimated: boolean;
@@ -26,6 +40,16 @@ export interface HardwareReport {
     warnings: string[];
   };
   capabilities: Capability[];
+  /** GPU clock domains (devfreq GPUs, i915 cards); added after version 1's first release */
+  gpufreq: {
+    devices: Array<
+      Pick<GpuFreqDevice, "id" | "kind" | "name" | "driver" | "governor" | "governors" | "availableKHz" | "minKHz" | "maxKHz"> &
+        Pick<GpuFreqDevice, "limitMinKHz" | "limitMaxKHz" | "curKHz" | "boostKHz">
+    >;
+    warnings: string[];
+  };
+  /** the GPUs the Vulkan loader lists (what onnxruntime's WebGPU provider runs on); added after version 1's first release */
+  vulkan: { devices: VulkanDevice[]; reason: string | null };
 }
 
 export interface HardwareReportOptions extends HwRootOptions {
@@ -37,17 +61,38 @@ export interface HardwareReportOptions extends HwRootOptions {
   nvmlLib?: string | undefined;
 }
 
+/** GPU-side warnings: a dead run's GPU changes, Jetson tools that rewrite GPU limits. */
+function gpuWarnings(gpufreq: Gpufreq, gpus: GpuFreqDevice[]): string[] {
+  const out = [...gpufreq.warnings];
+  const ids = gpufreq.leftBehind();
+  if (ids.length > 0) out.push(`a splitwatt run that died left ${ids.join(", ")} changed: run \`splitwatt hw restore\` to put the previous settings back`);
+  if (gpus.some((g) => g.driver === "gk20a" || g.driver === "nvgpu" || /ga10b|gv11b|gp10b/.test(g.name))) {
+    out.push("Jetson GPU: nvpmodel and jetson_clocks also set the GPU's devfreq limits; do not run them while splitwatt controls the clocks");
+  }
+  return out;
+}
+
+/** `vulkan`: a Vulkan device exists (what onnxruntime's WebGPU provider needs); software ones are said to be no accelerator. */
+function vulkanCapability(devices: VulkanDevice[], reason: string | null): Capability {
+  if (devices.length === 0) return { name: "vulkan", available: false, reason: `missing: ${reason ?? "no Vulkan device"}`, fix: VULKAN_DRIVER_FIX };
+  const list = devices.map((d) => `${d.name} (${d.driverInfo ?? d.driver ?? d.vendor}${d.software ? "; software, not an accelerator" : ""})`);
+  return { name: "vulkan", available: true, reason: `${devices.length} device(s): ${list.join(", ")}`, fix: null };
+}
+
 function leftBehind(cpufreq: Cpufreq): string[] {
   const ids = cpufreq.leftBehind();
   return ids.length === 0 ? [] : [`a splitwatt run that died left ${ids.join(", ")} changed: run \`splitwatt hw restore\` to put the previous settings back`];
 }
 
-/** Everything `splitwatt hw` shows: cpufreq policies, energy sources with a reading, capabilities. */
+/** Everything `splitwatt hw` shows: cpufreq policies, GPU clocks, energy sources with a reading, capabilities. */
 export async function hardwareReport(opts: HardwareReportOptions = {}): Promise<HardwareReport> {
   const r = roots(opts);
   const base = { sysfsRoot: r.sysfsRoot, procRoot: r.procRoot, devRoot: r.devRoot, io: r.io };
   const cpufreq = new Cpufreq({ ...base, stateDir: opts.stateDir, restoreOnExit: false });
   const policies = await cpufreq.policies();
+  const gpufreq = new Gpufreq({ ...base, stateDir: opts.stateDir, restoreOnExit: false, guard: cpufreq.guard });
+  const gpus = await gpufreq.devices();
+  const vulkan = await vulkanDevices();
   const energy = await energySources({ ...base, nvmlLib: opts.nvmlLib });
   const readingMs = opts.readingMs ?? 250;
   const readings = new Map<string, EnergyReading>();
@@ -99,12 +144,32 @@ export async function hardwareReport(opts: HardwareReportOptions = {}): Promise<
         measures: s.measures,
         device: deviceIds.has(s.id),
         reading: readings.get(s.id) ?? null,
+        gpu: gpuEnergyPart(s),
       })),
       deviceSource: kinds.size === 1 ? ([...kinds][0] as EnergyKind) : "mixed",
       estimated: energy.estimated,
       readingWindowMs: readingMs > 0 ? readingMs : null,
       warnings,
     },
-    capabilities: capabilities(r, policies, energy),
+    capabilities: [...capabilities(r, policies, energy), ...gpuCapabilities(r, gpus), vulkanCapability(vulkan.devices, vulkan.reason)],
+    gpufreq: {
+      devices: gpus.map((g) => ({
+        id: g.id,
+        kind: g.kind,
+        name: g.name,
+        driver: g.driver,
+        governor: g.governor,
+        governors: g.governors,
+        availableKHz: g.availableKHz,
+        minKHz: g.minKHz,
+        maxKHz: g.maxKHz,
+        limitMinKHz: g.limitMinKHz,
+        limitMaxKHz: g.limitMaxKHz,
+        curKHz: g.curKHz,
+        boostKHz: g.boostKHz,
+      })),
+      warnings: gpuWarnings(gpufreq, gpus),
+    },
+    vulkan: { devices: vulkan.devices, reason: vulkan.reason },
   };
 }

@@ -11,6 +11,7 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { env } from "../env.js";
 import { UsageError } from "../errors.js";
+import { MeterConfig } from "../contracts/meterSpec.js";
 import type { Config } from "../measure/measurement.js";
 import type { GuidedSummary } from "../search/guidedSeeds.js";
 import type { LiveDimensionsSpec } from "../search/liveSpace.js";
@@ -30,6 +31,7 @@ export const OptimizeConfigFile = z.strictObject({
   network: z.string().min(1).optional(),
   link: z.enum(["auto", "kernel", "app", "none"]).optional(),
   board: z.string().min(1).optional(),
+  ...MeterConfig.shape,
   serverBoard: z.string().min(1).optional(),
   serverEnergy: z.enum(["marginal", "node"]).optional(),
   store: z.string().min(1).optional(),
@@ -123,6 +125,8 @@ function plan(o: OptimizeCliOptions, raw: Record<string, unknown>, cmd: Command)
           serverModel: pick("serverModel", raw.serverModel, file.serverModel),
           link: pick("link", raw.link, file.link),
           board: pick("board", raw.board, file.board),
+          meter: pick("meter", raw.meter, file.meter),
+          meterPeriodMs: pick("meterPeriodMs", raw.meterPeriodMs, file.meterPeriodMs),
           serverBoard: pick("serverBoard", raw.serverBoard, file.serverBoard),
           serverEnergy: pick("serverEnergy", raw.serverEnergy, file.serverEnergy),
           store: pick("store", raw.store, file.store),
@@ -215,6 +219,7 @@ export async function runLiveOptimize(o: OptimizeCliOptions, raw: Record<string,
         server: p.profiler.server ?? "local splitwatt serve child",
         link: profiler.linkDescription,
         serverEnergy: p.profiler.serverEnergy,
+        deviceEnergy: profiler.deviceEnergyLabel,
         notes: profiler.notes,
         ...(guided === null ? {} : { guided }),
       },

@@ -236,6 +236,11 @@ export class EnergyMeter {
     return { tNs: snapshot?.tNs ?? process.hrtime.bigint(), clockMs, snapshot, cpu: stat?.all ?? null, cpuCount: stat?.perCpu.size ?? 1, cpuUsage: process.cpuUsage() };
   }
 
+  /** Wait for an external meter's first reading (a window that starts before it has no figure). */
+  async ready(): Promise<void> {
+    await this.meter?.waitFor(meterClockMs());
+  }
+
   /**
    * Tell the estimate the CPU frequency splitwatt has just set (kHz, the mean over the policies),
    * or null once it is no longer set (restored). Windows then price at it, time-weighted.

@@ -75,6 +75,7 @@ export async function hardwareReport(opts: HardwareReportOptions = {}): Promise<
       }
       if (readingMs > 0) {
         meter.start();
+        await meter.ready();
         const { window } = await meter.measure(() => new Promise((res) => setTimeout(res, readingMs)));
         const [settled] = await meter.settle([window]);
         for (const x of settled?.sources ?? []) readings.set(x.id, x);

@@ -95,7 +95,7 @@ export async function liveSpace(profiler: Profiler, spec: LiveDimensionsSpec = {
   if (!splits.includes(0) || !splits.includes(L)) {
     throw new UsageError(`the split dimension must include 0 (all on the server) and ${L} (all on the device): the anchors need both`);
   }
-  const evaluate: Evaluator = async (config, ctx): Promise<EvaluationResult> => {
+  const evaluate: Evaluator = async (config, ctx): Promise<EvaluationResult | null> => {
     const c: LiveConfig = {
       split: config.split as number,
       cpuFreqMHz: config.cpuFreqMHz as number | "current",
@@ -105,11 +105,13 @@ export async function liveSpace(profiler: Profiler, spec: LiveDimensionsSpec = {
     };
     const r = await profiler.measure(c, { signal: ctx.signal });
     const m = r.measurement;
+    // no energy figure (an external meter failed through every request): not evaluable, never 0 J
+    if (m.energyJ.total === null) return null;
     const samples = m.latencyMs.samples;
     return {
       latencyMs: m.latencyMs.mean,
       latency: { p50: m.latencyMs.p50, p95: m.latencyMs.p95, p99: m.latencyMs.p99, max: samples === undefined || samples.length === 0 ? null : Math.max(...samples), n: m.latencyMs.n },
-      energyJ: m.energyJ.total ?? 0,
+      energyJ: m.energyJ.total,
       accuracy: m.accuracy?.value ?? null,
       cached: r.cached,
       measurement: m,

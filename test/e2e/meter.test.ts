@@ -4,7 +4,7 @@
  * frequency label on a fake Raspberry Pi 4 tree.
  */
 import { execFile, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { createServer as createTcpServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -103,6 +103,44 @@ describe("splitwatt measure --meter", () => {
       expect(r.stderr).toMatch(/--meter: meter "modbus:10\.0\.0\.1": unknown meter kind/);
     }
   }, 60_000);
+});
+
+describe("splitwatt optimize with meter: in its YAML config", () => {
+  it("every evaluation is measured with the meter; the pareto file names it", async () => {
+    const spec = await httpMeter(2.5);
+    const d = tmp();
+    const store = join(d, "m.jsonl");
+    const out = join(d, "tiny.pareto.json");
+    const config = join(d, "opt.yaml");
+    writeFileSync(
+      config,
+      [
+        "model: tiny_cnn",
+        "network: none",
+        `meter: "${spec}"`,
+        "meterPeriodMs: 50",
+        `store: ${store}`,
+        "dimensions: { codec: [raw] }",
+        "budget: 3",
+        "seed: 3",
+        "measure: { minRuns: 3, maxSeconds: 1, warmUp: 1, idleMs: 0, accuracy: false }",
+        `out: ${out}`,
+      ].join("\n"),
+    );
+    const r = await cli(["optimize", "--config", config], { SPLITWATT_STATE_DIR: d });
+    expect(r.stderr).not.toMatch(/internal error|warning/);
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(readFileSync(out, "utf8")) as Record<string, any>;
+    expect(doc.source.deviceEnergy).toBe(`meter ${spec}`);
+    expect(doc.evaluations).toBe(3);
+    const records = readFileSync(store, "utf8").trim().split("\n").map((l) => JSON.parse(l) as Record<string, any>);
+    expect(records).toHaveLength(3);
+    for (const m of records) {
+      expect(m.energySource.device).toBe("meter");
+      expect(m.host.deviceMeter.spec).toBe(spec);
+      expect(m.energyJ.device).toBeGreaterThan(0);
+    }
+  }, 300_000);
 });
 
 describe("splitwatt hw --meter", () => {

@@ -236,6 +236,11 @@ export class EnergyMeter {
     return { tNs: snapshot?.tNs ?? process.hrtime.bigint(), clockMs, snapshot, cpu: stat?.all ?? null, cpuCount: stat?.perCpu.size ?? 1, cpuUsage: process.cpuUsage() };
   }
 
+  /** Whether the estimate can see the CPU frequency without being told (scaling_cur_freq is sampled). */
+  get samplesFrequency(): boolean {
+    return this.freqPolicies.length > 0;
+  }
+
   /** Wait for an external meter's first reading (a window that starts before it has no figure). */
   async ready(): Promise<void> {
     await this.meter?.waitFor(meterClockMs());
@@ -259,7 +264,7 @@ export class EnergyMeter {
   async settle(windows: readonly EnergyWindow[]): Promise<EnergyWindow[]> {
     const meter = this.meter;
     if (meter === null || windows.length === 0) return [...windows];
-    const run: MeterSpan = { fromMs: Math.min(...windows.map((w) => w.span.fromMs)), toMs: Math.max(...windows.map((w) => w.span.toMs)) };
+    const run: MeterSpan = windows.reduce((r, w) => ({ fromMs: Math.min(r.fromMs, w.span.fromMs), toMs: Math.max(r.toMs, w.span.toMs) }), { fromMs: Number.POSITIVE_INFINITY, toMs: Number.NEGATIVE_INFINITY });
     await meter.waitFor(run.toMs);
     const periodMs = meter.periodMs();
     const runMean = { span: run, meanW: meterRunMeanW(meter.view(), run, periodMs) };
@@ -401,7 +406,7 @@ export class EnergyMeter {
    */
   private frequency(from: EnergyMark, to: EnergyMark): { freqMHz: number | null; freqSource: FreqSource | null } {
     const applied = this.appliedKHz(from.tNs, to.tNs);
-    if (applied !== null) return { freqMHz: applied / 1000, freqSource: "applied" };
+    if (applied !== null) return { freqMHz: Math.round(applied / 100) / 10, freqSource: "applied" };
     if (this.freqPolicies.length === 0 || from.snapshot === null || to.snapshot === null) return { freqMHz: null, freqSource: null };
     const a = new Map(from.snapshot.sources.map((s) => [s.id, s]));
     const b = new Map(to.snapshot.sources.map((s) => [s.id, s]));

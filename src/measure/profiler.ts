@@ -175,7 +175,15 @@ export class Profiler {
   get deviceEnergyLabel(): string {
     const m = this.meter;
     if (m.meter !== null) return `meter ${m.meter.label}`;
-    if (m.estimated) return `estimate: board profile ${m.board.name} x CPU utilisation, at each configuration's CPU frequency`;
+    if (m.estimated) {
+      const freq =
+        this.cpufreq !== null
+          ? "priced at each configuration's cpuFreqMHz (set by splitwatt)"
+          : m.samplesFrequency
+            ? "priced at the CPU frequency sampled from scaling_cur_freq (host.deviceEstimateFreqMHz of each measurement)"
+            : "CPU frequency unknown: priced at the profile's maximum";
+      return `estimate: board profile ${m.board.name} x CPU utilisation, ${freq}`;
+    }
     return m.device.map((d) => d.id).join("+");
   }
 
@@ -523,7 +531,7 @@ export class Profiler {
       return {
         deviceMeter: {
           spec: m.meter.label,
-          periodMs,
+          periodMs: +periodMs.toFixed(1),
           windows: windows.length,
           integrated: readings.filter((r) => r?.method === "trapezoid").length,
           runMean,

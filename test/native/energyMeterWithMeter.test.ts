@@ -36,7 +36,7 @@ async function fakeMeter(power: (tMs: number) => number) {
   return { spec: `http:http://127.0.0.1:${(server.address() as { port: number }).port}/#w`, state };
 }
 
-async function energyMeter(spec: string, board = "generic-x86") {
+async function energyMeter(spec: string, board = "generic-x86", timeoutMs = 1000) {
   const t = FakeTree.create();
   bareMachine(t);
   const warnings: string[] = [];
@@ -46,7 +46,7 @@ async function energyMeter(spec: string, board = "generic-x86") {
     devRoot: t.devRoot,
     nvmlLib: "/nonexistent/libnvidia-ml.so",
     board,
-    meter: { spec, periodMs: 40, timeoutMs: 120 },
+    meter: { spec, periodMs: 40, timeoutMs },
     onWarning: (w) => warnings.push(w),
   });
   cleanup.push(async () => {
@@ -54,6 +54,7 @@ async function energyMeter(spec: string, board = "generic-x86") {
     t.cleanup();
   });
   m.start();
+  await m.ready();
   return { m, warnings };
 }
 
@@ -97,7 +98,7 @@ describe("EnergyMeter with an external meter", () => {
     }
     const settled = await m.settle(windows);
     const run = { fromMs: settled[0]?.span.fromMs as number, toMs: settled[settled.length - 1]?.span.toMs as number };
-    expect(settled.every((w) => w.deviceComplete && meterReading(w)?.method === "run-mean")).toBe(true);
+    expect(settled.filter((w) => !w.deviceComplete || meterReading(w)?.method !== "run-mean").map((w) => meterReading(w)?.note)).toEqual([]);
     expect(meterReading(settled[0] as EnergyWindow)?.note).toMatch(/shorter than 3 meter periods.*the run's mean power/);
     // every window: the same mean power; that power lies between 2 and 6 W, near the time-weighted mean
     const powers = settled.map((w) => w.deviceJ / ((w.span.toMs - w.span.fromMs) / 1000));
@@ -112,7 +113,7 @@ describe("EnergyMeter with an external meter", () => {
 
   it("a meter that stops answering: windows across the gap have no figure (not zero), a warning as it happens, no crash", async () => {
     const { spec, state } = await fakeMeter(() => 3);
-    const { m, warnings } = await energyMeter(spec);
+    const { m, warnings } = await energyMeter(spec, "generic-x86", 120);
     await sleep(60);
     const before = m.since(m.mark());
     await sleep(100);

@@ -174,6 +174,18 @@ describe("short windows: the run's mean power x the window's time", () => {
     expect(r.energyJ).toBeCloseTo(0.6, 9);
   });
 
+  it("a long-running trace drops readings older than its retention, and gaps that ended before them", () => {
+    const t = new MeterTrace("m", () => undefined, 1000);
+    for (let i = 0; i <= 5; i++) t.reading(T0 + i * 100, 1);
+    t.failure("timeout");
+    for (let i = 8; i <= 12; i++) t.reading(T0 + i * 100, 1); // 1200 ms > 1.1 x retention: pruned to the last 1000 ms
+    expect(t.samples[0]?.tMs).toBe(T0 + 200);
+    expect(t.gaps).toEqual([{ fromMs: T0 + 500, toMs: T0 + 800 }]);
+    for (let i = 13; i <= 30; i++) t.reading(T0 + i * 100, 1);
+    expect(t.gaps).toEqual([]);
+    expect(meterWindowEnergy(t, span(2200, 2900), { periodMs: 100 }).energyJ).toBeCloseTo(0.7, 9);
+  });
+
   it("the period is the median interval between readings", () => {
     const t = new MeterTrace("m", () => undefined);
     [0, 200, 400, 1400, 1600, 1810].forEach((ms) => t.reading(T0 + ms, 1));

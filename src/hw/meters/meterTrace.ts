@@ -26,6 +26,9 @@ export interface MeterTraceView {
   readonly gaps: readonly MeterGap[];
 }
 
+/** At most this many readings are kept (with the time limit, whichever is hit first). */
+const MAX_SAMPLES = 1_000_000;
+
 export class MeterTrace implements MeterTraceView {
   private readonly s: MeterSample[] = [];
   private readonly g: MeterGap[] = [];
@@ -34,7 +37,8 @@ export class MeterTrace implements MeterTraceView {
   /**
    * @param label the meter as outputs show it
    * @param warn receives one line per failure streak and per resumption
-   * @param retainMs readings older than the newest minus this are dropped (long-running daemons)
+   * @param retainMs readings older than the newest minus this are dropped (long-running daemons),
+   *   as are the oldest when there are more than a million
    */
   constructor(
     private readonly label: string,
@@ -79,6 +83,8 @@ export class MeterTrace implements MeterTraceView {
     this.s.push({ tMs, watts });
     const first = this.s[0] as MeterSample;
     if (tMs - first.tMs > this.retainMs * 1.1) this.prune(tMs - this.retainMs);
+    // a meter printing far faster than anyone integrates: keep the newest half of MAX_SAMPLES
+    else if (this.s.length > MAX_SAMPLES) this.prune((this.s[this.s.length - MAX_SAMPLES / 2] as MeterSample).tMs);
     return true;
   }
 

@@ -1,4 +1,5 @@
 import type { z } from "zod";
+import { UsageError } from "../errors.js";
 import { analyzeModel, type ModelAnalysis } from "../model/cutPoints.js";
 import { loadModel } from "../model/onnxModel.js";
 import { resolveModel, type ResolvedModel } from "../model/resolveModel.js";
@@ -12,7 +13,14 @@ const progress = (msg: string): void => {
 export async function openModel(spec: string, o: z.infer<typeof ModelOptions>): Promise<{ resolved: ResolvedModel; analysis: ModelAnalysis }> {
   const resolved = await resolveModel(spec, { inputSize: o.inputSize, onProgress: progress });
   const model = loadModel(resolved.path);
-  const inputShapes = { ...(resolved.inputShapes ?? {}), ...parseInputShapes(o.inputShape) };
+  const given = parseInputShapes(o.inputShape);
+  const g = model.proto.graph;
+  const weights = new Set(g?.initializer.map((t) => t.name));
+  const inputNames = (g?.input ?? []).map((i) => i.name).filter((n) => !weights.has(n));
+  for (const name of Object.keys(given)) {
+    if (!inputNames.includes(name)) throw new UsageError(`--input-shape ${name}=...: ${spec} has no input named "${name}"; its inputs are ${inputNames.join(", ")}`);
+  }
+  const inputShapes = { ...(resolved.inputShapes ?? {}), ...given };
   const analysis = await analyzeModel(model, { inputShapes, maxTensors: o.maxTensors });
   return { resolved, analysis };
 }

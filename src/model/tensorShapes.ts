@@ -4,6 +4,7 @@ import * as ort from "onnxruntime-node";
 import { BadModelError, UsageError } from "../errors.js";
 import type { GraphInfo } from "./graphInfo.js";
 import { serializeModel, type OnnxModel } from "./onnxModel.js";
+import { ortMessage } from "./ortMessage.js";
 import { dtypeBytes, dtypeName, elemTypeOf } from "./tensorType.js";
 
 /** A tensor's type at batch 1 for the inspected input size. */
@@ -71,6 +72,20 @@ function zeros(elemType: number, shape: number[], batch: number): ort.Tensor {
   }
 }
 
+/** Why the probe copy does not load: the model itself, or splitwatt's rewrite of it (the original loads). */
+async function probeLoadError(model: OnnxModel, err: unknown): Promise<BadModelError> {
+  try {
+    await (await ort.InferenceSession.create(model.bytes, { graphOptimizationLevel: "disabled", intraOpNumThreads: 1 })).release();
+  } catch (original) {
+    return new BadModelError(`onnxruntime cannot load ${model.path}: ${ortMessage(original)}`, { path: model.path, cause: original });
+  }
+  return new BadModelError(
+    `onnxruntime loads ${model.path}, but not the copy with every intermediate tensor exposed that splitwatt runs to measure shapes: ${ortMessage(err)}; ` +
+      "declare the shapes in the model (python: onnx.shape_inference.infer_shapes) so no probe is needed, or report this",
+    { path: model.path, cause: err },
+  );
+}
+
 /**
  * Types and shapes of every non-weight tensor (graph inputs and compute outputs): from the
  * model's value_info where complete, else from running the model once (twice when the batch
@@ -100,7 +115,7 @@ export async function tensorShapes(model: OnnxModel, info: GraphInfo, opts: Shap
   try {
     session = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: "disabled", intraOpNumThreads: 1 });
   } catch (err) {
-    throw new BadModelError(`onnxruntime cannot load ${model.path}: ${(err as Error).message.split("\n")[0]}`, { path: model.path, cause: err });
+    throw await probeLoadError(model, err);
   }
   const symbolicBatch = info.inputs.some((name) => typeof info.declared.get(name)?.dims?.[0] === "string");
   const run = async (batch: number, names: string[]) => {
@@ -109,7 +124,11 @@ export async function tensorShapes(model: OnnxModel, info: GraphInfo, opts: Shap
     try {
       return await session.run(feeds, names);
     } catch (err) {
-      throw new BadModelError(`onnxruntime failed to run ${model.path} to measure tensor shapes: ${(err as Error).message.split("\n")[0]}`, { path: model.path, cause: err });
+      const given = Object.entries(inputShapes).map(([k, v]) => `${k}=${v.map((d, i) => (i === 0 ? batch : d)).join(",")}`);
+      throw new BadModelError(`onnxruntime failed to run ${model.path} on zeros (${given.join(" ")}) to measure tensor shapes: ${ortMessage(err)}; check the shapes (--input-shape)`, {
+        path: model.path,
+        cause: err,
+      });
     }
   };
   try {

@@ -3,6 +3,7 @@ import { UsageError } from "../errors.js";
 import { analyzeModel, type ModelAnalysis } from "../model/cutPoints.js";
 import { loadModel, serializeModel } from "../model/onnxModel.js";
 import { resolveModel } from "../model/resolveModel.js";
+import { ortMessage } from "../model/ortMessage.js";
 import { splitModel } from "../model/splitModel.js";
 
 /** Where sessions run: CPU with N intra-op threads, or CUDA/TensorRT where installed. */
@@ -176,7 +177,7 @@ export class TailModels {
       session = await ort.InferenceSession.create(bytes, this.sessionOptions());
     } catch (err) {
       const t = this.opts.target?.kind ?? "cpu";
-      throw new UsageError(`cannot start an onnxruntime session for ${name} on ${t}: ${(err as Error).message.split("\n")[0]}${t === "cpu" ? "" : " (is the CUDA build of onnxruntime-node installed? see README)"}`);
+      throw new UsageError(`cannot start an onnxruntime session for ${name} on ${t}: ${ortMessage(err)}${t === "cpu" ? "" : " (is the CUDA build of onnxruntime-node installed? see README)"}`);
     }
     return { session, meta, bytes: bytes.byteLength, users: 0, lastUsed: performance.now() };
   }

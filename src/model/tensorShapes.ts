@@ -94,7 +94,8 @@ async function probeLoadError(model: OnnxModel, err: unknown): Promise<BadModelE
 export async function tensorShapes(model: OnnxModel, info: GraphInfo, opts: ShapeOptions = {}): Promise<Map<string, TensorShape>> {
   const inputShapes = concreteInputShapes(model, info, opts);
   const out = new Map<string, TensorShape>();
-  const wanted = [...info.birth.keys()];
+  // constant-only tensors too: they never cross, but a Conv reading a dequantized weight needs its dims for MACs
+  const wanted = [...info.birth.keys(), ...info.constantOnly.flatMap((n) => n.output).filter((o) => o !== "")];
   const missing: string[] = [];
   for (const name of wanted) {
     const d = info.declared.get(name);

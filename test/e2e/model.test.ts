@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { seededFloats } from "../../src/model/verifySplit.js";
 import { create } from "@bufbuild/protobuf";
 import { TensorProto_DataType, TensorProtoSchema } from "onnx-buf";
-import { bytesOf, chain, externalData, model, node, op, storageFields, vi } from "../fixtures/onnxGraphs.js";
+import { bytesOf, chain, externalData, ifModel, model, node, op, storageFields, vi } from "../fixtures/onnxGraphs.js";
 
 const repo = resolve(import.meta.dirname, "../..");
 const dir = mkdtempSync(join(tmpdir(), "sw-e2e-model-"));
@@ -128,6 +128,17 @@ describe("models as third-party exporters write them", () => {
     const s = cli(["split", path, "--at", String(at), "--out", join(dir, "storage-split"), "--json"]);
     expect(s.stderr).toBe("");
     expect(JSON.parse(s.stdout).verified).toMatchObject({ index: at, ok: true, maxAbsDiff: 0 });
+  });
+
+  it("compute inside an If body: inspect says cuts inside it are out of scope (text and --json)", () => {
+    const path = bad("if.onnx", bytesOf(ifModel()));
+    const text = cli(["inspect", path]);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/^note: 8 of this model's 11 nodes sit inside If\/Loop\/Scan bodies \(If y: 8 nodes\); cuts inside them are out of scope/m);
+    const j = JSON.parse(cli(["inspect", path, "--json"]).stdout);
+    expect(j.subgraphs).toEqual([{ node: "y", op: "If", nodes: 8 }]);
+    expect(j.notes).toEqual([expect.stringMatching(/out of scope/)]);
+    expect(JSON.parse(cli(["inspect", bad("chain3.onnx", bytesOf(chain())), "--json"]).stdout)).toMatchObject({ subgraphs: [], notes: [] });
   });
 
   it("an int64 output is compared, not an internal error", () => {

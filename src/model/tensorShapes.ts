@@ -72,6 +72,14 @@ function zeros(elemType: number, shape: number[], batch: number): ort.Tensor {
   }
 }
 
+/**
+ * The tensors whose shapes tensorShapes gives: graph inputs, compute outputs, and constant-only
+ * tensors (they never cross, but a Conv reading a dequantized weight needs its dims for MACs).
+ */
+export function measuredTensors(info: GraphInfo): string[] {
+  return [...info.birth.keys(), ...info.constantOnly.flatMap((n) => n.output).filter((o) => o !== "")];
+}
+
 /** Why the probe copy does not load: the model itself, or splitwatt's rewrite of it (the original loads). */
 async function probeLoadError(model: OnnxModel, err: unknown): Promise<BadModelError> {
   try {
@@ -94,8 +102,7 @@ async function probeLoadError(model: OnnxModel, err: unknown): Promise<BadModelE
 export async function tensorShapes(model: OnnxModel, info: GraphInfo, opts: ShapeOptions = {}): Promise<Map<string, TensorShape>> {
   const inputShapes = concreteInputShapes(model, info, opts);
   const out = new Map<string, TensorShape>();
-  // constant-only tensors too: they never cross, but a Conv reading a dequantized weight needs its dims for MACs
-  const wanted = [...info.birth.keys(), ...info.constantOnly.flatMap((n) => n.output).filter((o) => o !== "")];
+  const wanted = measuredTensors(info);
   const missing: string[] = [];
   for (const name of wanted) {
     const d = info.declared.get(name);

@@ -3,6 +3,7 @@ import { UsageError } from "../errors.js";
 import { analyzeModel, type ModelAnalysis } from "../model/cutPoints.js";
 import { loadModel, serializeModel } from "../model/onnxModel.js";
 import { resolveModel } from "../model/resolveModel.js";
+import type { ShapeCache } from "../model/shapeCache.js";
 import { ortMessage } from "../model/ortMessage.js";
 import { splitModel } from "../model/splitModel.js";
 
@@ -48,6 +49,8 @@ export interface TailModelsOptions {
   cacheBytes?: number | undefined;
   /** input shapes for models whose inputs are symbolic */
   inputShapes?: Record<string, number[]> | undefined;
+  /** where measured tensor shapes are kept between runs (default: this process's memo) */
+  shapeCache?: ShapeCache | undefined;
 }
 
 /**
@@ -93,7 +96,7 @@ export class TailModels {
     let a = this.analyses.get(model);
     if (a === undefined) {
       const spec = this.opts.models[model] as string;
-      a = resolveModel(spec).then((r) => analyzeModel(loadModel(r.path), { inputShapes: { ...(r.inputShapes ?? {}), ...(this.opts.inputShapes ?? {}) } }));
+      a = resolveModel(spec).then((r) => analyzeModel(loadModel(r.path), { inputShapes: { ...(r.inputShapes ?? {}), ...(this.opts.inputShapes ?? {}) }, shapeCache: this.opts.shapeCache }));
       this.analyses.set(model, a);
       a.catch(() => this.analyses.delete(model));
     }

@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import * as ort from "onnxruntime-node";
@@ -14,7 +14,8 @@ const dir = mkdtempSync(join(tmpdir(), "sw-e2e-model-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function cli(args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync(process.execPath, [join(repo, "bin/splitwatt.js"), ...args], { encoding: "utf8", timeout: 120_000, env: { ...process.env, CI: "true", ...env } });
+  // a state directory of its own: the analysis cache starts empty
+  const r = spawnSync(process.execPath, [join(repo, "bin/splitwatt.js"), ...args], { encoding: "utf8", timeout: 120_000, env: { ...process.env, CI: "true", SPLITWATT_STATE_DIR: join(dir, "state"), ...env } });
   return { code: r.status, stdout: String(r.stdout), stderr: String(r.stderr) };
 }
 
@@ -139,6 +140,25 @@ describe("models as third-party exporters write them", () => {
     expect(j.subgraphs).toEqual([{ node: "y", op: "If", nodes: 8 }]);
     expect(j.notes).toEqual([expect.stringMatching(/out of scope/)]);
     expect(JSON.parse(cli(["inspect", bad("chain3.onnx", bytesOf(chain())), "--json"]).stdout)).toMatchObject({ subgraphs: [], notes: [] });
+  });
+
+  it("inspect and split keep the measured shapes in the state directory; a corrupt entry is a warning, never trusted", () => {
+    const state = join(dir, "state-cache");
+    const path = bad("storage-cache.onnx", bytesOf(storageFields()));
+    const cold = cli(["inspect", path, "--json"], { SPLITWATT_STATE_DIR: state });
+    expect(cold.code).toBe(0);
+    const entries = readdirSync(join(state, "analysis"));
+    expect(entries).toEqual([expect.stringMatching(/^[0-9a-f]{64}\.json$/)]);
+    const warm = cli(["inspect", path, "--json"], { SPLITWATT_STATE_DIR: state });
+    expect(warm).toEqual(cold);
+    const split = cli(["split", path, "--at", "3", "--out", join(dir, "storage-cache-split"), "--json"], { SPLITWATT_STATE_DIR: state });
+    expect(split.stderr).toBe("");
+    expect(JSON.parse(split.stdout).verified).toMatchObject({ ok: true, maxAbsDiff: 0 });
+    writeFileSync(join(state, "analysis", entries[0] as string), "garbage");
+    const again = cli(["inspect", path, "--json"], { SPLITWATT_STATE_DIR: state });
+    expect(again.code).toBe(0);
+    expect(again.stdout).toBe(cold.stdout);
+    expect(again.stderr).toMatch(/^splitwatt: warning: ignoring the analysis cache entry .*: not JSON; measuring the shapes again\n$/);
   });
 
   it("an int64 output is compared, not an internal error", () => {

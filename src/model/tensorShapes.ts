@@ -83,7 +83,7 @@ export function measuredTensors(info: GraphInfo): string[] {
 /** Why the probe copy does not load: the model itself, or splitwatt's rewrite of it (the original loads). */
 async function probeLoadError(model: OnnxModel, err: unknown): Promise<BadModelError> {
   try {
-    await (await ort.InferenceSession.create(model.bytes, { graphOptimizationLevel: "disabled", intraOpNumThreads: 1 })).release();
+    await (await ort.InferenceSession.create(model.bytes, { graphOptimizationLevel: "disabled", intraOpNumThreads: 1, logSeverityLevel: 4 })).release();
   } catch (original) {
     return new BadModelError(`onnxruntime cannot load ${model.path}: ${ortMessage(original)}`, { path: model.path, cause: original });
   }
@@ -121,7 +121,7 @@ export async function tensorShapes(model: OnnxModel, info: GraphInfo, opts: Shap
   const bytes = serializeModel({ ...model.proto, graph: probeGraph });
   let session: ort.InferenceSession;
   try {
-    session = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: "disabled", intraOpNumThreads: 1 });
+    session = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: "disabled", intraOpNumThreads: 1, logSeverityLevel: 4 });
   } catch (err) {
     throw await probeLoadError(model, err);
   }

@@ -107,7 +107,8 @@ export async function verifySplit(a: ModelAnalysis, opts: VerifyOptions = {}): P
       }
       for (let i = 0; i < want.length; i++) {
         maxAbsDiff = Math.max(maxAbsDiff, elementDiff(got[i], want[i]));
-        refMaxAbs = Math.max(refMaxAbs, Math.abs(asNumber(want[i])));
+        const scale = Math.abs(asNumber(want[i]));
+        if (Number.isFinite(scale)) refMaxAbs = Math.max(refMaxAbs, scale);
       }
     }
     out.push({ index, maxAbsDiff, refMaxAbs, ok: maxAbsDiff <= rtol * Math.max(1, refMaxAbs) });

@@ -1,10 +1,11 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { basename, extname, resolve } from "node:path";
+import { basename, dirname, extname, resolve } from "node:path";
 import { Command } from "commander";
 import { z } from "zod";
 import { env } from "../env.js";
 import { MalformedError, UsageError } from "../errors.js";
+import { outputDir } from "../outputDir.js";
 import type { ObjectiveName, OptimizeProgress } from "../search/optimize.js";
 import type { ParetoFile } from "../search/paretoFile.js";
 import { addProfilerOptions } from "./profilerOptions.js";
@@ -210,6 +211,8 @@ export function optimizeCommand(): Command {
       const modes = [o.replay, o.model ?? o.config].filter((x) => x !== undefined).length;
       if (modes !== 1) throw new UsageError("give exactly one of --replay POOL.csv, --model MODEL or --config FILE.yaml");
       parseObjectives(o.objectives);
+      // the output directory is checked before the search, not after it
+      if (o.out !== undefined) outputDir(dirname(resolve(o.out)), "--out");
       if (o.replay !== undefined) await runReplayOptimize(o, o.replay);
       else {
         const { runLiveOptimize } = await import("./optimizeLive.js");

@@ -5,12 +5,13 @@
  * same arguments replays its evaluations from the store and continues.
  */
 import { readFileSync } from "node:fs";
-import { resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import type { Command } from "commander";
-import { parse as parseYaml } from "yaml";
+import { parseDocument } from "yaml";
 import { z } from "zod";
 import { env } from "../env.js";
 import { UsageError } from "../errors.js";
+import { outputDir } from "../outputDir.js";
 import type { Config } from "../measure/measurement.js";
 import type { GuidedSummary } from "../search/guidedSeeds.js";
 import type { LiveDimensionsSpec } from "../search/liveSpace.js";
@@ -75,10 +76,25 @@ export function readOptimizeConfig(path: string): OptimizeConfigFile {
   } catch (e) {
     throw new UsageError(`cannot read ${path} (${(e as NodeJS.ErrnoException).code ?? "error"}); give the path of an optimize YAML file (see configs/optimize.example.yaml)`, { path });
   }
+  // parseDocument with logLevel "silent": the yaml package would otherwise print its warnings
+  // (an unknown tag such as !!js/function) as multi-line Node process warnings; here every error
+  // and warning becomes the one line below
   let data: unknown;
   try {
-    data = parseYaml(text);
+    const doc = parseDocument(text, { logLevel: "silent" });
+    const problem = doc.errors[0] ?? doc.warnings[0];
+    if (problem !== undefined) {
+      const what = (problem.message.split("\n")[0] ?? "").replace(/:\s*$/, "");
+      throw new UsageError(
+        problem.code === "TAG_RESOLVE_FAILED"
+          ? `${path}: ${what.replace(/^Unresolved tag/, "unknown YAML tag")}; optimize files use plain YAML without tags (see configs/optimize.example.yaml)`
+          : `${path} is not valid YAML: ${what}`,
+        { path },
+      );
+    }
+    data = doc.toJS();
   } catch (e) {
+    if (e instanceof UsageError) throw e;
     throw new UsageError(`${path} is not valid YAML: ${(e as Error).message.split("\n")[0]}`, { path });
   }
   const r = OptimizeConfigFile.safeParse(data);
@@ -165,6 +181,7 @@ function plan(o: OptimizeCliOptions, raw: Record<string, unknown>, cmd: Command)
 
 export async function runLiveOptimize(o: OptimizeCliOptions, raw: Record<string, unknown>, cmd: Command): Promise<void> {
   const p = plan(o, raw, cmd);
+  if (p.out !== undefined) outputDir(dirname(p.out), "out (the pareto file)");
   const progress = optimizeProgress({ mode: "live" });
   const tty = process.stderr.isTTY === true && !env().ci;
   const { profiler, warnings } = await openProfiler(p.model, p.profiler, tty ? () => {} : undefined);

@@ -1,9 +1,10 @@
 /** Options every command that measures live shares (measure, optimize), and opening a Profiler from them. */
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import type { Command } from "commander";
 import { z } from "zod";
 import { env } from "../env.js";
 import { defaultStateDir } from "../hw/cpufreqGuard.js";
+import { outputDir } from "../outputDir.js";
 import type { Profiler } from "../measure/profiler.js";
 import { ModelOptions } from "./modelOptions.js";
 
@@ -68,6 +69,8 @@ export async function openProfiler(spec: string, o: ProfilerCliOptions, onProgre
     import("../measure/measurementStore.js"),
     import("../measure/accuracyCache.js"),
   ]);
+  // the store's directory before the model: a bad --store fails at once
+  outputDir(dirname(resolve(storePath(o))), "--store");
   const { resolved, analysis } = await openModel(spec, { ...o, maxTensors: 4 });
   const store = MeasurementStore.open(storePath(o));
   const accuracyCache = AccuracyCache.open(join(defaultStateDir(), "accuracy.jsonl"));

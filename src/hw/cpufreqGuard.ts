@@ -1,10 +1,11 @@
 import { createHash } from "node:crypto";
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { exitHooks } from "../exitHooks.js";
 import { pidAlive } from "../pidAlive.js";
 import { env } from "../env.js";
 import { RejectedError } from "../errors.js";
+import { outputDir } from "../outputDir.js";
 import type { CpufreqPolicy } from "./cpufreq.js";
 import { minMaxWritePlan } from "./minMaxWritePlan.js";
 import type { Roots } from "./roots.js";
@@ -147,7 +148,7 @@ export function cpufreqGuard(opts: { roots: Roots; stateDir?: string | undefined
         scalingMaxKHz: p.scalingMaxKHz,
         setspeedKHz: p.governor === "userspace" ? p.curKHz : null,
       });
-      mkdirSync(stateDir, { recursive: true });
+      outputDir(stateDir, "the state directory (--state-dir, SPLITWATT_STATE_DIR)");
       const state: StateFile = { version: 1, pid: process.pid, startedAt: new Date().toISOString(), sysfsRoot: roots.sysfsRoot, policies: [...saved.values()] };
       writeAtomic(statePath, `${JSON.stringify(state, null, 2)}\n`);
       active.add(guard);

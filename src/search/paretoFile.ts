@@ -11,10 +11,11 @@
  * per-config means over its runs. Fields may be added in version 1, never renamed.
  */
 import { randomBytes } from "node:crypto";
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { z } from "zod";
 import { IoError, MalformedError, UsageError } from "../errors.js";
+import { outputDir } from "../outputDir.js";
 import { canonicalConfigKey, configSchema } from "../measure/measurement.js";
 import { OBJECTIVES, type OptimizeResult } from "./optimize.js";
 import { SEARCH_ALGORITHMS } from "./searchEngine.js";
@@ -187,9 +188,9 @@ export function readParetoFile(file: string): ParetoFile {
 export function writeParetoFile(file: string, doc: ParetoFile): void {
   const r = checkParetoFile(doc);
   if (!r.ok) throw new UsageError(`refusing to write an invalid pareto file: ${r.reason}`, { path: file });
+  outputDir(dirname(file), "the pareto file (--out)");
   const tmp = join(dirname(file), `.${basename(file)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
   try {
-    mkdirSync(dirname(file), { recursive: true });
     writeFileSync(tmp, `${JSON.stringify(doc, null, 2)}\n`);
     renameSync(tmp, file);
   } catch (e) {

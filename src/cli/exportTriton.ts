@@ -4,12 +4,13 @@ import { UsageError } from "../errors.js";
 import { outputDir } from "../outputDir.js";
 import { addModelOptions, ModelOptions } from "./modelOptions.js";
 import { run } from "./run.js";
+import { cliNumber } from "./cliNumber.js";
 
 const ExportOptions = ModelOptions.extend({
   out: z.string().min(1),
   name: z.string().regex(/^[A-Za-z0-9_-]+$/, "NAME may use letters, digits, _ and - only").optional(),
   cuts: z.string().default("single"),
-  maxBatch: z.coerce.number().int().min(0).max(4096).default(8),
+  maxBatch: cliNumber(z.number().int().min(0).max(4096)).default(8),
   gpu: z.boolean().default(false),
   json: z.boolean().default(false),
 });

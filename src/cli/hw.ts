@@ -6,6 +6,7 @@ import type { SetFrequencyResult } from "../hw/cpufreq.js";
 import type { HardwareReport } from "../hw/hardwareReport.js";
 import type { Inventory } from "../hw/inventory.js";
 import { run } from "./run.js";
+import { cliNumber } from "./cliNumber.js";
 
 const RootOptions = z.object({
   sysfsRoot: z.string().min(1).optional(),
@@ -15,17 +16,17 @@ const RootOptions = z.object({
 
 const ShowOptions = RootOptions.extend({
   json: z.boolean().default(false),
-  readingMs: z.coerce.number().int().min(0).max(60_000).default(250),
+  readingMs: cliNumber(z.number().int().min(0).max(60_000)).default(250),
   board: z.string().min(1).optional(),
   stateDir: z.string().min(1).optional(),
 });
 
 const SetOptions = RootOptions.extend({
   json: z.boolean().default(false),
-  freqMhz: z.coerce.number().positive("must be a positive number of MHz").optional(),
+  freqMhz: cliNumber(z.number().positive("must be a positive number of MHz")).optional(),
   governor: z.string().min(1).optional(),
   policy: z.string().min(1).optional(),
-  hold: z.coerce.number().min(0).max(7 * 24 * 3600).optional(),
+  hold: cliNumber(z.number().min(0).max(7 * 24 * 3600)).optional(),
   stateDir: z.string().min(1).optional(),
 });
 
@@ -168,7 +169,9 @@ export function hwCommand(): Command {
           const o = SetOptions.parse(raw);
           checkRoots(o);
           const { Cpufreq } = await import("../hw/cpufreq.js");
-          const restored = new Cpufreq({ ...o, restoreOnExit: false }).recover();
+          const cf = new Cpufreq({ ...o, restoreOnExit: false });
+          const restored = cf.recover();
+          for (const w of cf.warnings) process.stderr.write(`splitwatt: warning: ${w}\n`);
           process.stdout.write(restored.length > 0 ? `restored ${restored.join(", ")}\n` : "nothing to restore\n");
         }),
       ),

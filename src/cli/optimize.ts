@@ -10,6 +10,7 @@ import type { ObjectiveName, OptimizeProgress } from "../search/optimize.js";
 import type { ParetoFile } from "../search/paretoFile.js";
 import { addProfilerOptions } from "./profilerOptions.js";
 import { run } from "./run.js";
+import { cliNumber } from "./cliNumber.js";
 
 /** Live runs measure for real: a small default budget that finishes in minutes. */
 export const LIVE_DEFAULT_BUDGET = 24;
@@ -19,16 +20,16 @@ export const OptimizeOptions = z.object({
   model: z.string().min(1).optional(),
   config: z.string().min(1).optional(),
   network: z.string().min(1).optional(),
-  budget: z.coerce.number().int("--budget takes a whole number of evaluations").positive().optional(),
-  seed: z.coerce.number().int("--seed takes a whole number").min(0).max(0xffffffff).default(1),
+  budget: cliNumber(z.number().int("--budget takes a whole number of evaluations").positive()).optional(),
+  seed: cliNumber(z.number().int("--seed takes a whole number").min(0).max(0xffffffff)).default(1),
   algorithm: z.enum(["nsga2", "nsga3", "random", "exhaustive"], { error: "use nsga2, nsga3, random or exhaustive" }).default("nsga3"),
   memetic: z.boolean().default(true),
   guided: z.boolean().default(false),
   objectives: z.string().default("latency,energy"),
   latencyStat: z.enum(["mean", "p95"], { error: "use mean or p95" }).default("mean"),
-  maxLatencyMs: z.coerce.number().positive().optional(),
-  minAccuracy: z.coerce.number().min(0).max(1, "--min-accuracy is a fraction in [0, 1], e.g. 0.6").optional(),
-  population: z.coerce.number().int().min(2).optional(),
+  maxLatencyMs: cliNumber(z.number().positive()).optional(),
+  minAccuracy: cliNumber(z.number().min(0).max(1, "--min-accuracy is a fraction in [0, 1], e.g. 0.6")).optional(),
+  population: cliNumber(z.number().int().min(2)).optional(),
   out: z.string().min(1).optional(),
   json: z.boolean().default(false),
 });
@@ -149,7 +150,13 @@ async function runReplayOptimize(o: OptimizeCliOptions, poolPath: string): Promi
     if (e instanceof MalformedError) throw new UsageError(`${e.message}; fix the file or give a pool in DynaSplit's CSV format`, { path: poolPath, cause: e });
     throw e;
   }
-  const replay = poolEvaluator(pool);
+  let replay: ReturnType<typeof poolEvaluator>;
+  try {
+    replay = poolEvaluator(pool);
+  } catch (e) {
+    if (e instanceof MalformedError || e instanceof UsageError) throw new UsageError(`pool ${poolPath}: ${e.message}`, { path: poolPath, cause: e });
+    throw e;
+  }
   if (!replay.hasAccuracy && (objectives.includes("accuracy") || o.minAccuracy !== undefined)) {
     throw new UsageError(`pool ${poolPath} has no accuracy for every configuration; drop accuracy from --objectives and --min-accuracy`);
   }

@@ -5,20 +5,21 @@ import { env } from "../env.js";
 import { UsageError } from "../errors.js";
 import { parseInputShapes } from "./modelOptions.js";
 import { run } from "./run.js";
+import { cliNumber } from "./cliNumber.js";
 
 const ServeOptions = z.object({
   model: z.array(z.string()).min(1, "give at least one --model NAME=MODEL"),
   host: z.string().min(1).default("127.0.0.1"),
-  port: z.coerce.number().int().min(0).max(65535).default(8000),
+  port: cliNumber(z.number().int().min(0).max(65535)).default(8000),
   token: z.string().min(1).optional(),
   tlsCert: z.string().min(1).optional(),
   tlsKey: z.string().min(1).optional(),
   target: z.string().default("cpu"),
-  maxConcurrency: z.coerce.number().int().min(1).max(1024).default(2),
-  maxQueue: z.coerce.number().int().min(0).max(100_000).default(64),
-  maxBodyMb: z.coerce.number().positive().max(4096).default(64),
-  timeoutMs: z.coerce.number().int().positive().default(30_000),
-  cacheMb: z.coerce.number().positive().default(1024),
+  maxConcurrency: cliNumber(z.number().int().min(1).max(1024)).default(2),
+  maxQueue: cliNumber(z.number().int().min(0).max(100_000)).default(64),
+  maxBodyMb: cliNumber(z.number().positive().max(4096)).default(64),
+  timeoutMs: cliNumber(z.number().int().positive()).default(30_000),
+  cacheMb: cliNumber(z.number().positive()).default(1024),
   warmUp: z.array(z.string()).default([]),
   inputShape: z.array(z.string()).default([]),
   exitWithStdin: z.boolean().default(false),
@@ -95,7 +96,9 @@ export function serveCommand(): Command {
         });
         for (const name of o.warmUp) {
           const t0 = performance.now();
-          await server.models.load(name);
+          await server.models.load(name).catch((err: unknown) => {
+            throw err instanceof UsageError ? new UsageError(`--warm-up ${name}: ${err.message}`, { cause: err }) : err;
+          });
           log({ time: new Date().toISOString(), level: "info", msg: "warmed up", model: name, ms: Math.round(performance.now() - t0) });
         }
         let url: string;

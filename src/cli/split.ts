@@ -6,9 +6,10 @@ import { RejectedError } from "../errors.js";
 import { outputDir } from "../outputDir.js";
 import { addModelOptions, ModelOptions } from "./modelOptions.js";
 import { run } from "./run.js";
+import { cliNumber } from "./cliNumber.js";
 
 const SplitOptions = ModelOptions.extend({
-  at: z.coerce.number().int("--at takes a cut index (an integer, see splitwatt inspect)").min(0),
+  at: cliNumber(z.number().int("--at takes a cut index (an integer, see splitwatt inspect)").min(0)),
   out: z.string().min(1),
   verify: z.boolean().default(true),
   json: z.boolean().default(false),

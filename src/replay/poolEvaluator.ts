@@ -9,7 +9,9 @@
  * `layer` (a split index) takes every whole number from the pool's smallest to its largest, so
  * a cut the pool never measured is in the space but unevaluable (the ViT pool lacks layer 2);
  * other numeric columns take the values in the pool, ascending; strings and booleans are
- * categorical.
+ * categorical. A `layer` span of more than MAX_LAYER_SPAN indices is refused: no network has that
+ * many cuts, so such a value is a broken column, and filling it would take memory and time in
+ * proportion (3e6 indices: hundreds of MB and minutes before the search starts).
  *
  * Per configuration the answer is the mean over its runs: latencyMs = mean of the runs' mean
  * latencies, energyJ = mean of their total energies, accuracy = mean of the accuracies present
@@ -49,6 +51,9 @@ function percentile(sorted: readonly number[], q: number): number {
   return a + (b - a) * (pos - lo);
 }
 
+/** Most split indices a pool's `layer` column may span (largest - smallest + 1). */
+export const MAX_LAYER_SPAN = 10_000;
+
 const mean = (xs: readonly number[]): number => xs.reduce((s, x) => s + x, 0) / xs.length;
 
 function dimensionOf(name: string, values: readonly ConfigValue[]): Dimension {
@@ -61,6 +66,11 @@ function dimensionOf(name: string, values: readonly ConfigValue[]): Dimension {
     const hi = sorted[sorted.length - 1] as number;
     if (name === "layer" && sorted.every(Number.isInteger)) {
       // a split index: every cut from the first to the last exists, measured or not
+      if (hi - lo + 1 > MAX_LAYER_SPAN) {
+        throw new UsageError(
+          `pool column "layer" spans ${lo} to ${hi}: ${hi - lo + 1} split indices, more than the ${MAX_LAYER_SPAN} a replay accepts (every index between the smallest and the largest layer becomes a configuration); a layer is a cut index of the network: check that column`,
+        );
+      }
       return { name, values: Array.from({ length: hi - lo + 1 }, (_, i) => lo + i), ordered: true };
     }
     return { name, values: sorted, ordered: true };

@@ -29,7 +29,8 @@ export interface ModelMeta {
   outputs: TensorMeta[];
 }
 
-export class ModelNotFoundError extends Error {}
+/** A name this server does not serve (a user error: a client's request, or `serve --warm-up`) */
+export class ModelNotFoundError extends UsageError {}
 
 interface Entry {
   session: ort.InferenceSession;

@@ -212,6 +212,21 @@ describe("errors, limits and security", () => {
     }
   });
 
+  it("a server that is not there: E_UNREACHABLE (exit 2) naming its URL and what to check", async () => {
+    const gone = new TailServer({ models: { cls: "paddle:cls" }, port: 0 });
+    const u = await gone.listen();
+    await gone.close();
+    const c = new TailClient({ url: u });
+    try {
+      const err = await c.infer("cls", [fp32("x", x, [2, 3, 48, 192])]).then(() => null, (e: unknown) => e);
+      expect(err).toMatchObject({ code: "E_UNREACHABLE", exitCode: 2 });
+      expect((err as Error).message).toMatch(new RegExp(`^cannot reach the tail server at ${u} \\(connection refused, ECONNREFUSED, also on a retry\\): check that`));
+      await expect(c.metadata("cls")).rejects.toMatchObject({ code: "E_UNREACHABLE" });
+    } finally {
+      await c.close();
+    }
+  });
+
   it("the client survives a server restart on the same port", async () => {
     const s1 = new TailServer({ models: { cls: "paddle:cls" }, port: 0 });
     const u = await s1.listen();

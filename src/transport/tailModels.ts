@@ -44,7 +44,11 @@ export interface TailModelsOptions {
   /** served name -> MODEL (a path, zoo name or paddle:cls) */
   models: Record<string, string>;
   target?: ExecutionTarget | undefined;
-  /** bound on the weights of loaded sessions; least recently used ones are released first (default 1 GiB) */
+  /**
+   * bound on the serialized ONNX bytes (weights) of the loaded sessions; least recently used ones
+   * are released first (default 1 GiB). Not a bound on memory: onnxruntime holds about 1.5-3x
+   * that per session (bench:cache)
+   */
   cacheBytes?: number | undefined;
   /** input shapes for models whose inputs are symbolic */
   inputShapes?: Record<string, number[]> | undefined;
@@ -61,6 +65,8 @@ export class TailModels {
   private readonly metas = new Map<string, Promise<ModelMeta>>();
   /** the sessions that finished loading (eviction never waits for one still loading) */
   private readonly ready = new Map<string, Entry>();
+  /** per registered model: can it be resolved, parsed and loaded by onnxruntime (memoized) */
+  private readonly checks = new Map<string, Promise<void>>();
   private readonly cacheBytes: number;
 
   constructor(private readonly opts: TailModelsOptions) {
@@ -98,6 +104,40 @@ export class TailModels {
       a.catch(() => this.analyses.delete(model));
     }
     return a;
+  }
+
+  /**
+   * Whether registered model `model` can be served: resolved, parsed and loaded by onnxruntime
+   * (a session is created and released). Memoized, a failure included: fix the model and restart.
+   * The UsageError names the model, the --model flag and the cause (which may hold server paths:
+   * for logs and the operator, not for HTTP clients).
+   */
+  loadable(model: string): Promise<void> {
+    let c = this.checks.get(model);
+    if (c === undefined) {
+      const spec = this.opts.models[model];
+      c = (async () => {
+        if (spec === undefined) throw new ModelNotFoundError(`unknown model "${model}"; this server has ${this.names().join(", ")}`);
+        try {
+          const a = await this.analysis(model);
+          const session = await ort.InferenceSession.create(a.model.bytes, this.sessionOptions());
+          await session.release();
+        } catch (err) {
+          const why = (err as Error).message.split("\n")[0] ?? "";
+          // most causes say what to do already (resolveModel, loadModel); onnxruntime's do not
+          const hint = /\b(give|check|is the file|set|use|run)\b/i.test(why) ? "" : "; fix or replace the model file";
+          throw new UsageError(`--model ${model}=${spec} cannot be served: ${why}${hint}`, { cause: err });
+        }
+      })();
+      c.catch(() => undefined); // observed by whoever asks; never an unhandled rejection
+      this.checks.set(model, c);
+    }
+    return c;
+  }
+
+  /** Every registered model is loadable (see loadable); the first that is not rejects. */
+  async checkAll(): Promise<void> {
+    for (const m of this.names()) await this.loadable(m);
   }
 
   /** Metadata of a served name without loading a session (computed once per name: every request asks). */

@@ -212,6 +212,7 @@ export class TailServer {
       return;
     }
     const answer = (drained: boolean): void => {
+      if (res.destroyed || req.socket.destroyed) return; // the client went away meanwhile
       const load = this.admission.load();
       const close: Record<string, string> = drained ? {} : { Connection: "close" };
       this.send(res, status, Buffer.from(errorBody(message)), { "Content-Type": "application/json", ...headers, ...close, ...loadHeaders(load) });

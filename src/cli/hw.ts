@@ -8,6 +8,7 @@ import type { HardwareReport } from "../hw/hardwareReport.js";
 import type { Inventory } from "../hw/inventory.js";
 import { addMeterOptions, MeterCliOptions } from "./meterOptions.js";
 import { run } from "./run.js";
+import { cliNumber } from "./cliNumber.js";
 
 const RootOptions = z.object({
   sysfsRoot: z.string().min(1).optional(),
@@ -18,19 +19,19 @@ const RootOptions = z.object({
 const ShowOptions = RootOptions.extend({
   json: z.boolean().default(false),
   /** default 250 ms, with a meter 5 of its periods */
-  readingMs: z.coerce.number().int().min(0).max(60_000).optional(),
+  readingMs: cliNumber(z.number().int().min(0).max(60_000)).optional(),
   board: z.string().min(1).optional(),
   stateDir: z.string().min(1).optional(),
 }).extend(MeterCliOptions.shape);
 
 const SetOptions = RootOptions.extend({
   json: z.boolean().default(false),
-  freqMhz: z.coerce.number().positive("must be a positive number of MHz").optional(),
+  freqMhz: cliNumber(z.number().positive("must be a positive number of MHz")).optional(),
   governor: z.string().min(1).optional(),
   policy: z.string().min(1).optional(),
-  gpuFreqMhz: z.coerce.number().positive("must be a positive number of MHz").optional(),
+  gpuFreqMhz: cliNumber(z.number().positive("must be a positive number of MHz")).optional(),
   gpu: z.string().min(1).optional(),
-  hold: z.coerce.number().min(0).max(7 * 24 * 3600).optional(),
+  hold: cliNumber(z.number().min(0).max(7 * 24 * 3600)).optional(),
   stateDir: z.string().min(1).optional(),
 });
 
@@ -202,7 +203,9 @@ export function hwCommand(): Command {
           const o = SetOptions.parse(raw);
           checkRoots(o);
           const { Cpufreq } = await import("../hw/cpufreq.js");
-          const restored = new Cpufreq({ ...o, restoreOnExit: false }).recover();
+          const cf = new Cpufreq({ ...o, restoreOnExit: false });
+          const restored = cf.recover();
+          for (const w of cf.warnings) process.stderr.write(`splitwatt: warning: ${w}\n`);
           process.stdout.write(restored.length > 0 ? `restored ${restored.join(", ")}\n` : "nothing to restore\n");
         }),
       ),

@@ -4,10 +4,11 @@ import type { Measurement } from "../contracts/measurement.js";
 import type { ProfileResult } from "../measure/profiler.js";
 import { addProfilerOptions, openProfiler, ProfilerOptions } from "./profilerOptions.js";
 import { run } from "./run.js";
+import { cliNumber } from "./cliNumber.js";
 
 const MeasureOptions = ProfilerOptions.extend({
-  cut: z.coerce.number().int("--cut takes a cut index (an integer, see splitwatt inspect)").min(0),
-  freqMhz: z.coerce.number().positive().optional(),
+  cut: cliNumber(z.number().int("--cut takes a cut index (an integer, see splitwatt inspect)").min(0)),
+  freqMhz: cliNumber(z.number().positive()).optional(),
   deviceTarget: z.string().min(1).default("cpu"),
   serverTarget: z.string().min(1).default("cpu"),
   codec: z.string().min(1).default("raw"),

@@ -7,10 +7,11 @@
 import type { Command } from "commander";
 import { z } from "zod";
 import { DEFAULT_METER_PERIOD_MS, meterPeriodMs, meterSpecString } from "../contracts/meterSpec.js";
+import { cliNumber } from "./cliNumber.js";
 
 export const MeterCliOptions = z.object({
   meter: meterSpecString.optional(),
-  meterPeriodMs: z.coerce.number().pipe(meterPeriodMs).default(DEFAULT_METER_PERIOD_MS),
+  meterPeriodMs: cliNumber(meterPeriodMs).default(DEFAULT_METER_PERIOD_MS),
 });
 export type MeterCliOptions = z.infer<typeof MeterCliOptions>;
 

@@ -1,12 +1,14 @@
 /** Options every command that measures live shares (measure, optimize), and opening a Profiler from them. */
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import type { Command } from "commander";
 import { z } from "zod";
 import { env } from "../env.js";
 import { defaultStateDir } from "../hw/cpufreqGuard.js";
+import { outputDir } from "../outputDir.js";
 import type { Profiler } from "../measure/profiler.js";
 import { addMeterOptions, MeterCliOptions } from "./meterOptions.js";
 import { ModelOptions } from "./modelOptions.js";
+import { cliNumber } from "./cliNumber.js";
 
 export const ProfilerOptions = ModelOptions.extend({
   server: z.url({ message: "--server takes a URL such as http://10.0.0.2:8000" }).optional(),
@@ -18,13 +20,13 @@ export const ProfilerOptions = ModelOptions.extend({
   serverEnergy: z.enum(["marginal", "node"]).default("marginal"),
   store: z.string().min(1).optional(),
   accuracy: z.boolean().default(true),
-  accuracyN: z.coerce.number().int().min(1).max(10_000).optional(),
-  ci: z.coerce.number().positive().max(1).default(0.05),
-  minRuns: z.coerce.number().int().min(2).max(100_000).default(10),
-  maxRuns: z.coerce.number().int().min(1).max(100_000).default(1000),
-  maxSeconds: z.coerce.number().positive().max(86_400).default(30),
-  warmUp: z.coerce.number().int().min(0).max(1000).default(3),
-  idleMs: z.coerce.number().int().min(0).max(60_000).default(500),
+  accuracyN: cliNumber(z.number().int().min(1).max(10_000)).optional(),
+  ci: cliNumber(z.number().positive().max(1)).default(0.05),
+  minRuns: cliNumber(z.number().int().min(2).max(100_000)).default(10),
+  maxRuns: cliNumber(z.number().int().min(1).max(100_000)).default(1000),
+  maxSeconds: cliNumber(z.number().positive().max(86_400)).default(30),
+  warmUp: cliNumber(z.number().int().min(0).max(1000)).default(3),
+  idleMs: cliNumber(z.number().int().min(0).max(60_000)).default(500),
   json: z.boolean().default(false),
 }).extend(MeterCliOptions.shape);
 
@@ -70,6 +72,8 @@ export async function openProfiler(spec: string, o: ProfilerCliOptions, onProgre
     import("../measure/measurementStore.js"),
     import("../measure/accuracyCache.js"),
   ]);
+  // the store's directory before the model: a bad --store fails at once
+  outputDir(dirname(resolve(storePath(o))), "--store");
   const { resolved, analysis } = await openModel(spec, { ...o, maxTensors: 4 });
   const store = MeasurementStore.open(storePath(o));
   const accuracyCache = AccuracyCache.open(join(defaultStateDir(), "accuracy.jsonl"));

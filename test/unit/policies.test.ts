@@ -252,12 +252,14 @@ describe("splitwatt policy: known answers", () => {
   });
 
   it("the small-sample guard: a configuration measured once just under the deadline is not taken as certain", () => {
-    // defaults: target 0.99, minSamples 100, cvFloor 0.05. B measured once at 60 ms; deadline 62: P ~ 0.75
+    // defaults: target 0.99, minSamples 100, cvFloor 0.01. B measured once at 60 ms; deadline 61: z = 1 / 0.6, P ~ 0.95
     const p = createPolicy("splitwatt", loaded(doc));
-    const d = p.decide({ deadlineMs: 62 }, state({ current: B.config }));
+    const d = p.decide({ deadlineMs: 61 }, state({ current: B.config }));
     expect(key(d.entry)).not.toBe(key(B));
-    // E at 45 ms: z = (62 - 45) / 2.25 = 7.6, P ~ 1
+    // E at 45 ms: z = (61 - 45) / 0.45, P ~ 1
     expect(key(d.entry)).toBe(key(E));
+    // the empirical share alone would have kept B
+    expect(key(createPolicy("splitwatt", loaded(doc), { minSamples: 1 }).decide({ deadlineMs: 61 }, state({ current: B.config })).entry)).toBe(key(B));
   });
 });
 

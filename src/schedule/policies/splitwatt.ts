@@ -133,7 +133,7 @@ export function splitwatt(file: LoadedParetoFile, opts: PolicyOptions): Policy {
         probability,
         feasible: best >= 0,
         reason,
-        switchCost: switches(index) ? { ...switchCost } : null,
+        switchCost: switches(index) && (switchCost.timeMs > 0 || switchCost.energyJ > 0) ? { ...switchCost } : null,
       };
     },
   };

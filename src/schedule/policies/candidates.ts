@@ -7,7 +7,7 @@
 import { canonicalConfigKey, type ConfigValue } from "../../contracts/measurement.js";
 import type { ParetoEntry, ParetoFile } from "../../contracts/paretoFile.js";
 import { SplitwattError } from "../../errors.js";
-import { measuredBandwidthMbps, type LinkState, type Prediction } from "../../predict/costModel.js";
+import { coreOf, costConstants, measuredBandwidthMbps, predictionOfCore, predictTotals, type CostConstants, type CostTotals, type Prediction } from "../../predict/costModel.js";
 import { placementOf, splitAxis, type Placement } from "../placement.js";
 import type { KnownLink } from "../policy.js";
 import { sampleSpreadMs } from "./meetProbability.js";
@@ -35,6 +35,8 @@ export interface Candidate {
   spreadMs: number;
   /** figures the entry was measured under, for link figures that are unknown now */
   measured: { bandwidthMbps: number; rttMs: number; serverWaitMs: number };
+  /** the cost model's constants of the entry */
+  cost: CostConstants;
 }
 
 /** The space's CPU-frequency dimension, or null. */
@@ -62,25 +64,19 @@ export function prepareCandidates(entries: readonly ParetoEntry[], doc: ParetoFi
         rttMs: entry.conditions.rttMs ?? 0,
         serverWaitMs: entry.conditions.serverWaitMs ?? 0,
       },
+      cost: costConstants(entry),
     };
   });
 }
 
-/** Whether every figure of `link` is known (one LinkState then serves every candidate). */
-export function fullLink(link: KnownLink): LinkState | null {
-  const { bandwidthMbps: bw, rttMs, serverWaitMs } = link;
-  if (bw === null || bw === undefined || rttMs === null || rttMs === undefined || serverWaitMs === null || serverWaitMs === undefined) return null;
-  return { bandwidthMbps: bw, rttMs, serverWaitMs, radio: link.radio };
+/** Predict `c` under `link` into `out` (the cost model's rule; figures the link leaves unknown as `c` was measured). */
+export function totalsFor(c: Candidate, link: KnownLink, out: CostTotals): CostTotals {
+  return predictTotals(c.cost, link.bandwidthMbps ?? c.measured.bandwidthMbps, link.rttMs ?? c.measured.rttMs, link.serverWaitMs ?? c.measured.serverWaitMs, link.radio, out);
 }
 
-/** The link to predict `c` under: the known figures, the measured ones for the rest. */
-export function linkFor(c: Candidate, link: KnownLink): LinkState {
-  return {
-    bandwidthMbps: link.bandwidthMbps ?? c.measured.bandwidthMbps,
-    rttMs: link.rttMs ?? c.measured.rttMs,
-    serverWaitMs: link.serverWaitMs ?? c.measured.serverWaitMs,
-    radio: link.radio,
-  };
+/** The full prediction of `c` from its totals (as `predict` gives it). */
+export function predictionOf(c: Candidate, t: CostTotals): Prediction {
+  return predictionOfCore(c.entry, coreOf(c.cost, t));
 }
 
 /** Whether `c` passes a request's accuracy floor (an unknown accuracy does not). */

@@ -8,9 +8,9 @@
  */
 import type { LoadedParetoFile } from "../../contracts/paretoFile.js";
 import { UsageError } from "../../errors.js";
-import { predict, predictCore } from "../../predict/costModel.js";
+import { costTotals } from "../../predict/costModel.js";
 import type { Decision, Policy, PolicyRequest, PolicyState } from "../policy.js";
-import { accurateEnough, byEnergy, firstWithinDeadline, fullLink, joules, linkFor, ms, noCandidate, prepareCandidates, prob } from "./candidates.js";
+import { accurateEnough, byEnergy, firstWithinDeadline, joules, ms, noCandidate, predictionOf, prepareCandidates, prob, totalsFor } from "./candidates.js";
 import { meetProbability } from "./meetProbability.js";
 import { probabilityRule, type PolicyOptions } from "./policyOptions.js";
 
@@ -23,19 +23,20 @@ export function cloudOnly(file: LoadedParetoFile, opts: PolicyOptions): Policy {
   const serverIdx = server.map((_, i) => i);
   const localOrder = byEnergy(cands, cands.map((_, i) => i).filter((i) => cands[i]!.local));
   const rule = probabilityRule(opts);
+  const t = costTotals();
 
   return {
     name: "cloud-only",
     candidates: cands.map((c) => c.entry),
     decide(request: PolicyRequest, state: PolicyState): Decision {
       const d = request.deadlineMs;
-      const full = fullLink(state.link);
       if (!state.serverUp) {
         const pick = firstWithinDeadline(cands, localOrder, d, request.minAccuracy, false);
         if (pick === null) throw noCandidate("cloud-only", cands, localOrder, request.minAccuracy, false);
         const c = cands[pick.index]!;
-        const predicted = predict(c.entry, full ?? linkFor(c, state.link));
-        const probability = meetProbability(predicted.samplesMs, 0, predicted.latencyMs, 0, c.spreadMs, d, rule);
+        totalsFor(c, state.link, t);
+        const predicted = predictionOf(c, t);
+        const probability = meetProbability(c.entry.latency.samples, t.shiftMs, t.latencyMs, 0, c.spreadMs, d, rule);
         return {
           entry: c.entry,
           index: pick.index,
@@ -53,20 +54,21 @@ export function cloudOnly(file: LoadedParetoFile, opts: PolicyOptions): Policy {
       for (const i of serverIdx) {
         const c = cands[i]!;
         if (!accurateEnough(c, request.minAccuracy)) continue;
-        const core = predictCore(c.entry, full ?? linkFor(c, state.link));
-        const e = core.energyJ.total;
+        totalsFor(c, state.link, t);
+        const e = t.energyJ;
         const acc = c.accuracy ?? -1;
-        if (e < bestE || (e === bestE && (acc > bestAcc || (acc === bestAcc && core.latencyMs < bestMs)))) {
+        if (e < bestE || (e === bestE && (acc > bestAcc || (acc === bestAcc && t.latencyMs < bestMs)))) {
           best = i;
           bestE = e;
           bestAcc = acc;
-          bestMs = core.latencyMs;
+          bestMs = t.latencyMs;
         }
       }
       if (best < 0) throw noCandidate("cloud-only", cands, serverIdx, request.minAccuracy, true);
       const c = cands[best]!;
-      const predicted = predict(c.entry, full ?? linkFor(c, state.link));
-      const probability = meetProbability(predicted.samplesMs, 0, predicted.latencyMs, 0, c.spreadMs, d, rule);
+      totalsFor(c, state.link, t);
+      const predicted = predictionOf(c, t);
+      const probability = meetProbability(c.entry.latency.samples, t.shiftMs, t.latencyMs, 0, c.spreadMs, d, rule);
       return {
         entry: c.entry,
         index: best,

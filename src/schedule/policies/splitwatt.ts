@@ -7,7 +7,8 @@
  * Per request with deadline D, for each configuration c (only those with accuracy >= the
  * request's minAccuracy when it gives one; only all-on-device ones while the server is down):
  *
- *   prediction  = costModel.predictCore(c, link), unknown link figures taken as c was measured
+ *   prediction  = the cost model's rule (predictTotals on constants computed once per file),
+ *                 unknown link figures taken as c was measured
  *   switch      = c's CPU frequency differs from the current configuration's (or nothing runs
  *                 yet): the switch's time is added to every latency sample, its energy to E
  *   E(c)        = predicted total energy + switch energy
@@ -26,9 +27,9 @@
  */
 import { canonicalConfigKey, type Config } from "../../contracts/measurement.js";
 import type { LoadedParetoFile } from "../../contracts/paretoFile.js";
-import { predict, predictCore } from "../../predict/costModel.js";
+import { costTotals } from "../../predict/costModel.js";
 import type { Decision, Policy, PolicyRequest, PolicyState } from "../policy.js";
-import { accurateEnough, frequencyDimension, fullLink, joules, linkFor, ms, noCandidate, prepareCandidates, prob } from "./candidates.js";
+import { accurateEnough, frequencyDimension, joules, ms, noCandidate, predictionOf, prepareCandidates, prob, totalsFor } from "./candidates.js";
 import { meetProbability } from "./meetProbability.js";
 import { probabilityRule, type PolicyOptions } from "./policyOptions.js";
 
@@ -40,10 +41,15 @@ export function splitwatt(file: LoadedParetoFile, opts: PolicyOptions): Policy {
   const freqDim = frequencyDimension(doc.space);
   const rule = probabilityRule(opts);
   const { target, hysteresis, switchCost } = opts;
-  // memo of the last current configuration's index (the daemon passes the same object until it switches)
+  const t = costTotals();
+  // the current configuration is usually one of the entries' own config objects (the daemon passes
+  // the last decision's): found by identity, else by its canonical key
+  const byObject = new Map<Config, number>(cands.map((c, i) => [c.entry.config, i]));
   let memoConfig: Config | null = null;
   let memoIndex = -1;
   const indexOf = (config: Config): number => {
+    const i = byObject.get(config);
+    if (i !== undefined) return i;
     if (config !== memoConfig) {
       memoConfig = config;
       memoIndex = keyIndex.get(canonicalConfigKey(config)) ?? -1;
@@ -57,11 +63,12 @@ export function splitwatt(file: LoadedParetoFile, opts: PolicyOptions): Policy {
     decide(request: PolicyRequest, state: PolicyState): Decision {
       const d = request.deadlineMs;
       const minAccuracy = request.minAccuracy;
-      const full = fullLink(state.link);
+      const link = state.link;
       const current = state.current;
       const currentIndex = current === null ? -1 : indexOf(current);
       const currentFreq = current === null || freqDim === null ? undefined : current[freqDim];
-      const switches = (i: number): boolean => freqDim !== null && (current === null || cands[i]!.freq !== currentFreq);
+      // a switch: a frequency dimension, and the candidate's value differs from the current one (unknown before the first request)
+      const anySwitch = freqDim !== null;
 
       let considered = 0;
       let eligible = 0;
@@ -79,12 +86,12 @@ export function splitwatt(file: LoadedParetoFile, opts: PolicyOptions): Policy {
         const c = cands[i]!;
         if ((!state.serverUp && !c.local) || !accurateEnough(c, minAccuracy)) continue;
         considered++;
-        const core = predictCore(c.entry, full ?? linkFor(c, state.link));
-        const sw = switches(i);
+        totalsFor(c, link, t);
+        const sw = anySwitch && (current === null || c.freq !== currentFreq);
         const extraMs = sw ? switchCost.timeMs : 0;
-        const e = core.energyJ.total + (sw ? switchCost.energyJ : 0);
-        const lat = core.latencyMs + extraMs;
-        const p = meetProbability(c.entry.latency.samples, core.shiftMs, core.latencyMs, extraMs, c.spreadMs, d, rule);
+        const e = t.energyJ + (sw ? switchCost.energyJ : 0);
+        const lat = t.latencyMs + extraMs;
+        const p = meetProbability(c.entry.latency.samples, t.shiftMs, t.latencyMs, extraMs, c.spreadMs, d, rule);
         if (i === currentIndex) {
           currentE = e;
           currentP = p;
@@ -126,14 +133,15 @@ export function splitwatt(file: LoadedParetoFile, opts: PolicyOptions): Policy {
         reason = `${down}lowest expected energy (${joules(bestE)}) with P ${prob(bestP)} >= ${target} of meeting ${ms(d)}; ${eligible} of ${considered} configurations qualify`;
       }
       const c = cands[index]!;
+      const switched = anySwitch && (current === null || c.freq !== currentFreq) && (switchCost.timeMs > 0 || switchCost.energyJ > 0);
       return {
         entry: c.entry,
         index,
-        predicted: predict(c.entry, full ?? linkFor(c, state.link)),
+        predicted: predictionOf(c, totalsFor(c, link, t)),
         probability,
         feasible: best >= 0,
         reason,
-        switchCost: switches(index) && (switchCost.timeMs > 0 || switchCost.energyJ > 0) ? { ...switchCost } : null,
+        switchCost: switched ? { ...switchCost } : null,
       };
     },
   };

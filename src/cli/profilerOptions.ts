@@ -5,6 +5,7 @@ import { z } from "zod";
 import { env } from "../env.js";
 import { defaultStateDir } from "../hw/cpufreqGuard.js";
 import type { Profiler } from "../measure/profiler.js";
+import { addMeterOptions, MeterCliOptions } from "./meterOptions.js";
 import { ModelOptions } from "./modelOptions.js";
 
 export const ProfilerOptions = ModelOptions.extend({
@@ -25,7 +26,7 @@ export const ProfilerOptions = ModelOptions.extend({
   warmUp: z.coerce.number().int().min(0).max(1000).default(3),
   idleMs: z.coerce.number().int().min(0).max(60_000).default(500),
   json: z.boolean().default(false),
-});
+}).extend(MeterCliOptions.shape);
 
 export type ProfilerCliOptions = z.infer<typeof ProfilerOptions>;
 
@@ -36,7 +37,7 @@ const collect = (v: string, prev: string[] = []) => [...prev, v];
  * `--network` has a replay meaning too). `maxSeconds` is the per-configuration time cap's default.
  */
 export function addProfilerOptions(c: Command, defaults: { maxSeconds: number } = { maxSeconds: 30 }): Command {
-  return c
+  c
     .option("--input-shape <name=dims>", "concrete input shape where the model's is symbolic, e.g. x=1,3,48,192 (repeatable)", collect)
     .option("--input-size <n>", "input size for zoo models (default 224)")
     .option("--server <url>", "tail server URL (default: start a local splitwatt serve child on loopback)")
@@ -54,6 +55,7 @@ export function addProfilerOptions(c: Command, defaults: { maxSeconds: number } 
     .option("--max-seconds <s>", "time cap of the measured requests per configuration", String(defaults.maxSeconds))
     .option("--warm-up <n>", "unmeasured requests first", "3")
     .option("--idle-ms <ms>", "idle-baseline window before each configuration", "500");
+  return addMeterOptions(c);
 }
 
 export function storePath(o: ProfilerCliOptions): string {
@@ -91,6 +93,9 @@ export async function openProfiler(spec: string, o: ProfilerCliOptions, onProgre
     stop: { ciRel: o.ci, minRuns: o.minRuns, maxRuns: o.maxRuns, maxMs: o.maxSeconds * 1000 },
     warmUp: o.warmUp,
     idleMs: o.idleMs,
+    meter: o.meter,
+    meterPeriodMs: o.meterPeriodMs,
+    onWarning: (line) => process.stderr.write(`splitwatt: warning: ${line}\n`),
     onProgress: onProgress ?? ((line) => process.stderr.write(`${line}\n`)),
   });
   return { profiler, warnings: store.warnings };

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { Command, Option } from "commander";
 import { z } from "zod";
 import { env } from "../env.js";
@@ -65,7 +66,12 @@ export function serveCommand(): Command {
             throw new UsageError(`cannot read ${f}: give a PEM file`);
           }
         };
-        const [{ TailServer }, { parseExecutionTarget }] = await Promise.all([import("../transport/tailServer.js"), import("../runtime/executionTarget.js")]);
+        const [{ TailServer }, { parseExecutionTarget }, { shapeCache }, { defaultStateDir }] = await Promise.all([
+          import("../transport/tailServer.js"),
+          import("../runtime/executionTarget.js"),
+          import("../model/shapeCache.js"),
+          import("../hw/cpufreqGuard.js"),
+        ]);
         const log = (r: Record<string, unknown>) => process.stderr.write(`${JSON.stringify(r)}\n`);
         // the server's own energy source, reported per inference; an estimate is never reported
         let meter: import("../hw/energyMeter.js").EnergyMeter | undefined;
@@ -91,6 +97,10 @@ export function serveCommand(): Command {
           timeoutMs: o.timeoutMs,
           cacheBytes: Math.round(o.cacheMb * 2 ** 20),
           inputShapes: parseInputShapes(o.inputShape),
+          shapeCache: shapeCache({
+            dir: join(defaultStateDir(), "analysis"),
+            onWarning: (m) => log({ time: new Date().toISOString(), level: "warn", msg: "analysis cache", detail: m }),
+          }),
           log,
         });
         for (const name of o.warmUp) {

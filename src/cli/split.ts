@@ -2,7 +2,8 @@ import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Command } from "commander";
 import { z } from "zod";
-import { RejectedError } from "../errors.js";
+import { BadModelError, RejectedError, SplitwattError } from "../errors.js";
+import { ortMessage } from "../model/ortMessage.js";
 import { addModelOptions, ModelOptions } from "./modelOptions.js";
 import { run } from "./run.js";
 
@@ -35,7 +36,12 @@ export function splitCommand(): Command {
         if (tail !== null) written.tail = saveModel(tail, join(out, "tail.onnx"));
         let check = null;
         if (o.verify) {
-          [check] = await verifySplit(analysis, { indices: [o.at] });
+          try {
+            [check] = await verifySplit(analysis, { indices: [o.at] });
+          } catch (err) {
+            const message = `${err instanceof SplitwattError ? err.message : `checking head then tail against the full model failed: ${ortMessage(err)}`}`;
+            throw new BadModelError(`${message}; the parts were written to ${out}; --no-verify skips this check`, { path: resolved.path, cause: err });
+          }
           if (check !== undefined && !check.ok) {
             throw new RejectedError(`head then tail differs from the full model at cut ${o.at} (max abs diff ${check.maxAbsDiff}); the parts were written to ${out} for inspection`);
           }

@@ -12,6 +12,7 @@ import { resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { UsageError } from "../errors.js";
+import { MeterConfig } from "./meterSpec.js";
 
 export const OBJECTIVES = ["latency", "energy", "accuracy"] as const;
 export type ObjectiveName = (typeof OBJECTIVES)[number];
@@ -33,6 +34,7 @@ export const optimizeConfigSchema = z.strictObject({
   network: z.string().min(1).optional(),
   link: z.enum(["auto", "kernel", "app", "none"]).optional(),
   board: z.string().min(1).optional(),
+  ...MeterConfig.shape,
   serverBoard: z.string().min(1).optional(),
   serverEnergy: z.enum(["marginal", "node"]).optional(),
   store: z.string().min(1).optional(),

@@ -77,7 +77,8 @@ export function snapFrequency(policy: Pick<CpufreqPolicy, "id" | "availableKHz" 
 export class Cpufreq {
   readonly roots: Roots;
   readonly warnings: string[] = [];
-  private readonly guard: CpufreqGuard;
+  /** the restore guard (state file + exit hooks); share it with Gpufreq so both write one state file */
+  readonly guard: CpufreqGuard;
   private readonly snapTolerance: number;
   private recovered = false;
 

@@ -7,6 +7,7 @@ import { env } from "../env.js";
 import { RejectedError } from "../errors.js";
 import type { CpufreqPolicy } from "./cpufreqPolicy.js";
 import { minMaxWritePlan } from "./minMaxWritePlan.js";
+import { restoreGpus, type SavedGpu } from "./restoreGpus.js";
 import type { Roots } from "./roots.js";
 
 /** What a policy looked like before splitwatt touched it. */
@@ -20,12 +21,17 @@ export interface SavedPolicy {
   setspeedKHz: number | null;
 }
 
+/**
+ * The restore state file. Version 2 added `gpus` (GPU frequency domains, src/hw/gpufreq.ts);
+ * version 1 files (no `gpus`) are still read.
+ */
 interface StateFile {
-  version: 1;
+  version: 1 | 2;
   pid: number;
   startedAt: string;
   sysfsRoot: string;
   policies: SavedPolicy[];
+  gpus?: SavedGpu[];
 }
 
 export interface CpufreqGuard {
@@ -40,6 +46,10 @@ export interface CpufreqGuard {
   recoverStale(): string[];
   /** The policies a dead process left changed (its state file), without touching anything. */
   stale(): SavedPolicy[];
+  /** Remember GPU frequency domain `g` as it is now (first time only), like save(). */
+  saveGpu(g: SavedGpu): void;
+  /** The GPU domains a dead process left changed, without touching anything. */
+  staleGpus(): SavedGpu[];
   readonly statePath: string;
 }
 
@@ -88,6 +98,7 @@ export function cpufreqGuard(opts: { roots: Roots; stateDir?: string | undefined
   const key = createHash("sha256").update(roots.sysfsRoot).digest("hex").slice(0, 12);
   const statePath = join(stateDir, `cpufreq-${key}.json`);
   const saved = new Map<string, SavedPolicy>();
+  const savedGpus = new Map<string, SavedGpu>();
 
   const readState = (): StateFile | null => {
     let text: string;
@@ -98,7 +109,7 @@ export function cpufreqGuard(opts: { roots: Roots; stateDir?: string | undefined
     }
     try {
       const s = JSON.parse(text) as StateFile;
-      if (s.version !== 1 || !Array.isArray(s.policies)) throw new Error("unknown format");
+      if ((s.version !== 1 && s.version !== 2) || !Array.isArray(s.policies) || (s.gpus !== undefined && !Array.isArray(s.gpus))) throw new Error("unknown format");
       return s;
     } catch (err) {
       const aside = `${statePath}.corrupt-${Date.now()}`;
@@ -128,17 +139,53 @@ export function cpufreqGuard(opts: { roots: Roots; stateDir?: string | undefined
     return done;
   };
 
+  /** CPU policies, then GPU domains; a failure on one side does not stop the other. */
+  const restoreAll = (policies: Iterable<SavedPolicy>, gpus: Iterable<SavedGpu>): string[] => {
+    const done: string[] = [];
+    const errors: string[] = [];
+    try {
+      done.push(...restorePolicies(policies));
+    } catch (err) {
+      errors.push((err as Error).message);
+    }
+    try {
+      done.push(...restoreGpus(roots, gpus));
+    } catch (err) {
+      errors.push(`restore incomplete (state kept in ${statePath}): ${(err as Error).message}`);
+    }
+    if (errors.length > 0) throw new Error(errors.join("; "));
+    return done;
+  };
+
+  /** Before the first save: refuse when another live process controls this tree's clocks. */
+  const claim = (): void => {
+    const existing = readState();
+    if (existing !== null && existing.pid !== process.pid && pidAlive(existing.pid)) {
+      throw new RejectedError(
+        `another splitwatt process (pid ${existing.pid}) is controlling cpufreq or GPU clocks under ${roots.sysfsRoot} (${statePath}); stop it first`,
+        { path: statePath },
+      );
+    }
+  };
+
+  /**
+   * Write the state file with everything saved so far: version 2 with `gpus` once a GPU domain
+   * is saved, else version 1 as before (so an older splitwatt can still restore CPU-only state).
+   */
+  const persist = (): void => {
+    mkdirSync(stateDir, { recursive: true });
+    const base = { pid: process.pid, startedAt: new Date().toISOString(), sysfsRoot: roots.sysfsRoot, policies: [...saved.values()] };
+    const state: StateFile = savedGpus.size > 0 ? { version: 2, ...base, gpus: [...savedGpus.values()] } : { version: 1, ...base };
+    writeAtomic(statePath, `${JSON.stringify(state, null, 2)}\n`);
+    active.add(guard);
+    if (opts.installHooks) installHooks();
+  };
+
   const guard: CpufreqGuard = {
     statePath,
     save(p) {
       if (saved.has(p.path)) return;
-      const existing = saved.size === 0 ? readState() : null;
-      if (existing !== null && existing.pid !== process.pid && pidAlive(existing.pid)) {
-        throw new RejectedError(
-          `another splitwatt process (pid ${existing.pid}) is controlling cpufreq under ${roots.sysfsRoot} (${statePath}); stop it first`,
-          { path: statePath },
-        );
-      }
+      if (saved.size === 0 && savedGpus.size === 0) claim();
       saved.set(p.path, {
         id: p.id,
         path: p.path,
@@ -147,16 +194,19 @@ export function cpufreqGuard(opts: { roots: Roots; stateDir?: string | undefined
         scalingMaxKHz: p.scalingMaxKHz,
         setspeedKHz: p.governor === "userspace" ? p.curKHz : null,
       });
-      mkdirSync(stateDir, { recursive: true });
-      const state: StateFile = { version: 1, pid: process.pid, startedAt: new Date().toISOString(), sysfsRoot: roots.sysfsRoot, policies: [...saved.values()] };
-      writeAtomic(statePath, `${JSON.stringify(state, null, 2)}\n`);
-      active.add(guard);
-      if (opts.installHooks) installHooks();
+      persist();
+    },
+    saveGpu(g) {
+      if (savedGpus.has(g.path)) return;
+      if (saved.size === 0 && savedGpus.size === 0) claim();
+      savedGpus.set(g.path, { ...g });
+      persist();
     },
     restoreNow() {
-      if (saved.size === 0) return [];
-      const done = restorePolicies(saved.values());
+      if (saved.size === 0 && savedGpus.size === 0) return [];
+      const done = restoreAll(saved.values(), savedGpus.values());
       saved.clear();
+      savedGpus.clear();
       active.delete(guard);
       rmSync(statePath, { force: true });
       return done;
@@ -165,10 +215,14 @@ export function cpufreqGuard(opts: { roots: Roots; stateDir?: string | undefined
       const s = readState();
       return s === null || s.pid === process.pid || pidAlive(s.pid) ? [] : s.policies;
     },
+    staleGpus() {
+      const s = readState();
+      return s === null || s.pid === process.pid || pidAlive(s.pid) ? [] : (s.gpus ?? []);
+    },
     recoverStale() {
       const s = readState();
       if (s === null || s.pid === process.pid || pidAlive(s.pid)) return [];
-      const done = restorePolicies(s.policies);
+      const done = restoreAll(s.policies, s.gpus ?? []);
       rmSync(statePath, { force: true });
       return done;
     },

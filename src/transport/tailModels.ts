@@ -2,6 +2,7 @@ import type * as ort from "onnxruntime-node";
 import { analyzeModel, type ModelAnalysis } from "../model/cutPoints.js";
 import { loadModel, serializeModel } from "../model/onnxModel.js";
 import { resolveModel } from "../model/resolveModel.js";
+import type { ShapeCache } from "../model/shapeCache.js";
 import { splitModel } from "../model/splitModel.js";
 import { checkTargetInstalled, type ExecutionTarget } from "../runtime/executionTarget.js";
 import { SessionCache, type CachedSession } from "../runtime/sessionCache.js";
@@ -31,6 +32,8 @@ export interface TailModelsOptions {
   cacheBytes?: number | undefined;
   /** input shapes for models whose inputs are symbolic */
   inputShapes?: Record<string, number[]> | undefined;
+  /** where measured tensor shapes are kept between runs (default: this process's memo) */
+  shapeCache?: ShapeCache | undefined;
 }
 
 /**
@@ -65,7 +68,7 @@ export class TailModels {
     let a = this.analyses.get(model);
     if (a === undefined) {
       const spec = this.opts.models[model] as string;
-      a = resolveModel(spec).then((r) => analyzeModel(loadModel(r.path), { inputShapes: { ...(r.inputShapes ?? {}), ...(this.opts.inputShapes ?? {}) } }));
+      a = resolveModel(spec).then((r) => analyzeModel(loadModel(r.path), { inputShapes: { ...(r.inputShapes ?? {}), ...(this.opts.inputShapes ?? {}) }, shapeCache: this.opts.shapeCache }));
       this.analyses.set(model, a);
       a.catch(() => this.analyses.delete(model));
     }

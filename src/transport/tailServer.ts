@@ -19,6 +19,7 @@ import {
   type TypedArray,
 } from "./oip/index.js";
 import { serverMetrics, type ServerMetrics } from "./serverMetrics.js";
+import { ortMessage } from "../model/ortMessage.js";
 import { ModelNotFoundError, TailModels, type TailModelsOptions } from "./tailModels.js";
 
 export interface TailServerOptions extends TailModelsOptions {
@@ -170,7 +171,7 @@ export class TailServer {
       headers = { "Retry-After": String(err.retryAfterS) };
       message = "server overloaded: queue full, retry later";
     } else {
-      message = err instanceof Error ? err.message.split("\n")[0] ?? message : String(err);
+      message = ortMessage(err) || message;
       this.log({ level: "error", msg: "request failed", path: req.url, error: message });
     }
     this.metrics.errors.inc({ status: String(status) });

@@ -4,6 +4,8 @@ import { SplitwattError, UsageError } from "../../src/errors.js";
 import { placementOf, splitAxis } from "../../src/schedule/placement.js";
 import { createPolicy, NoCandidateError, parseConfigSpec, POLICY_NAMES } from "../../src/schedule/policies/index.js";
 import { meetProbability, normalCdf, samplesForTarget } from "../../src/schedule/policies/meetProbability.js";
+import { fullLink, linkFor, predictionOf, prepareCandidates, totalsFor } from "../../src/schedule/policies/candidates.js";
+import { costTotals, predict } from "../../src/predict/costModel.js";
 import type { KnownLink, PolicyState } from "../../src/schedule/policy.js";
 import { entry, fiveConfigs, LIVE_DIMS, loaded, loadedV1, MEASURED, paretoDoc } from "../fixtures/paretoFixtures.js";
 
@@ -40,6 +42,20 @@ describe("placement", () => {
     // no split dimension: what the entry sent decides, and an entry without per-part data is never taken for local
     expect(placementOf(entry({ config: { x: 1 }, head: 5, energy: { device: 1 } }), null)).toBe("device");
     expect(placementOf(sends, null)).toBe("split");
+  });
+});
+
+describe("candidates", () => {
+  it("the fast path (constants + totals) predicts what predict() does under the resolved link, for known and unknown figures", () => {
+    const { doc } = fiveConfigs();
+    const t = costTotals();
+    for (const l of [{}, { bandwidthMbps: 3 }, { rttMs: 40, serverWaitMs: 7 }, { bandwidthMbps: 50, rttMs: 1, serverWaitMs: 0 }] as KnownLink[]) {
+      for (const c of prepareCandidates(doc.archive, doc)) {
+        const want = predict(c.entry, fullLink(l) ?? linkFor(c, l));
+        expect(predictionOf(c, totalsFor(c, l, t))).toEqual(want);
+      }
+    }
+    expect(fullLink({ bandwidthMbps: 3, rttMs: 1 })).toBeNull();
   });
 });
 

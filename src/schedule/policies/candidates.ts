@@ -7,7 +7,7 @@
 import { canonicalConfigKey, type ConfigValue } from "../../contracts/measurement.js";
 import type { ParetoEntry, ParetoFile } from "../../contracts/paretoFile.js";
 import { SplitwattError } from "../../errors.js";
-import { coreOf, costConstants, measuredBandwidthMbps, predictionOfCore, predictTotals, type CostConstants, type CostTotals, type Prediction } from "../../predict/costModel.js";
+import { coreOf, costConstants, measuredBandwidthMbps, predictionOfCore, predictTotals, type CostConstants, type CostTotals, type LinkState, type Prediction } from "../../predict/costModel.js";
 import { placementOf, splitAxis, type Placement } from "../placement.js";
 import type { KnownLink } from "../policy.js";
 import { sampleSpreadMs } from "./meetProbability.js";
@@ -67,6 +67,23 @@ export function prepareCandidates(entries: readonly ParetoEntry[], doc: ParetoFi
       cost: costConstants(entry),
     };
   });
+}
+
+/** `link` as a LinkState when every figure is known (one then serves every candidate), else null. */
+export function fullLink(link: KnownLink): LinkState | null {
+  const { bandwidthMbps: bw, rttMs, serverWaitMs } = link;
+  if (bw === null || bw === undefined || rttMs === null || rttMs === undefined || serverWaitMs === null || serverWaitMs === undefined) return null;
+  return { bandwidthMbps: bw, rttMs, serverWaitMs, radio: link.radio };
+}
+
+/** The LinkState to predict `c` under: the known figures, the measured ones for the rest (what totalsFor does without the object). */
+export function linkFor(c: Candidate, link: KnownLink): LinkState {
+  return {
+    bandwidthMbps: link.bandwidthMbps ?? c.measured.bandwidthMbps,
+    rttMs: link.rttMs ?? c.measured.rttMs,
+    serverWaitMs: link.serverWaitMs ?? c.measured.serverWaitMs,
+    radio: link.radio,
+  };
 }
 
 /** Predict `c` under `link` into `out` (the cost model's rule; figures the link leaves unknown as `c` was measured). */

@@ -14,7 +14,10 @@ export type ErrorCode =
   | "E_PROTOCOL"
   | "E_CODEC"
   | "E_IO"
-  | "E_UNREACHABLE";
+  | "E_UNREACHABLE"
+  | "E_NO_CANDIDATE"
+  | "E_QUEUE_FULL"
+  | "E_QUEUE_CLOSED";
 
 export class SplitwattError extends Error {
   readonly code: ErrorCode;

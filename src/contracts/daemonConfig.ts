@@ -10,7 +10,7 @@ import { dirname, resolve } from "node:path";
 import { z } from "zod";
 import { UsageError } from "../errors.js";
 import { MeterConfig } from "./meterSpec.js";
-import { policyOptionsSchema } from "./policyOptions.js";
+import { policyOptionsInputSchema } from "./policyOptions.js";
 import { readYamlFile } from "./yamlFile.js";
 
 const positive = (what: string) => z.number({ error: `${what} must be a number` }).positive(`${what} must be a positive number`).refine(Number.isFinite, `${what} must be finite`);
@@ -45,7 +45,7 @@ const fields = {
   tlsKey: z.string().min(1),
   /** the policy requests get unless they name one */
   policy: z.string().min(1),
-  policyOptions: policyOptionsSchema,
+  policyOptions: policyOptionsInputSchema,
   /** the deadline of requests that give none, ms; absent: deadline_ms is required */
   defaultDeadlineMs: positive("defaultDeadlineMs"),
   /** a request no configuration is expected to meet: run the fastest and mark it, or refuse at once (422) */
@@ -85,6 +85,10 @@ const fields = {
   /** where the cpufreq restore state lives (default SPLITWATT_STATE_DIR or ~/.local/state/splitwatt) */
   stateDir: z.string().min(1),
   ...MeterConfig.shape,
+  /** power model of the tail server for server energy when it reports none (board profile; default generic-x86) */
+  serverBoard: z.string().min(1),
+  /** server energy accounting when the server reports none: marginal or node (default: as the front was measured) */
+  serverEnergy: z.enum(["marginal", "node"], { error: "serverEnergy is marginal or node" }),
   /** board profile for the `estimate` device source */
   board: z.string().min(1),
   /** network profile for radio energy; default the front's */

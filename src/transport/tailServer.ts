@@ -52,7 +52,10 @@ export const LOAD_PARAMS = {
   queueDepth: "queue_depth",
   inFlight: "in_flight",
   estimatedWaitMs: "estimated_wait_ms",
-  /** from the request's arrival to the outputs being ready (response encoding not included) */
+  /**
+   * from the whole request body's arrival to the outputs being ready (decoding, the admission
+   * queue and the compute; the body's upload is the link's time, and response encoding is not included)
+   */
   serverMs: "server_time_ms",
   /** the onnxruntime run alone */
   computeMs: "compute_time_ms",
@@ -217,7 +220,6 @@ export class TailServer {
   }
 
   private async infer(req: IncomingMessage, res: ServerResponse, name: string): Promise<void> {
-    const t0 = performance.now();
     // everything that needs no body first: the model (404), the declared size (413), a place (503)
     const meta = await this.modelCall(name, () => this.models.metadata(name));
     const declared = contentLength(req);
@@ -241,6 +243,8 @@ export class TailServer {
     try {
       if (declared !== null) hold(declared);
       const body = await this.readBody(req, declared, hold);
+      // the server's time starts once the whole body is in: receiving it is the link's time
+      const t0 = performance.now();
       const decoded = decodeInferRequest(body, req.headers, { maxTensorBytes: this.maxBodyBytes, maxTensors: 64 });
       // names, types, shapes and decoded sizes against the model before anything is decoded
       const inputs = checkInputs(name, meta, decoded, this.maxBodyBytes);

@@ -12,7 +12,7 @@
  */
 import { readFileSync } from "node:fs";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
-import { basename, join } from "node:path";
+import { join } from "node:path";
 import type * as ort from "onnxruntime-node";
 import { resolveDaemonOptions, type DaemonOptions, type DaemonOptionsInput } from "../../contracts/daemonConfig.js";
 import { canonicalConfigKey } from "../../contracts/measurement.js";
@@ -43,6 +43,7 @@ import { NoCandidateError, V1_POLICIES } from "../policies/index.js";
 import { placementOf, splitAxis } from "../placement.js";
 import type { DaemonContext } from "./daemonContext.js";
 import { daemonMetrics, type DaemonMetrics } from "./daemonMetrics.js";
+import { defaultModelName } from "./defaultModelName.js";
 import { DecisionLog } from "./decisionLog.js";
 import { ExecutorSet } from "./executors.js";
 import { FrequencyControl } from "./frequencyControl.js";
@@ -63,12 +64,6 @@ export type DaemonLog = (record: Record<string, unknown>) => void;
 export interface DaemonHooks {
   /** structured log records (one object each; `time` and `level` set); default: none */
   log?: DaemonLog | undefined;
-}
-
-/** The API name of a MODEL spec: paddle:cls -> paddle-cls, a path -> its file name without .onnx. */
-export function defaultModelName(spec: string): string {
-  const base = spec.includes("/") || spec.endsWith(".onnx") ? basename(spec).replace(/\.onnx$/i, "") : spec;
-  return base.replace(/[^A-Za-z0-9_.-]+/g, "-") || "model";
 }
 
 /** Everything opened at start, released by close() (or when the start fails half-way). */

@@ -231,7 +231,7 @@ export class Daemon implements DaemonContext {
       const meter = await EnergyMeter.open({
         sysfsRoot: o.sysfsRoot,
         board: o.board,
-        utilisation: "system",
+        utilisation: o.utilisation,
         meter: o.meter === undefined ? undefined : { spec: o.meter, periodMs: o.meterPeriodMs },
         onWarning: (w) => log({ level: "warn", msg: "energy meter", detail: w }),
       });

@@ -18,6 +18,7 @@ import type { HwRootOptions } from "../hw/roots.js";
 import type { ModelAnalysis } from "../model/cutPoints.js";
 import { canonicalTargetName, parseExecutionTarget } from "../runtime/executionTarget.js";
 import { modelInputs } from "../runtime/modelInputs.js";
+import { inputValuesDigest } from "../runtime/syntheticInputs.js";
 import { SplitExecutor, type ExecutionResult } from "../runtime/splitExecutor.js";
 import { codecName, parseCodec, type CodecSpec } from "../transport/codecs/codecs.js";
 import { networkProfile, radioEnergyJ, type NetworkProfile } from "../transport/networkProfile.js";
@@ -330,6 +331,7 @@ export class Profiler {
       token: this.opts.token,
       modelPath: this.opts.modelPath,
       inputShapes: this.opts.analysis.inputShapes,
+      inputValues: this.opts.analysis.inputValues,
       network: this.network,
       link: this.opts.link,
     });
@@ -423,7 +425,7 @@ export class Profiler {
     let accuracy: Measurement["accuracy"] = null;
     if (this.opts.accuracy !== false) {
       const n = this.opts.accuracyN ?? (this.opts.evalSet === "paddle-cls" ? 400 : 32);
-      const akey = accuracyKey(a.model.sha256, c.split, c.codec, this.opts.evalSet, n);
+      const akey = accuracyKey(a.model.sha256, c.split, c.codec, this.opts.evalSet, n, this.opts.evalSet === "agreement" ? inputValuesDigest(a.inputValues) : null);
       let acc = this.accuracyCache.get(akey);
       if (acc === undefined) {
         this.opts.onProgress?.(`accuracy of split ${c.split} ${c.codec} on ${n} ${this.opts.evalSet === "paddle-cls" ? "labelled samples" : "samples (agreement with the unsplit model)"}`);

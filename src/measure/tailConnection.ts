@@ -18,6 +18,8 @@ export interface TailConnectionOptions {
   token?: string | undefined;
   modelPath: string;
   inputShapes?: Record<string, number[]> | undefined;
+  /** one item's values per input, for the local server's shape probe */
+  inputValues?: Readonly<Record<string, readonly number[]>> | undefined;
   network: NetworkProfile | null;
   link?: LinkMode | undefined;
   /** per-request timeout (default 120 s: a first tail split of a large model is slow) */
@@ -61,7 +63,7 @@ export class TailConnection {
     const linkEm: LinkEmulation | null = shaping.mode === "netns-tbf" ? shaping.link : null;
     let server: LocalTailServer;
     try {
-      server = await LocalTailServer.start({ models: { model: o.modelPath }, host: linkEm?.serverAddress ?? "127.0.0.1", inputShapes: o.inputShapes, execPrefix: linkEm?.execPrefix });
+      server = await LocalTailServer.start({ models: { model: o.modelPath }, host: linkEm?.serverAddress ?? "127.0.0.1", inputShapes: o.inputShapes, inputValues: o.inputValues, execPrefix: linkEm?.execPrefix });
     } catch (e) {
       await linkEm?.close();
       throw e;

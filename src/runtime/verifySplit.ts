@@ -26,6 +26,7 @@ export interface SplitCheck {
 export interface VerifyOptions {
   /** cut indices to check (default: all) */
   indices?: number[] | undefined;
+  /** batch to check at (default: the batch the analysis measured at, `a.batch`) */
   batch?: number | undefined;
   seed?: number | undefined;
   /** onnxruntime graph optimisation level, the same for the full model and both parts (default "disabled": no fusion across the cut) */
@@ -90,14 +91,16 @@ export function compareOutputs(
 
 /**
  * Check that head then tail computes what the unsplit model computes, on seeded inputs
- * (runtime/syntheticInputs.ts), for every cut (or the given ones).
+ * (runtime/syntheticInputs.ts) and the analysis's given values, at the analysis's batch, for
+ * every cut (or the given ones).
  */
 export async function verifySplit(a: ModelAnalysis, opts: VerifyOptions = {}): Promise<SplitCheck[]> {
-  const feeds = modelInputs(a, { seed: opts.seed ?? 1, batch: opts.batch ?? 1 });
+  const feeds = modelInputs(a, { seed: opts.seed ?? 1, batch: opts.batch ?? a.batch });
   const given = Object.entries(feeds)
     .map(([k, v]) => `${k}=${v.dims.join(",")}`)
     .join(" ");
-  const ref = await ortStep(a, `onnxruntime cannot run ${a.model.path} on the seeded random inputs (${given}) the check uses`, async () => {
+  const inputs = Object.keys(a.inputValues).length === 0 ? "the seeded random inputs" : `the given values of ${Object.keys(a.inputValues).join(", ")} and seeded random inputs`;
+  const ref = await ortStep(a, `onnxruntime cannot run ${a.model.path} on ${inputs} (${given}) the check uses`, async () => {
     const full = await createSession(a.model.bytes, { purpose: "exact", optimization: opts.optimization, label: a.model.path });
     try {
       return await full.run(feeds);

@@ -42,7 +42,9 @@ export * from "./errors.js";
 export { mulberry32 } from "./mulberry32.js";
 
 // model surgery
-export { analyzeModel, type CutPoint, type ModelAnalysis } from "./model/cutPoints.js";
+export { analyzeModel, type CutOptions, type CutPoint, type ModelAnalysis } from "./model/cutPoints.js";
+export { batchLayout, type BatchLayout } from "./model/batchLayout.js";
+export { inputLayout, type InputLayout } from "./model/tensorShapes.js";
 export { loadModel, parseModel, saveModel, serializeModel, type OnnxModel } from "./model/onnxModel.js";
 export { resolveModel, type ResolvedModel } from "./model/resolveModel.js";
 export { splitModel, type SplitParts } from "./model/splitModel.js";
@@ -55,7 +57,9 @@ export { modelInputs, modelInputSpecs } from "./runtime/modelInputs.js";
 export { SessionCache } from "./runtime/sessionCache.js";
 export { createSession, sessionOptions, type SessionPurpose, type SessionRequest } from "./runtime/sessionFactory.js";
 export { SplitExecutor, type ExecutionResult, type SplitExecutorOptions, type StageTimings, type TailSpec } from "./runtime/splitExecutor.js";
-export { seededFloats, syntheticInputs, syntheticTensor, type InputSpec } from "./runtime/syntheticInputs.js";
+export { checkInputValues, inputValuesDigest, seededFloats, syntheticInputs, syntheticTensor, type InputSpec } from "./runtime/syntheticInputs.js";
+export { readInputFile } from "./runtime/inputFile.js";
+export { parseNpy, type NpyArray } from "./runtime/npy.js";
 export { compareOutputs, verifySplit, type SplitCheck } from "./runtime/verifySplit.js";
 
 // transport

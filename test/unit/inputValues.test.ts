@@ -6,6 +6,7 @@ import * as ort from "onnxruntime-node";
 import { afterAll, describe, expect, it } from "vitest";
 import { givenInputValues } from "../../src/cli/openModel.js";
 import { BadModelError, UsageError } from "../../src/errors.js";
+import { accuracyKey } from "../../src/measure/accuracyCache.js";
 import { nodeProfile } from "../../src/measure/nodeProfile.js";
 import { splitAccuracy } from "../../src/measure/splitAccuracy.js";
 import { analyzeModel } from "../../src/model/cutPoints.js";
@@ -15,7 +16,7 @@ import { parseExecutionTarget } from "../../src/runtime/executionTarget.js";
 import { readInputFile } from "../../src/runtime/inputFile.js";
 import { modelInputs } from "../../src/runtime/modelInputs.js";
 import { createSession } from "../../src/runtime/sessionFactory.js";
-import { checkInputValues, syntheticTensor } from "../../src/runtime/syntheticInputs.js";
+import { checkInputValues, inputValuesDigest, syntheticTensor } from "../../src/runtime/syntheticInputs.js";
 import { verifySplit } from "../../src/runtime/verifySplit.js";
 import { parseCodec } from "../../src/transport/codecs/codecs.js";
 import { bytesOf, ifByInt64, reshapeByInt64 } from "../fixtures/onnxGraphs.js";
@@ -53,6 +54,14 @@ describe("an int64 input steering an If", () => {
     expect(checks.map((c) => [c.ok, c.maxAbsDiff, c.refMaxAbs])).toEqual(given.cuts.map(() => [true, 0, 13]));
     const checks0 = await verifySplit(zeros, { batch: 2 });
     expect(checks0.every((c) => c.ok && c.maxAbsDiff === 0 && c.refMaxAbs <= 10)).toBe(true);
+  });
+
+  it("the accuracy cache keys agreement by the given values (their digest, whatever the order names were given in)", () => {
+    const sha = "a".repeat(64);
+    const key = (v: Record<string, number[]>) => accuracyKey(sha, 1, "raw", "agreement", 32, inputValuesDigest(v));
+    expect(key({})).toBe(`${sha}|cut=1|codec=raw|set=agreement|n=32`);
+    expect(key({ mode: [1] })).not.toBe(key({ mode: [2] }));
+    expect(key({ mode: [1], x: [0, 1, 2, 3] })).toBe(key({ x: [0, 1, 2, 3], mode: [1] }));
   });
 
   it("the analysis cache keeps the shapes of each set of values apart", async () => {
@@ -106,6 +115,7 @@ describe("given values: checks and tiling", () => {
     expect(check({ mode: [1, 2] })).toBe("--input-values: 2 values for mode, but mode is int64 [1] per item (1 element): give exactly 1");
     expect(check({ x: [1] })).toBe("--input-values: 1 value for x, but x is float32 [1,4] per item (4 elements): give exactly 4");
     expect(check({ mode: [1.5] })).toMatch(/mode holds 1.5, but mode is int64 \[1\] per item: give integers in/);
+    expect(check({ mode: [2 ** 53] })).toBe(`--input-values: mode holds ${2 ** 53}, but mode is int64 [1] per item: give integers in ${Number.MIN_SAFE_INTEGER}..${Number.MAX_SAFE_INTEGER}`);
     expect(check({ u8: [256] })).toBe("--input-values: u8 holds 256, but u8 is uint8 [1] per item: give integers in 0..255");
     expect(check({ flag: [0, 2] })).toBe("--input-values: flag holds 2, but flag is bool [2] per item: give integers in 0..1");
     expect(check({ x: [1, 2, Number.NaN, 4] })).toBe("--input-values: x holds NaN; give finite numbers");

@@ -1,7 +1,7 @@
 /**
  * The .npy reader against numpy's own writer (Debian's python3-numpy, installed by .ci/run with
- * python3-onnx): each array is saved by numpy.save (or numpy.lib.format.write_array for format
- * 2.0), read back by parseNpy, and compared with numpy's row-major `tolist()` of the same array.
+ * python3-onnx): each array is saved by numpy.save (or numpy.lib.format.write_array for formats
+ * 2.0 and 3.0), read back by parseNpy, and compared with numpy's row-major `tolist()` of the same array.
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -27,13 +27,14 @@ cases = {
   "f2": np.array([1.0, -2.5, 65504.0], dtype="<f2"),
   "u8_scalar": np.array(16000, dtype="<u8"),
   "f4_v2": np.arange(3, dtype="<f4"),
+  "i2_v3": np.array([[-1, 2], [300, -32768]], dtype="<i2"),
 }
 out = {}
 for name, a in cases.items():
     f = d + "/" + name + ".npy"
-    if name.endswith("_v2"):
+    if name[-3:] in ("_v2", "_v3"):
         with open(f, "wb") as h:
-            np.lib.format.write_array(h, a, version=(2, 0))
+            np.lib.format.write_array(h, a, version=(int(name[-1]), 0))
     else:
         np.save(f, a)
     out[name] = {"shape": list(a.shape), "data": [float(x) for x in np.asarray(a).flatten(order="C").tolist()]}

@@ -11,8 +11,8 @@ import { MalformedError, UsageError } from "../errors.js";
 import { cliNumber } from "./cliNumber.js";
 import { run } from "./run.js";
 
-const positive = (what: string) => cliNumber(z.number({ error: what }).refine((x) => Number.isFinite(x) && x > 0, what));
-const nonNegative = (what: string) => cliNumber(z.number({ error: what }).refine((x) => Number.isFinite(x) && x >= 0, what));
+const positive = (what: string) => cliNumber(z.number({ error: what }).refine((x) => Number.isFinite(x) && x > 0, what), what);
+const nonNegative = (what: string) => cliNumber(z.number({ error: what }).refine((x) => Number.isFinite(x) && x >= 0, what), what);
 
 const DecideOptions = z.object({
   front: z.string().min(1),

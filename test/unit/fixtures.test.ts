@@ -402,7 +402,7 @@ describe("FakeKernel", () => {
         if (stop) parentPort.postMessage({ empty, reads }); else setImmediate(loop);
       })();`;
     const w = new Worker(code, { eval: true, workerData: { file } });
-    for (let i = 0; i < 3000; i++) await k.write(p(0, "scaling_setspeed"), i % 2 === 0 ? "800000" : "2200000");
+    for (let i = 0; i < 1000; i++) await k.write(p(0, "scaling_setspeed"), i % 2 === 0 ? "800000" : "2200000");
     const done = new Promise<{ empty: number; reads: number }>((resolve) => w.once("message", resolve));
     w.postMessage("stop");
     const r = await done;

@@ -136,6 +136,7 @@ describe("splitwatt optimize --model (live)", () => {
     expect(dims.split).toEqual([0, 6, 9, 14]);
     expect(dims.codec).toEqual(["raw", "int8"]);
     expect(doc.network).toBeNull();
+    expect(doc.front.length).toBeGreaterThan(0);
     for (const f of doc.front) expect(f.accuracy.value).toBeGreaterThanOrEqual(0.5);
     expect(lines(join(d, "m.jsonl"))).toBe(5);
   }, 300_000);

@@ -1,3 +1,6 @@
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { ModelProto } from "onnx-buf";
 import { describe, expect, it } from "vitest";
 import { UsageError } from "../../src/errors.js";
@@ -8,6 +11,7 @@ import { parseModel } from "../../src/model/onnxModel.js";
 import { splitModel } from "../../src/model/splitModel.js";
 import { declaredType } from "../../src/model/tensorType.js";
 import { verifySplit } from "../../src/runtime/verifySplit.js";
+import { exportTriton } from "../../src/transport/tritonRepository.js";
 import { bytesOf, model, node, recurrent, squeezeBatch, vi } from "../fixtures/onnxGraphs.js";
 
 /** Element-wise x (+ y) -> out, with each input's declared dims. */
@@ -57,6 +61,19 @@ describe("recurrent state inputs (batch in dim 1) through analysis, split and ve
     const { head, tail } = splitModel(a, 3);
     expect(head?.graph?.output.map((v) => v.name).sort()).toEqual(["Y_c", "Y_h"]);
     for (const v of [...(head?.graph?.output ?? []), ...(tail?.graph?.input ?? [])]) expect([v.name, declaredType(v)?.dims]).toEqual([v.name, [2, "N", 8]]);
+  });
+
+  it("export-triton: a tail whose batch is dim 1 gets no Triton batching and -1 where the batch is (it was [2, 1, 8], batch 1 only)", async () => {
+    const a = await analyzeModel(parse(recurrent()));
+    const out = mkdtempSync(join(tmpdir(), "sw-triton-"));
+    try {
+      exportTriton(a, out, { name: "lstm", cuts: [3], maxBatch: 8, kind: "KIND_CPU" });
+      const config = readFileSync(join(out, "lstm.tail.3", "config.pbtxt"), "utf8");
+      expect(config).toMatch(/max_batch_size: 0\n/);
+      expect(config.match(/dims: \[ [^\]]* \]/g)).toEqual(["dims: [ 2, -1, 8 ]", "dims: [ 2, -1, 8 ]", "dims: [ 2, -1, 8 ]"]);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
   });
 
   it("the --input-shape hint of a symbolic sequence length puts the batch where it is: X=?,1,4", async () => {

@@ -227,7 +227,8 @@ export class Profiler {
     const d = this.gpu?.device;
     if (d === undefined) return [];
     const kHz = d.availableKHz ?? [d.minKHz, d.maxKHz];
-    return [...new Set(kHz.map((k) => Math.round(k / 1000)))].sort((a, b) => a - b);
+    // exact MHz (Jetson Orin's top step is 1300.5 MHz): a rounded value would not be offered
+    return [...new Set(kHz.map((k) => k / 1000))].sort((a, b) => a - b);
   }
 
   /** True when the tail server is a given URL (not a local child): its target is what it runs, not ours to choose */

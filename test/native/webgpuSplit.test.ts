@@ -20,6 +20,7 @@ import { join } from "node:path";
 import type * as ort from "onnxruntime-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalTailServer } from "../../src/measure/localTailServer.js";
+import { Profiler } from "../../src/measure/profiler.js";
 import { analyzeModel, type ModelAnalysis } from "../../src/model/cutPoints.js";
 import { loadModel, serializeModel } from "../../src/model/onnxModel.js";
 import { resolveModel } from "../../src/model/resolveModel.js";
@@ -32,6 +33,9 @@ import { acceleratorSwitchCostMs } from "../../src/runtime/warmUp.js";
 import { webgpuProbe } from "../../src/runtime/webgpu.js";
 import { parseCodec } from "../../src/transport/codecs/codecs.js";
 import { TailClient } from "../../src/transport/tailClient.js";
+import { bareMachine } from "../fixtures/boards.js";
+import { rejected } from "../fixtures/caught.js";
+import { FakeTree } from "../fixtures/fakeTree.js";
 
 const RTOL = 1e-5;
 const WEBGPU = { kind: "webgpu" } as const;
@@ -153,7 +157,7 @@ describe("the split executor with a webgpu head and a remote tail (a real splitw
 });
 
 describe("serve --target webgpu: tails on the GPU adapter, reported in the server metadata", () => {
-  it("a cpu head and a webgpu tail equal the unsplit model; GET /v2 names the target and the (software) adapter", async () => {
+  it("a cpu head and a webgpu tail equal the unsplit model; GET /v2 names the target and the (software) adapter, which the profiler records", async () => {
     const { a, path } = model("tiny_cnn");
     const server = await LocalTailServer.start({ models: { tiny: path }, target: "webgpu" });
     const client = new TailClient({ url: server.url, timeoutMs: 120_000 });
@@ -176,6 +180,37 @@ describe("serve --target webgpu: tails on the GPU adapter, reported in the serve
         } finally {
           await x.release();
         }
+      }
+      // the profiler against that server: the record names its adapter; a server target it does not run is refused
+      const t = FakeTree.create();
+      bareMachine(t);
+      const p = await Profiler.open({
+        analysis: a,
+        modelName: "tiny_cnn",
+        modelPath: path,
+        evalSet: "agreement",
+        serverUrl: server.url,
+        serverModel: "tiny",
+        sysfsRoot: t.sysfsRoot,
+        procRoot: t.procRoot,
+        devRoot: t.devRoot,
+        stateDir: mkdtempSync(join(tmpdir(), "sw-wgpu-state-")),
+        network: null,
+        accuracy: false,
+        warmUp: 1,
+        idleMs: 0,
+        stop: { minRuns: 3, maxRuns: 5, ciRel: 1, maxMs: 1_000 },
+        hostName: "test-host",
+      });
+      try {
+        expect(await p.offeredTargets("server")).toEqual(["webgpu"]);
+        const e = await rejected(p.measure({ split: 9, cpuFreqMHz: "current", deviceTarget: "cpu", serverTarget: "cpu", codec: "raw" }));
+        expect(e.message).toMatch(/runs tails on webgpu, not cpu: give --server-target webgpu/);
+        const m = (await p.measure({ split: 9, cpuFreqMHz: "current", deviceTarget: "cpu", serverTarget: "webgpu", codec: "raw" })).measurement;
+        expect(m.adapter).toEqual({ device: null, server: info.adapter });
+      } finally {
+        await p.close();
+        t.cleanup();
       }
     } finally {
       await client.close();

@@ -94,7 +94,7 @@ export { Profiler, type LiveConfig, type ProfileResult, type ProfilerOptions } f
 export { splitAccuracy } from "./measure/splitAccuracy.js";
 
 // the cost model
-export { latencyQuantile, measuredLinkState, predict, probabilityWithin, radioEnergyJ, transferTimeMs, type CostRecord, type LinkState, type Prediction } from "./predict/costModel.js";
+export { latencyQuantile, measuredLinkState, predict, predictCore, probabilityWithin, radioEnergyJ, transferTimeMs, type CostRecord, type LinkState, type Prediction, type PredictionCore } from "./predict/costModel.js";
 export { predictFromAnchors } from "./predict/fromAnchors.js";
 export { switchCostMs, type SwitchCostMs } from "./predict/switchCost.js";
 
@@ -108,3 +108,29 @@ export { optimize, type OptimizeOptions, type OptimizeResult } from "./search/op
 export { paretoDocument } from "./search/paretoDocument.js";
 export { poolEvaluator } from "./search/poolEvaluator.js";
 export { Space } from "./search/space.js";
+
+// schedule: online policies (pure: state and clock passed in)
+export type { Decision, KnownLink, Policy, PolicyRequest, PolicyState } from "./schedule/policy.js";
+export { placementOf, splitAxis, type Placement, type SplitAxis } from "./schedule/placement.js";
+export {
+  createPolicy,
+  DEFAULT_POLICY,
+  isPolicyName,
+  meetProbability,
+  NoCandidateError,
+  normalCdf,
+  parseConfigSpec,
+  POLICY_NAMES,
+  policyOptionsSchema,
+  probabilityRule,
+  samplesForTarget,
+  V1_POLICIES,
+  type PolicyName,
+  type PolicyOptions,
+  type PolicyOptionsInput,
+  type ProbabilityRule,
+} from "./schedule/policies/index.js";
+export { LinkEstimator, DEFAULT_LINK_ESTIMATOR, type LinkEstimate, type LinkEstimatorOptions, type ServerReport, type TransferObservation } from "./schedule/estimators/linkEstimator.js";
+export { WindowedMedian, type Estimate, type StaleRule } from "./schedule/estimators/windowedMedian.js";
+export { BREAKER_STATE_VALUE, CircuitBreaker, DEFAULT_BREAKER, type Admission, type BreakerSnapshot, type BreakerStateName, type CircuitBreakerOptions, type Outcome } from "./schedule/circuitBreaker.js";
+export { DEFAULT_DEVICE_QUEUE, DeviceQueue, QueueClosedError, QueueFullError, type DeviceQueueOptions, type JobOptions, type QueueStats } from "./schedule/deviceQueue.js";

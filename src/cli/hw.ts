@@ -6,7 +6,9 @@ import type { SetFrequencyResult } from "../hw/cpufreq.js";
 import type { SetGpuFrequencyResult } from "../hw/gpufreq.js";
 import type { HardwareReport } from "../hw/hardwareReport.js";
 import type { Inventory } from "../hw/inventory.js";
+import { addMeterOptions, MeterCliOptions } from "./meterOptions.js";
 import { run } from "./run.js";
+import { cliNumber } from "./cliNumber.js";
 
 const RootOptions = z.object({
   sysfsRoot: z.string().min(1).optional(),
@@ -16,19 +18,20 @@ const RootOptions = z.object({
 
 const ShowOptions = RootOptions.extend({
   json: z.boolean().default(false),
-  readingMs: z.coerce.number().int().min(0).max(60_000).default(250),
+  /** default 250 ms, with a meter 5 of its periods */
+  readingMs: cliNumber(z.number().int().min(0).max(60_000)).optional(),
   board: z.string().min(1).optional(),
   stateDir: z.string().min(1).optional(),
-});
+}).extend(MeterCliOptions.shape);
 
 const SetOptions = RootOptions.extend({
   json: z.boolean().default(false),
-  freqMhz: z.coerce.number().positive("must be a positive number of MHz").optional(),
+  freqMhz: cliNumber(z.number().positive("must be a positive number of MHz")).optional(),
   governor: z.string().min(1).optional(),
   policy: z.string().min(1).optional(),
-  gpuFreqMhz: z.coerce.number().positive("must be a positive number of MHz").optional(),
+  gpuFreqMhz: cliNumber(z.number().positive("must be a positive number of MHz")).optional(),
   gpu: z.string().min(1).optional(),
-  hold: z.coerce.number().min(0).max(7 * 24 * 3600).optional(),
+  hold: cliNumber(z.number().min(0).max(7 * 24 * 3600)).optional(),
   stateDir: z.string().min(1).optional(),
 });
 
@@ -98,7 +101,12 @@ function humanReport(r: HardwareReport, inv: Inventory): string {
   lines.push("", `Energy sources (device total from: ${r.energy.deviceSource}${r.energy.estimated ? " (ESTIMATE: board power model x CPU utilisation, not a measurement)" : ""})`);
   const idWidth = Math.max(10, ...r.energy.sources.map((s) => s.id.length));
   for (const s of r.energy.sources) {
-    const reading = s.reading === null ? "" : s.reading.energyJ === null ? `n/a (${s.reading.note ?? "no reading"})` : `${formatWatts(s.reading.powerW)} over ${r.energy.readingWindowMs} ms`;
+    const reading =
+      s.reading === null
+        ? ""
+        : s.reading.energyJ === null
+          ? `n/a (${s.reading.note ?? "no reading"})`
+          : `${formatWatts(s.reading.powerW)} over ${r.energy.readingWindowMs} ms${s.reading.note === undefined ? "" : ` (${s.reading.note})`}`;
     lines.push(
       `  ${s.id.padEnd(idWidth)}  ${s.kind.padEnd(8)} ${s.domain.padEnd(10)} ${s.socket === null ? "      " : `sock ${s.socket}`}  ${s.kind === "estimate" ? "model  " : s.measures === "energy" ? "counter" : "power  "}  ${reading}${s.device ? "  [device]" : ""}${s.gpu === null ? "" : `  [gpu: ${s.gpu}]`}${s.kind === "estimate" ? "  (estimate)" : ""}`,
     );
@@ -121,10 +129,10 @@ function humanSet(results: Array<SetFrequencyResult | SetGpuFrequencyResult>): s
 }
 
 export function hwCommand(): Command {
-  const hw = addRootOptions(new Command("hw").enablePositionalOptions())
+  const hw = addMeterOptions(addRootOptions(new Command("hw").enablePositionalOptions()))
     .description("show CPU frequency policies, GPU clocks, energy sources with a reading, and capabilities")
     .option("--json", "print one JSON object (stable shape, see README)")
-    .option("--reading-ms <ms>", "window of the one-line energy readings (0 = no reading)", "250")
+    .option("--reading-ms <ms>", "window of the one-line energy readings (0 = no reading; default 250, with --meter 5 meter periods)")
     .option("--board <name|path>", "board profile for the estimate source (configs/boards; env SPLITWATT_BOARD)")
     .option("--state-dir <dir>", "where the cpufreq restore state file lives (env SPLITWATT_STATE_DIR)")
     .action(
@@ -195,7 +203,9 @@ export function hwCommand(): Command {
           const o = SetOptions.parse(raw);
           checkRoots(o);
           const { Cpufreq } = await import("../hw/cpufreq.js");
-          const restored = new Cpufreq({ ...o, restoreOnExit: false }).recover();
+          const cf = new Cpufreq({ ...o, restoreOnExit: false });
+          const restored = cf.recover();
+          for (const w of cf.warnings) process.stderr.write(`splitwatt: warning: ${w}\n`);
           process.stdout.write(restored.length > 0 ? `restored ${restored.join(", ")}\n` : "nothing to restore\n");
         }),
       ),

@@ -10,6 +10,7 @@ import { serveCommand } from "./serve.js";
 import { exportTritonCommand } from "./exportTriton.js";
 import { optimizeCommand } from "./optimize.js";
 import { measureCommand } from "./measure.js";
+import { decideCommand } from "./decide.js";
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), "..", "..", "package.json"), "utf8")) as { version: string };
@@ -31,6 +32,7 @@ export function program(): Command {
   p.addCommand(exportTritonCommand());
   p.addCommand(optimizeCommand());
   p.addCommand(measureCommand());
+  p.addCommand(decideCommand());
   // addCommand() does not pass settings down: give every subcommand the same error handling.
   const inherit = (c: Command): void => {
     for (const sub of c.commands) {

@@ -11,6 +11,7 @@ import { softwareAdapterLabel, type Config } from "../contracts/measurement.js";
 import { optimizeConfigAsOptions, readOptimizeConfig, type ObjectiveName } from "../contracts/optimizeConfig.js";
 import { env } from "../env.js";
 import { UsageError } from "../errors.js";
+import { outputDir } from "../outputDir.js";
 import type { GuidedSummary } from "../search/guidedSeeds.js";
 import type { LiveDimensionsSpec } from "../search/liveSpace.js";
 import { emitParetoDocument, LIVE_DEFAULT_BUDGET, OptimizeOptions, optimizeProgress, parseObjectives, type OptimizeCliOptions } from "./optimizeOutput.js";
@@ -84,6 +85,7 @@ function plan(raw: Record<string, unknown>, cmd: Command): LivePlan {
 
 export async function runLiveOptimize(o: OptimizeCliOptions, raw: Record<string, unknown>, cmd: Command): Promise<void> {
   const p = plan(raw, cmd);
+  if (p.out !== undefined) outputDir(dirname(p.out), "out (the pareto file)");
   // targets asked for that this machine cannot run are refused first, in one line (before the model is built or a server started)
   const [{ parseExecutionTarget }, { ensureTargetAvailable }] = await Promise.all([import("../runtime/executionTarget.js"), import("../runtime/targetAvailability.js")]);
   for (const t of p.dimensions.deviceTarget ?? []) await ensureTargetAvailable(parseExecutionTarget(t, "device"), "device");
@@ -140,6 +142,7 @@ export async function runLiveOptimize(o: OptimizeCliOptions, raw: Record<string,
         server: p.profiler.server ?? "local splitwatt serve child",
         link: profiler.linkDescription,
         serverEnergy: p.profiler.serverEnergy,
+        deviceEnergy: profiler.deviceEnergyLabel,
         notes: [...profiler.notes, ...softwareNotes],
         ...(guided === null ? {} : { guided }),
       },

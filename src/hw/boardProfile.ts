@@ -49,6 +49,8 @@ const BoardProfileSchema = z.looseObject({
   cpu: z
     .object({
       cores: z.number().int().positive(),
+      /** the CPU architectures (Node's process.arch names, e.g. arm64, arm, x64) the board runs */
+      arch: z.array(z.string().min(1)).min(1).optional(),
       /** the DVFS steps the board offers, MHz, ascending */
       frequenciesMHz: z.array(z.number().positive()).min(1),
       /** the frequency at which power.maxW was measured (the largest step) */

@@ -85,7 +85,7 @@ export class Cpufreq {
   constructor(opts: CpufreqOptions = {}) {
     this.roots = roots(opts);
     this.snapTolerance = opts.snapTolerance ?? 0.01;
-    this.guard = cpufreqGuard({ roots: this.roots, stateDir: opts.stateDir, installHooks: opts.restoreOnExit ?? true });
+    this.guard = cpufreqGuard({ roots: this.roots, stateDir: opts.stateDir, installHooks: opts.restoreOnExit ?? true, onWarning: (w) => this.warnings.push(w) });
   }
 
   /** Restore what a previous run that died left behind (its state file). Returns the policies restored. */

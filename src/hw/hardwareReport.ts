@@ -1,7 +1,7 @@
 import { capabilities, type Capability } from "./capabilities.js";
 import { Cpufreq, type CpufreqPolicy } from "./cpufreq.js";
 import { EnergyMeter, type EnergyReading } from "./energyMeter.js";
-import { energySources, type EnergyKind } from "./energySources.js";
+import { energySources, type EnergyKind, type EnergySource } from "./energySources.js";
 import { gpuCapabilities } from "./gpuCapabilities.js";
 import { gpuEnergyPart } from "./gpuEnergy.js";
 import { Gpufreq, type GpuFreqDevice } from "./gpufreq.js";
@@ -59,6 +59,10 @@ export interface HardwareReportOptions extends HwRootOptions {
   readingMs?: number | undefined;
   board?: string | undefined;
   nvmlLib?: string | undefined;
+  /** an external power meter SPEC (src/contracts/meterSpec.ts): the device source, read over the reading window */
+  meter?: string | undefined;
+  /** its period, ms (default 200) */
+  meterPeriodMs?: number | undefined;
 }
 
 /** GPU-side warnings: a dead run's GPU changes, Jetson tools that rewrite GPU limits. */
@@ -94,22 +98,40 @@ export async function hardwareReport(opts: HardwareReportOptions = {}): Promise<
   const gpus = await gpufreq.devices();
   const vulkan = await vulkanDevices();
   const energy = await energySources({ ...base, nvmlLib: opts.nvmlLib });
-  const readingMs = opts.readingMs ?? 250;
+  const meterSpec = opts.meter;
+  // a meter needs a few of its periods in the window for a figure of its own
+  const readingMs = opts.readingMs ?? (meterSpec === undefined ? 250 : Math.max(250, 5 * (opts.meterPeriodMs ?? 200)));
   const readings = new Map<string, EnergyReading>();
   const warnings = [...energy.warnings];
-  if (readingMs > 0) {
-    const meter = await EnergyMeter.open({ ...base, sources: energy.sources, device: energy.device, board: opts.board });
+  let sources: EnergySource[] = energy.sources;
+  let device: EnergySource[] = energy.device;
+  if (readingMs > 0 || meterSpec !== undefined) {
+    const meter = await EnergyMeter.open({
+      ...base,
+      sources: energy.sources,
+      device: energy.device,
+      board: opts.board,
+      ...(meterSpec === undefined ? {} : { meter: { spec: meterSpec, periodMs: opts.meterPeriodMs } }),
+    });
     try {
-      meter.start();
-      const { window } = await meter.measure(() => new Promise((res) => setTimeout(res, readingMs)));
-      for (const x of window.sources) readings.set(x.id, x);
+      if (meter.meter !== null) {
+        sources = [...energy.sources, ...meter.sources.filter((s) => s.kind === "meter")];
+        device = meter.device;
+      }
+      if (readingMs > 0) {
+        meter.start();
+        await meter.ready();
+        const { window } = await meter.measure(() => new Promise((res) => setTimeout(res, readingMs)));
+        const [settled] = await meter.settle([window]);
+        for (const x of settled?.sources ?? []) readings.set(x.id, x);
+      }
       warnings.push(...meter.warnings);
     } finally {
       await meter.close();
     }
   }
-  const deviceIds = new Set(energy.device.map((s) => s.id));
-  const kinds = new Set(energy.device.map((s) => s.kind));
+  const deviceIds = new Set(device.map((s) => s.id));
+  const kinds = new Set(device.map((s) => s.kind));
   return {
     version: 1,
     roots: { sysfs: r.sysfsRoot, proc: r.procRoot, dev: r.devRoot },
@@ -136,7 +158,7 @@ export async function hardwareReport(opts: HardwareReportOptions = {}): Promise<
       ],
     },
     energy: {
-      sources: energy.sources.map((s) => ({
+      sources: sources.map((s) => ({
         id: s.id,
         kind: s.kind,
         domain: s.domain,
@@ -147,7 +169,7 @@ export async function hardwareReport(opts: HardwareReportOptions = {}): Promise<
         gpu: gpuEnergyPart(s),
       })),
       deviceSource: kinds.size === 1 ? ([...kinds][0] as EnergyKind) : "mixed",
-      estimated: energy.estimated,
+      estimated: kinds.size === 1 && kinds.has("estimate"),
       readingWindowMs: readingMs > 0 ? readingMs : null,
       warnings,
     },

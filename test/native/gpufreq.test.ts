@@ -273,7 +273,7 @@ describe("one restore state file for CPU and GPU", () => {
     await gf.setFrequency("fb000000.gpu", 500_000);
     await gf.setFrequency("card0", 500_000);
     kernel.failWrites["fb000000.gpu/governor"] = "EIO";
-    expect(() => gf.restore()).toThrow(/restore incomplete \(state kept in .*\): devfreq:fb000000.gpu/);
+    expect(() => gf.restore()).toThrow(/GPU clock restore incomplete: devfreq:fb000000.gpu.*the state is kept in /);
     expect([t.read(`${CARD}/gt_min_freq_mhz`), t.read(`${CARD}/gt_max_freq_mhz`)]).toEqual(["100", "750"]);
     expect(readdirSync(stateDir).length).toBe(1);
   });

@@ -27,7 +27,7 @@ import * as ort from "onnxruntime-node";
 import { UsageError } from "../errors.js";
 import type { ModelAnalysis } from "../model/cutPoints.js";
 import { serializeModel } from "../model/onnxModel.js";
-import { splitModel } from "../model/splitModel.js";
+import { splitModel, type SplitParts } from "../model/splitModel.js";
 import type { LoadSignal } from "../transport/admission.js";
 import { decodeTensor, encodeTensor, type CodecSpec } from "../transport/codecs/codecs.js";
 import { datatypeToOrt, ortToDatatype, type OipTensor } from "../transport/oip/index.js";
@@ -57,6 +57,8 @@ export interface SplitExecutorOptions {
   optimization?: "disabled" | "basic" | "extended" | "all" | undefined;
   /** the model's name in error messages */
   label?: string | undefined;
+  /** the head and tail to run instead of splitModel's for `cut` (verifying parts made elsewhere) */
+  parts?: Pick<SplitParts, "head" | "tail"> | undefined;
 }
 
 export interface StageTimings {
@@ -140,7 +142,7 @@ export class SplitExecutor {
       throw new UsageError(`cut ${o.cut} is out of range: this model has cuts 0-${last} (0 = all on the server, ${last} = all on the device; see splitwatt inspect)`);
     }
     if (o.codec === null && o.tail.kind === "remote") throw new UsageError("a remote tail needs a codec (raw sends the tensors as they are)");
-    const { head, tail } = splitModel(a, o.cut);
+    const { head, tail } = o.parts ?? splitModel(a, o.cut);
     const label = o.label ?? a.model.path;
     const purpose = o.purpose ?? "inference";
     const t0 = performance.now();

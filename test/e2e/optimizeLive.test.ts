@@ -140,6 +140,7 @@ describe("splitwatt optimize --model (live)", () => {
     expect(dims.codec).toEqual(["raw", "int8"]);
     expect([dims.deviceTarget, dims.serverTarget]).toEqual([["cpu"], ["cpu"]]);
     expect(doc.network).toBeNull();
+    expect(doc.front.length).toBeGreaterThan(0);
     for (const f of doc.front) expect(f.accuracy.value).toBeGreaterThanOrEqual(0.5);
     expect(lines(join(d, "m.jsonl"))).toBe(5);
   }, 300_000);

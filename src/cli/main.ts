@@ -10,6 +10,8 @@ import { serveCommand } from "./serve.js";
 import { exportTritonCommand } from "./exportTriton.js";
 import { optimizeCommand } from "./optimize.js";
 import { measureCommand } from "./measure.js";
+import { workloadCommand } from "./workload.js";
+import { reportCommand } from "./report.js";
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), "..", "..", "package.json"), "utf8")) as { version: string };
@@ -31,6 +33,8 @@ export function program(): Command {
   p.addCommand(exportTritonCommand());
   p.addCommand(optimizeCommand());
   p.addCommand(measureCommand());
+  p.addCommand(workloadCommand());
+  p.addCommand(reportCommand());
   // addCommand() does not pass settings down: give every subcommand the same error handling.
   const inherit = (c: Command): void => {
     for (const sub of c.commands) {

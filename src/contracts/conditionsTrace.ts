@@ -16,7 +16,7 @@
  * figure unknown in that row (each configuration is then predicted under what it was measured with).
  */
 import { MalformedError } from "../errors.js";
-import { parseCsv, pyFloat, writeCsv } from "./dynasplitCsv.js";
+import { parseCsv, writeCsv } from "./dynasplitCsv.js";
 
 export const TRACE_FIGURES = ["BandwidthMbps", "RttMs", "ServerWaitMs"] as const;
 export type TraceFigure = (typeof TRACE_FIGURES)[number];
@@ -74,7 +74,7 @@ export function parseConditionsTrace(text: string, what: string): ConditionsTrac
 /** A trace as CSV with the given figure columns. */
 export function writeConditionsTrace(trace: ConditionsTrace): string {
   const key = { BandwidthMbps: "bandwidthMbps", RttMs: "rttMs", ServerWaitMs: "serverWaitMs" } as const;
-  const cell = (x: number | null) => (x === null ? "" : pyFloat(x));
+  const cell = (x: number | null) => (x === null ? "" : String(x));
   return writeCsv([["TimeMs", ...trace.figures], ...trace.points.map((p) => [cell(p.timeMs), ...trace.figures.map((f) => cell(p[key[f]]))])]);
 }
 

@@ -17,6 +17,11 @@ export interface WeibullDeadlineOptions {
   seed: number;
 }
 
+/** A Weibull(shape k, scale 1) draw from a uniform u in [0, 1), by inversion. */
+export function weibullSample(u: number, shape: number): number {
+  return Math.pow(-Math.log1p(-u), 1 / shape);
+}
+
 /** The deadlines, ms, in draw order. */
 export function weibullDeadlines(o: WeibullDeadlineOptions): Float64Array {
   if (!(o.shape > 0) || !Number.isFinite(o.shape)) throw new UsageError(`--weibull-shape must be a number > 0 (DynaSplit used 1), got ${o.shape}`);
@@ -26,9 +31,8 @@ export function weibullDeadlines(o: WeibullDeadlineOptions): Float64Array {
   const xs = new Float64Array(o.n);
   let lo = Infinity;
   let hi = -Infinity;
-  const inv = 1 / o.shape;
   for (let i = 0; i < o.n; i++) {
-    const x = Math.pow(-Math.log1p(-rng()), inv);
+    const x = weibullSample(rng(), o.shape);
     xs[i] = x;
     if (x < lo) lo = x;
     if (x > hi) hi = x;

@@ -13,7 +13,10 @@ export type ErrorCode =
   | "E_BAD_MODEL"
   | "E_PROTOCOL"
   | "E_CODEC"
-  | "E_IO";
+  | "E_IO"
+  | "E_NO_CANDIDATE"
+  | "E_QUEUE_FULL"
+  | "E_QUEUE_CLOSED";
 
 export class SplitwattError extends Error {
   readonly code: ErrorCode;

@@ -82,7 +82,7 @@ export { Profiler, type LiveConfig, type ProfileResult, type ProfilerOptions } f
 export { splitAccuracy } from "./measure/splitAccuracy.js";
 
 // the cost model
-export { latencyQuantile, measuredLinkState, predict, probabilityWithin, radioEnergyJ, transferTimeMs, type CostRecord, type LinkState, type Prediction } from "./predict/costModel.js";
+export { latencyQuantile, measuredLinkState, predict, predictCore, probabilityWithin, radioEnergyJ, transferTimeMs, type CostRecord, type LinkState, type Prediction, type PredictionCore } from "./predict/costModel.js";
 export { predictFromAnchors } from "./predict/fromAnchors.js";
 
 // search
@@ -95,3 +95,25 @@ export { optimize, type OptimizeOptions, type OptimizeResult } from "./search/op
 export { paretoDocument } from "./search/paretoDocument.js";
 export { poolEvaluator } from "./search/poolEvaluator.js";
 export { Space } from "./search/space.js";
+
+// schedule: online policies (pure: state and clock passed in)
+export type { Decision, KnownLink, Policy, PolicyRequest, PolicyState } from "./schedule/policy.js";
+export { placementOf, splitAxis, type Placement, type SplitAxis } from "./schedule/placement.js";
+export {
+  createPolicy,
+  DEFAULT_POLICY,
+  isPolicyName,
+  meetProbability,
+  NoCandidateError,
+  normalCdf,
+  parseConfigSpec,
+  POLICY_NAMES,
+  policyOptionsSchema,
+  probabilityRule,
+  samplesForTarget,
+  V1_POLICIES,
+  type PolicyName,
+  type PolicyOptions,
+  type PolicyOptionsInput,
+  type ProbabilityRule,
+} from "./schedule/policies/index.js";

@@ -95,19 +95,29 @@ export function radioEnergyJ(radio: { txW: number; rxW: number }, transferMs: nu
   return (radio.txW * tx + radio.rxW * Math.max(0, transferMs - tx)) / 1000;
 }
 
-function asMeasured(r: CostRecord, perPart: boolean): Prediction {
+/**
+ * A prediction without its samples: what a scheduler needs per candidate per request, with no
+ * allocation proportional to the samples. `shiftMs` is how far the measured samples move:
+ * the predicted samples are `max(0, s + shiftMs)` for each measured `s` (the mean alone when
+ * none were kept), so P(latency <= D) can be counted on the measured samples themselves.
+ */
+export interface PredictionCore extends Omit<Prediction, "samplesMs"> {
+  shiftMs: number;
+}
+
+function asMeasured(r: CostRecord, perPart: boolean): PredictionCore {
   const b = r.breakdownMs;
   return {
     latencyMs: r.latencyMs,
-    samplesMs: r.latency.samples.length > 0 ? [...r.latency.samples] : [r.latencyMs],
+    shiftMs: 0,
     breakdownMs: hasParts(r) ? { head: nz(b.head), encode: nz(b.encode), transfer: nz(b.transfer), server: nz(b.server), decode: nz(b.decode) } : null,
     energyJ: { ...r.energyJ },
     perPart,
   };
 }
 
-/** Predict `r` under `now` (see the rule above). */
-export function predict(r: CostRecord, now: LinkState): Prediction {
+/** Predict `r` under `now` without the samples (see the rule above; `predict` is this plus the moved samples). */
+export function predictCore(r: CostRecord, now: LinkState): PredictionCore {
   if (!hasParts(r)) return asMeasured(r, false);
   if (sendsNothing(r)) return asMeasured(r, true);
   if (!(now.bandwidthMbps > 0)) throw new RangeError(`bandwidth must be a positive number of Mbit/s, got ${now.bandwidthMbps}`);
@@ -124,7 +134,6 @@ export function predict(r: CostRecord, now: LinkState): Prediction {
   const latencyN = parts.head + parts.encode + parts.transfer + parts.server + parts.decode;
   // the spread is the measured one; its centre moves with the parts (partsM ~ the measured mean)
   const shift = latencyN - partsM;
-  const samples = r.latency.samples.length > 0 ? r.latency.samples.map((s) => Math.max(0, s + shift)) : [latencyN];
 
   const e = r.energyJ;
   let device = e.device;
@@ -142,7 +151,14 @@ export function predict(r: CostRecord, now: LinkState): Prediction {
   const server = e.server;
   const known = [device, network, server].filter((x): x is number => x !== null);
   const total = known.length > 0 ? known.reduce((s, x) => s + x, 0) : e.total;
-  return { latencyMs: latencyN, samplesMs: samples, breakdownMs: parts, energyJ: { device, network, server, total }, perPart: true };
+  return { latencyMs: latencyN, shiftMs: shift, breakdownMs: parts, energyJ: { device, network, server, total }, perPart: true };
+}
+
+/** Predict `r` under `now` (see the rule above). */
+export function predict(r: CostRecord, now: LinkState): Prediction {
+  const { shiftMs, ...core } = predictCore(r, now);
+  const samples = r.latency.samples.length > 0 ? r.latency.samples.map((s) => Math.max(0, s + shiftMs)) : [core.latencyMs];
+  return { ...core, samplesMs: samples };
 }
 
 /** P(latency <= deadline) from the predicted samples (the empirical distribution). */

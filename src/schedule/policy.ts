@@ -18,12 +18,29 @@ export interface PolicyRequest {
   minAccuracy?: number | undefined;
 }
 
+/**
+ * The link and the server's queue as known now. A figure that is null (or absent) is unknown:
+ * each configuration is then predicted under the figure it was measured with (its pareto entry's
+ * conditions). A full `LinkState` is one; so is a `LinkEstimator`'s state, whose figures turn
+ * null when they go stale.
+ */
+export interface KnownLink {
+  /** uplink bandwidth, Mbit/s (> 0) */
+  bandwidthMbps?: number | null | undefined;
+  /** round trip added per request, ms */
+  rttMs?: number | null | undefined;
+  /** the server's queue wait, ms */
+  serverWaitMs?: number | null | undefined;
+  /** the radio's power while sending / receiving, W; absent: the record's */
+  radio?: LinkState["radio"];
+}
+
 /** What a policy knows of the world when it decides. */
 export interface PolicyState {
   /** now, ms, on the caller's clock (monotonic in the daemon, simulated in replay) */
   nowMs: number;
-  /** the current estimates of the link and the server's queue */
-  link: LinkState;
+  /** the current estimates of the link and the server's queue (a full LinkState, or figures left unknown) */
+  link: KnownLink;
   /** false while the server is out (circuit breaker open): only configurations that send nothing may be chosen */
   serverUp: boolean;
   /** the configuration the device runs now (switching costs, hysteresis); null before the first request */
@@ -43,6 +60,12 @@ export interface Decision {
   feasible: boolean;
   /** why, in one line (for logs, /v1/status and `splitwatt decide`) */
   reason: string;
+  /**
+   * the CPU-frequency switch the decision implies (from `state.current`), counted in
+   * `probability` but not in `predicted` (which is the configuration's own); null or absent
+   * when there is none or the policy does not count it
+   */
+  switchCost?: { timeMs: number; energyJ: number } | null;
 }
 
 export interface Policy {

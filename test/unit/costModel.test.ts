@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { UNKNOWN_CONDITIONS } from "../../src/contracts/measurement.js";
-import { latencyQuantile, measuredBandwidthMbps, predict, probabilityWithin, type CostRecord } from "../../src/predict/costModel.js";
+import { latencyQuantile, measuredBandwidthMbps, predict, predictCore, probabilityWithin, type CostRecord } from "../../src/predict/costModel.js";
 
 /** A record whose parts add up to its mean, its samples spread around it. */
 const recordArb = fc
@@ -59,6 +59,24 @@ describe("cost model", () => {
         // and the latency grows by exactly that difference
         expect(half.latencyMs - full.latencyMs).toBeCloseTo(part(full), 6);
       }),
+    );
+  });
+
+  it("predictCore is predict without the samples: the measured samples moved by its shiftMs are predict's, exactly", () => {
+    fc.assert(
+      fc.property(
+        recordArb,
+        fc.double({ min: 0.5, max: 1000, noNaN: true }),
+        fc.double({ min: 0, max: 100, noNaN: true }),
+        fc.double({ min: 0, max: 500, noNaN: true }),
+        (r, bw, rtt, wait) => {
+          const now = { bandwidthMbps: bw, rttMs: rtt, serverWaitMs: wait };
+          const { samplesMs, ...full } = predict(r, now);
+          const { shiftMs, ...core } = predictCore(r, now);
+          expect(core).toEqual(full);
+          expect(r.latency.samples.map((s) => Math.max(0, s + shiftMs))).toEqual(samplesMs);
+        },
+      ),
     );
   });
 

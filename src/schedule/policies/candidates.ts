@@ -1,0 +1,169 @@
+/**
+ * What the policies share: a pareto entry prepared once for fast decisions (placement,
+ * accuracy, CPU frequency, key, the spread of its samples, the conditions it was measured
+ * under), the link figures resolved per candidate, the accuracy and server-down filters, and
+ * the error when nothing is left to choose from.
+ */
+import { canonicalConfigKey, type ConfigValue } from "../../contracts/measurement.js";
+import type { ParetoEntry, ParetoFile } from "../../contracts/paretoFile.js";
+import { SplitwattError } from "../../errors.js";
+import { measuredBandwidthMbps, type LinkState, type Prediction } from "../../predict/costModel.js";
+import { placementOf, splitAxis, type Placement } from "../placement.js";
+import type { KnownLink } from "../policy.js";
+import { sampleSpreadMs } from "./meetProbability.js";
+
+/** The dimensions that hold the device's CPU frequency (live, replay). */
+export const FREQUENCY_DIMENSIONS = ["cpuFreqMHz", "cpu-freq"] as const;
+
+/** No configuration passes the request's filters (accuracy, server down). The daemon answers 4xx or runs the whole model locally. */
+export class NoCandidateError extends SplitwattError {
+  constructor(message: string) {
+    super("E_NO_CANDIDATE", message, { exitCode: 2 });
+  }
+}
+
+export interface Candidate {
+  entry: ParetoEntry;
+  key: string;
+  placement: Placement;
+  /** all on the device: the only kind allowed while the server is down */
+  local: boolean;
+  accuracy: number | null;
+  /** the CPU frequency dimension's value, undefined without one */
+  freq: ConfigValue | undefined;
+  /** standard deviation of the measured latency samples */
+  spreadMs: number;
+  /** figures the entry was measured under, for link figures that are unknown now */
+  measured: { bandwidthMbps: number; rttMs: number; serverWaitMs: number };
+}
+
+/** The space's CPU-frequency dimension, or null. */
+export function frequencyDimension(space: ParetoFile["space"]): string | null {
+  return FREQUENCY_DIMENSIONS.find((n) => space.dimensions.some((d) => d.name === n)) ?? null;
+}
+
+/** Prepare `entries` of `doc` (computed once per policy). */
+export function prepareCandidates(entries: readonly ParetoEntry[], doc: ParetoFile): Candidate[] {
+  const axis = splitAxis(doc.space);
+  const freqDim = frequencyDimension(doc.space);
+  return entries.map((entry) => {
+    const placement = placementOf(entry, axis);
+    return {
+      entry,
+      key: canonicalConfigKey(entry.config),
+      placement,
+      local: placement === "device",
+      accuracy: entry.accuracy?.value ?? null,
+      freq: freqDim === null ? undefined : entry.config[freqDim],
+      spreadMs: sampleSpreadMs(entry.latency.samples),
+      measured: {
+        // no measured bandwidth: the payload time is kept as measured, whatever the rate (costModel)
+        bandwidthMbps: measuredBandwidthMbps(entry) ?? Number.POSITIVE_INFINITY,
+        rttMs: entry.conditions.rttMs ?? 0,
+        serverWaitMs: entry.conditions.serverWaitMs ?? 0,
+      },
+    };
+  });
+}
+
+/** Whether every figure of `link` is known (one LinkState then serves every candidate). */
+export function fullLink(link: KnownLink): LinkState | null {
+  const { bandwidthMbps: bw, rttMs, serverWaitMs } = link;
+  if (bw === null || bw === undefined || rttMs === null || rttMs === undefined || serverWaitMs === null || serverWaitMs === undefined) return null;
+  return { bandwidthMbps: bw, rttMs, serverWaitMs, radio: link.radio };
+}
+
+/** The link to predict `c` under: the known figures, the measured ones for the rest. */
+export function linkFor(c: Candidate, link: KnownLink): LinkState {
+  return {
+    bandwidthMbps: link.bandwidthMbps ?? c.measured.bandwidthMbps,
+    rttMs: link.rttMs ?? c.measured.rttMs,
+    serverWaitMs: link.serverWaitMs ?? c.measured.serverWaitMs,
+    radio: link.radio,
+  };
+}
+
+/** Whether `c` passes a request's accuracy floor (an unknown accuracy does not). */
+export function accurateEnough(c: Candidate, minAccuracy: number | undefined): boolean {
+  return minAccuracy === undefined || (c.accuracy !== null && c.accuracy >= minAccuracy);
+}
+
+/** A configuration as measured, for policies that do not predict. */
+export function asMeasured(entry: ParetoEntry): Prediction {
+  const b = entry.breakdownMs;
+  const parts = b.head !== null && b.transfer !== null && b.server !== null;
+  return {
+    latencyMs: entry.latencyMs,
+    samplesMs: entry.latency.samples.length > 0 ? [...entry.latency.samples] : [entry.latencyMs],
+    breakdownMs: parts ? { head: b.head ?? 0, encode: b.encode ?? 0, transfer: b.transfer ?? 0, server: b.server ?? 0, decode: b.decode ?? 0 } : null,
+    energyJ: { ...entry.energyJ },
+    perPart: false,
+  };
+}
+
+/** Energy ascending, ties: higher accuracy first, then lower latency, then the file's order (DynaSplit's ordering). */
+export function byEnergy(cands: readonly Candidate[], indices: readonly number[]): number[] {
+  return [...indices].sort((a, b) => {
+    const x = cands[a] as Candidate;
+    const y = cands[b] as Candidate;
+    return x.entry.energyJ.total - y.entry.energyJ.total || (y.accuracy ?? -1) - (x.accuracy ?? -1) || x.entry.latencyMs - y.entry.latencyMs || a - b;
+  });
+}
+
+/** The one-line error when no candidate passes the filters. */
+export function noCandidate(policy: string, cands: readonly Candidate[], pool: readonly number[], minAccuracy: number | undefined, serverUp: boolean): NoCandidateError {
+  const within = pool.map((i) => cands[i] as Candidate).filter((c) => serverUp || c.local);
+  if (within.length === 0) {
+    return new NoCandidateError(
+      serverUp
+        ? `policy ${policy} has no configuration to choose from`
+        : `the server is down and policy ${policy} has no all-on-device configuration to fall back to; add one to the pareto file (optimize with the last cut in the space)`,
+    );
+  }
+  const best = Math.max(...within.map((c) => c.accuracy ?? -1));
+  return new NoCandidateError(
+    best < 0
+      ? `no configuration has a known accuracy, so min accuracy ${minAccuracy} cannot be met; drop min accuracy or optimize with accuracy`
+      : `no configuration${serverUp ? "" : " that runs on the device (the server is down)"} reaches accuracy ${minAccuracy} (the best has ${best.toFixed(4)}); ask for ${best.toFixed(4)} or less`,
+  );
+}
+
+/** Values for the reason lines. */
+export const ms = (x: number): string => `${x < 10 ? x.toFixed(2) : x.toFixed(1)} ms`;
+export const joules = (x: number): string => `${x < 1 ? x.toPrecision(3) : x.toFixed(2)} J`;
+export const prob = (x: number): string => x.toFixed(3);
+
+/**
+ * DynaSplit's rule over `ordered` (indices by energy ascending, see byEnergy): the first whose
+ * mean latency as measured is within the deadline; if none, the fastest (lowest mean latency,
+ * ties: the lower energy). Only candidates passing the accuracy floor, and only all-on-device
+ * ones while the server is down. Null when none passes.
+ */
+export function firstWithinDeadline(
+  cands: readonly Candidate[],
+  ordered: readonly number[],
+  deadlineMs: number,
+  minAccuracy: number | undefined,
+  serverUp: boolean,
+): { index: number; feasible: boolean } | null {
+  let fastest = -1;
+  let fastestMs = Number.POSITIVE_INFINITY;
+  for (const i of ordered) {
+    const c = cands[i] as Candidate;
+    if ((!serverUp && !c.local) || !accurateEnough(c, minAccuracy)) continue;
+    if (c.entry.latencyMs <= deadlineMs) return { index: i, feasible: true };
+    if (c.entry.latencyMs < fastestMs) {
+      fastestMs = c.entry.latencyMs;
+      fastest = i;
+    }
+  }
+  return fastest < 0 ? null : { index: fastest, feasible: false };
+}
+
+/** A prediction made once and handed to every decision: frozen, so no caller can change it for the next. */
+export function frozen(p: Prediction): Prediction {
+  Object.freeze(p.samplesMs);
+  if (p.breakdownMs !== null) Object.freeze(p.breakdownMs);
+  Object.freeze(p.energyJ);
+  return Object.freeze(p);
+}

@@ -1,0 +1,137 @@
+/**
+ * The splitwatt policy against a brute force over the full predictions: for random archives,
+ * links, deadlines, current configurations and options, every candidate is predicted with the
+ * cost model's `predict` (all samples), its probability taken on those samples, and the
+ * decision checked against them.
+ */
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { canonicalConfigKey, type Config } from "../../src/contracts/measurement.js";
+import type { ParetoEntry } from "../../src/contracts/paretoFile.js";
+import { measuredBandwidthMbps, predict } from "../../src/predict/costModel.js";
+import { createPolicy, NoCandidateError } from "../../src/schedule/policies/index.js";
+import { meetProbability, sampleSpreadMs, samplesForTarget } from "../../src/schedule/policies/meetProbability.js";
+import type { KnownLink } from "../../src/schedule/policy.js";
+import { entry, loaded, paretoDoc } from "../fixtures/paretoFixtures.js";
+
+const SPLITS = [0, 1, 2, 3]; // 3: all on the device
+const FREQS = [600, 900, 1200];
+const DIMS = [
+  { name: "split", values: SPLITS },
+  { name: "cpuFreqMHz", values: FREQS },
+];
+
+const entryArb = (split: number, freq: number) =>
+  fc
+    .record({
+      head: fc.double({ min: 0.5, max: 400, noNaN: true }),
+      payload: fc.double({ min: 0.1, max: 300, noNaN: true }),
+      rtt: fc.double({ min: 0, max: 50, noNaN: true }),
+      server: fc.double({ min: 0.5, max: 200, noNaN: true }),
+      wait: fc.double({ min: 0, max: 30, noNaN: true }),
+      bw: fc.double({ min: 1, max: 200, noNaN: true }),
+      spread: fc.array(fc.double({ min: -0.3, max: 0.6, noNaN: true }), { minLength: 0, maxLength: 150 }),
+      device: fc.double({ min: 0.01, max: 5, noNaN: true }),
+      network: fc.double({ min: 0, max: 1, noNaN: true }),
+      serverJ: fc.double({ min: 0, max: 5, noNaN: true }),
+      accuracy: fc.option(fc.double({ min: 0.5, max: 1, noNaN: true }), { nil: null }),
+    })
+    .map((x): ParetoEntry => {
+      const local = split === 3;
+      const head = split === 0 ? 0 : x.head;
+      const transfer = local ? 0 : x.rtt + x.payload;
+      const server = local ? 0 : x.server;
+      const mean = head + transfer + server;
+      return entry({
+        config: { split, cpuFreqMHz: freq },
+        head,
+        transfer,
+        server,
+        samples: x.spread.map((d) => Math.max(0, mean * (1 + d))),
+        energy: local ? { device: x.device } : { device: x.device, network: x.network, server: x.serverJ },
+        accuracy: x.accuracy,
+        conditions: local ? {} : { bandwidthMbps: x.bw, rttMs: x.rtt, serverWaitMs: x.wait },
+      });
+    });
+
+const archiveArb = fc
+  .uniqueArray(fc.tuple(fc.constantFrom(...SPLITS), fc.constantFrom(...FREQS)), { minLength: 1, maxLength: 12, selector: ([s, f]) => `${s}/${f}` })
+  .chain((pairs) => fc.tuple(...pairs.map(([s, f]) => entryArb(s, f))));
+
+const linkArb: fc.Arbitrary<KnownLink> = fc.record({
+  bandwidthMbps: fc.option(fc.double({ min: 0.5, max: 500, noNaN: true }), { nil: null }),
+  rttMs: fc.option(fc.double({ min: 0, max: 200, noNaN: true }), { nil: null }),
+  serverWaitMs: fc.option(fc.double({ min: 0, max: 300, noNaN: true }), { nil: null }),
+});
+
+const optsArb = fc.record({
+  target: fc.double({ min: 0.5, max: 0.999, noNaN: true }),
+  cvFloor: fc.double({ min: 0, max: 0.2, noNaN: true }),
+  minSamples: fc.option(fc.integer({ min: 1, max: 200 }), { nil: undefined }),
+  hysteresis: fc.double({ min: 0, max: 0.3, noNaN: true }),
+  switchCost: fc.record({ timeMs: fc.double({ min: 0, max: 50, noNaN: true }), energyJ: fc.double({ min: 0, max: 1, noNaN: true }) }),
+});
+
+const caseArb = fc.record({
+  archive: archiveArb,
+  link: linkArb,
+  deadlineMs: fc.double({ min: 1, max: 1500, noNaN: true }),
+  minAccuracy: fc.option(fc.double({ min: 0.5, max: 1, noNaN: true }), { nil: undefined }),
+  serverUp: fc.boolean(),
+  current: fc.option(fc.tuple(fc.constantFrom(...SPLITS), fc.constantFrom(...FREQS)), { nil: null }),
+  opts: optsArb,
+});
+
+describe("splitwatt policy, against a brute force over the full predictions", () => {
+  it("never picks a configuration below the target probability when one at or above exists; picks the least expected energy among them, unless hysteresis keeps the current one", () => {
+    fc.assert(
+      fc.property(caseArb, (k) => {
+        const file = loaded(paretoDoc({ dimensions: DIMS, archive: k.archive }));
+        const policy = createPolicy("splitwatt", file, k.opts);
+        const current: Config | null = k.current === null ? null : { split: k.current[0], cpuFreqMHz: k.current[1] };
+        const rule = { minSamples: k.opts.minSamples ?? samplesForTarget(k.opts.target), cvFloor: k.opts.cvFloor };
+        // the brute force: every candidate through the full cost model
+        const rows = k.archive.flatMap((e) => {
+          if (!k.serverUp && e.config.split !== 3) return [];
+          if (k.minAccuracy !== undefined && !(e.accuracy !== null && e.accuracy.value >= k.minAccuracy)) return [];
+          const link = {
+            bandwidthMbps: k.link.bandwidthMbps ?? measuredBandwidthMbps(e) ?? Number.POSITIVE_INFINITY,
+            rttMs: k.link.rttMs ?? e.conditions.rttMs ?? 0,
+            serverWaitMs: k.link.serverWaitMs ?? e.conditions.serverWaitMs ?? 0,
+          };
+          const p = predict(e, link);
+          const sw = current === null || current.cpuFreqMHz !== e.config.cpuFreqMHz;
+          const extra = sw ? k.opts.switchCost.timeMs : 0;
+          const probability = meetProbability(p.samplesMs, 0, p.latencyMs, extra, sampleSpreadMs(e.latency.samples), k.deadlineMs, rule);
+          return [{ key: canonicalConfigKey(e.config), probability, energy: p.energyJ.total + (sw ? k.opts.switchCost.energyJ : 0) }];
+        });
+        const request = { deadlineMs: k.deadlineMs, minAccuracy: k.minAccuracy };
+        const state = { nowMs: 0, link: k.link, serverUp: k.serverUp, current };
+        if (rows.length === 0) {
+          expect(() => policy.decide(request, state)).toThrow(NoCandidateError);
+          return;
+        }
+        const d = policy.decide(request, state);
+        const chosen = rows.find((r) => r.key === canonicalConfigKey(d.entry.config));
+        expect(chosen).toBeDefined();
+        expect(d.probability).toBe(chosen!.probability);
+        const eligible = rows.filter((r) => r.probability >= k.opts.target);
+        if (eligible.length === 0) {
+          expect(d.feasible).toBe(false);
+          expect(chosen!.probability).toBe(Math.max(...rows.map((r) => r.probability)));
+          return;
+        }
+        expect(d.feasible).toBe(true);
+        expect(chosen!.probability).toBeGreaterThanOrEqual(k.opts.target);
+        const minE = Math.min(...eligible.map((r) => r.energy));
+        if (chosen!.energy !== minE) {
+          // only hysteresis may keep a dearer one: the current configuration, and the best saves no more than the margin
+          expect(current).not.toBeNull();
+          expect(chosen!.key).toBe(canonicalConfigKey(current!));
+          expect(minE).toBeGreaterThanOrEqual(chosen!.energy * (1 - k.opts.hysteresis));
+        }
+      }),
+      { numRuns: 400 },
+    );
+  });
+});

@@ -1,8 +1,6 @@
-import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
-import { basename, extname, resolve } from "node:path";
+import { resolve } from "node:path";
 import { Command } from "commander";
-import { MalformedError, UsageError } from "../errors.js";
+import { UsageError } from "../errors.js";
 import { emitParetoDocument, LIVE_DEFAULT_BUDGET, OptimizeOptions, optimizeProgress, parseObjectives, type OptimizeCliOptions } from "./optimizeOutput.js";
 import { addProfilerOptions } from "./profilerOptions.js";
 import { run } from "./run.js";
@@ -10,29 +8,13 @@ import { run } from "./run.js";
 async function runReplayOptimize(o: OptimizeCliOptions, poolPath: string): Promise<void> {
   const objectives = parseObjectives(o.objectives);
   if (o.guided) throw new UsageError("--guided profiles the model on this machine: it is for live mode (--model or --config), not --replay");
-  let text: string;
-  try {
-    text = readFileSync(poolPath, "utf8");
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code ?? "error";
-    throw new UsageError(`cannot read pool ${poolPath} (${code}); give the path of a measured pool in DynaSplit's CSV format`, { path: poolPath, cause: e });
-  }
-  const [{ importDynasplitCsv }, { poolEvaluator }, { optimize }, { paretoDocument }] = await Promise.all([
-    import("../contracts/dynasplitCsv.js"),
+  const [{ readPool }, { poolEvaluator }, { optimize }, { paretoDocument }] = await Promise.all([
+    import("./readPool.js"),
     import("../search/poolEvaluator.js"),
     import("../search/optimize.js"),
     import("../search/paretoDocument.js"),
   ]);
-  const sha256 = createHash("sha256").update(text).digest("hex");
-  const model = basename(poolPath, extname(poolPath)) || "pool";
-  let pool: ReturnType<typeof importDynasplitCsv>;
-  try {
-    pool = importDynasplitCsv(text, { model: { name: model, sha256 }, host: { name: "replay" }, fileName: poolPath });
-  } catch (e) {
-    // the pool is the user's file: a malformed one is a user error (exit 2)
-    if (e instanceof MalformedError) throw new UsageError(`${e.message}; fix the file or give a pool in DynaSplit's CSV format`, { path: poolPath, cause: e });
-    throw e;
-  }
+  const { pool, sha256, model } = await readPool(poolPath);
   const replay = poolEvaluator(pool, { conditions: { network: o.network ?? null } });
   if (!replay.hasAccuracy && (objectives.includes("accuracy") || o.minAccuracy !== undefined)) {
     throw new UsageError(`pool ${poolPath} has no accuracy for every configuration; drop accuracy from --objectives and --min-accuracy`);

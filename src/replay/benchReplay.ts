@@ -107,7 +107,8 @@ export async function benchReplay(o: BenchReplayOptions): Promise<BenchReplayRes
   const timeline = o.timeline === true ? new Timeline(o.strategies.map((s) => s.name)) : null;
   const points: readonly TracePoint[] | null = o.trace?.points ?? null;
   const out: RunOutcome = { latencyMs: 0, energyJ: 0, deviceJ: 0, networkJ: 0, serverJ: 0 };
-  const state: PolicyState = { nowMs: 0, link: { bandwidthMbps: 0, rttMs: 0, serverWaitMs: 0 }, serverUp: true, current: null };
+  // no trace: every figure unknown, so each configuration is predicted as it was measured
+  const state: PolicyState = { nowMs: 0, link: { bandwidthMbps: null, rttMs: null, serverWaitMs: null }, serverUp: true, current: null };
   const request = { deadlineMs: 0, minAccuracy: o.minAccuracy };
   let pointIndex = -1;
   let point: TracePoint | null = null;
@@ -120,10 +121,10 @@ export async function benchReplay(o: BenchReplayOptions): Promise<BenchReplayRes
         if (pi !== pointIndex) {
           pointIndex = pi;
           point = points[pi] as TracePoint;
+          // figures the trace leaves unknown: each configuration as it was measured
+          state.link = { bandwidthMbps: point.bandwidthMbps, rttMs: point.rttMs, serverWaitMs: point.serverWaitMs };
         }
       }
-      // unknown figures (no trace, or a trace without that column): each configuration as measured
-      state.link = { bandwidthMbps: point?.bandwidthMbps ?? null, rttMs: point?.rttMs ?? null, serverWaitMs: point?.serverWaitMs ?? null } as PolicyState["link"];
       state.nowMs = req.tMs;
       request.deadlineMs = req.deadlineMs;
       deadlines.add(req.deadlineMs);

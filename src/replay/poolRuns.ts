@@ -10,7 +10,7 @@ import { canonicalConfigKey, type Measurement } from "../contracts/measurement.j
 import { entryOfRuns, type ParetoEntry } from "../contracts/paretoFile.js";
 import type { TracePoint } from "../contracts/conditionsTrace.js";
 import { UsageError } from "../errors.js";
-import { measuredBandwidthMbps, predict, type LinkState } from "../predict/costModel.js";
+import { measuredBandwidthMbps, predictCore, type LinkState } from "../predict/costModel.js";
 
 export interface RunOutcome {
   latencyMs: number;
@@ -105,9 +105,9 @@ export class PoolRuns {
         rttMs: point.rttMs ?? r.conditions.rttMs ?? 0,
         serverWaitMs: point.serverWaitMs ?? r.conditions.serverWaitMs ?? 0,
       };
-      const p = predict(r, link);
-      // the run's own latency (its one sample) moved by the predicted change of its parts
-      this.cLat[id] = p.samplesMs[0] ?? p.latencyMs;
+      const p = predictCore(r, link);
+      // the run's own latency moved by the predicted change of its parts
+      this.cLat[id] = Math.max(0, (this.lat[id] as number) + p.shiftMs);
       this.cTot[id] = p.energyJ.total;
       this.cDev[id] = p.energyJ.device ?? NaN;
       this.cNet[id] = p.energyJ.network ?? NaN;

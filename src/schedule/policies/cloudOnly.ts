@@ -8,9 +8,8 @@
  */
 import type { LoadedParetoFile } from "../../contracts/paretoFile.js";
 import { UsageError } from "../../errors.js";
-import { predict, predictCore } from "../../predict/costModel.js";
 import type { Decision, Policy, PolicyRequest, PolicyState } from "../policy.js";
-import { accurateEnough, byEnergy, firstWithinDeadline, fullLink, joules, linkFor, ms, noCandidate, prepareCandidates, prob } from "./candidates.js";
+import { accurateEnough, byEnergy, firstWithinDeadline, joules, LinkPredictions, ms, noCandidate, prepareCandidates, prob } from "./candidates.js";
 import { meetProbability } from "./meetProbability.js";
 import { probabilityRule, type PolicyOptions } from "./policyOptions.js";
 
@@ -21,6 +20,7 @@ export function cloudOnly(file: LoadedParetoFile, opts: PolicyOptions): Policy {
   if (server.length === 0) throw new UsageError("policy cloud-only: the pareto file has no all-on-server configuration (split or layer 0); optimize with it in the space, or choose another policy");
   const cands = [...server, ...prepared.filter((c) => c.local)];
   const serverIdx = server.map((_, i) => i);
+  const memo = new LinkPredictions(cands);
   const localOrder = byEnergy(cands, cands.map((_, i) => i).filter((i) => cands[i]!.local));
   const rule = probabilityRule(opts);
 
@@ -29,12 +29,11 @@ export function cloudOnly(file: LoadedParetoFile, opts: PolicyOptions): Policy {
     candidates: cands.map((c) => c.entry),
     decide(request: PolicyRequest, state: PolicyState): Decision {
       const d = request.deadlineMs;
-      const full = fullLink(state.link);
       if (!state.serverUp) {
         const pick = firstWithinDeadline(cands, localOrder, d, request.minAccuracy, false);
         if (pick === null) throw noCandidate("cloud-only", cands, localOrder, request.minAccuracy, false);
         const c = cands[pick.index]!;
-        const predicted = predict(c.entry, full ?? linkFor(c, state.link));
+        const predicted = memo.prediction(pick.index, state.link);
         const probability = meetProbability(predicted.samplesMs, 0, predicted.latencyMs, 0, c.spreadMs, d, rule);
         return {
           entry: c.entry,
@@ -46,6 +45,7 @@ export function cloudOnly(file: LoadedParetoFile, opts: PolicyOptions): Policy {
           switchCost: null,
         };
       }
+      const cores = memo.cores(state.link);
       let best = -1;
       let bestE = Number.POSITIVE_INFINITY;
       let bestAcc = -1;
@@ -53,7 +53,7 @@ export function cloudOnly(file: LoadedParetoFile, opts: PolicyOptions): Policy {
       for (const i of serverIdx) {
         const c = cands[i]!;
         if (!accurateEnough(c, request.minAccuracy)) continue;
-        const core = predictCore(c.entry, full ?? linkFor(c, state.link));
+        const core = cores[i]!;
         const e = core.energyJ.total;
         const acc = c.accuracy ?? -1;
         if (e < bestE || (e === bestE && (acc > bestAcc || (acc === bestAcc && core.latencyMs < bestMs)))) {
@@ -65,7 +65,7 @@ export function cloudOnly(file: LoadedParetoFile, opts: PolicyOptions): Policy {
       }
       if (best < 0) throw noCandidate("cloud-only", cands, serverIdx, request.minAccuracy, true);
       const c = cands[best]!;
-      const predicted = predict(c.entry, full ?? linkFor(c, state.link));
+      const predicted = memo.prediction(best, state.link);
       const probability = meetProbability(predicted.samplesMs, 0, predicted.latencyMs, 0, c.spreadMs, d, rule);
       return {
         entry: c.entry,

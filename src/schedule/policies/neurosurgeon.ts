@@ -6,15 +6,15 @@
  * the request's minAccuracy, and only all-on-device configurations while the server is down.
  */
 import type { LoadedParetoFile } from "../../contracts/paretoFile.js";
-import { predict, predictCore } from "../../predict/costModel.js";
 import type { Decision, Policy, PolicyRequest, PolicyState } from "../policy.js";
-import { accurateEnough, fullLink, linkFor, ms, noCandidate, prepareCandidates, prob } from "./candidates.js";
+import { accurateEnough, LinkPredictions, ms, noCandidate, prepareCandidates, prob } from "./candidates.js";
 import { meetProbability } from "./meetProbability.js";
 import { probabilityRule, type PolicyOptions } from "./policyOptions.js";
 
 export function neurosurgeon(file: LoadedParetoFile, opts: PolicyOptions): Policy {
   const { doc } = file;
   const cands = prepareCandidates(doc.archive, doc);
+  const memo = new LinkPredictions(cands);
   const all = cands.map((_, i) => i);
   const rule = probabilityRule(opts);
 
@@ -23,14 +23,14 @@ export function neurosurgeon(file: LoadedParetoFile, opts: PolicyOptions): Polic
     candidates: cands.map((c) => c.entry),
     decide(request: PolicyRequest, state: PolicyState): Decision {
       const d = request.deadlineMs;
-      const full = fullLink(state.link);
+      const cores = memo.cores(state.link);
       let best = -1;
       let bestMs = Number.POSITIVE_INFINITY;
       let bestE = Number.POSITIVE_INFINITY;
       for (let i = 0; i < cands.length; i++) {
         const c = cands[i]!;
         if ((!state.serverUp && !c.local) || !accurateEnough(c, request.minAccuracy)) continue;
-        const core = predictCore(c.entry, full ?? linkFor(c, state.link));
+        const core = cores[i]!;
         if (core.latencyMs < bestMs || (core.latencyMs === bestMs && core.energyJ.total < bestE)) {
           best = i;
           bestMs = core.latencyMs;
@@ -39,7 +39,7 @@ export function neurosurgeon(file: LoadedParetoFile, opts: PolicyOptions): Polic
       }
       if (best < 0) throw noCandidate("neurosurgeon", cands, all, request.minAccuracy, state.serverUp);
       const c = cands[best]!;
-      const predicted = predict(c.entry, full ?? linkFor(c, state.link));
+      const predicted = memo.prediction(best, state.link);
       const probability = meetProbability(predicted.samplesMs, 0, predicted.latencyMs, 0, c.spreadMs, d, rule);
       const down = state.serverUp ? "" : "server down, all-on-device only: ";
       return {

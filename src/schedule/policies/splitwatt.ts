@@ -23,23 +23,56 @@
  *                 lower E), and the decision is marked infeasible
  *
  * So a configuration below the target is never chosen while one at or above it exists.
+ *
+ * How (the same answer, fewer evaluations; test/unit/policyMemo.test.ts): the predictions are
+ * kept per link (candidates.ts LinkPredictions) with the candidates sorted by predicted energy;
+ * the scan goes up that order and stops at the first candidate whose predicted energy exceeds
+ * the best eligible one's (a switch only adds energy); a candidate with fewer samples than
+ * minSamples whose fitted normal tail is below the target at D is skipped without counting
+ * its samples (P is at most that tail). Only when none qualifies are all of them evaluated,
+ * for the most likely.
  */
 import { canonicalConfigKey, type Config } from "../../contracts/measurement.js";
 import type { LoadedParetoFile } from "../../contracts/paretoFile.js";
-import { predict, predictCore } from "../../predict/costModel.js";
 import type { Decision, Policy, PolicyRequest, PolicyState } from "../policy.js";
-import { accurateEnough, frequencyDimension, fullLink, joules, linkFor, ms, noCandidate, prepareCandidates, prob } from "./candidates.js";
-import { meetProbability } from "./meetProbability.js";
+import { accurateEnough, frequencyDimension, joules, LinkPredictions, ms, noCandidate, prepareCandidates, prob, type Candidate } from "./candidates.js";
+import { meetProbability, normalCdf } from "./meetProbability.js";
 import { probabilityRule, type PolicyOptions } from "./policyOptions.js";
+
+/**
+ * A z below which normalCdf stays under `target`: the point where it reaches the target (by
+ * bisection on normalCdf itself), less a margin far wider than its approximation error.
+ */
+export function zBelowTarget(target: number): number {
+  let lo = -40;
+  let hi = 40;
+  for (let k = 0; k < 200 && hi - lo > 1e-12; k++) {
+    const mid = (lo + hi) / 2;
+    if (normalCdf(mid) >= target) hi = mid;
+    else lo = mid;
+  }
+  return lo - 1e-3;
+}
 
 export function splitwatt(file: LoadedParetoFile, opts: PolicyOptions): Policy {
   const { doc } = file;
   const cands = prepareCandidates(doc.archive, doc);
+  const memo = new LinkPredictions(cands);
   const all = cands.map((_, i) => i);
   const keyIndex = new Map(cands.map((c, i) => [c.key, i]));
   const freqDim = frequencyDimension(doc.space);
   const rule = probabilityRule(opts);
   const { target, hysteresis, switchCost } = opts;
+  let order = new Int32Array(0);
+  let orderVersion = -1;
+  // below this z the fitted normal tail is under the target, so P (at most that tail) is too
+  const zFloor = zBelowTarget(target);
+  /** cheap and safe: with fewer samples than minSamples, P <= the fitted tail, which is below target here */
+  const tailBelowTarget = (c: Candidate, meanMs: number, deadlineMs: number): boolean => {
+    if (c.entry.latency.samples.length >= rule.minSamples) return false;
+    const sd = Math.max(c.spreadMs, rule.cvFloor * meanMs);
+    return sd > 0 && (deadlineMs - meanMs) / sd < zFloor;
+  };
   // memo of the last current configuration's index (the daemon passes the same object until it switches)
   let memoConfig: Config | null = null;
   let memoIndex = -1;
@@ -57,52 +90,82 @@ export function splitwatt(file: LoadedParetoFile, opts: PolicyOptions): Policy {
     decide(request: PolicyRequest, state: PolicyState): Decision {
       const d = request.deadlineMs;
       const minAccuracy = request.minAccuracy;
-      const full = fullLink(state.link);
+      const cores = memo.cores(state.link);
       const current = state.current;
       const currentIndex = current === null ? -1 : indexOf(current);
       const currentFreq = current === null || freqDim === null ? undefined : current[freqDim];
       const switches = (i: number): boolean => freqDim !== null && (current === null || cands[i]!.freq !== currentFreq);
 
+      const passes = (c: Candidate): boolean => (state.serverUp || c.local) && accurateEnough(c, minAccuracy);
+      const probabilityOf = (i: number, extraMs: number): number => {
+        const c = cands[i]!;
+        const core = cores[i]!;
+        return meetProbability(c.entry.latency.samples, core.shiftMs, core.latencyMs, extraMs, c.spreadMs, d, rule);
+      };
+      // the candidates by predicted energy, ascending (recomputed when the link changes)
+      if (memo.version !== orderVersion) {
+        order = Int32Array.from(all).sort((a, b) => cores[a]!.energyJ.total - cores[b]!.energyJ.total || a - b);
+        orderVersion = memo.version;
+      }
+
       let considered = 0;
-      let eligible = 0;
       let best = -1;
       let bestE = Number.POSITIVE_INFINITY;
       let bestP = -1;
       let bestMs = Number.POSITIVE_INFINITY;
-      let likely = -1;
-      let likelyP = -1;
-      let likelyMs = Number.POSITIVE_INFINITY;
-      let likelyE = Number.POSITIVE_INFINITY;
       let currentE = Number.NaN;
       let currentP = -1;
-      for (let i = 0; i < cands.length; i++) {
+      let currentSeen = false;
+      for (let k = 0; k < order.length; k++) {
+        const i = order[k]!;
         const c = cands[i]!;
-        if ((!state.serverUp && !c.local) || !accurateEnough(c, minAccuracy)) continue;
+        if (!passes(c)) continue;
         considered++;
-        const core = predictCore(c.entry, full ?? linkFor(c, state.link));
+        const core = cores[i]!;
+        // every later candidate's energy is at least its predicted energy, which exceeds the best's
+        if (best >= 0 && core.energyJ.total > bestE) break;
         const sw = switches(i);
         const extraMs = sw ? switchCost.timeMs : 0;
         const e = core.energyJ.total + (sw ? switchCost.energyJ : 0);
         const lat = core.latencyMs + extraMs;
-        const p = meetProbability(c.entry.latency.samples, core.shiftMs, core.latencyMs, extraMs, c.spreadMs, d, rule);
+        if (i !== currentIndex && tailBelowTarget(c, core.latencyMs + extraMs, d)) continue;
+        const p = probabilityOf(i, extraMs);
         if (i === currentIndex) {
           currentE = e;
           currentP = p;
+          currentSeen = true;
         }
-        if (p >= target) {
-          eligible++;
-          if (e < bestE || (e === bestE && (p > bestP || (p === bestP && lat < bestMs)))) {
-            best = i;
-            bestE = e;
-            bestP = p;
-            bestMs = lat;
+        if (p >= target && (e < bestE || (e === bestE && (p > bestP || (p === bestP && lat < bestMs))))) {
+          best = i;
+          bestE = e;
+          bestP = p;
+          bestMs = lat;
+        }
+      }
+      if (currentIndex >= 0 && !currentSeen && passes(cands[currentIndex]!)) {
+        const sw = switches(currentIndex);
+        currentE = cores[currentIndex]!.energyJ.total + (sw ? switchCost.energyJ : 0);
+        currentP = probabilityOf(currentIndex, sw ? switchCost.timeMs : 0);
+      }
+      // none qualifies: the most likely to meet the deadline, over all of them
+      let likely = -1;
+      let likelyP = -1;
+      let likelyMs = Number.POSITIVE_INFINITY;
+      if (best < 0) {
+        let likelyE = Number.POSITIVE_INFINITY;
+        for (let i = 0; i < cands.length; i++) {
+          if (!passes(cands[i]!)) continue;
+          const sw = switches(i);
+          const extraMs = sw ? switchCost.timeMs : 0;
+          const e = cores[i]!.energyJ.total + (sw ? switchCost.energyJ : 0);
+          const lat = cores[i]!.latencyMs + extraMs;
+          const p = probabilityOf(i, extraMs);
+          if (p > likelyP || (p === likelyP && (lat < likelyMs || (lat === likelyMs && e < likelyE)))) {
+            likely = i;
+            likelyP = p;
+            likelyMs = lat;
+            likelyE = e;
           }
-        }
-        if (p > likelyP || (p === likelyP && (lat < likelyMs || (lat === likelyMs && e < likelyE)))) {
-          likely = i;
-          likelyP = p;
-          likelyMs = lat;
-          likelyE = e;
         }
       }
       if (considered === 0) throw noCandidate("splitwatt", cands, all, minAccuracy, state.serverUp);
@@ -123,13 +186,13 @@ export function splitwatt(file: LoadedParetoFile, opts: PolicyOptions): Policy {
       } else {
         index = best;
         probability = bestP;
-        reason = `${down}lowest expected energy (${joules(bestE)}) with P ${prob(bestP)} >= ${target} of meeting ${ms(d)}; ${eligible} of ${considered} configurations qualify`;
+        reason = `${down}lowest expected energy (${joules(bestE)}) with P ${prob(bestP)} >= ${target} of meeting ${ms(d)}`;
       }
       const c = cands[index]!;
       return {
         entry: c.entry,
         index,
-        predicted: predict(c.entry, full ?? linkFor(c, state.link)),
+        predicted: memo.prediction(index, state.link),
         probability,
         feasible: best >= 0,
         reason,

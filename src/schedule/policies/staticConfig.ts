@@ -9,9 +9,8 @@
 import { canonicalConfigKey, type Config, type ConfigValue } from "../../contracts/measurement.js";
 import type { LoadedParetoFile, ParetoFile } from "../../contracts/paretoFile.js";
 import { UsageError } from "../../errors.js";
-import { predict } from "../../predict/costModel.js";
 import type { Decision, Policy, PolicyRequest, PolicyState } from "../policy.js";
-import { byEnergy, firstWithinDeadline, fullLink, linkFor, ms, noCandidate, prepareCandidates, prob } from "./candidates.js";
+import { byEnergy, firstWithinDeadline, LinkPredictions, ms, noCandidate, prepareCandidates, prob } from "./candidates.js";
 import { meetProbability } from "./meetProbability.js";
 import { probabilityRule, type PolicyOptions } from "./policyOptions.js";
 
@@ -50,6 +49,7 @@ export function staticConfig(file: LoadedParetoFile, opts: PolicyOptions): Polic
   const cands = [own, ...prepared.filter((c) => c.local && c !== own)];
   const localOrder = byEnergy(cands, cands.map((_, i) => i).filter((i) => cands[i]!.local));
   const rule = probabilityRule(opts);
+  const memo = new LinkPredictions(cands);
 
   return {
     name: "static",
@@ -70,8 +70,7 @@ export function staticConfig(file: LoadedParetoFile, opts: PolicyOptions): Polic
         reason = "the static configuration";
       }
       const c = cands[index]!;
-      const full = fullLink(state.link);
-      const predicted = predict(c.entry, full ?? linkFor(c, state.link));
+      const predicted = memo.prediction(index, state.link);
       const probability = meetProbability(predicted.samplesMs, 0, predicted.latencyMs, 0, c.spreadMs, d, rule);
       const feasible = predicted.latencyMs <= d;
       return { entry: c.entry, index, predicted, probability, feasible, reason: `${reason} (predicted ${ms(predicted.latencyMs)}${feasible ? "" : `, beyond ${ms(d)}`}, P ${prob(probability)})`, switchCost: null };

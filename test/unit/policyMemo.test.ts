@@ -1,0 +1,116 @@
+/**
+ * The policies keep every candidate's prediction for the last link they saw (LinkPredictions)
+ * and the splitwatt policy scans candidates by predicted energy with an early stop: a policy
+ * that has decided before must decide exactly as a fresh one, whatever sequence of links,
+ * deadlines, current configurations and server states came first.
+ */
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import type { Config } from "../../src/contracts/measurement.js";
+import type { ParetoEntry } from "../../src/contracts/paretoFile.js";
+import { createPolicy } from "../../src/schedule/policies/index.js";
+import { normalCdf } from "../../src/schedule/policies/meetProbability.js";
+import { zBelowTarget } from "../../src/schedule/policies/splitwatt.js";
+import type { KnownLink, PolicyState } from "../../src/schedule/policy.js";
+import { entry, loaded, paretoDoc } from "../fixtures/paretoFixtures.js";
+
+const SPLITS = [0, 1, 2];
+const FREQS = [600, 1200];
+
+const entryArb = (split: number, freq: number) =>
+  fc
+    .record({
+      head: fc.double({ min: 1, max: 300, noNaN: true }),
+      transfer: fc.double({ min: 11, max: 200, noNaN: true }),
+      server: fc.double({ min: 1, max: 100, noNaN: true }),
+      spread: fc.array(fc.double({ min: -0.3, max: 0.5, noNaN: true }), { maxLength: 30 }),
+      // few values, so energies tie (ties are where the tie-breaks and the early stop matter)
+      device: fc.constantFrom(0.5, 1, 1.5),
+      server_: fc.constantFrom(0, 0.5, 1),
+      network: fc.constantFrom(0, 0.25),
+    })
+    .map((x): ParetoEntry => {
+      const local = split === 2;
+      const head = split === 0 ? 0 : x.head;
+      const mean = head + (local ? 0 : x.transfer + x.server);
+      return entry({
+        config: { split, cpuFreqMHz: freq },
+        head,
+        transfer: local ? 0 : x.transfer,
+        server: local ? 0 : x.server,
+        samples: x.spread.map((d) => Math.max(0, mean * (1 + d))),
+        energy: local ? { device: x.device } : { device: x.device, network: x.network, server: x.server_ },
+      });
+    });
+
+const archiveArb = fc
+  .uniqueArray(fc.tuple(fc.constantFrom(...SPLITS), fc.constantFrom(...FREQS)), { minLength: 2, maxLength: 6, selector: ([s, f]) => `${s}/${f}` })
+  .filter((pairs) => pairs.some(([s]) => s === 0) && pairs.some(([s]) => s === 2))
+  .chain((pairs) => fc.tuple(...pairs.map(([s, f]) => entryArb(s, f))));
+
+// few distinct links, so a sequence returns to a link it saw before
+const linkArb: fc.Arbitrary<KnownLink> = fc.oneof(
+  fc.constant({}),
+  fc.constant({ bandwidthMbps: 5, rttMs: 20, serverWaitMs: 0 }),
+  fc.constant({ bandwidthMbps: 50, rttMs: null, serverWaitMs: 10 }),
+  fc.constant({ bandwidthMbps: 5, rttMs: 20, serverWaitMs: 40 }),
+  fc.constant({ bandwidthMbps: 5, rttMs: 60, serverWaitMs: 0 }),
+  fc.constant({ bandwidthMbps: 5, rttMs: 20, serverWaitMs: 0, radio: { txW: 1, rxW: 0.5 } }),
+  fc.constant({ bandwidthMbps: 5, rttMs: 20, serverWaitMs: 0, radio: { txW: 3, rxW: 0.5 } }),
+  fc.record({ bandwidthMbps: fc.double({ min: 1, max: 100, noNaN: true }), rttMs: fc.constant(5), serverWaitMs: fc.constant(0) }),
+);
+
+const stepArb = fc.record({ link: linkArb, deadlineMs: fc.double({ min: 5, max: 800, noNaN: true }), serverUp: fc.boolean(), keepCurrent: fc.boolean() });
+
+describe("policies with memoised predictions decide as fresh ones", () => {
+  it("every predicting policy, over random sequences of links, deadlines, current configurations and server states (property)", () => {
+    fc.assert(
+      fc.property(
+        archiveArb,
+        fc.array(stepArb, { minLength: 1, maxLength: 25 }),
+        fc.record({ target: fc.double({ min: 0.5, max: 0.999, noNaN: true }), hysteresis: fc.double({ min: 0, max: 0.2, noNaN: true }), switchCost: fc.record({ timeMs: fc.double({ min: 0, max: 20, noNaN: true }), energyJ: fc.constantFrom(0, 0.5) }) }),
+        (archive, steps, opts) => {
+          const file = loaded(paretoDoc({ dimensions: [{ name: "split", values: SPLITS }, { name: "cpuFreqMHz", values: FREQS }], archive }));
+          for (const name of ["splitwatt", "neurosurgeon", "cloud-only", "static-fastest", "static-min-energy", "random"]) {
+            const kept = createPolicy(name, file, opts);
+            let current: Config | null = null;
+            steps.forEach((st, t) => {
+              const state: PolicyState = { nowMs: t, link: st.link, serverUp: st.serverUp, current };
+              const a = kept.decide({ deadlineMs: st.deadlineMs }, state);
+              const b = createPolicy(name, file, opts).decide({ deadlineMs: st.deadlineMs }, { ...state });
+              expect([name, t, a.index, a.probability, a.feasible, a.predicted.latencyMs, a.predicted.energyJ.total, a.predicted.samplesMs]).toEqual([name, t, b.index, b.probability, b.feasible, b.predicted.latencyMs, b.predicted.energyJ.total, b.predicted.samplesMs]);
+              if (!st.keepCurrent) current = a.entry.config;
+            });
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it("splitwatt, equal expected energies: the higher probability, then the lower latency wins, wherever it stands in the file", () => {
+    // three all-on-device configurations of 1.0 J each (the fastest listed last), one of 2 J
+    const slow = entry({ config: { split: 2, cpuFreqMHz: 600 }, head: 300, energy: { device: 1 } });
+    const mid = entry({ config: { split: 1, cpuFreqMHz: 600 }, head: 100, transfer: 50, server: 50, energy: { device: 0.5, network: 0.25, server: 0.25 } });
+    const fast = entry({ config: { split: 1, cpuFreqMHz: 1200 }, head: 50, transfer: 50, server: 50, energy: { device: 0.5, network: 0.25, server: 0.25 } });
+    const cloud = entry({ config: { split: 0, cpuFreqMHz: 1200 }, head: 0, transfer: 40, server: 10, energy: { device: 0.5, server: 1.5 } });
+    const file = loaded(paretoDoc({ dimensions: [{ name: "split", values: SPLITS }, { name: "cpuFreqMHz", values: FREQS }], archive: [slow, mid, fast, cloud] }));
+    const p = createPolicy("splitwatt", file, { target: 0.9, hysteresis: 0 });
+    const pick = (deadlineMs: number) => p.decide({ deadlineMs }, { nowMs: 0, link: {}, serverUp: true, current: null }).entry.config;
+    // 1000 ms: all three meet it for sure; mid and fast tie on energy and probability: the faster
+    expect(pick(1000)).toEqual(fast.config);
+    // 180 ms: of the three, only the fast one (150 ms) meets it
+    expect(pick(180)).toEqual(fast.config);
+    // 60 ms: only the cloud one
+    expect(pick(60)).toEqual(cloud.config);
+  });
+
+  it("zBelowTarget: the fitted normal tail stays under the target below it, and reaches it just above", () => {
+    for (const t of [0.5, 0.9, 0.95, 0.99, 0.999, 0.999999]) {
+      const z = zBelowTarget(t);
+      expect(normalCdf(z)).toBeLessThan(t);
+      for (let k = 1; k <= 100; k++) expect(normalCdf(z - k * 0.05)).toBeLessThan(t);
+      expect(normalCdf(z + 2e-3)).toBeGreaterThanOrEqual(t);
+    }
+  });
+});

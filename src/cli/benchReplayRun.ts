@@ -18,12 +18,19 @@ import { createPolicy } from "../schedule/policies/index.js";
 import { benchProgress } from "./benchOptions.js";
 import { readPool } from "./readPool.js";
 
+/** A strategy to run: its name in the results, the policy behind it, and options of its own (merged over the shared ones). */
+export interface StrategySpec {
+  name: string;
+  policy: string;
+  options?: Record<string, unknown>;
+}
+
 export interface ReplayBenchInput {
   poolPath: string;
   workloadPath: string;
   frontPath: string;
   network?: string | undefined;
-  strategies: readonly string[];
+  strategies: readonly (string | StrategySpec)[];
   seed: number;
   out: string;
   perRequest: boolean;
@@ -123,9 +130,10 @@ export async function replayBench(i: ReplayBenchInput): Promise<BenchResults> {
   if (load !== null && !load.figures.includes("ServerWaitMs")) throw new UsageError(`server-load trace ${i.loadTrace} has no ServerWaitMs column; pass a bandwidth trace with --bandwidth-trace`);
   const trace = bw !== null && load !== null ? mergeTraces(bw, load) : (bw ?? load);
 
-  const strategies: ReplayStrategy[] = i.strategies.map((name) => ({ name, policy: createPolicy(name, front.loaded, i.policyOptions) }));
+  const specs = i.strategies.map((s): StrategySpec => (typeof s === "string" ? { name: s, policy: s } : s));
+  const strategies: ReplayStrategy[] = specs.map((s) => ({ name: s.name, policy: createPolicy(s.policy, front.loaded, { ...i.policyOptions, ...s.options }) }));
   const keys = configurationKeys(front.loaded);
-  const sink = i.perRequest ? requestsCsv(join(i.out, "requests.csv"), i.strategies, keys) : undefined;
+  const sink = i.perRequest ? requestsCsv(join(i.out, "requests.csv"), specs.map((s) => s.name), keys) : undefined;
   const summary: WorkloadSummary = { sha256: "", requests: 0, networks: new Map() };
   const progress = i.quiet === true ? null : benchProgress("bench");
   if (sink !== undefined) {
@@ -158,7 +166,7 @@ export async function replayBench(i: ReplayBenchInput): Promise<BenchResults> {
     pool: { path: resolve(i.poolPath), sha256: poolRead.sha256, runs: pool.runs, configurations: pool.configurations },
     daemon: null,
     traces: { bandwidth: i.bandwidthTrace === undefined ? null : resolve(i.bandwidthTrace), load: i.loadTrace === undefined ? null : resolve(i.loadTrace), merged: trace },
-    policyOptions: i.policyOptions,
+    policyOptions: { ...i.policyOptions, ...Object.fromEntries(specs.filter((s) => s.options !== undefined).map((s) => [s.name, s.options])) },
     tallies: r.tallies,
     sources: () => ({ label: "replay", sources: pool.energySources }),
     runsOf: (key) => pool.runsOf(key)?.length ?? null,

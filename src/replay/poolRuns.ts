@@ -66,7 +66,7 @@ export class PoolRuns {
       const g = groups.get(key) ?? [];
       g.push(i);
       groups.set(key, g);
-      const e = entryOfRuns([m], { link: "replay" });
+      const e = entryOfRuns([m], { link: "replay", ...m.conditions });
       this.lat[i] = m.latencyMs.mean;
       this.tot[i] = m.energyJ.total ?? NaN;
       this.dev[i] = m.energyJ.device ?? NaN;

@@ -51,16 +51,22 @@ export function energyChart(r: BenchResults): ChartSpec {
     if (rest > 1e-9 * Math.max(1, s.meanEnergyJ)) rows.push({ strategy: s.name, part: known > 0 ? "unattributed" : "total", energyJ: rest });
     labels.push({ strategy: s.name, energyJ: s.meanEnergyJ, label: `${s.meanEnergyJ.toFixed(2)} J${s.energyVsCloudPct === null ? "" : ` (${pct(s.energyVsCloudPct)} vs cloud-only)`}` });
   }
+  const partOrder = ["device", "network", "server", "unattributed", "total"];
+  const partColors: Record<string, string> = { device: "#4c78a8", network: "#72b7b2", server: "#f58518", unattributed: "#bab0ac", total: "#9d755d" };
+  const present = partOrder.filter((p) => rows.some((r) => r.part === p));
+  // room on the right for the labels
+  const maxJ = Math.max(1e-9, ...labels.map((l) => l.energyJ));
   return {
     ...base("Energy per inference (J), by part", Math.max(120, 28 * names.length)),
+    config: { font: "sans-serif", view: { stroke: "#ddd" }, legend: { orient: "bottom" } },
     layer: [
       {
         data: { values: rows },
         mark: { type: "bar" },
         encoding: {
           y: { field: "strategy", type: "nominal", sort: names, title: null },
-          x: { field: "energyJ", type: "quantitative", aggregate: "sum", stack: "zero", title: "mean energy per inference (J)" },
-          color: { field: "part", type: "nominal", scale: { domain: ["device", "network", "server", "unattributed", "total"], range: ["#4c78a8", "#72b7b2", "#f58518", "#bab0ac", "#9d755d"] }, title: "part" },
+          x: { field: "energyJ", type: "quantitative", aggregate: "sum", stack: "zero", title: "mean energy per inference (J)", scale: { domain: [0, maxJ * 1.45], nice: false } },
+          color: { field: "part", type: "nominal", scale: { domain: present, range: present.map((p) => partColors[p] as string) }, title: "part" },
           order: { field: "part" },
           tooltip: [{ field: "strategy" }, { field: "part" }, { field: "energyJ", format: ".3f" }],
         },
@@ -116,9 +122,10 @@ export function latencyCdfChart(r: BenchResults): ChartSpec {
 }
 
 /** Decisions per value of `dimension`: rows { strategy, value, count, share }. */
-export function decisionMixRows(r: BenchResults, dimension: string): { strategy: string; value: string; count: number; share: number }[] {
+export function decisionMixRows(r: BenchResults, dimension: string): { strategy: string; value: string; rank: number; count: number; share: number }[] {
   const configOf = new Map(r.configurations.map((c) => [c.key, c.config]));
-  const rows: { strategy: string; value: string; count: number; share: number }[] = [];
+  const order = (r.dimensions.find((d) => d.name === dimension)?.values ?? []).map(String);
+  const rows: { strategy: string; value: string; rank: number; count: number; share: number }[] = [];
   for (const s of r.strategies) {
     const by = new Map<string, number>();
     for (const [key, n] of Object.entries(s.decisions)) {
@@ -126,7 +133,7 @@ export function decisionMixRows(r: BenchResults, dimension: string): { strategy:
       const k = v === undefined ? "?" : String(v);
       by.set(k, (by.get(k) ?? 0) + n);
     }
-    for (const [value, count] of by) rows.push({ strategy: s.name, value, count, share: s.requests > 0 ? count / s.requests : 0 });
+    for (const [value, count] of by) rows.push({ strategy: s.name, value, rank: order.indexOf(value), count, share: s.requests > 0 ? count / s.requests : 0 });
   }
   return rows;
 }
@@ -143,7 +150,7 @@ export function decisionMixChart(r: BenchResults, dimension: string): ChartSpec 
       y: { field: "strategy", type: "nominal", sort: names, title: null },
       x: { field: "share", type: "quantitative", stack: "normalize", title: "share of requests", axis: { format: "%" } },
       color: { field: "value", type: "ordinal", sort: order, title: dimension, scale: { scheme: "viridis" } },
-      order: { field: "value" },
+      order: { field: "rank", type: "quantitative" },
       tooltip: [{ field: "strategy" }, { field: "value", title: dimension }, { field: "count" }, { field: "share", format: ".2%" }],
     },
   } as ChartSpec;

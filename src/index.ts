@@ -117,3 +117,20 @@ export {
   type PolicyOptionsInput,
   type ProbabilityRule,
 } from "./schedule/policies/index.js";
+
+// replay and benchmark reports
+export { BENCH_RESULTS_VERSION, benchResultsSchema, checkBenchResults, readBenchResults, strategyResultSchema, writeBenchResults, type BenchResults, type SourceLabel, type StrategyResult } from "./contracts/benchResults.js";
+export { mergeTraces, parseConditionsTrace, traceAt, writeConditionsTrace, type ConditionsTrace, type TracePoint } from "./contracts/conditionsTrace.js";
+export { writeWorkloadCsv, type WorkloadRequest } from "./contracts/workloadCsv.js";
+export { stepTrace, walkTrace } from "./replay/bandwidthTraces.js";
+export { benchDocument, configurationKeys } from "./replay/benchDocument.js";
+export { benchReplay, strategySeed, type BenchReplayOptions, type ReplayStrategy, type RequestSink } from "./replay/benchReplay.js";
+export { PoolRuns, type RunOutcome } from "./replay/poolRuns.js";
+export { QuantileSketch } from "./replay/quantileSketch.js";
+export { StrategyTally } from "./replay/strategyTally.js";
+export { weibullDeadlines, weibullSample } from "./replay/weibullDeadlines.js";
+export { workloadStream, type TimedRequest } from "./replay/workloadStream.js";
+export { energyChart, frontChart, hitRateChart, latencyCdfChart, decisionMixChart, paretoFileChart, reportCharts, timelineChart, compareChart, type ChartSpec } from "./report/chartSpecs.js";
+export { renderBenchReport, renderCompareReport, renderFrontReport } from "./report/htmlReport.js";
+export { renderSvg } from "./report/renderSvg.js";
+export { summaryMarkdown } from "./report/summaryTable.js";

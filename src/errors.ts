@@ -14,6 +14,7 @@ export type ErrorCode =
   | "E_PROTOCOL"
   | "E_CODEC"
   | "E_IO"
+  | "E_UNREACHABLE"
   | "E_NO_CANDIDATE"
   | "E_QUEUE_FULL"
   | "E_QUEUE_CLOSED";
@@ -94,5 +95,12 @@ export class BadModelError extends SplitwattError {
 export class IoError extends SplitwattError {
   constructor(message: string, opts: { path?: string; cause?: unknown } = {}) {
     super("E_IO", message, { ...opts, exitCode: 1 });
+  }
+}
+
+/** A server that cannot be reached (refused, reset, unknown host, TLS failure): the user's URL, network or server. */
+export class UnreachableError extends SplitwattError {
+  constructor(message: string, opts: { cause?: unknown } = {}) {
+    super("E_UNREACHABLE", message, { ...opts, exitCode: 2 });
   }
 }

@@ -117,6 +117,10 @@ export {
   type PolicyOptionsInput,
   type ProbabilityRule,
 } from "./schedule/policies/index.js";
+export { LinkEstimator, DEFAULT_LINK_ESTIMATOR, type LinkEstimate, type LinkEstimatorOptions, type ServerReport, type TransferObservation } from "./schedule/estimators/linkEstimator.js";
+export { WindowedMedian, type Estimate, type StaleRule } from "./schedule/estimators/windowedMedian.js";
+export { BREAKER_STATE_VALUE, CircuitBreaker, DEFAULT_BREAKER, type Admission, type BreakerSnapshot, type BreakerStateName, type CircuitBreakerOptions, type Outcome } from "./schedule/circuitBreaker.js";
+export { DEFAULT_DEVICE_QUEUE, DeviceQueue, QueueClosedError, QueueFullError, type DeviceQueueOptions, type JobOptions, type QueueStats } from "./schedule/deviceQueue.js";
 
 // replay and benchmark reports
 export { BENCH_RESULTS_VERSION, benchResultsSchema, checkBenchResults, readBenchResults, strategyResultSchema, writeBenchResults, type BenchResults, type SourceLabel, type StrategyResult } from "./contracts/benchResults.js";

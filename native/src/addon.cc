@@ -12,6 +12,7 @@
 #include "perf.h"
 #include "sampler.h"
 #include "sysfs.h"
+#include "vulkan.h"
 
 namespace splitwatt {
 namespace {
@@ -66,6 +67,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Nvml", Nvml::Define(env));
   exports.Set("Sampler", Sampler::Define(env));
   exports.Set("Affinity", Affinity::Define(env));
+  exports.Set("Vulkan", Vulkan::Define(env));
   exports.Set("energyDelta", Napi::Function::New<EnergyDeltaJs>(env, "energyDelta"));
   return exports;
 }

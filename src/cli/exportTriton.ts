@@ -1,15 +1,16 @@
-import { resolve } from "node:path";
 import { Command } from "commander";
 import { z } from "zod";
 import { UsageError } from "../errors.js";
+import { outputDir } from "../outputDir.js";
 import { addModelOptions, ModelOptions } from "./modelOptions.js";
 import { run } from "./run.js";
+import { cliNumber } from "./cliNumber.js";
 
 const ExportOptions = ModelOptions.extend({
   out: z.string().min(1),
   name: z.string().regex(/^[A-Za-z0-9_-]+$/, "NAME may use letters, digits, _ and - only").optional(),
   cuts: z.string().default("single"),
-  maxBatch: z.coerce.number().int().min(0).max(4096).default(8),
+  maxBatch: cliNumber(z.number().int().min(0).max(4096)).default(8),
   gpu: z.boolean().default(false),
   json: z.boolean().default(false),
 });
@@ -27,6 +28,7 @@ export function exportTritonCommand(): Command {
     .action(
       run(async (spec: string, raw: unknown) => {
         const o = ExportOptions.parse(raw);
+        const out = outputDir(o.out, "--out");
         const [{ openModel }, { exportTriton }] = await Promise.all([import("./openModel.js"), import("../transport/tritonRepository.js")]);
         const { analysis } = await openModel(spec, o);
         const last = analysis.cuts.length - 1;
@@ -41,7 +43,6 @@ export function exportTritonCommand(): Command {
           if (bad !== undefined) throw new UsageError(`--cuts: cut ${bad} has no tail; tails exist for cuts 0-${last - 1}`);
         }
         const name = o.name ?? spec.replace(/^paddle:/, "paddle_").replace(/\.onnx$/, "").replace(/.*\//, "").replace(/[^A-Za-z0-9_-]/g, "_");
-        const out = resolve(o.out);
         const written = exportTriton(analysis, out, { name, cuts, maxBatch: o.maxBatch, kind: o.gpu ? "KIND_GPU" : "KIND_CPU" });
         process.stdout.write(o.json ? `${JSON.stringify({ repository: out, models: written })}\n` : `wrote ${written.length} tail model(s) to ${out}: ${written.join(", ")}\n`);
       }),

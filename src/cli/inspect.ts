@@ -19,9 +19,12 @@ export function inspectJson(spec: string, a: ModelAnalysis) {
     sha256: a.model.sha256,
     opset: a.model.opset,
     computeNodes: a.graph.compute.length,
+    constantOnlyNodes: a.graph.constantOnly.length,
     totalMacs: a.totalMacs,
     inputs: a.graph.inputs.map(tensor),
     outputs: a.graph.outputs.map(tensor),
+    subgraphs: a.graph.subgraphs,
+    notes: notes(a),
     cuts: a.cuts.map((c) => ({
       index: c.index,
       position: c.position,
@@ -34,11 +37,26 @@ export function inspectJson(spec: string, a: ModelAnalysis) {
   };
 }
 
+/** What the cut list does not show: compute inside If/Loop/Scan bodies, which no cut enters. */
+function notes(a: ModelAnalysis): string[] {
+  const inner = a.graph.subgraphs.reduce((n, s) => n + s.nodes, 0);
+  if (inner === 0) return [];
+  const total = a.graph.compute.length + a.graph.constantOnly.length + inner;
+  const where = a.graph.subgraphs.map((s) => `${s.op} ${s.node || "(unnamed)"}: ${s.nodes} nodes`).join(", ");
+  return [
+    `${inner} of this model's ${total} nodes sit inside If/Loop/Scan bodies (${where}); cuts inside them are out of scope: each such node runs whole on one side, so only cuts around it are listed`,
+  ];
+}
+
 function human(spec: string, a: ModelAnalysis): string {
   const lines: string[] = [];
   const kib = (b: number) => (b >= 1 << 20 ? `${(b / (1 << 20)).toFixed(2)} MiB` : `${(b / 1024).toFixed(1)} KiB`);
   lines.push(`${spec}  (${a.model.path})`);
-  lines.push(`opset ${a.model.opset}, ${a.graph.compute.length} compute nodes, ${(a.totalMacs / 1e6).toFixed(1)} M MACs at batch 1; inputs ${a.graph.inputs.map((i) => `${i}[${a.shapes.get(i)?.shape.join("x")}]`).join(", ")}`);
+  const constantOnly = a.graph.constantOnly.length > 0 ? ` (+${a.graph.constantOnly.length} constant-only, copied into the part that reads them)` : "";
+  lines.push(
+    `opset ${a.model.opset}, ${a.graph.compute.length} compute nodes${constantOnly}, ${(a.totalMacs / 1e6).toFixed(1)} M MACs at batch 1; inputs ${a.graph.inputs.map((i) => `${i}[${a.shapes.get(i)?.shape.join("x")}]`).join(", ")}`,
+  );
+  for (const n of notes(a)) lines.push(`note: ${n}`);
   lines.push("");
   lines.push(" cut  node                                  tensors                       bytes        head MACs  ");
   for (const c of a.cuts) {

@@ -10,6 +10,7 @@ import { serveCommand } from "./serve.js";
 import { exportTritonCommand } from "./exportTriton.js";
 import { optimizeCommand } from "./optimize.js";
 import { measureCommand } from "./measure.js";
+import { decideCommand } from "./decide.js";
 import { workloadCommand } from "./workload.js";
 import { reportCommand } from "./report.js";
 import { benchCommand } from "./bench.js";
@@ -34,6 +35,7 @@ export function program(): Command {
   p.addCommand(exportTritonCommand());
   p.addCommand(optimizeCommand());
   p.addCommand(measureCommand());
+  p.addCommand(decideCommand());
   p.addCommand(workloadCommand());
   p.addCommand(benchCommand());
   p.addCommand(reportCommand());

@@ -4,10 +4,11 @@ import type { Measurement } from "../contracts/measurement.js";
 import type { ProfileResult } from "../measure/profiler.js";
 import { addProfilerOptions, openProfiler, ProfilerOptions } from "./profilerOptions.js";
 import { run } from "./run.js";
+import { cliNumber } from "./cliNumber.js";
 
 const MeasureOptions = ProfilerOptions.extend({
-  cut: z.coerce.number().int("--cut takes a cut index (an integer, see splitwatt inspect)").min(0),
-  freqMhz: z.coerce.number().positive().optional(),
+  cut: cliNumber(z.number().int("--cut takes a cut index (an integer, see splitwatt inspect)").min(0)),
+  freqMhz: cliNumber(z.number().positive()).optional(),
   deviceTarget: z.string().min(1).default("cpu"),
   serverTarget: z.string().min(1).default("cpu"),
   codec: z.string().min(1).default("raw"),
@@ -74,7 +75,15 @@ export function measureCommand(): Command {
         const b = m.breakdownMs;
         const e = m.energyJ;
         const s = m.energySource;
-        const ci = (m.host as { latencyCi95?: [number, number] }).latencyCi95;
+        const host = m.host as { latencyCi95?: [number, number]; deviceMeter?: { spec: string }; deviceEstimateFreqMHz?: number | null };
+        const ci = host.latencyCi95;
+        // the device figure's source with what it rests on: the meter's spec, the estimate's frequency
+        const device =
+          s.device === "meter" && host.deviceMeter !== undefined
+            ? `meter ${host.deviceMeter.spec}`
+            : s.device === "estimate" && host.deviceEstimateFreqMHz !== undefined
+              ? `estimate at ${host.deviceEstimateFreqMHz === null ? "an unknown frequency (the profile's maximum)" : `${host.deviceEstimateFreqMHz} MHz`}`
+              : (s.device ?? "-");
         const lines = [
           `${spec} ${Object.entries(m.config)
             .map(([k, v]) => `${k}=${v}`)
@@ -82,7 +91,7 @@ export function measureCommand(): Command {
           `latency ms   mean ${f(m.latencyMs.mean)}${ci ? ` (95% CI ${f(ci[0])}-${f(ci[1])})` : ""}  p50 ${f(m.latencyMs.p50)}  p95 ${f(m.latencyMs.p95)}  p99 ${f(m.latencyMs.p99)}  n ${m.latencyMs.n}${r.cached ? "" : ` (stopped: ${r.stopReason})`}`,
           `breakdown ms head ${f(b.head)}  encode ${f(b.encode)}  transfer ${f(b.transfer)}  server ${f(b.server)}  decode ${f(b.decode)}`,
           `cut tensor   ${m.bytes} bytes (${m.wireBytes ?? "-"} bytes on the wire)`,
-          `energy J     device ${f(e.device, 4)} [${s.device ?? "-"}]  network ${f(e.network, 4)} [${s.network ?? "-"}]  server ${f(e.server, 4)} [${s.server ?? "-"}]  total ${f(e.total, 4)}`,
+          `energy J     device ${f(e.device, 4)} [${device}]  network ${f(e.network, 4)} [${s.network ?? "-"}]  server ${f(e.server, 4)} [${s.server ?? "-"}]  total ${f(e.total, 4)}`,
           `accuracy     ${m.accuracy === null ? "not measured" : `${f(m.accuracy.value, 4)} (n ${m.accuracy.n}, 95% CI ${f(m.accuracy.ci95[0], 3)}-${f(m.accuracy.ci95[1], 3)})`}`,
           ...r.notes.map((n) => `note: ${n}`),
         ];

@@ -1,12 +1,13 @@
 import type { Command } from "commander";
 import { z } from "zod";
 import { UsageError } from "../errors.js";
+import { cliNumber } from "./cliNumber.js";
 
 /** Options every command that takes a MODEL shares. */
 export const ModelOptions = z.object({
   inputShape: z.array(z.string()).default([]),
-  inputSize: z.coerce.number().int().positive().optional(),
-  maxTensors: z.coerce.number().int().min(1).max(64).default(4),
+  inputSize: cliNumber(z.number().int().positive()).optional(),
+  maxTensors: cliNumber(z.number().int().min(1).max(64)).default(4),
 });
 
 export function addModelOptions(c: Command): Command {

@@ -1,18 +1,34 @@
+import { join } from "node:path";
 import type { z } from "zod";
+import { UsageError } from "../errors.js";
 import { analyzeModel, type ModelAnalysis } from "../model/cutPoints.js";
+import { defaultStateDir } from "../hw/cpufreqGuard.js";
 import { loadModel } from "../model/onnxModel.js";
 import { resolveModel, type ResolvedModel } from "../model/resolveModel.js";
+import { shapeCache, type ShapeCache } from "../model/shapeCache.js";
 import { parseInputShapes, type ModelOptions } from "./modelOptions.js";
 
 const progress = (msg: string): void => {
   process.stderr.write(`${msg}\n`);
 };
 
-/** Resolve MODEL, load it, and find its cut points. */
+/** The analysis cache under the state directory; its warnings go to stderr. */
+export function cliShapeCache(): ShapeCache {
+  return shapeCache({ dir: join(defaultStateDir(), "analysis"), onWarning: (m) => process.stderr.write(`splitwatt: warning: ${m}\n`) });
+}
+
+/** Resolve MODEL, load it, and find its cut points (shapes from the analysis cache when it has them). */
 export async function openModel(spec: string, o: z.infer<typeof ModelOptions>): Promise<{ resolved: ResolvedModel; analysis: ModelAnalysis }> {
   const resolved = await resolveModel(spec, { inputSize: o.inputSize, onProgress: progress });
   const model = loadModel(resolved.path);
-  const inputShapes = { ...(resolved.inputShapes ?? {}), ...parseInputShapes(o.inputShape) };
-  const analysis = await analyzeModel(model, { inputShapes, maxTensors: o.maxTensors });
+  const given = parseInputShapes(o.inputShape);
+  const g = model.proto.graph;
+  const weights = new Set(g?.initializer.map((t) => t.name));
+  const inputNames = (g?.input ?? []).map((i) => i.name).filter((n) => !weights.has(n));
+  for (const name of Object.keys(given)) {
+    if (!inputNames.includes(name)) throw new UsageError(`--input-shape ${name}=...: ${spec} has no input named "${name}"; its inputs are ${inputNames.join(", ")}`);
+  }
+  const inputShapes = { ...(resolved.inputShapes ?? {}), ...given };
+  const analysis = await analyzeModel(model, { inputShapes, maxTensors: o.maxTensors, shapeCache: cliShapeCache() });
   return { resolved, analysis };
 }

@@ -1,7 +1,8 @@
-import { resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import { Command } from "commander";
-import { UsageError } from "../errors.js";
+import { MalformedError, UsageError } from "../errors.js";
 import { emitParetoDocument, LIVE_DEFAULT_BUDGET, OptimizeOptions, optimizeProgress, parseObjectives, type OptimizeCliOptions } from "./optimizeOutput.js";
+import { outputDir } from "../outputDir.js";
 import { addProfilerOptions } from "./profilerOptions.js";
 import { run } from "./run.js";
 
@@ -15,7 +16,13 @@ async function runReplayOptimize(o: OptimizeCliOptions, poolPath: string): Promi
     import("../search/paretoDocument.js"),
   ]);
   const { pool, sha256, model } = await readPool(poolPath);
-  const replay = poolEvaluator(pool, { conditions: { network: o.network ?? null } });
+  let replay: ReturnType<typeof poolEvaluator>;
+  try {
+    replay = poolEvaluator(pool, { conditions: { network: o.network ?? null } });
+  } catch (e) {
+    if (e instanceof MalformedError || e instanceof UsageError) throw new UsageError(`pool ${poolPath}: ${e.message}`, { path: poolPath, cause: e });
+    throw e;
+  }
   if (!replay.hasAccuracy && (objectives.includes("accuracy") || o.minAccuracy !== undefined)) {
     throw new UsageError(`pool ${poolPath} has no accuracy for every configuration; drop accuracy from --objectives and --min-accuracy`);
   }
@@ -77,6 +84,8 @@ export function optimizeCommand(): Command {
       const modes = [o.replay, o.model ?? o.config].filter((x) => x !== undefined).length;
       if (modes !== 1) throw new UsageError("give exactly one of --replay POOL.csv, --model MODEL or --config FILE.yaml");
       parseObjectives(o.objectives);
+      // the output directory is checked before the search, not after it
+      if (o.out !== undefined) outputDir(dirname(resolve(o.out)), "--out");
       if (o.replay !== undefined) await runReplayOptimize(o, o.replay);
       else {
         const { runLiveOptimize } = await import("./optimizeLive.js");

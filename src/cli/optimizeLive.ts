@@ -10,6 +10,7 @@ import type { Config } from "../contracts/measurement.js";
 import { optimizeConfigAsOptions, readOptimizeConfig, type ObjectiveName } from "../contracts/optimizeConfig.js";
 import { env } from "../env.js";
 import { UsageError } from "../errors.js";
+import { outputDir } from "../outputDir.js";
 import type { GuidedSummary } from "../search/guidedSeeds.js";
 import type { LiveDimensionsSpec } from "../search/liveSpace.js";
 import { emitParetoDocument, LIVE_DEFAULT_BUDGET, OptimizeOptions, optimizeProgress, parseObjectives, type OptimizeCliOptions } from "./optimizeOutput.js";
@@ -68,6 +69,7 @@ function plan(raw: Record<string, unknown>, cmd: Command): LivePlan {
 
 export async function runLiveOptimize(o: OptimizeCliOptions, raw: Record<string, unknown>, cmd: Command): Promise<void> {
   const p = plan(raw, cmd);
+  if (p.out !== undefined) outputDir(dirname(p.out), "out (the pareto file)");
   const progress = optimizeProgress({ mode: "live" });
   const tty = process.stderr.isTTY === true && !env().ci;
   const { profiler, warnings } = await openProfiler(p.model, p.profiler, tty ? () => {} : undefined);
@@ -118,6 +120,7 @@ export async function runLiveOptimize(o: OptimizeCliOptions, raw: Record<string,
         server: p.profiler.server ?? "local splitwatt serve child",
         link: profiler.linkDescription,
         serverEnergy: p.profiler.serverEnergy,
+        deviceEnergy: profiler.deviceEnergyLabel,
         notes: profiler.notes,
         ...(guided === null ? {} : { guided }),
       },

@@ -9,6 +9,7 @@ import type { ParetoFile } from "../contracts/paretoFile.js";
 import { env } from "../env.js";
 import { UsageError } from "../errors.js";
 import type { OptimizeProgress } from "../search/optimize.js";
+import { cliNumber } from "./cliNumber.js";
 
 /** Live runs measure for real: a small default budget that finishes in minutes. */
 export const LIVE_DEFAULT_BUDGET = 24;
@@ -18,16 +19,16 @@ export const OptimizeOptions = z.object({
   model: z.string().min(1).optional(),
   config: z.string().min(1).optional(),
   network: z.string().min(1).optional(),
-  budget: z.coerce.number().int("--budget takes a whole number of evaluations").positive().optional(),
-  seed: z.coerce.number().int("--seed takes a whole number").min(0).max(0xffffffff).default(1),
+  budget: cliNumber(z.number().int("--budget takes a whole number of evaluations").positive()).optional(),
+  seed: cliNumber(z.number().int("--seed takes a whole number").min(0).max(0xffffffff)).default(1),
   algorithm: z.enum(USER_ALGORITHMS, { error: "use nsga2, nsga3, random or exhaustive" }).default("nsga3"),
   memetic: z.boolean().default(true),
   guided: z.boolean().default(false),
   objectives: z.string().default("latency,energy"),
   latencyStat: z.enum(["mean", "p95"], { error: "use mean or p95" }).default("mean"),
-  maxLatencyMs: z.coerce.number().positive().optional(),
-  minAccuracy: z.coerce.number().min(0).max(1, "--min-accuracy is a fraction in [0, 1], e.g. 0.6").optional(),
-  population: z.coerce.number().int().min(2).optional(),
+  maxLatencyMs: cliNumber(z.number().positive()).optional(),
+  minAccuracy: cliNumber(z.number().min(0).max(1, "--min-accuracy is a fraction in [0, 1], e.g. 0.6")).optional(),
+  population: cliNumber(z.number().int().min(2)).optional(),
   out: z.string().min(1).optional(),
   json: z.boolean().default(false),
 });

@@ -1,11 +1,14 @@
 /** Options every command that measures live shares (measure, optimize), and opening a Profiler from them. */
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import type { Command } from "commander";
 import { z } from "zod";
 import { env } from "../env.js";
 import { defaultStateDir } from "../hw/cpufreqGuard.js";
+import { outputDir } from "../outputDir.js";
 import type { Profiler } from "../measure/profiler.js";
+import { addMeterOptions, MeterCliOptions } from "./meterOptions.js";
 import { ModelOptions } from "./modelOptions.js";
+import { cliNumber } from "./cliNumber.js";
 
 export const ProfilerOptions = ModelOptions.extend({
   server: z.url({ message: "--server takes a URL such as http://10.0.0.2:8000" }).optional(),
@@ -17,15 +20,15 @@ export const ProfilerOptions = ModelOptions.extend({
   serverEnergy: z.enum(["marginal", "node"]).default("marginal"),
   store: z.string().min(1).optional(),
   accuracy: z.boolean().default(true),
-  accuracyN: z.coerce.number().int().min(1).max(10_000).optional(),
-  ci: z.coerce.number().positive().max(1).default(0.05),
-  minRuns: z.coerce.number().int().min(2).max(100_000).default(10),
-  maxRuns: z.coerce.number().int().min(1).max(100_000).default(1000),
-  maxSeconds: z.coerce.number().positive().max(86_400).default(30),
-  warmUp: z.coerce.number().int().min(0).max(1000).default(3),
-  idleMs: z.coerce.number().int().min(0).max(60_000).default(500),
+  accuracyN: cliNumber(z.number().int().min(1).max(10_000)).optional(),
+  ci: cliNumber(z.number().positive().max(1)).default(0.05),
+  minRuns: cliNumber(z.number().int().min(2).max(100_000)).default(10),
+  maxRuns: cliNumber(z.number().int().min(1).max(100_000)).default(1000),
+  maxSeconds: cliNumber(z.number().positive().max(86_400)).default(30),
+  warmUp: cliNumber(z.number().int().min(0).max(1000)).default(3),
+  idleMs: cliNumber(z.number().int().min(0).max(60_000)).default(500),
   json: z.boolean().default(false),
-});
+}).extend(MeterCliOptions.shape);
 
 export type ProfilerCliOptions = z.infer<typeof ProfilerOptions>;
 
@@ -36,7 +39,7 @@ const collect = (v: string, prev: string[] = []) => [...prev, v];
  * `--network` has a replay meaning too). `maxSeconds` is the per-configuration time cap's default.
  */
 export function addProfilerOptions(c: Command, defaults: { maxSeconds: number } = { maxSeconds: 30 }): Command {
-  return c
+  c
     .option("--input-shape <name=dims>", "concrete input shape where the model's is symbolic, e.g. x=1,3,48,192 (repeatable)", collect)
     .option("--input-size <n>", "input size for zoo models (default 224)")
     .option("--server <url>", "tail server URL (default: start a local splitwatt serve child on loopback)")
@@ -54,6 +57,7 @@ export function addProfilerOptions(c: Command, defaults: { maxSeconds: number } 
     .option("--max-seconds <s>", "time cap of the measured requests per configuration", String(defaults.maxSeconds))
     .option("--warm-up <n>", "unmeasured requests first", "3")
     .option("--idle-ms <ms>", "idle-baseline window before each configuration", "500");
+  return addMeterOptions(c);
 }
 
 export function storePath(o: ProfilerCliOptions): string {
@@ -68,6 +72,8 @@ export async function openProfiler(spec: string, o: ProfilerCliOptions, onProgre
     import("../measure/measurementStore.js"),
     import("../measure/accuracyCache.js"),
   ]);
+  // the store's directory before the model: a bad --store fails at once
+  outputDir(dirname(resolve(storePath(o))), "--store");
   const { resolved, analysis } = await openModel(spec, { ...o, maxTensors: 4 });
   const store = MeasurementStore.open(storePath(o));
   const accuracyCache = AccuracyCache.open(join(defaultStateDir(), "accuracy.jsonl"));
@@ -91,6 +97,9 @@ export async function openProfiler(spec: string, o: ProfilerCliOptions, onProgre
     stop: { ciRel: o.ci, minRuns: o.minRuns, maxRuns: o.maxRuns, maxMs: o.maxSeconds * 1000 },
     warmUp: o.warmUp,
     idleMs: o.idleMs,
+    meter: o.meter,
+    meterPeriodMs: o.meterPeriodMs,
+    onWarning: (line) => process.stderr.write(`splitwatt: warning: ${line}\n`),
     onProgress: onProgress ?? ((line) => process.stderr.write(`${line}\n`)),
   });
   return { profiler, warnings: store.warnings };

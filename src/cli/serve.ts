@@ -1,24 +1,28 @@
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { Command, Option } from "commander";
 import { z } from "zod";
 import { env } from "../env.js";
 import { UsageError } from "../errors.js";
 import { parseInputShapes } from "./modelOptions.js";
 import { run } from "./run.js";
+import { cliNumber } from "./cliNumber.js";
 
 const ServeOptions = z.object({
   model: z.array(z.string()).min(1, "give at least one --model NAME=MODEL"),
   host: z.string().min(1).default("127.0.0.1"),
-  port: z.coerce.number().int().min(0).max(65535).default(8000),
+  port: cliNumber(z.number().int().min(0).max(65535)).default(8000),
   token: z.string().min(1).optional(),
   tlsCert: z.string().min(1).optional(),
   tlsKey: z.string().min(1).optional(),
   target: z.string().default("cpu"),
-  maxConcurrency: z.coerce.number().int().min(1).max(1024).default(2),
-  maxQueue: z.coerce.number().int().min(0).max(100_000).default(64),
-  maxBodyMb: z.coerce.number().positive().max(4096).default(64),
-  timeoutMs: z.coerce.number().int().positive().default(30_000),
-  cacheMb: z.coerce.number().positive().default(1024),
+  maxConcurrency: cliNumber(z.number().int().min(1).max(1024)).default(2),
+  maxQueue: cliNumber(z.number().int().min(0).max(100_000)).default(64),
+  maxBodyMb: cliNumber(z.number().positive().max(4096)).default(64),
+  maxBufferMb: cliNumber(z.number().positive().max(65536)).optional(),
+  requestTimeoutMs: cliNumber(z.number().int().positive()).default(30_000),
+  timeoutMs: cliNumber(z.number().int().positive()).default(30_000),
+  cacheMb: cliNumber(z.number().positive()).default(1024),
   warmUp: z.array(z.string()).default([]),
   inputShape: z.array(z.string()).default([]),
   exitWithStdin: z.boolean().default(false),
@@ -39,9 +43,15 @@ export function serveCommand(): Command {
     .option("--target <target>", "execution target: cpu, cpu:N (threads), cuda, tensorrt", "cpu")
     .option("--max-concurrency <n>", "inferences run at once", "2")
     .option("--max-queue <n>", "requests waiting beyond that before 503 + Retry-After", "64")
-    .option("--max-body-mb <mb>", "largest request body (413 beyond)", "64")
-    .option("--timeout-ms <ms>", "per-request timeout (504 beyond)", "30000")
-    .option("--cache-mb <mb>", "weights of loaded sessions kept before the least recently used is released", "1024")
+    .option("--max-body-mb <mb>", "largest request body (413 beyond), and the largest tensor a codec may decode to", "64")
+    .option("--max-buffer-mb <mb>", "request bodies held in memory across all connections; a request that does not fit gets 503 + Retry-After before its body is read (default: the larger of 256 and --max-body-mb)")
+    .option("--request-timeout-ms <ms>", "time a client has to send a whole request, headers and body (408 beyond)", "30000")
+    .option("--timeout-ms <ms>", "per-request timeout from the body's arrival to the answer (504 beyond)", "30000")
+    .option(
+      "--cache-mb <mb>",
+      "serialized ONNX size (weights) of the sessions kept loaded; beyond it the least recently used is released. Not the process's memory: onnxruntime holds about 1.5-3x this, plus a fixed part (README)",
+      "1024",
+    )
     .option("--warm-up <name>", "load this model or tail at start (repeatable)", collect)
     .option("--input-shape <name=dims>", "input shape for models whose inputs are symbolic (repeatable)", collect)
     .option("--energy <mode>", "auto: measure each inference with this machine's energy counter (RAPL, hwmon, NVML, ...) and report it (energy_j); off", "auto")
@@ -65,7 +75,12 @@ export function serveCommand(): Command {
             throw new UsageError(`cannot read ${f}: give a PEM file`);
           }
         };
-        const [{ TailServer }, { parseExecutionTarget }] = await Promise.all([import("../transport/tailServer.js"), import("../runtime/executionTarget.js")]);
+        const [{ TailServer }, { parseExecutionTarget }, { shapeCache }, { defaultStateDir }] = await Promise.all([
+          import("../transport/tailServer.js"),
+          import("../runtime/executionTarget.js"),
+          import("../model/shapeCache.js"),
+          import("../hw/cpufreqGuard.js"),
+        ]);
         const log = (r: Record<string, unknown>) => process.stderr.write(`${JSON.stringify(r)}\n`);
         // the server's own energy source, reported per inference; an estimate is never reported
         let meter: import("../hw/energyMeter.js").EnergyMeter | undefined;
@@ -87,16 +102,32 @@ export function serveCommand(): Command {
           maxConcurrent: o.maxConcurrency,
           maxQueue: o.maxQueue,
           maxBodyBytes: Math.round(o.maxBodyMb * 2 ** 20),
+          maxBufferBytes: o.maxBufferMb === undefined ? undefined : Math.round(o.maxBufferMb * 2 ** 20),
+          requestTimeoutMs: o.requestTimeoutMs,
           energy: meter,
           timeoutMs: o.timeoutMs,
           cacheBytes: Math.round(o.cacheMb * 2 ** 20),
           inputShapes: parseInputShapes(o.inputShape),
+          shapeCache: shapeCache({
+            dir: join(defaultStateDir(), "analysis"),
+            onWarning: (m) => log({ time: new Date().toISOString(), level: "warn", msg: "analysis cache", detail: m }),
+          }),
           log,
         });
-        for (const name of o.warmUp) {
-          const t0 = performance.now();
-          await server.models.load(name);
-          log({ time: new Date().toISOString(), level: "info", msg: "warmed up", model: name, ms: Math.round(performance.now() - t0) });
+        try {
+          // every model must resolve, parse and load before the server listens (and says it is ready)
+          await server.models.checkAll();
+          for (const name of o.warmUp) {
+            const t0 = performance.now();
+            await server.models.load(name).catch((err: unknown) => {
+              throw err instanceof UsageError ? new UsageError(`--warm-up ${name}: ${err.message}`, { cause: err }) : err;
+            });
+            log({ time: new Date().toISOString(), level: "info", msg: "warmed up", model: name, ms: Math.round(performance.now() - t0) });
+          }
+        } catch (err) {
+          await server.close();
+          await meter?.close();
+          throw err;
         }
         let url: string;
         try {

@@ -1,13 +1,16 @@
-import { mkdirSync, renameSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { renameSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { Command } from "commander";
 import { z } from "zod";
-import { RejectedError } from "../errors.js";
+import { BadModelError, RejectedError, SplitwattError } from "../errors.js";
+import { ortMessage } from "../model/ortMessage.js";
+import { outputDir } from "../outputDir.js";
 import { addModelOptions, ModelOptions } from "./modelOptions.js";
 import { run } from "./run.js";
+import { cliNumber } from "./cliNumber.js";
 
 const SplitOptions = ModelOptions.extend({
-  at: z.coerce.number().int("--at takes a cut index (an integer, see splitwatt inspect)").min(0),
+  at: cliNumber(z.number().int("--at takes a cut index (an integer, see splitwatt inspect)").min(0)),
   out: z.string().min(1),
   verify: z.boolean().default(true),
   json: z.boolean().default(false),
@@ -24,18 +27,23 @@ export function splitCommand(): Command {
     .action(
       run(async (spec: string, raw: unknown) => {
         const o = SplitOptions.parse(raw);
+        // before any work: a file, a dangling link or a pseudo-filesystem at --out is a one-line error
+        const out = outputDir(o.out, "--out");
         const { openModel } = await import("./openModel.js");
         const { resolved, analysis } = await openModel(spec, o);
         const [{ saveModel }, { splitModel }, { verifySplit }] = await Promise.all([import("../model/onnxModel.js"), import("../model/splitModel.js"), import("../runtime/verifySplit.js")]);
-        const out = resolve(o.out);
-        mkdirSync(out, { recursive: true });
         const { cut, head, tail } = splitModel(analysis, o.at);
         const written: Record<string, number | null> = { head: null, tail: null };
         if (head !== null) written.head = saveModel(head, join(out, "head.onnx"));
         if (tail !== null) written.tail = saveModel(tail, join(out, "tail.onnx"));
         let check = null;
         if (o.verify) {
-          [check] = await verifySplit(analysis, { indices: [o.at] });
+          try {
+            [check] = await verifySplit(analysis, { indices: [o.at] });
+          } catch (err) {
+            const message = `${err instanceof SplitwattError ? err.message : `checking head then tail against the full model failed: ${ortMessage(err)}`}`;
+            throw new BadModelError(`${message}; the parts were written to ${out}; --no-verify skips this check`, { path: resolved.path, cause: err });
+          }
           if (check !== undefined && !check.ok) {
             throw new RejectedError(`head then tail differs from the full model at cut ${o.at} (max abs diff ${check.maxAbsDiff}); the parts were written to ${out} for inspection`);
           }

@@ -1,10 +1,11 @@
 import { Command } from "commander";
 import { z } from "zod";
 import { run } from "./run.js";
+import { cliNumber } from "./cliNumber.js";
 
 const ListOptions = z.object({ json: z.boolean().default(false) });
 const BuildOptions = z.object({
-  inputSize: z.coerce.number().int().positive().optional(),
+  inputSize: cliNumber(z.number().int().positive()).optional(),
   json: z.boolean().default(false),
 });
 

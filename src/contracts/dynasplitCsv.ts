@@ -197,10 +197,13 @@ export function importDynasplitCsv(text: string, opts: ImportOptions): Measureme
     };
     const bad = (c: string, v: string, want: string) =>
       new MalformedError(`${what} line ${row.line}: column "${c}" is "${v}", expected ${want}`);
+    // every column is a measured quantity, a cut index or a frequency: none is negative
     const num = (c: DynasplitColumn): number => {
       const v = cell(c) ?? "";
       if (!NUM_RE.test(v)) throw bad(c, v, "a number");
-      return Number(v);
+      const x = Number(v);
+      if (x < 0) throw bad(c, v, "a number >= 0");
+      return x;
     };
     const numOrNull = (c: DynasplitColumn): number | null => {
       const v = cell(c);

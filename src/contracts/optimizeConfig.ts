@@ -9,9 +9,10 @@
  */
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { parse as parseYaml } from "yaml";
+import { parseDocument } from "yaml";
 import { z } from "zod";
 import { UsageError } from "../errors.js";
+import { MeterConfig } from "./meterSpec.js";
 
 export const OBJECTIVES = ["latency", "energy", "accuracy"] as const;
 export type ObjectiveName = (typeof OBJECTIVES)[number];
@@ -33,6 +34,7 @@ export const optimizeConfigSchema = z.strictObject({
   network: z.string().min(1).optional(),
   link: z.enum(["auto", "kernel", "app", "none"]).optional(),
   board: z.string().min(1).optional(),
+  ...MeterConfig.shape,
   serverBoard: z.string().min(1).optional(),
   serverEnergy: z.enum(["marginal", "node"]).optional(),
   store: z.string().min(1).optional(),
@@ -80,8 +82,23 @@ export function readOptimizeConfig(path: string): OptimizeConfigFile {
   }
   let data: unknown;
   try {
-    data = parseYaml(text);
+    // parseDocument with logLevel "silent": the yaml package would otherwise print its warnings
+    // (an unknown tag such as !!js/function) as multi-line Node process warnings; here every error
+    // and warning becomes the one line below
+    const doc = parseDocument(text, { logLevel: "silent" });
+    const problem = doc.errors[0] ?? doc.warnings[0];
+    if (problem !== undefined) {
+      const what = (problem.message.split("\n")[0] ?? "").replace(/:\s*$/, "");
+      throw new UsageError(
+        problem.code === "TAG_RESOLVE_FAILED"
+          ? `${path}: ${what.replace(/^Unresolved tag/, "unknown YAML tag")}; optimize files use plain YAML without tags (see configs/optimize.example.yaml)`
+          : `${path} is not valid YAML: ${what}`,
+        { path },
+      );
+    }
+    data = doc.toJS();
   } catch (e) {
+    if (e instanceof UsageError) throw e;
     throw new UsageError(`${path} is not valid YAML: ${(e as Error).message.split("\n")[0]}`, { path });
   }
   const r = optimizeConfigSchema.safeParse(data);

@@ -23,10 +23,11 @@
  * the unknown parts null and says so in one warning.
  */
 import { randomBytes } from "node:crypto";
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { z } from "zod";
 import { IoError, MalformedError, UsageError } from "../errors.js";
+import { outputDir } from "../outputDir.js";
 import { canonicalConfigKey, conditionsSchema, configSchema, ENERGY_SOURCES, UNKNOWN_CONDITIONS, type Config, type Measurement } from "./measurement.js";
 import { OBJECTIVES, SEARCH_ALGORITHMS } from "./optimizeConfig.js";
 
@@ -353,9 +354,9 @@ export function readParetoFile(file: string): LoadedParetoFile {
 export function writeParetoFile(file: string, doc: ParetoFile): void {
   const r = checkParetoFile(doc);
   if (!r.ok) throw new UsageError(`refusing to write an invalid pareto file: ${r.reason}`, { path: file });
+  outputDir(dirname(file), "the pareto file (--out)");
   const tmp = join(dirname(file), `.${basename(file)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
   try {
-    mkdirSync(dirname(file), { recursive: true });
     writeFileSync(tmp, `${JSON.stringify(doc, null, 2)}\n`);
     renameSync(tmp, file);
   } catch (e) {

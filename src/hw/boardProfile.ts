@@ -25,6 +25,23 @@ const PowerModelSchema = z.discriminatedUnion("kind", [
   }),
 ]);
 
+/**
+ * The GPU-active term (see gpuActivePowerW in src/hw/powerModel.ts): extra whole-board power while
+ * the GPU is busy, on top of the CPU model.
+ */
+const GpuPowerSchema = z.object({
+  /** the GPU, e.g. "VideoCore VII (V3D 7.1)" */
+  name: z.string().min(1),
+  /** extra whole-board power with the GPU fully busy at maxMHz, W */
+  activeW: z.number().nonnegative(),
+  /** the GPU clock at which activeW holds (the top of its range); without it the term is frequency-blind */
+  maxMHz: z.number().positive().optional(),
+  /** exponent of the clock scaling (f / maxMHz)^alpha, as power.model's; default 1 */
+  alpha: z.number().positive().max(4).optional(),
+  measured: z.boolean(),
+  source: z.string().min(1),
+});
+
 const BoardProfileSchema = z.looseObject({
   name: z.string().min(1),
   description: z.string().optional(),
@@ -32,6 +49,8 @@ const BoardProfileSchema = z.looseObject({
   cpu: z
     .object({
       cores: z.number().int().positive(),
+      /** the CPU architectures (Node's process.arch names, e.g. arm64, arm, x64) the board runs */
+      arch: z.array(z.string().min(1)).min(1).optional(),
       /** the DVFS steps the board offers, MHz, ascending */
       frequenciesMHz: z.array(z.number().positive()).min(1),
       /** the frequency at which power.maxW was measured (the largest step) */
@@ -50,10 +69,13 @@ const BoardProfileSchema = z.looseObject({
     sources: z.array(z.string().min(1)).optional(),
     model: PowerModelSchema.optional(),
   }),
+  /** the GPU-active term (optional: profiles without it count no GPU power) */
+  gpu: GpuPowerSchema.optional(),
 });
 
 export type BoardProfile = z.infer<typeof BoardProfileSchema>;
 export type BoardPowerModel = z.infer<typeof PowerModelSchema>;
+export type BoardGpuPower = z.infer<typeof GpuPowerSchema>;
 
 /** configs/boards of the installed package (src/hw and dist/hw are two levels below the root). */
 export function boardsDir(): string {

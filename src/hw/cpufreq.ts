@@ -77,14 +77,15 @@ export function snapFrequency(policy: Pick<CpufreqPolicy, "id" | "availableKHz" 
 export class Cpufreq {
   readonly roots: Roots;
   readonly warnings: string[] = [];
-  private readonly guard: CpufreqGuard;
+  /** the restore guard (state file + exit hooks); share it with Gpufreq so both write one state file */
+  readonly guard: CpufreqGuard;
   private readonly snapTolerance: number;
   private recovered = false;
 
   constructor(opts: CpufreqOptions = {}) {
     this.roots = roots(opts);
     this.snapTolerance = opts.snapTolerance ?? 0.01;
-    this.guard = cpufreqGuard({ roots: this.roots, stateDir: opts.stateDir, installHooks: opts.restoreOnExit ?? true });
+    this.guard = cpufreqGuard({ roots: this.roots, stateDir: opts.stateDir, installHooks: opts.restoreOnExit ?? true, onWarning: (w) => this.warnings.push(w) });
   }
 
   /** Restore what a previous run that died left behind (its state file). Returns the policies restored. */

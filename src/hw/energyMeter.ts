@@ -1,8 +1,15 @@
+import { availableParallelism } from "node:os";
+import { join } from "node:path";
 import { binding } from "../native/binding.js";
-import type { NativeSampler, SamplerBatch, SamplerSnapshot, SamplerSourceSpec } from "../native/types.js";
+import type { NativeSampler, SamplerBatch, SamplerSnapshot, SamplerSourceSpec, SamplerSourceState } from "../native/types.js";
+import { boardMismatch } from "./boardMismatch.js";
 import { boardProfile, type BoardProfile } from "./boardProfile.js";
+import { Cpufreq } from "./cpufreq.js";
 import { energySources, type EnergyDiscoveryOptions, type EnergyKind, type EnergySource } from "./energySources.js";
-import { parseProcStat, type CpuTimes, type ProcStat } from "./parse.js";
+import { meterClockMs, type Meter, type MeterOpenOptions } from "./meters/meter.js";
+import { meterRunMeanW, meterWindowEnergy, type MeterSpan } from "./meters/meterEnergy.js";
+import { openMeter } from "./meters/openMeter.js";
+import { parseCpuList, parseProcStat, type CpuTimes, type ProcStat } from "./parse.js";
 import { estimatePowerW } from "./powerModel.js";
 import { roots, type Roots } from "./roots.js";
 
@@ -17,14 +24,28 @@ export interface EnergyReading {
   powerW: number | null;
   /** part of the device total */
   device: boolean;
-  /** why energyJ is null, when it is */
+  /** why energyJ is null, when it is; for a meter or the estimate, how the figure was made */
   note?: string;
+  /** meter readings: the trapezoid integral of the window, or the run's mean power x its time (short windows) */
+  method?: "trapezoid" | "run-mean";
+  /** the estimate: the CPU frequency it priced the window at, MHz (null = unknown: the profile's maximum) */
+  freqMHz?: number | null;
 }
+
+/** Where the estimate's CPU frequency comes from: set by splitwatt (the cpufreq layer), or scaling_cur_freq sampled over the window. */
+export type FreqSource = "applied" | "scaling_cur_freq";
 
 export interface EnergyWindow {
   durationMs: number;
-  /** device energy over the window, J (sum of the device sources, or the estimate) */
+  /** the window on the meter clock (epoch ms, src/hw/meters/meter.ts), for matching meter readings */
+  span: MeterSpan;
+  /** device energy over the window, J (sum of the device sources that have a figure, or the estimate) */
   deviceJ: number;
+  /**
+   * false when a device source has no figure for the window (a counter reset, a failed read, a
+   * meter gap, or a meter reading not in yet: see settle()); deviceJ then leaves it out
+   */
+  deviceComplete: boolean;
   /** where deviceJ comes from: the kind of the device sources ("rapl", "ina3221", ... or "estimate") */
   source: EnergyKind | "mixed";
   /** true when deviceJ is the board power model's estimate, not a measurement */
@@ -33,11 +54,16 @@ export interface EnergyWindow {
   sources: EnergyReading[];
   /** CPU utilisation over the window (0..1), the estimate's input */
   cpuUtilisation: number | null;
+  /** the CPU frequency over the window (time-weighted mean, MHz), the estimate's other input; null = unknown */
+  freqMHz: number | null;
+  freqSource: FreqSource | null;
 }
 
 /** A point in time to measure from. */
 export interface EnergyMark {
   tNs: bigint;
+  /** the meter clock (epoch ms) at the same instant */
+  clockMs: number;
   snapshot: SamplerSnapshot | null;
   cpu: CpuTimes | null;
   /** CPUs counted in /proc/stat */
@@ -62,7 +88,22 @@ export interface EnergyMeterOptions extends EnergyDiscoveryOptions {
   utilisation?: "system" | "process" | undefined;
   /** receives the sampler's batches (power timelines) */
   onBatch?: ((batch: SamplerBatch) => void) | undefined;
+  /**
+   * an external power meter (src/hw/meters/): a SPEC to open (closed with this EnergyMeter) or an
+   * open Meter. It becomes the device source, replacing every other.
+   */
+  meter?: (MeterOpenOptions & { spec: string }) | Meter | undefined;
+  /** warnings that arise while measuring (meter failures), as they happen; they also go to `warnings` */
+  onWarning?: ((line: string) => void) | undefined;
 }
+
+/** A cpufreq policy whose scaling_cur_freq the sampler reads (as a "power" in kHz: its integral / time is the mean kHz). */
+interface FreqPolicy {
+  samplerId: string;
+  cpus: number;
+}
+
+const FREQ_PREFIX = "cpufreq:";
 
 /**
  * Energy over request windows from the best sources available: the native sampler thread for
@@ -72,6 +113,14 @@ export class EnergyMeter {
   readonly warnings: string[];
   private closed = false;
   private utilisationMode: "system" | "process" = "system";
+  /** the external meter that is the device source, when one was given */
+  readonly meter: Meter | null = null;
+  private ownsMeter = false;
+  private freqPolicies: FreqPolicy[] = [];
+  /** cpuinfo_max_freq (MHz), fmax for profiles without a cpu block */
+  private maxMHz: number | undefined;
+  /** frequencies splitwatt set, in time order (null = not set by splitwatt from then on) */
+  private readonly applied: Array<{ tNs: bigint; kHz: number | null }> = [];
 
   private constructor(
     private readonly r: Roots,
@@ -80,13 +129,19 @@ export class EnergyMeter {
     private readonly sampler: NativeSampler | null,
     readonly board: BoardProfile,
     warnings: string[],
+    meter: Meter | null,
   ) {
     this.warnings = warnings;
+    this.meter = meter;
   }
 
   static async open(opts: EnergyMeterOptions = {}): Promise<EnergyMeter> {
     const r = roots(opts);
     const warnings: string[] = [];
+    const warn = (line: string): void => {
+      warnings.push(line);
+      opts.onWarning?.(line);
+    };
     let sources = opts.sources;
     let device = opts.device;
     if (sources === undefined) {
@@ -97,6 +152,22 @@ export class EnergyMeter {
     }
     device = device ?? sources;
     const board = typeof opts.board === "object" ? opts.board : boardProfile(opts.board);
+    const given = opts.meter;
+    const meter = given === undefined ? null : "view" in given ? given : openMeter(given.spec, { ...given, onWarning: warn });
+    try {
+      return await EnergyMeter.build(r, opts, sources, device, board, warnings, meter);
+    } catch (err) {
+      if (meter !== null && meter !== given) await meter.close();
+      throw err;
+    }
+  }
+
+  private static async build(r: Roots, opts: EnergyMeterOptions, sources: EnergySource[], device: EnergySource[], board: BoardProfile, warnings: string[], meter: Meter | null): Promise<EnergyMeter> {
+    const meterSource: EnergySource | null = meter === null ? null : { id: `meter:${meter.label}`, kind: "meter", domain: "board", socket: null, measures: "power", path: null, spec: null };
+    // the estimate follows the CPU frequency: the sampler reads each policy's scaling_cur_freq
+    const estimating = meter === null && device.every((s) => s.kind === "estimate");
+    const policies = estimating ? await new Cpufreq({ sysfsRoot: r.sysfsRoot, procRoot: r.procRoot, devRoot: r.devRoot, io: r.io, restoreOnExit: false }).policies().catch(() => []) : [];
+    const freqSpecs: SamplerSourceSpec[] = policies.map((p) => ({ kind: "power-file", id: `${FREQ_PREFIX}${p.id}`, path: join(p.path, "scaling_cur_freq"), scaleToUW: 1 }));
     // Node-API 8 drops an exception thrown from a thread-safe-function callback: report it instead.
     const userOnBatch = opts.onBatch;
     const onBatch =
@@ -104,13 +175,14 @@ export class EnergyMeter {
         ? undefined
         : (batch: SamplerBatch): void => {
             try {
-              userOnBatch(batch);
+              const energyUJ = Object.fromEntries(Object.entries(batch.energyUJ).filter(([id]) => !id.startsWith(FREQ_PREFIX)));
+              userOnBatch({ ...batch, energyUJ });
             } catch (err) {
               process.emitWarning(`splitwatt: onBatch threw: ${(err as Error).message}`);
             }
           };
     // Build the sampler; a source that cannot be opened is dropped with a warning.
-    let specs = sources.map((s) => s.spec).filter((s): s is SamplerSourceSpec => s !== null);
+    let specs = [...sources.map((s) => s.spec).filter((s): s is SamplerSourceSpec => s !== null), ...freqSpecs];
     let sampler: NativeSampler | null = null;
     while (specs.length > 0) {
       try {
@@ -119,7 +191,11 @@ export class EnergyMeter {
       } catch (err) {
         const failed = specs.find((s) => "path" in s && (err as { path?: string }).path === s.path) ?? specs.find((s) => (err as Error).message.includes(s.id));
         if (failed === undefined) throw err;
-        warnings.push(`energy source ${failed.id} dropped: ${(err as Error).message}`);
+        warnings.push(
+          failed.id.startsWith(FREQ_PREFIX)
+            ? `${failed.id.slice(FREQ_PREFIX.length)} scaling_cur_freq is not readable (${(err as Error).message}): the estimate uses the frequency splitwatt sets, or prices at the profile's maximum`
+            : `energy source ${failed.id} dropped: ${(err as Error).message}`,
+        );
         specs = specs.filter((s) => s !== failed);
       }
     }
@@ -128,8 +204,19 @@ export class EnergyMeter {
     let dev = device.filter((s) => usable.includes(s));
     if (dev.length === 0) dev = usable.filter((s) => s.kind === "estimate");
     if (dev.length === 0) dev = [{ id: "estimate", kind: "estimate", domain: "cpu", socket: null, measures: "energy", path: null, spec: null }];
-    const m = new EnergyMeter(r, usable, dev, sampler, board, warnings);
+    if (meterSource !== null) {
+      usable.push(meterSource);
+      dev = [meterSource];
+    }
+    const m = new EnergyMeter(r, usable, dev, sampler, board, warnings, meter);
+    m.ownsMeter = meter !== null && meter !== opts.meter;
     m.utilisationMode = opts.utilisation ?? "system";
+    m.freqPolicies = policies.filter((p) => kept.has(`${FREQ_PREFIX}${p.id}`)).map((p) => ({ samplerId: `${FREQ_PREFIX}${p.id}`, cpus: Math.max(1, p.onlineCpus.length) }));
+    m.maxMHz = policies.length > 0 ? Math.max(...policies.map((p) => p.maxKHz)) / 1000 : undefined;
+    if (m.estimated) {
+      const mismatch = boardMismatch(board, { arch: process.arch, cpus: m.presentCpus() });
+      if (mismatch !== null) warnings.push(mismatch);
+    }
     return m;
   }
 
@@ -144,8 +231,44 @@ export class EnergyMeter {
 
   mark(): EnergyMark {
     const snapshot = this.sampler === null ? null : this.sampler.sampleNow();
+    const clockMs = meterClockMs();
     const stat = this.procStat();
-    return { tNs: snapshot?.tNs ?? process.hrtime.bigint(), snapshot, cpu: stat?.all ?? null, cpuCount: stat?.perCpu.size ?? 1, cpuUsage: process.cpuUsage() };
+    return { tNs: snapshot?.tNs ?? process.hrtime.bigint(), clockMs, snapshot, cpu: stat?.all ?? null, cpuCount: stat?.perCpu.size ?? 1, cpuUsage: process.cpuUsage() };
+  }
+
+  /** Whether the estimate can see the CPU frequency without being told (scaling_cur_freq is sampled). */
+  get samplesFrequency(): boolean {
+    return this.freqPolicies.length > 0;
+  }
+
+  /** Wait for an external meter's first reading (a window that starts before it has no figure). */
+  async ready(): Promise<void> {
+    await this.meter?.waitFor(meterClockMs());
+  }
+
+  /**
+   * Tell the estimate the CPU frequency splitwatt has just set (kHz, the mean over the policies),
+   * or null once it is no longer set (restored). Windows then price at it, time-weighted.
+   */
+  frequencyApplied(kHz: number | null): void {
+    this.applied.push({ tNs: process.hrtime.bigint(), kHz });
+    if (this.applied.length > 64) this.applied.splice(0, this.applied.length - 64);
+  }
+
+  /**
+   * Finish meter windows: wait until the meter has a reading after the last of them (or cannot
+   * give one), then compute each by the rule in src/hw/meters/meterEnergy.ts, the windows
+   * together being the run (short windows take the run's mean power). Windows of other sources
+   * come back unchanged.
+   */
+  async settle(windows: readonly EnergyWindow[]): Promise<EnergyWindow[]> {
+    const meter = this.meter;
+    if (meter === null || windows.length === 0) return [...windows];
+    const run: MeterSpan = windows.reduce((r, w) => ({ fromMs: Math.min(r.fromMs, w.span.fromMs), toMs: Math.max(r.toMs, w.span.toMs) }), { fromMs: Number.POSITIVE_INFINITY, toMs: Number.NEGATIVE_INFINITY });
+    await meter.waitFor(run.toMs);
+    const periodMs = meter.periodMs();
+    const runMean = { span: run, meanW: meterRunMeanW(meter.view(), run, periodMs) };
+    return windows.map((w) => this.assemble(w, w.sources.map((x) => (x.kind === "meter" ? this.meterReading(w.span, runMean) : x))));
   }
 
   /** Energy from `from` to now. */
@@ -167,6 +290,16 @@ export class EnergyMeter {
     if (this.sampler !== null) {
       if (this.sampler.running) await this.sampler.stop();
       this.sampler.dispose();
+    }
+    if (this.ownsMeter) await this.meter?.close();
+  }
+
+  /** CPUs present under the sysfs root (as the board profile counts cores). */
+  private presentCpus(): number {
+    try {
+      return parseCpuList(this.r.io.readSync(this.r.sys("devices/system/cpu/present")), "present").length;
+    } catch {
+      return this.procStat()?.perCpu.size ?? availableParallelism();
     }
   }
 
@@ -209,22 +342,125 @@ export class EnergyMeter {
         ...(note === undefined ? {} : { note }),
       });
     }
+    const span: MeterSpan = { fromMs: from.clockMs, toMs: to.clockMs };
+    if (this.meter !== null) readings.push(this.meterReading(span, undefined));
     const util = this.utilisation(from, to, seconds);
+    const freq = this.estimated ? this.frequency(from, to) : { freqMHz: null, freqSource: null };
     if (deviceIds.has("estimate")) {
-      // the meter does not track the CPU frequency: null = the profile's figures at its maximum
-      const energyJ = util === null ? null : seconds * estimatePowerW(this.board, util, null);
-      readings.push({ id: "estimate", kind: "estimate", domain: "cpu", socket: null, energyJ, powerW: energyJ === null ? null : energyJ / seconds, device: true });
+      const energyJ = util === null ? null : seconds * estimatePowerW(this.board, util, freq.freqMHz, { maxMHz: this.maxMHz });
+      readings.push({
+        id: "estimate",
+        kind: "estimate",
+        domain: "cpu",
+        socket: null,
+        energyJ,
+        powerW: energyJ === null ? null : energyJ / seconds,
+        device: true,
+        freqMHz: freq.freqMHz,
+        note: this.frequencyNote(freq.freqMHz, freq.freqSource),
+      });
     }
+    return this.assemble({ durationMs: durationNs / 1e6, span, cpuUtilisation: util, ...freq }, readings);
+  }
+
+  /** The window from its parts: the device total and its source from the readings. */
+  private assemble(w: Pick<EnergyWindow, "durationMs" | "span" | "cpuUtilisation" | "freqMHz" | "freqSource">, readings: EnergyReading[]): EnergyWindow {
     const dev = readings.filter((x) => x.device);
     const kinds = new Set(dev.map((x) => x.kind));
     return {
-      durationMs: durationNs / 1e6,
+      durationMs: w.durationMs,
+      span: w.span,
       deviceJ: dev.reduce((sum, x) => sum + (x.energyJ ?? 0), 0),
+      deviceComplete: dev.every((x) => x.energyJ !== null),
       source: kinds.size === 1 ? ([...kinds][0] as EnergyKind) : "mixed",
       estimated: kinds.size === 1 && kinds.has("estimate"),
       sources: readings,
-      cpuUtilisation: util,
+      cpuUtilisation: w.cpuUtilisation,
+      freqMHz: w.freqMHz,
+      freqSource: w.freqSource,
     };
+  }
+
+  /** The meter's reading of a window (no figure until the meter has a reading after its end: settle()). */
+  private meterReading(span: MeterSpan, run: { span: MeterSpan; meanW: number | null } | undefined): EnergyReading {
+    const meter = this.meter as Meter;
+    const r = meterWindowEnergy(meter.view(), span, { periodMs: meter.periodMs(), run });
+    const seconds = (span.toMs - span.fromMs) / 1000;
+    return {
+      id: `meter:${meter.label}`,
+      kind: "meter",
+      domain: "board",
+      socket: null,
+      energyJ: r.energyJ,
+      powerW: r.energyJ === null || seconds <= 0 ? null : r.energyJ / seconds,
+      device: true,
+      ...(r.method === null ? {} : { method: r.method }),
+      ...(r.note === null ? {} : { note: r.note }),
+    };
+  }
+
+  /**
+   * The CPU frequency over the window, time-weighted (MHz): what splitwatt set when it set it for
+   * the whole window, else the mean of scaling_cur_freq sampled with the other readings (policies
+   * weighted by their CPUs), else unknown.
+   */
+  private frequency(from: EnergyMark, to: EnergyMark): { freqMHz: number | null; freqSource: FreqSource | null } {
+    const applied = this.appliedKHz(from.tNs, to.tNs);
+    if (applied !== null) return { freqMHz: Math.round(applied / 100) / 10, freqSource: "applied" };
+    if (this.freqPolicies.length === 0 || from.snapshot === null || to.snapshot === null) return { freqMHz: null, freqSource: null };
+    const a = new Map(from.snapshot.sources.map((s) => [s.id, s]));
+    const b = new Map(to.snapshot.sources.map((s) => [s.id, s]));
+    const durationNs = Number(to.snapshot.tNs - from.snapshot.tNs);
+    let sum = 0;
+    let cpus = 0;
+    for (const p of this.freqPolicies) {
+      const x = a.get(p.samplerId) as SamplerSourceState | undefined;
+      const y = b.get(p.samplerId) as SamplerSourceState | undefined;
+      if (x === undefined || y === undefined || y.errors > x.errors || y.samples === x.samples) return { freqMHz: null, freqSource: null };
+      // a "power" of kHz integrates to kHz x ns / 1e6 "nJ" (the sampler's trapezoid)
+      const kHz = durationNs > 0 ? (Number(y.energyNJ - x.energyNJ) * 1e6) / durationNs : y.last;
+      sum += kHz * p.cpus;
+      cpus += p.cpus;
+    }
+    // to 0.1 MHz: the label and the price agree, and the sampler's nJ rounding does not show
+    return cpus === 0 || !(sum > 0) ? { freqMHz: null, freqSource: null } : { freqMHz: Math.round(sum / cpus / 100) / 10, freqSource: "scaling_cur_freq" };
+  }
+
+  /** Time-weighted mean of the frequency splitwatt set over [from, to], kHz; null when it was not set for all of it. */
+  private appliedKHz(from: bigint, to: bigint): number | null {
+    const at = (t: bigint): number | null => {
+      let v: number | null = null;
+      for (const e of this.applied) if (e.tNs <= t) v = e.kHz;
+      return v;
+    };
+    let cur = at(from);
+    if (cur === null) return null;
+    if (to <= from) return cur;
+    let t = from;
+    let acc = 0;
+    for (const e of this.applied) {
+      if (e.tNs <= from) continue;
+      if (e.tNs >= to) break;
+      acc += cur * Number(e.tNs - t);
+      if (e.kHz === null) return null;
+      cur = e.kHz;
+      t = e.tNs;
+    }
+    acc += cur * Number(to - t);
+    return acc / Number(to - from);
+  }
+
+  /** How the estimate reading says what frequency it priced at. */
+  private frequencyNote(freqMHz: number | null, source: FreqSource | null): string {
+    const model = this.board.power.model;
+    const fmax = this.board.cpu?.maxMHz ?? this.maxMHz;
+    if (freqMHz === null) {
+      return model === undefined
+        ? `board profile ${this.board.name} has no frequency model`
+        : `CPU frequency unknown: priced at the profile's maximum${fmax === undefined ? "" : ` (${+fmax.toFixed(1)} MHz)`}`;
+    }
+    const how = source === "applied" ? "set by splitwatt" : "scaling_cur_freq, time-weighted";
+    return `at ${+freqMHz.toFixed(1)} MHz (${how})${model === undefined ? `; board profile ${this.board.name} has no frequency model` : fmax === undefined ? "; fmax unknown, priced at the maximum" : ""}`;
   }
 
   /**

@@ -7,7 +7,8 @@ import { parseCpuList, parseCpuVendor, parseFloatStrict, parseInt64, parsePerfEv
 import { roots, type HwRootOptions, type Roots } from "./roots.js";
 import type { ReadResult } from "./sysIO.js";
 
-export type EnergyKind = "rapl" | "perf" | "msr" | "hwmon" | "ina3221" | "nvml" | "estimate";
+/** `meter` = an external power meter (src/hw/meters/), given with --meter, never discovered. */
+export type EnergyKind = "rapl" | "perf" | "msr" | "hwmon" | "ina3221" | "nvml" | "meter" | "estimate";
 
 
 export interface EnergySource {

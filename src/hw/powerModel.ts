@@ -55,3 +55,26 @@ function interpolate(table: { freqMHz: number; watts: number }[], f: number): nu
   }
   return (table[table.length - 1] as { watts: number }).watts;
 }
+
+/**
+ * The GPU-active term of the board power model, added to estimatePowerW's CPU figure when a head
+ * runs on the GPU:
+ *
+ *   P_gpu(u, f) = activeW * u * (f / maxMHz)^alpha
+ *
+ * u is the GPU's busy share over the window (0..1), f its clock in MHz (null = at maxMHz, or
+ * frequency-blind when the profile gives no maxMHz), alpha the profile's exponent (default 1).
+ * null when the profile has no `gpu` block: the board's GPU power is unknown, not zero. Whether
+ * activeW was measured is the profile's `gpu.measured`.
+ */
+export function gpuActivePowerW(profile: BoardProfile, gpuUtil: number, gpuFreqMHz: number | null): number | null {
+  const gpu = profile.gpu;
+  if (gpu === undefined) return null;
+  if (!Number.isFinite(gpuUtil)) throw new UsageError(`GPU utilisation must be a number between 0 and 1, got ${gpuUtil}: pass the share of the window the GPU was busy`);
+  if (gpuFreqMHz !== null && (!Number.isFinite(gpuFreqMHz) || gpuFreqMHz <= 0)) {
+    throw new UsageError(`GPU frequency must be a positive number of MHz, got ${gpuFreqMHz}: pass the clock the GPU ran at, or null when unknown`);
+  }
+  const u = Math.min(1, Math.max(0, gpuUtil));
+  const g = gpuFreqMHz === null || gpu.maxMHz === undefined ? 1 : (Math.min(gpuFreqMHz, gpu.maxMHz) / gpu.maxMHz) ** (gpu.alpha ?? 1);
+  return gpu.activeW * u * g;
+}

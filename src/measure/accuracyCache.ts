@@ -6,7 +6,8 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { z } from "zod";
-import { IoError } from "../errors.js";
+import { IoError, SplitwattError } from "../errors.js";
+import { outputDir } from "../outputDir.js";
 import type { SplitAccuracy } from "./splitAccuracy.js";
 
 const EntrySchema = z.object({
@@ -59,7 +60,7 @@ export class AccuracyCache {
     this.entries.set(key, a);
     if (this.path === null) return;
     try {
-      fs.mkdirSync(path.dirname(this.path), { recursive: true });
+      outputDir(path.dirname(this.path), "the accuracy cache (SPLITWATT_STATE_DIR)");
       const fd = fs.openSync(this.path, "a");
       try {
         fs.writeSync(fd, `${this.needsNewline ? "\n" : ""}${JSON.stringify({ key, ...a })}\n`);
@@ -69,6 +70,7 @@ export class AccuracyCache {
         fs.closeSync(fd);
       }
     } catch (e) {
+      if (e instanceof SplitwattError) throw e;
       throw new IoError(`cannot write accuracy cache ${this.path}: ${(e as Error).message}; check the directory's permissions`, { path: this.path });
     }
   }

@@ -11,6 +11,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { IoError, UsageError } from "../errors.js";
+import { outputDir } from "../outputDir.js";
 import { checkMeasurement, type Measurement } from "../contracts/measurement.js";
 
 function ioFail(op: string, file: string, e: unknown): IoError {
@@ -59,12 +60,7 @@ export class MeasurementStore {
   /** Open (creating it and its parent directory if needed) the store at `file`. */
   static open(file: string): MeasurementStore {
     if (file.length === 0) throw new UsageError("measurement store path is empty; give a .jsonl file path");
-    const dir = path.dirname(file);
-    try {
-      fs.mkdirSync(dir, { recursive: true });
-    } catch (e) {
-      throw ioFail("create the directory of", file, e);
-    }
+    const dir = outputDir(path.dirname(file), "the measurement store (--store)");
     const existed = fs.existsSync(file);
     let fd: number;
     let text: string;

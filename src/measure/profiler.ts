@@ -13,7 +13,7 @@ import { measurementKey, type Conditions, type Config, type EnergySourceName, ty
 import { UsageError } from "../errors.js";
 import { boardProfile, type BoardProfile } from "../hw/boardProfile.js";
 import { Cpufreq, type SetFrequencyResult } from "../hw/cpufreq.js";
-import { EnergyMeter } from "../hw/energyMeter.js";
+import { EnergyMeter, type EnergyWindow } from "../hw/energyMeter.js";
 import type { HwRootOptions } from "../hw/roots.js";
 import type { ModelAnalysis } from "../model/cutPoints.js";
 import { canonicalTargetName, parseExecutionTarget } from "../runtime/executionTarget.js";
@@ -78,6 +78,12 @@ export interface ProfilerOptions extends HwRootOptions {
   hostName?: string | undefined;
   /** sampler period for energy sources, ms (default 10) */
   energyPeriodMs?: number | undefined;
+  /** an external power meter SPEC (src/contracts/meterSpec.ts) for device energy, instead of any other source */
+  meter?: string | undefined;
+  /** its period, ms (default 200) */
+  meterPeriodMs?: number | undefined;
+  /** warnings that arise while measuring (meter failures), as they happen; they also go to the result's notes */
+  onWarning?: ((line: string) => void) | undefined;
   onProgress?: ((line: string) => void) | undefined;
 }
 
@@ -90,10 +96,10 @@ export interface ProfileResult {
   notes: string[];
 }
 
-/** One measured request: what the executor saw, and the device energy over its window. */
+/** One measured request: what the executor saw, and the device's energy window (settled with the others before it is used). */
 interface Sample {
   run: ExecutionResult;
-  deviceJ: number;
+  energy: EnergyWindow;
 }
 
 const mean = (xs: readonly number[]): number => (xs.length === 0 ? 0 : xs.reduce((s, x) => s + x, 0) / xs.length);
@@ -120,19 +126,48 @@ export class Profiler {
     const network = opts.network === null ? null : networkProfile(opts.network ?? "wifi-20mbps");
     const serverProfile = boardProfile(opts.serverBoard ?? "generic-x86");
     // a local tail server shares this machine: the estimate then counts this process's CPU only
-    const meter = await EnergyMeter.open({ ...hw, board: opts.board, periodMs: opts.energyPeriodMs, utilisation: opts.serverUrl === undefined ? "process" : "system" });
+    const meter = await EnergyMeter.open({
+      ...hw,
+      board: opts.board,
+      periodMs: opts.energyPeriodMs,
+      utilisation: opts.serverUrl === undefined ? "process" : "system",
+      meter: opts.meter === undefined ? undefined : { spec: opts.meter, periodMs: opts.meterPeriodMs },
+      onWarning: opts.onWarning,
+    });
     meter.start();
+    await meter.ready();
     const cpufreq = new Cpufreq({ ...hw, stateDir: opts.stateDir });
     const hasPolicies = (await cpufreq.policies().catch(() => [])).length > 0;
     const p = new Profiler(opts, meter, hasPolicies ? cpufreq : null, network, serverProfile, opts.accuracyCache ?? AccuracyCache.open(null), opts.hostName ?? hostname());
     if (meter.estimated) {
       p.notes.push(
-        `device energy is an estimate (board profile ${meter.board.name} x ${opts.serverUrl === undefined ? "this process's CPU utilisation, the local server's excluded" : "CPU utilisation"}): this machine has no energy counter`,
+        `device energy is an estimate (board profile ${meter.board.name} x ${opts.serverUrl === undefined ? "this process's CPU utilisation, the local server's excluded" : "CPU utilisation"}, at the CPU frequency of each request: host.deviceEstimateFreqMHz): this machine has no energy counter`,
+      );
+    }
+    if (meter.meter !== null) {
+      p.notes.push(
+        `device energy from the meter ${meter.meter.label}${opts.serverUrl === undefined ? " (whatever it powers: with the local tail server on this machine, the server's work too)" : ""}`,
       );
     }
     if (!hasPolicies) p.notes.push("no cpufreq on this machine: the frequency is the current one, not controlled");
     p.notes.push(...meter.warnings);
     return p;
+  }
+
+  /** where device energy comes from, for outputs: the meter and its spec, the counters, or the estimate's board profile */
+  get deviceEnergyLabel(): string {
+    const m = this.meter;
+    if (m.meter !== null) return `meter ${m.meter.label}`;
+    if (m.estimated) {
+      const freq =
+        this.cpufreq !== null
+          ? "priced at each configuration's cpuFreqMHz (set by splitwatt)"
+          : m.samplesFrequency
+            ? "priced at the CPU frequency sampled from scaling_cur_freq (host.deviceEstimateFreqMHz of each measurement)"
+            : "CPU frequency unknown: priced at the profile's maximum";
+      return `estimate: board profile ${m.board.name} x CPU utilisation, ${freq}`;
+    }
+    return m.device.map((d) => d.id).join("+");
   }
 
   /** how the link to the tail server is made and shaped ("none" until the first split request) */
@@ -209,8 +244,12 @@ export class Profiler {
 
     const progress = this.opts.onProgress ?? (() => {});
     let freq: SetFrequencyResult[] = [];
+    const warningsBefore = this.meter.warnings.length;
     try {
-      if (c.cpuFreqMHz !== "current" && this.cpufreq !== null) freq = await this.cpufreq.setAll(c.cpuFreqMHz * 1000);
+      if (c.cpuFreqMHz !== "current" && this.cpufreq !== null) {
+        freq = await this.cpufreq.setAll(c.cpuFreqMHz * 1000);
+        if (freq.length > 0) this.meter.frequencyApplied(mean(freq.map((f) => f.appliedKHz)));
+      }
       const x = await this.executorOf(c);
       const feeds = modelInputs(this.opts.analysis, { seed: 7 });
       const request = (): Promise<Sample> => this.request(x, feeds, codec, opts.signal);
@@ -219,7 +258,8 @@ export class Profiler {
       // idle baseline at this frequency, after the warm-up's load has passed
       const idleMs = this.opts.idleMs ?? 500;
       const idle = await this.meter.measure(() => sleep(idleMs));
-      const idleW = idle.window.durationMs > 0 ? idle.window.deviceJ / (idle.window.durationMs / 1000) : 0;
+      const [idleWindow] = await this.meter.settle([idle.window]);
+      const idleW = idleWindow !== undefined && idleWindow.deviceComplete && idleWindow.durationMs > 0 ? idleWindow.deviceJ / (idleWindow.durationMs / 1000) : null;
 
       const rule: StopRule = { ...DEFAULT_STOP_RULE, ...(this.opts.stop ?? {}) };
       const samples: Sample[] = [];
@@ -240,12 +280,18 @@ export class Profiler {
           progress(`split ${c.split} @ ${c.cpuFreqMHz} MHz ${c.codec}: ${st.n} requests, mean ${st.mean.toFixed(1)} ms ±${(st.ciRel * 100).toFixed(1)}%`);
         }
       }
-      const measurement = await this.record(c, config, key, samples, idleW, freq);
-      this.opts.store?.append(measurement);
-      return { measurement, cached: false, stopReason: reason, notes: [...this.notes] };
+      const { measurement, notes } = await this.record(c, config, key, samples, idleW, freq);
+      notes.push(...this.meter.warnings.slice(warningsBefore));
+      // a record without a device figure (meter gaps in every request) is not kept: measure it again
+      if (measurement.energyJ.device !== null) this.opts.store?.append(measurement);
+      else notes.push("not stored: no request had a device energy figure; measure again");
+      return { measurement, cached: false, stopReason: reason, notes: [...this.notes, ...notes] };
     } finally {
       // also after a partial change (a later policy refused): restore() undoes what was changed
-      if (c.cpuFreqMHz !== "current") this.cpufreq?.restore();
+      if (c.cpuFreqMHz !== "current") {
+        this.cpufreq?.restore();
+        this.meter.frequencyApplied(null);
+      }
     }
   }
 
@@ -253,7 +299,7 @@ export class Profiler {
   private async request(x: SplitExecutor, feeds: Record<string, ort.Tensor>, codec: CodecSpec, signal: AbortSignal | undefined): Promise<Sample> {
     const mark = this.meter.mark();
     const run = await x.run(feeds, { codec, signal });
-    return { run, deviceJ: this.meter.since(mark).deviceJ };
+    return { run, energy: this.meter.since(mark) };
   }
 
   /** The executor of `c`'s split and device target (a tail connection is opened on first need). */
@@ -292,7 +338,7 @@ export class Profiler {
   }
 
   /** What the link was like while `samples` ran. */
-  private conditions(samples: readonly Sample[], idleW: number, last: boolean): Conditions {
+  private conditions(samples: readonly Sample[], idleW: number | null, last: boolean): Conditions {
     const net = this.network;
     const conn = this.connection;
     const rttMs = conn?.addedRttMs ?? null;
@@ -320,15 +366,28 @@ export class Profiler {
     };
   }
 
-  /** Turn samples into a Measurement. */
-  private async record(c: LiveConfig, config: Config, key: string, samples: Sample[], idleW: number, freq: SetFrequencyResult[]): Promise<Measurement> {
+  /** Turn samples into a Measurement, with notes on how its device energy was made. */
+  private async record(
+    c: LiveConfig,
+    config: Config,
+    key: string,
+    samples: Sample[],
+    idleW: number | null,
+    freq: SetFrequencyResult[],
+  ): Promise<{ measurement: Measurement; notes: string[] }> {
     const a = this.opts.analysis;
     const totals = samples.map((s) => s.run.timings.totalMs);
     const st = latencyStats(totals);
     const last = c.split === this.lastSplit;
     const avg = (f: (s: Sample) => number): number => mean(samples.map(f));
-    const deviceJ = avg((s) => s.deviceJ);
-    const deviceActiveJ = Math.max(0, deviceJ - (idleW * st.mean) / 1000);
+    // a meter's windows get their figures once its readings after the last request are in
+    const windows = await this.meter.settle(samples.map((s) => s.energy));
+    const known = windows.filter((w) => w.deviceComplete);
+    const deviceJ = known.length === 0 ? null : mean(known.map((w) => w.deviceJ));
+    const deviceActiveJ = deviceJ === null || idleW === null ? null : Math.max(0, deviceJ - (idleW * st.mean) / 1000);
+    const notes: string[] = [];
+    if (known.length < windows.length) notes.push(`${windows.length - known.length} of ${windows.length} requests had no device energy figure (${deviceGapReason(windows)}): device energy is the mean of the others`);
+    const facts = this.deviceFacts(windows, notes);
     const net = this.network;
     const transferMs = avg((s) => s.run.timings.transferMs);
     const wireBytes = Math.round(avg((s) => s.run.wireBytes));
@@ -355,7 +414,7 @@ export class Profiler {
               serverMs: s.run.timings.serverMs,
             }),
           );
-    const deviceSource = (this.meter.estimated ? "estimate" : sourceName(this.meter.device[0]?.kind)) as EnergySourceName;
+    const deviceSource = (deviceJ === null ? null : this.meter.estimated ? "estimate" : sourceName(this.meter.device[0]?.kind)) as EnergySourceName | null;
     const serverSource: EnergySourceName = reported
       ? sourceName(samples[0]?.run.server?.energySource ?? undefined)
       : (this.opts.serverAccounting ?? "marginal") === "node"
@@ -373,9 +432,9 @@ export class Profiler {
       }
       accuracy = { value: acc.value, n: acc.n, ci95: acc.ci95 };
     }
-    const parts = [deviceJ, networkJ, serverJ].filter((x): x is number => x !== null);
+    const parts = [networkJ, serverJ].filter((x): x is number => x !== null);
     const stage = (f: (s: Sample) => number): number => (last ? 0 : avg(f));
-    return {
+    const measurement: Measurement = {
       version: 1,
       key,
       config,
@@ -387,6 +446,7 @@ export class Profiler {
         deviceEnergy: this.meter.estimated ? "estimate" : this.meter.device.map((d) => d.id).join("+"),
         deviceIdleW: idleW,
         deviceActiveJ,
+        ...facts,
         appliedFreqKHz: freq.map((f) => f.appliedKHz),
         network: net?.name ?? null,
         link: this.linkDescription,
@@ -405,12 +465,50 @@ export class Profiler {
       },
       bytes: tensorBytes,
       wireBytes,
-      energyJ: { device: deviceJ, network: networkJ, server: serverJ, total: parts.reduce((x, y) => x + y, 0) },
+      energyJ: { device: deviceJ, network: networkJ, server: serverJ, total: deviceJ === null ? null : parts.reduce((x, y) => x + y, deviceJ) },
       energySource: { device: deviceSource, network: networkJ === null ? null : "estimate", server: serverSource },
       accuracy,
       conditions: this.conditions(samples, idleW, last),
       measuredAt: new Date().toISOString(),
       source: "measured",
+    };
+    return { measurement, notes };
+  }
+
+  /**
+   * Host facts on the device energy of these windows: the meter's spec, period and how the
+   * windows were integrated; or the CPU frequency the estimate priced them at.
+   */
+  private deviceFacts(windows: EnergyWindow[], notes: string[]): Record<string, unknown> {
+    const m = this.meter;
+    if (m.meter !== null) {
+      const readings = windows.map((w) => w.sources.find((x) => x.kind === "meter"));
+      const runMean = readings.filter((r) => r?.method === "run-mean").length;
+      const periodMs = m.meter.periodMs();
+      if (runMean > 0) {
+        notes.push(
+          `${runMean} of ${windows.length} requests were shorter than 3 meter periods (3 x ${periodMs.toFixed(0)} ms): each got the run's mean power x its time (as DynaSplit divided a run's energy by its images)`,
+        );
+      }
+      return {
+        deviceMeter: {
+          spec: m.meter.label,
+          periodMs: +periodMs.toFixed(1),
+          windows: windows.length,
+          integrated: readings.filter((r) => r?.method === "trapezoid").length,
+          runMean,
+          noFigure: readings.filter((r) => r?.energyJ === null || r === undefined).length,
+        },
+      };
+    }
+    if (!m.estimated) return {};
+    const priced = windows.filter((w) => w.freqMHz !== null);
+    const totalMs = priced.reduce((x, w) => x + w.durationMs, 0);
+    const freqMHz = priced.length === 0 ? null : totalMs > 0 ? priced.reduce((x, w) => x + (w.freqMHz as number) * w.durationMs, 0) / totalMs : (priced[0]?.freqMHz ?? null);
+    const sources = [...new Set(priced.map((w) => w.freqSource))];
+    return {
+      deviceEstimateFreqMHz: freqMHz === null ? null : +freqMHz.toFixed(1),
+      deviceEstimateFreqSource: priced.length < windows.length ? (priced.length === 0 ? "unknown: priced at the profile's maximum" : "partly unknown") : sources.length === 1 ? sources[0] : "mixed",
     };
   }
 
@@ -423,6 +521,16 @@ export class Profiler {
     await this.connection?.close();
     await this.meter.close();
   }
+}
+
+/** Why windows had no device figure, the first reason given. */
+function deviceGapReason(windows: EnergyWindow[]): string {
+  for (const w of windows) {
+    if (w.deviceComplete) continue;
+    const r = w.sources.find((x) => x.device && x.energyJ === null);
+    if (r?.note !== undefined) return r.note;
+  }
+  return "no reading";
 }
 
 function sourceName(kind: string | undefined): EnergySourceName {

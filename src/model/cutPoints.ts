@@ -2,7 +2,8 @@ import type { NodeProto } from "onnx-buf";
 import { crossingAt, graphInfo, type GraphInfo } from "./graphInfo.js";
 import { nodeMacs } from "./nodeMacs.js";
 import type { OnnxModel } from "./onnxModel.js";
-import { concreteInputShapes, tensorShapes, type ShapeOptions, type TensorShape } from "./tensorShapes.js";
+import { shapeCache, type ShapeCache } from "./shapeCache.js";
+import { concreteInputShapes, measuredTensors, tensorShapes, type ShapeOptions, type TensorShape } from "./tensorShapes.js";
 
 export interface CutTensor {
   name: string;
@@ -41,7 +42,12 @@ export interface ModelAnalysis {
 export interface CutOptions extends ShapeOptions {
   /** largest number of tensors a listed cut may carry (default 4) */
   maxTensors?: number | undefined;
+  /** where measured shapes are kept between analyses (default: in memory, for this process) */
+  shapeCache?: ShapeCache | undefined;
 }
+
+/** Shapes measured in this process, for analyses given no cache of their own. */
+const processShapes = shapeCache();
 
 /**
  * Every position in the topological order where at most `maxTensors` tensors cross from head to
@@ -51,7 +57,13 @@ export interface CutOptions extends ShapeOptions {
 export async function analyzeModel(model: OnnxModel, opts: CutOptions = {}): Promise<ModelAnalysis> {
   const graph = graphInfo(model);
   const inputShapes = concreteInputShapes(model, graph, opts);
-  const shapes = await tensorShapes(model, graph, { inputShapes });
+  const cache = opts.shapeCache ?? processShapes;
+  const key = { sha256: model.sha256, inputShapes };
+  let shapes = cache.get(key, measuredTensors(graph));
+  if (shapes === null) {
+    shapes = await tensorShapes(model, graph, { inputShapes });
+    cache.set(key, shapes);
+  }
   const maxTensors = opts.maxTensors ?? 4;
   const weightDims = weightShapes(model);
   const shapeOf = (name: string): number[] | undefined => shapes.get(name)?.shape ?? weightDims.get(name);

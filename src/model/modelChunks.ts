@@ -1,5 +1,5 @@
-import { toBinary } from "@bufbuild/protobuf";
-import { GraphProtoSchema, ModelProtoSchema, TensorProtoSchema, type ModelProto } from "onnx-buf";
+import { isFieldSet, toBinary } from "@bufbuild/protobuf";
+import { GraphProtoSchema, ModelProtoSchema, TensorProtoSchema, type ModelProto, type TensorProto } from "onnx-buf";
 
 // Field numbers from onnx.proto: ModelProto.graph = 7, GraphProto.initializer = 5, TensorProto.raw_data = 9.
 const MODEL_GRAPH = 7;
@@ -29,6 +29,10 @@ function lengthHeader(field: number, length: number): Uint8Array {
  *   ModelProto without graph | graph header | GraphProto without initializers |
  *   per initializer: header | TensorProto without raw_data | raw_data header | raw_data
  *
+ * A tensor whose values live in float_data, int64_data, ... (tf2onnx writes shape constants so)
+ * has no raw_data and gets none: onnx.proto is proto2, where an empty raw_data that is present
+ * means "0 bytes of data" and onnxruntime refuses the tensor.
+ *
  * Protobuf fields may come in any order and repeated fields concatenate, so this is the message
  * toBinary would write, up to field order. Writing the chunks copies each weight exactly once.
  */
@@ -40,9 +44,12 @@ export function modelChunks(proto: ModelProto): Uint8Array[] {
   const tail: Uint8Array[] = [];
   let graphLength = graphRest.length;
   for (const t of g.initializer) {
-    const raw = t.rawData;
-    const tensorRest = toBinary(TensorProtoSchema, { ...t, rawData: new Uint8Array(0) });
-    const rawHeader = raw.length > 0 ? lengthHeader(TENSOR_RAW_DATA, raw.length) : new Uint8Array(0);
+    const hasRaw = isFieldSet(t, TensorProtoSchema.field.rawData);
+    const raw = hasRaw ? t.rawData : new Uint8Array(0);
+    // without the key (not even an empty array): toBinary writes only what is there
+    const { rawData: _raw, ...withoutRaw } = t;
+    const tensorRest = toBinary(TensorProtoSchema, withoutRaw as TensorProto);
+    const rawHeader = hasRaw ? lengthHeader(TENSOR_RAW_DATA, raw.length) : new Uint8Array(0);
     const tensorLength = tensorRest.length + rawHeader.length + raw.length;
     const header = lengthHeader(GRAPH_INITIALIZER, tensorLength);
     tail.push(header, tensorRest, rawHeader, raw);

@@ -27,18 +27,32 @@ function typedValueInfo(s: TensorShape): ValueInfoProto {
   return valueInfo(s.name, s.elemType, s.shape.map((d, i) => (s.batchDims[i] === true ? "N" : d)));
 }
 
-/** One part: the given compute nodes, the Constant nodes and initializers they read, typed inputs and outputs. */
+/**
+ * One part: the given compute nodes, the constant producers (Constant nodes, constant-only
+ * subgraphs) they read, transitively, and the initializers all of these read; typed inputs and outputs.
+ */
 function part(a: ModelAnalysis, nodes: NodeProto[], inputs: string[], outputs: string[], suffix: string): ModelProto {
   const g = a.model.proto.graph as GraphProto;
-  const reads = new Set(nodes.flatMap(nodeInputs));
-  const constants = [...new Set([...reads].map((r) => a.graph.constants.get(r)).filter((c): c is NodeProto => c !== undefined))];
+  const reads = new Set([...nodes.flatMap(nodeInputs), ...outputs]);
+  const used = new Set<NodeProto>();
+  const stack = [...reads];
+  for (let name = stack.pop(); name !== undefined; name = stack.pop()) {
+    const c = a.graph.constants.get(name);
+    if (c === undefined || used.has(c)) continue;
+    used.add(c);
+    for (const x of nodeInputs(c)) {
+      reads.add(x);
+      stack.push(x);
+    }
+  }
+  const constants = a.graph.constantNodes.filter((c) => used.has(c));
   const typed = (name: string): ValueInfoProto => {
     const s = a.shapes.get(name);
     const original = [...g.input, ...g.output].find((v) => v.name === name);
     // graph inputs and outputs keep their declared types; cut tensors get measured ones
     return original ?? (s === undefined ? create(ValueInfoProtoSchema, { name }) : typedValueInfo(s));
   };
-  const produced = new Set(nodes.flatMap((n) => n.output));
+  const produced = new Set([...constants, ...nodes].flatMap((n) => n.output));
   const graph = create(GraphProtoSchema, {
     name: `${g.name || "graph"}.${suffix}`,
     node: [...constants, ...nodes],

@@ -6,6 +6,7 @@ import { createSession } from "../runtime/sessionFactory.js";
 import { syntheticTensor } from "../runtime/syntheticInputs.js";
 import type { GraphInfo } from "./graphInfo.js";
 import { serializeModel, type OnnxModel } from "./onnxModel.js";
+import { ortMessage } from "./ortMessage.js";
 import { dtypeBytes, dtypeName, elemTypeOf } from "./tensorType.js";
 
 /** A tensor's type at batch 1 for the inspected input size. */
@@ -58,6 +59,29 @@ function zeros(elemType: number, shape: number[], batch: number): ort.Tensor {
 }
 
 /**
+ * The tensors whose shapes tensorShapes gives: graph inputs, compute outputs, and constant-only
+ * tensors (they never cross, but a Conv reading a dequantized weight needs its dims for MACs).
+ */
+export function measuredTensors(info: GraphInfo): string[] {
+  return [...info.birth.keys(), ...info.constantOnly.flatMap((n) => n.output).filter((o) => o !== "")];
+}
+
+/** Why the probe copy does not load: the model itself, or splitwatt's rewrite of it (the original loads). */
+async function probeLoadError(model: OnnxModel, err: unknown): Promise<BadModelError> {
+  try {
+    await (await createSession(model.bytes, { purpose: "probe", label: model.path })).release();
+  } catch (original) {
+    const cause = original instanceof Error && original.cause !== undefined ? original.cause : original;
+    return new BadModelError(`onnxruntime cannot load ${model.path}: ${ortMessage(cause)}`, { path: model.path, cause });
+  }
+  return new BadModelError(
+    `onnxruntime loads ${model.path}, but not the copy with every intermediate tensor exposed that splitwatt runs to measure shapes: ${ortMessage(err)}; ` +
+      "declare the shapes in the model (python: onnx.shape_inference.infer_shapes) so no probe is needed, or report this",
+    { path: model.path, cause: err },
+  );
+}
+
+/**
  * Types and shapes of every non-weight tensor (graph inputs and compute outputs): from the
  * model's value_info where complete, else from running the model once (twice when the batch
  * is symbolic, to see which dims follow it) with every missing tensor exposed as an output.
@@ -65,7 +89,7 @@ function zeros(elemType: number, shape: number[], batch: number): ort.Tensor {
 export async function tensorShapes(model: OnnxModel, info: GraphInfo, opts: ShapeOptions = {}): Promise<Map<string, TensorShape>> {
   const inputShapes = concreteInputShapes(model, info, opts);
   const out = new Map<string, TensorShape>();
-  const wanted = [...info.birth.keys()];
+  const wanted = measuredTensors(info);
   const missing: string[] = [];
   for (const name of wanted) {
     const d = info.declared.get(name);
@@ -82,7 +106,12 @@ export async function tensorShapes(model: OnnxModel, info: GraphInfo, opts: Shap
   const g = model.proto.graph as GraphProto;
   const probeGraph: GraphProto = { ...g, output: [...g.output, ...missing.filter((m) => !info.outputs.includes(m)).map((name) => create(ValueInfoProtoSchema, { name }))] };
   const bytes = serializeModel({ ...model.proto, graph: probeGraph });
-  const session = await createSession(bytes, { purpose: "probe", label: model.path });
+  let session: ort.InferenceSession;
+  try {
+    session = await createSession(bytes, { purpose: "probe", label: model.path });
+  } catch (err) {
+    throw await probeLoadError(model, err instanceof Error && err.cause !== undefined ? err.cause : err);
+  }
   const symbolicBatch = info.inputs.some((name) => typeof info.declared.get(name)?.dims?.[0] === "string");
   const run = async (batch: number, names: string[]) => {
     const feeds: Record<string, ort.Tensor> = {};
@@ -90,7 +119,11 @@ export async function tensorShapes(model: OnnxModel, info: GraphInfo, opts: Shap
     try {
       return await session.run(feeds, names);
     } catch (err) {
-      throw new BadModelError(`onnxruntime failed to run ${model.path} to measure tensor shapes: ${(err as Error).message.split("\n")[0]}`, { path: model.path, cause: err });
+      const given = Object.entries(inputShapes).map(([k, v]) => `${k}=${v.map((d, i) => (i === 0 ? batch : d)).join(",")}`);
+      throw new BadModelError(`onnxruntime failed to run ${model.path} on zeros (${given.join(" ")}) to measure tensor shapes: ${ortMessage(err)}; check the shapes (--input-shape)`, {
+        path: model.path,
+        cause: err,
+      });
     }
   };
   try {

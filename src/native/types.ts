@@ -2,7 +2,7 @@
  * Hand-written types for the native addon (native/src). Imported only by src/native and src/hw.
  *
  * The addon is thin OS I/O: it reads and writes files, opens perf events, reads MSRs, calls
- * NVML and sched_setaffinity, and runs the sampler thread. Parsing, units and policy live in
+ * NVML, the Vulkan loader and sched_setaffinity, and runs the sampler thread. Parsing, units and policy live in
  * TypeScript. Every error thrown or rejected by the addon is a NativeIoError.
  */
 
@@ -220,6 +220,34 @@ export interface NativeAffinity {
   cpuCount(): number;
 }
 
+/** One Vulkan physical device as vkGetPhysicalDeviceProperties(2) reports it (raw numbers; decoded in src/hw/vulkanDevices.ts). */
+export interface NativeVulkanDevice {
+  /** VK_MAKE_API_VERSION-encoded */
+  apiVersion: number;
+  /** vendor-specific encoding */
+  driverVersion: number;
+  /** PCI vendor id, or a Khronos VkVendorId (0x10005 = Mesa) */
+  vendorId: number;
+  deviceId: number;
+  /** VkPhysicalDeviceType: 0 other, 1 integrated GPU, 2 discrete GPU, 3 virtual GPU, 4 CPU */
+  deviceType: number;
+  deviceName: string;
+  /** VkDriverId, driverName, driverInfo (VkPhysicalDeviceDriverProperties); null below Vulkan 1.2 */
+  driverId: number | null;
+  driverName: string | null;
+  driverInfo: string | null;
+}
+
+export interface NativeVulkan {
+  /**
+   * dlopen(libPath) + vkCreateInstance + vkEnumeratePhysicalDevices + vkDestroyInstance + dlclose,
+   * on the libuv pool. A loader that finds no driver resolves with createResult -9
+   * (VK_ERROR_INCOMPATIBLE_DRIVER) and no devices. Rejects with NativeIoError: ENOENT (syscall
+   * "dlopen") when the library cannot be loaded, ENOSYS when it is not a Vulkan loader.
+   */
+  physicalDevices(libPath: string): Promise<{ loaderApiVersion: number; createResult: number; devices: NativeVulkanDevice[] }>;
+}
+
 export interface NativeBinding {
   /** NAPI_VERSION the addon was compiled with */
   napiVersion: number;
@@ -231,6 +259,7 @@ export interface NativeBinding {
   Nvml: NativeNvmlConstructor;
   Sampler: NativeSamplerConstructor;
   Affinity: new () => NativeAffinity;
+  Vulkan: new () => NativeVulkan;
   /**
    * The one delta function for energy counters: cur - prev, or across one wrap when
    * maxRange > 0 and the wrapped delta is at most maxRange / 2; null when the counter went

@@ -105,60 +105,152 @@ export interface PredictionCore extends Omit<Prediction, "samplesMs"> {
   shiftMs: number;
 }
 
-function asMeasured(r: CostRecord, perPart: boolean): PredictionCore {
+/**
+ * What the rule needs of a record, computed once (schedulers keep one per candidate):
+ * `predictTotals` then predicts with a few arithmetic operations and no allocation.
+ */
+export interface CostConstants {
+  /** "parts": predicted by the rule; "device": nothing sent, as measured; "summary": no per-part data, as measured */
+  kind: "parts" | "device" | "summary";
+  latencyMs: number;
+  head: number;
+  encode: number;
+  transfer: number;
+  server: number;
+  decode: number;
+  /** the measured parts' sum (~ the measured mean) */
+  partsMs: number;
+  rttMs: number;
+  serverWaitMs: number;
+  /** transfer - RTT as measured, >= 0 */
+  payloadMs: number;
+  /** the measured bandwidth, NaN when nothing tells (the payload time is then kept as measured) */
+  bandwidthMbps: number;
+  /** the device's power while waiting, W */
+  waitW: number;
+  wireBytes: number | null;
+  radio: { txW: number; rxW: number } | null;
+  energyJ: { device: number | null; network: number | null; server: number | null; total: number };
+}
+
+/** The totals `predictTotals` writes (one scratch object reused across calls). */
+export interface CostTotals {
+  latencyMs: number;
+  shiftMs: number;
+  transferMs: number;
+  serverMs: number;
+  deviceJ: number | null;
+  networkJ: number | null;
+  /** total J per inference */
+  energyJ: number;
+}
+
+/** The constants of `r` for predictTotals. */
+export function costConstants(r: CostRecord): CostConstants {
   const b = r.breakdownMs;
+  const c = r.conditions;
+  const kind = !hasParts(r) ? "summary" : sendsNothing(r) ? "device" : "parts";
+  const head = nz(b.head);
+  const encode = nz(b.encode);
+  const transfer = nz(b.transfer);
+  const server = nz(b.server);
+  const decode = nz(b.decode);
+  const rttMs = nz(c.rttMs);
+  const device = r.energyJ.device;
   return {
+    kind,
     latencyMs: r.latencyMs,
-    shiftMs: 0,
-    breakdownMs: hasParts(r) ? { head: nz(b.head), encode: nz(b.encode), transfer: nz(b.transfer), server: nz(b.server), decode: nz(b.decode) } : null,
+    head,
+    encode,
+    transfer,
+    server,
+    decode,
+    partsMs: head + encode + transfer + server + decode,
+    rttMs,
+    serverWaitMs: nz(c.serverWaitMs),
+    payloadMs: Math.max(0, transfer - rttMs),
+    bandwidthMbps: measuredBandwidthMbps(r) ?? Number.NaN,
+    waitW: device === null ? 0 : (c.deviceIdleW ?? (r.latencyMs > 0 ? device / (r.latencyMs / 1000) : 0)),
+    wireBytes: r.wireBytes ?? r.bytes,
+    radio: c.radio,
     energyJ: { ...r.energyJ },
-    perPart,
   };
+}
+
+/**
+ * The rule above on precomputed constants, written into `out` (returned): mean latency, the
+ * samples' shift, transfer and server time, device and network energy, total energy. `radio`
+ * undefined: the record's.
+ */
+export function predictTotals(k: CostConstants, bandwidthMbps: number, rttMs: number, serverWaitMs: number, radio: LinkState["radio"], out: CostTotals): CostTotals {
+  const e = k.energyJ;
+  if (k.kind !== "parts") {
+    out.latencyMs = k.latencyMs;
+    out.shiftMs = 0;
+    out.transferMs = k.transfer;
+    out.serverMs = k.server;
+    out.deviceJ = e.device;
+    out.networkJ = e.network;
+    out.energyJ = e.total;
+    return out;
+  }
+  if (!(bandwidthMbps > 0)) throw new RangeError(`bandwidth must be a positive number of Mbit/s, got ${bandwidthMbps}`);
+  const payloadN = Number.isNaN(k.bandwidthMbps) ? k.payloadMs : (k.payloadMs * k.bandwidthMbps) / bandwidthMbps;
+  const transferN = rttMs + payloadN;
+  const serverN = Math.max(0, k.server - k.serverWaitMs + serverWaitMs);
+  const latencyN = k.head + k.encode + transferN + serverN + k.decode;
+  // the spread is the measured one; its centre moves with the parts (partsMs ~ the measured mean)
+  const shift = latencyN - k.partsMs;
+  const device = e.device === null ? null : Math.max(0, e.device + (k.waitW * shift) / 1000);
+  let network = e.network;
+  const r = radio === undefined ? k.radio : radio;
+  if (network !== null) {
+    if (r !== null && k.wireBytes !== null) network = radioEnergyJ(r, transferN, (k.wireBytes * 8) / (bandwidthMbps * 1000));
+    else network = k.transfer > 0 ? (network * transferN) / k.transfer : network;
+  }
+  const known = device !== null || network !== null || e.server !== null;
+  out.latencyMs = latencyN;
+  out.shiftMs = shift;
+  out.transferMs = transferN;
+  out.serverMs = serverN;
+  out.deviceJ = device;
+  out.networkJ = network;
+  out.energyJ = known ? nz(device) + nz(network) + nz(e.server) : e.total;
+  return out;
+}
+
+/** A scratch CostTotals. */
+export function costTotals(): CostTotals {
+  return { latencyMs: 0, shiftMs: 0, transferMs: 0, serverMs: 0, deviceJ: null, networkJ: null, energyJ: 0 };
+}
+
+/** The PredictionCore of constants and their totals. */
+export function coreOf(k: CostConstants, t: CostTotals): PredictionCore {
+  const e = k.energyJ;
+  const parts = k.kind === "summary" ? null : { head: k.head, encode: k.encode, transfer: t.transferMs, server: t.serverMs, decode: k.decode };
+  if (k.kind !== "parts") return { latencyMs: k.latencyMs, shiftMs: 0, breakdownMs: parts, energyJ: { device: e.device, network: e.network, server: e.server, total: e.total }, perPart: k.kind === "device" };
+  return { latencyMs: t.latencyMs, shiftMs: t.shiftMs, breakdownMs: parts, energyJ: { device: t.deviceJ, network: t.networkJ, server: e.server, total: t.energyJ }, perPart: true };
 }
 
 /** Predict `r` under `now` without the samples (see the rule above; `predict` is this plus the moved samples). */
 export function predictCore(r: CostRecord, now: LinkState): PredictionCore {
-  if (!hasParts(r)) return asMeasured(r, false);
-  if (sendsNothing(r)) return asMeasured(r, true);
-  if (!(now.bandwidthMbps > 0)) throw new RangeError(`bandwidth must be a positive number of Mbit/s, got ${now.bandwidthMbps}`);
-  const b = r.breakdownMs;
-  const c = r.conditions;
-  const rttM = nz(c.rttMs);
-  const payloadM = Math.max(0, nz(b.transfer) - rttM);
-  const bwM = measuredBandwidthMbps(r);
-  const payloadN = bwM === null ? payloadM : (payloadM * bwM) / now.bandwidthMbps;
-  const transferN = now.rttMs + payloadN;
-  const serverN = Math.max(0, nz(b.server) - nz(c.serverWaitMs) + now.serverWaitMs);
-  const parts: PartsMs = { head: nz(b.head), encode: nz(b.encode), transfer: transferN, server: serverN, decode: nz(b.decode) };
-  const partsM = nz(b.head) + nz(b.encode) + nz(b.transfer) + nz(b.server) + nz(b.decode);
-  const latencyN = parts.head + parts.encode + parts.transfer + parts.server + parts.decode;
-  // the spread is the measured one; its centre moves with the parts (partsM ~ the measured mean)
-  const shift = latencyN - partsM;
+  const k = costConstants(r);
+  return coreOf(k, predictTotals(k, now.bandwidthMbps, now.rttMs, now.serverWaitMs, now.radio, costTotals()));
+}
 
-  const e = r.energyJ;
-  let device = e.device;
-  if (device !== null) {
-    const waitW = c.deviceIdleW ?? (r.latencyMs > 0 ? device / (r.latencyMs / 1000) : 0);
-    device = Math.max(0, device + (waitW * shift) / 1000);
-  }
-  let network = e.network;
-  const radio = now.radio === undefined ? c.radio : now.radio;
-  const wire = r.wireBytes ?? r.bytes;
-  if (network !== null) {
-    if (radio !== null && wire !== null) network = radioEnergyJ(radio, transferN, (wire * 8) / (now.bandwidthMbps * 1000));
-    else network = nz(b.transfer) > 0 ? (network * transferN) / nz(b.transfer) : network;
-  }
-  const server = e.server;
-  const known = [device, network, server].filter((x): x is number => x !== null);
-  const total = known.length > 0 ? known.reduce((s, x) => s + x, 0) : e.total;
-  return { latencyMs: latencyN, shiftMs: shift, breakdownMs: parts, energyJ: { device, network, server, total }, perPart: true };
+/** The predicted samples: the measured ones moved by the core's shift (the mean alone when none were kept). */
+export function predictedSamples(r: CostRecord, core: PredictionCore): number[] {
+  return r.latency.samples.length > 0 ? r.latency.samples.map((s) => Math.max(0, s + core.shiftMs)) : [core.latencyMs];
+}
+
+/** The Prediction of a core: the core and its moved samples. */
+export function predictionOfCore(r: CostRecord, core: PredictionCore): Prediction {
+  return { latencyMs: core.latencyMs, samplesMs: predictedSamples(r, core), breakdownMs: core.breakdownMs, energyJ: core.energyJ, perPart: core.perPart };
 }
 
 /** Predict `r` under `now` (see the rule above). */
 export function predict(r: CostRecord, now: LinkState): Prediction {
-  const { shiftMs, ...core } = predictCore(r, now);
-  const samples = r.latency.samples.length > 0 ? r.latency.samples.map((s) => Math.max(0, s + shiftMs)) : [core.latencyMs];
-  return { ...core, samplesMs: samples };
+  return predictionOfCore(r, predictCore(r, now));
 }
 
 /** P(latency <= deadline) from the predicted samples (the empirical distribution). */

@@ -20,7 +20,7 @@ import * as ort from "onnxruntime-node";
 import { env, type OrtLogLevel } from "../env.js";
 import { BadModelError } from "../errors.js";
 import { executionTargetName, targetSessionOptions, type ExecutionTarget } from "./executionTarget.js";
-import { ortMessage } from "./ortMessage.js";
+import { ortMessage } from "../model/ortMessage.js";
 
 export type SessionPurpose = "inference" | "exact" | "evaluate" | "probe" | "profile";
 
@@ -51,6 +51,16 @@ function logSeverity(): 0 | 1 | 2 | 3 {
   return SEVERITY[level];
 }
 
+/**
+ * Verification and the shape probe turn every onnxruntime failure into a one-line error of
+ * their own (with onnxruntime's message): its log lines would only repeat it, so they are off
+ * (fatal only) unless SPLITWATT_LOG asks for more than errors.
+ */
+function quietUnlessAsked(): 3 | 4 | 2 | 1 | 0 {
+  const s = logSeverity();
+  return s === 3 ? 4 : s;
+}
+
 /** The full session options of a request (exported for tests and for the record). */
 export function sessionOptions(req: SessionRequest = {}): ort.InferenceSession.SessionOptions {
   const target = req.target ?? { kind: "cpu", threads: 0 };
@@ -62,13 +72,13 @@ export function sessionOptions(req: SessionRequest = {}): ort.InferenceSession.S
       o = base;
       break;
     case "exact":
-      o = { ...base, graphOptimizationLevel: "disabled", intraOpNumThreads: 1, ...noPrepack };
+      o = { ...base, graphOptimizationLevel: "disabled", intraOpNumThreads: 1, ...noPrepack, logSeverityLevel: quietUnlessAsked() };
       break;
     case "evaluate":
       o = { ...base, ...noPrepack };
       break;
     case "probe":
-      o = { ...base, graphOptimizationLevel: "disabled", intraOpNumThreads: 1 };
+      o = { ...base, graphOptimizationLevel: "disabled", intraOpNumThreads: 1, logSeverityLevel: quietUnlessAsked() };
       break;
     case "profile":
       o = { ...base, graphOptimizationLevel: "disabled", enableProfiling: true, ...(req.profileFilePrefix === undefined ? {} : { profileFilePrefix: req.profileFilePrefix }) };

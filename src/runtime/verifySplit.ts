@@ -5,7 +5,9 @@
  * untouched: any difference is the split's, not the codec's or the optimiser's.
  */
 import type * as ort from "onnxruntime-node";
+import { BadModelError, SplitwattError } from "../errors.js";
 import type { ModelAnalysis } from "../model/cutPoints.js";
+import { ortMessage } from "../model/ortMessage.js";
 import { modelInputs } from "./modelInputs.js";
 import { createSession } from "./sessionFactory.js";
 import { SplitExecutor } from "./splitExecutor.js";
@@ -33,6 +35,28 @@ export interface VerifyOptions {
   onProgress?: ((done: number, total: number) => void) | undefined;
 }
 
+/** A tensor element as a number (int64 elements are bigints, bool are 0/1; strings are not numbers). */
+const asNumber = (v: unknown): number => (typeof v === "number" ? v : typeof v === "bigint" ? Number(v) : typeof v === "boolean" ? Number(v) : Number.NaN);
+
+/** |got - want|: exact for bigints; 0 or infinity for strings; NaN against NaN is agreement, against a number a difference. */
+function elementDiff(got: unknown, want: unknown): number {
+  if (typeof got === "bigint" && typeof want === "bigint") return Math.abs(Number(got - want));
+  if (typeof got === "string" || typeof want === "string") return got === want ? 0 : Number.POSITIVE_INFINITY;
+  const d = Math.abs(asNumber(got) - asNumber(want));
+  return Number.isNaN(d) ? (Object.is(asNumber(got), asNumber(want)) ? 0 : Number.POSITIVE_INFINITY) : d;
+}
+
+/** Run an onnxruntime step; its failure is a BadModelError saying which step, with onnxruntime's whole message on one line. */
+async function ortStep<T>(a: ModelAnalysis, what: string, step: () => Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (err) {
+    if (err instanceof SplitwattError && !(err instanceof BadModelError)) throw err;
+    const cause = err instanceof BadModelError && err.cause !== undefined ? err.cause : err;
+    throw new BadModelError(`${what}: ${ortMessage(cause)}`, { path: a.model.path, cause });
+  }
+}
+
 /**
  * Compare outputs with the reference: the largest absolute difference over every element of
  * every named output (infinite when an output is missing or has another size or type), and
@@ -53,14 +77,12 @@ export function compareOutputs(
       maxAbsDiff = Number.POSITIVE_INFINITY;
       continue;
     }
-    const want = r.data as ArrayLike<number | bigint>;
-    const have = g.data as ArrayLike<number | bigint>;
+    const want = r.data as ArrayLike<unknown>;
+    const have = g.data as ArrayLike<unknown>;
     for (let i = 0; i < want.length; i++) {
-      const w = Number(want[i]);
-      const d = Math.abs(Number(have[i]) - w);
-      // NaN where the reference is a number (or the other way) is a difference
-      maxAbsDiff = Math.max(maxAbsDiff, Number.isNaN(d) ? (Number.isNaN(w) && Number.isNaN(Number(have[i])) ? 0 : Number.POSITIVE_INFINITY) : d);
-      if (Number.isFinite(w)) refMaxAbs = Math.max(refMaxAbs, Math.abs(w));
+      maxAbsDiff = Math.max(maxAbsDiff, elementDiff(have[i], want[i]));
+      const scale = Math.abs(asNumber(want[i]));
+      if (Number.isFinite(scale)) refMaxAbs = Math.max(refMaxAbs, scale);
     }
   }
   return { maxAbsDiff, refMaxAbs, ok: maxAbsDiff <= rtol * Math.max(1, refMaxAbs) };
@@ -72,24 +94,30 @@ export function compareOutputs(
  */
 export async function verifySplit(a: ModelAnalysis, opts: VerifyOptions = {}): Promise<SplitCheck[]> {
   const feeds = modelInputs(a, { seed: opts.seed ?? 1, batch: opts.batch ?? 1 });
-  const full = await createSession(a.model.bytes, { purpose: "exact", optimization: opts.optimization, label: a.model.path });
-  let ref: Record<string, ort.Tensor>;
-  try {
-    ref = await full.run(feeds);
-  } finally {
-    await full.release();
-  }
+  const given = Object.entries(feeds)
+    .map(([k, v]) => `${k}=${v.dims.join(",")}`)
+    .join(" ");
+  const ref = await ortStep(a, `onnxruntime cannot run ${a.model.path} on the seeded random inputs (${given}) the check uses`, async () => {
+    const full = await createSession(a.model.bytes, { purpose: "exact", optimization: opts.optimization, label: a.model.path });
+    try {
+      return await full.run(feeds);
+    } finally {
+      await full.release();
+    }
+  });
   const indices = opts.indices ?? a.cuts.map((c) => c.index);
   const rtol = opts.rtol ?? 1e-5;
   const out: SplitCheck[] = [];
   for (const index of indices) {
-    const x = await SplitExecutor.open(a, { cut: index, codec: null, tail: { kind: "local" }, purpose: "exact", optimization: opts.optimization });
-    try {
-      const r = await x.run(feeds);
-      out.push({ index, ...compareOutputs(ref, r.outputs, a.graph.outputs, rtol) });
-    } finally {
-      await x.release();
-    }
+    const outputs = await ortStep(a, `head then tail of cut ${index} does not run in onnxruntime where the full model does`, async () => {
+      const x = await SplitExecutor.open(a, { cut: index, codec: null, tail: { kind: "local" }, purpose: "exact", optimization: opts.optimization });
+      try {
+        return (await x.run(feeds)).outputs;
+      } finally {
+        await x.release();
+      }
+    });
+    out.push({ index, ...compareOutputs(ref, outputs, a.graph.outputs, rtol) });
     opts.onProgress?.(out.length, indices.length);
   }
   return out;

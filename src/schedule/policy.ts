@@ -63,7 +63,7 @@ export interface Decision {
   /**
    * the CPU-frequency switch the decision implies (from `state.current`), counted in
    * `probability` but not in `predicted` (which is the configuration's own); null or absent
-   * when there is none or the policy does not count it
+   * when there is none, it costs nothing, or the policy does not count it
    */
   switchCost?: { timeMs: number; energyJ: number } | null;
 }

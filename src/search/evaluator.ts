@@ -1,6 +1,6 @@
 /**
  * The evaluator contract between the optimizer and whatever answers for a configuration:
- * a measured pool in replay mode (src/replay/poolEvaluator.ts), the profiler backed by a
+ * a measured pool in replay mode (src/search/poolEvaluator.ts), the profiler backed by a
  * measurement store in live mode.
  */
 import type { Config } from "../contracts/measurement.js";

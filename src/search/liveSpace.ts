@@ -98,7 +98,7 @@ export async function liveSpace(profiler: Profiler, spec: LiveDimensionsSpec = {
   if (!splits.includes(0) || !splits.includes(L)) {
     throw new UsageError(`the split dimension must include 0 (all on the server) and ${L} (all on the device): the anchors need both`);
   }
-  const evaluate: Evaluator = async (config, ctx): Promise<EvaluationResult> => {
+  const evaluate: Evaluator = async (config, ctx): Promise<EvaluationResult | null> => {
     const c: LiveConfig = {
       split: config.split as number,
       cpuFreqMHz: config.cpuFreqMHz as number | "current",
@@ -108,6 +108,8 @@ export async function liveSpace(profiler: Profiler, spec: LiveDimensionsSpec = {
     };
     const r = await profiler.measure(c, { signal: ctx.signal });
     const m = r.measurement;
+    // no energy figure (an external meter failed through every request): not evaluable, never 0 J
+    if (m.energyJ.total === null) return null;
     const { config: _config, ...entry } = entryOfMeasurement(m);
     return {
       latencyMs: entry.latencyMs,

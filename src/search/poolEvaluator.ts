@@ -9,7 +9,9 @@
  * `layer` (a split index) takes every whole number from the pool's smallest to its largest, so
  * a cut the pool never measured is in the space but unevaluable (the ViT pool lacks layer 2);
  * other numeric columns take the values in the pool, ascending; strings and booleans are
- * categorical.
+ * categorical. A `layer` span of more than MAX_LAYER_SPAN indices is refused: no network has that
+ * many cuts, so such a value is a broken column, and filling it would take memory and time in
+ * proportion (3e6 indices: hundreds of MB and minutes before the search starts).
  *
  * Per configuration the answer is the mean over its runs: latencyMs = mean of the runs' mean
  * latencies, energyJ = mean of their total energies, accuracy = mean of the accuracies present
@@ -46,6 +48,9 @@ export interface PoolReplayOptions {
   conditions?: Partial<Conditions>;
 }
 
+/** Most split indices a pool's `layer` column may span (largest - smallest + 1). */
+export const MAX_LAYER_SPAN = 10_000;
+
 function dimensionOf(name: string, values: readonly ConfigValue[]): Dimension {
   const types = new Set(values.map((v) => typeof v));
   if (types.size > 1) throw new MalformedError(`pool column "${name}" mixes ${[...types].join(" and ")} values; give one type per column`);
@@ -56,6 +61,11 @@ function dimensionOf(name: string, values: readonly ConfigValue[]): Dimension {
     const hi = sorted[sorted.length - 1] as number;
     if (name === "layer" && sorted.every(Number.isInteger)) {
       // a split index: every cut from the first to the last exists, measured or not
+      if (hi - lo + 1 > MAX_LAYER_SPAN) {
+        throw new UsageError(
+          `pool column "layer" spans ${lo} to ${hi}: ${hi - lo + 1} split indices, more than the ${MAX_LAYER_SPAN} a replay accepts (every index between the smallest and the largest layer becomes a configuration); a layer is a cut index of the network: check that column`,
+        );
+      }
       return { name, values: Array.from({ length: hi - lo + 1 }, (_, i) => lo + i), ordered: true };
     }
     return { name, values: sorted, ordered: true };

@@ -1,6 +1,6 @@
 import { setTimeout as sleepMs } from "node:timers/promises";
 import { Pool, errors as undiciErrors } from "undici";
-import { SplitwattError, UsageError } from "../errors.js";
+import { SplitwattError, UnreachableError, UsageError } from "../errors.js";
 import type { LoadSignal } from "./admission.js";
 import { encodeTensor, type CodecSpec } from "./codecs/codecs.js";
 import { decodeInferResponse, encodeInferRequest, type OipTensor } from "./oip/index.js";
@@ -81,6 +81,39 @@ export interface InferResult {
 }
 
 const RETRYABLE = new Set(["ECONNRESET", "ECONNREFUSED", "EPIPE", "UND_ERR_SOCKET", "UND_ERR_CLOSED"]);
+/** Failures to reach a server at all: refused, reset, unknown host, no route, connect timeout */
+const UNREACHABLE = new Set([...RETRYABLE, "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "EHOSTDOWN", "ETIMEDOUT", "UND_ERR_CONNECT_TIMEOUT"]);
+
+/**
+ * A connection-level failure as the one-line user error it is (the server's URL is the user's,
+ * and so is keeping that server up); anything else is returned unchanged.
+ */
+export function connectionError(err: unknown, url: URL, retried = false): unknown {
+  if (err instanceof SplitwattError) return err;
+  const code = (err as { code?: unknown }).code;
+  const cause = (err as { cause?: { code?: unknown } }).cause;
+  const c = typeof code === "string" && code !== "UND_ERR_SOCKET" ? code : typeof cause?.code === "string" ? cause.code : typeof code === "string" ? code : "";
+  if (UNREACHABLE.has(c)) {
+    const what =
+      c === "ECONNREFUSED"
+        ? "connection refused"
+        : c === "ENOTFOUND" || c === "EAI_AGAIN"
+          ? "unknown host"
+          : c === "ETIMEDOUT" || c === "UND_ERR_CONNECT_TIMEOUT"
+            ? "connect timed out"
+            : c === "EHOSTUNREACH" || c === "ENETUNREACH" || c === "EHOSTDOWN"
+              ? "no route to the host"
+              : "the server closed the connection";
+    return new UnreachableError(
+      `cannot reach the tail server at ${url.origin} (${what}, ${c}${retried ? ", also on a retry" : ""}): check that \`splitwatt serve\` is running there and did not crash (its log), and that the host and port are right and reachable`,
+      { cause: err },
+    );
+  }
+  if (/CERT|SELF_SIGNED|ERR_TLS|ERR_SSL/.test(c)) {
+    return new UnreachableError(`TLS to the tail server at ${url.origin} failed (${c}): give the server's CA certificate (ca), or check its certificate's host name`, { cause: err });
+  }
+  return err;
+}
 
 /** Keep-alive Open Inference Protocol client with timeouts, cancellation and per-request byte counts. */
 export class TailClient {
@@ -118,7 +151,9 @@ export class TailClient {
   }
 
   async metadata(model: string): Promise<unknown> {
-    const r = await this.pool.request({ method: "GET", path: this.path(`/v2/models/${encodeURIComponent(model)}`), headers: this.headers() });
+    const r = await this.pool.request({ method: "GET", path: this.path(`/v2/models/${encodeURIComponent(model)}`), headers: this.headers() }).catch((err: unknown) => {
+      throw connectionError(err, this.base);
+    });
     const text = await r.body.text();
     if (r.statusCode !== 200) throw new TailServerError(r.statusCode, errorText(text));
     return JSON.parse(text);
@@ -191,7 +226,7 @@ export class TailClient {
         if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError || (timer.aborted && opts.signal?.aborted !== true)) {
           throw new TailServerError(504, `no answer within ${timeoutMs} ms`);
         }
-        throw err;
+        throw connectionError(err, this.base, attempt > 0);
       }
     }
   }

@@ -2,6 +2,9 @@ import type * as ort from "onnxruntime-node";
 import { analyzeModel, type ModelAnalysis } from "../model/cutPoints.js";
 import { loadModel, serializeModel } from "../model/onnxModel.js";
 import { resolveModel } from "../model/resolveModel.js";
+import type { ShapeCache } from "../model/shapeCache.js";
+import { UsageError } from "../errors.js";
+import { ortMessage } from "../model/ortMessage.js";
 import { splitModel } from "../model/splitModel.js";
 import { checkTargetInstalled, type ExecutionTarget } from "../runtime/executionTarget.js";
 import { SessionCache, type CachedSession } from "../runtime/sessionCache.js";
@@ -21,16 +24,23 @@ export interface ModelMeta {
   outputs: TensorMeta[];
 }
 
-export class ModelNotFoundError extends Error {}
+/** A name this server does not serve (a user error: a client's request, or `serve --warm-up`) */
+export class ModelNotFoundError extends UsageError {}
 
 export interface TailModelsOptions {
   /** served name -> MODEL (a path, zoo name or paddle:cls) */
   models: Record<string, string>;
   target?: ExecutionTarget | undefined;
-  /** bound on the weights of loaded sessions; least recently used ones are released first (default 1 GiB) */
+  /**
+   * bound on the serialized ONNX bytes (weights) of the loaded sessions; least recently used ones
+   * are released first (default 1 GiB). Not a bound on memory: onnxruntime holds about 1.5-3x
+   * that per session (bench:cache)
+   */
   cacheBytes?: number | undefined;
   /** input shapes for models whose inputs are symbolic */
   inputShapes?: Record<string, number[]> | undefined;
+  /** where measured tensor shapes are kept between runs (default: this process's memo) */
+  shapeCache?: ShapeCache | undefined;
 }
 
 /**
@@ -42,6 +52,8 @@ export class TailModels {
   private readonly analyses = new Map<string, Promise<ModelAnalysis>>();
   private readonly metas = new Map<string, Promise<ModelMeta>>();
   private readonly sessions: SessionCache<ModelMeta>;
+  /** per registered model: can it be resolved, parsed and loaded by onnxruntime (memoized) */
+  private readonly checks = new Map<string, Promise<void>>();
 
   constructor(private readonly opts: TailModelsOptions) {
     // detect, never assume: onnxruntime-node lists execution providers and whether their binaries are present
@@ -65,11 +77,45 @@ export class TailModels {
     let a = this.analyses.get(model);
     if (a === undefined) {
       const spec = this.opts.models[model] as string;
-      a = resolveModel(spec).then((r) => analyzeModel(loadModel(r.path), { inputShapes: { ...(r.inputShapes ?? {}), ...(this.opts.inputShapes ?? {}) } }));
+      a = resolveModel(spec).then((r) => analyzeModel(loadModel(r.path), { inputShapes: { ...(r.inputShapes ?? {}), ...(this.opts.inputShapes ?? {}) }, shapeCache: this.opts.shapeCache }));
       this.analyses.set(model, a);
       a.catch(() => this.analyses.delete(model));
     }
     return a;
+  }
+
+  /**
+   * Whether registered model `model` can be served: resolved, parsed and loaded by onnxruntime
+   * (a session is created and released). Memoized, a failure included: fix the model and restart.
+   * The UsageError names the model, the --model flag and the cause (which may hold server paths:
+   * for logs and the operator, not for HTTP clients).
+   */
+  loadable(model: string): Promise<void> {
+    let c = this.checks.get(model);
+    if (c === undefined) {
+      const spec = this.opts.models[model];
+      c = (async () => {
+        if (spec === undefined) throw new ModelNotFoundError(`unknown model "${model}"; this server has ${this.names().join(", ")}`);
+        try {
+          const a = await this.analysis(model);
+          const session = await createSession(a.model.bytes, { target: this.opts.target, label: `model ${model}` });
+          await session.release();
+        } catch (err) {
+          const why = ortMessage(err);
+          // most causes say what to do already (resolveModel, loadModel); onnxruntime's do not
+          const hint = /\b(give|check|is the file|set|use|run)\b/i.test(why) ? "" : "; fix or replace the model file";
+          throw new UsageError(`--model ${model}=${spec} cannot be served: ${why}${hint}`, { cause: err });
+        }
+      })();
+      c.catch(() => undefined); // observed by whoever asks; never an unhandled rejection
+      this.checks.set(model, c);
+    }
+    return c;
+  }
+
+  /** Every registered model is loadable (see loadable); the first that is not rejects. */
+  async checkAll(): Promise<void> {
+    for (const m of this.names()) await this.loadable(m);
   }
 
   /** Metadata of a served name without loading a session (computed once per name: every request asks). */

@@ -3,9 +3,11 @@ import { createServer as createHttpsServer } from "node:https";
 import { timingSafeEqual } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import * as ort from "onnxruntime-node";
+import { UsageError } from "../errors.js";
 import { CodecError } from "./codecs/codecError.js";
 import { decodeTensor } from "./codecs/codecs.js";
 import { Admission, OverloadedError, type LoadSignal } from "./admission.js";
+import { ByteBudget } from "./byteBudget.js";
 import {
   binaryOutputs,
   datatypeToOrt,
@@ -19,7 +21,8 @@ import {
   type TypedArray,
 } from "./oip/index.js";
 import { serverMetrics, type ServerMetrics } from "./serverMetrics.js";
-import { ModelNotFoundError, TailModels, type TailModelsOptions } from "./tailModels.js";
+import { ortMessage } from "../model/ortMessage.js";
+import { ModelNotFoundError, TailModels, type ModelMeta, type TailModelsOptions } from "./tailModels.js";
 
 export interface TailServerOptions extends TailModelsOptions {
   host?: string | undefined;
@@ -31,9 +34,16 @@ export interface TailServerOptions extends TailModelsOptions {
   maxConcurrent?: number | undefined;
   /** requests waiting beyond that before 503 (default 64) */
   maxQueue?: number | undefined;
-  /** largest request body (default 64 MiB): 413 beyond */
+  /** largest request body (default 64 MiB): 413 beyond; also the largest tensor a codec may decode to */
   maxBodyBytes?: number | undefined;
-  /** per-request timeout from admission to response (default 30 s): 504 beyond */
+  /**
+   * request-body bytes held in memory across all connections (default max(256 MiB, maxBodyBytes)):
+   * a request whose body does not fit is answered 503 + Retry-After before its body is read
+   */
+  maxBufferBytes?: number | undefined;
+  /** time to receive a whole request, headers and body (default 30 s): 408 beyond (slow clients) */
+  requestTimeoutMs?: number | undefined;
+  /** per-request timeout from the body's arrival to the response (default 30 s): 504 beyond */
   timeoutMs?: number | undefined;
   /**
    * the server's own energy source: each inference's compute window is measured and reported
@@ -66,6 +76,13 @@ export const LOAD_PARAMS = {
   energySource: "energy_source",
 } as const;
 
+/**
+ * A request refused before its body was read (413, 503) is answered after reading and discarding
+ * up to this many bytes of it: a client still sending would otherwise get EPIPE / ECONNRESET
+ * instead of the answer. Larger bodies are cut off (the answer is sent, then the connection closed).
+ */
+export const MAX_DRAIN_BYTES = 64 << 20;
+
 class HttpError extends Error {
   constructor(
     readonly status: number,
@@ -81,13 +98,21 @@ export class TailServer {
   readonly models: TailModels;
   readonly metrics: ServerMetrics;
   private readonly admission: Admission;
+  private readonly budget: ByteBudget;
+  private readonly maxBodyBytes: number;
   private server: Server | undefined;
   private readonly token: Buffer | undefined;
+  private notReadyLogged = false;
 
   constructor(readonly opts: TailServerOptions) {
     this.models = new TailModels(opts);
     this.metrics = serverMetrics();
     this.admission = new Admission(opts.maxConcurrent ?? 2, opts.maxQueue ?? 64);
+    this.maxBodyBytes = opts.maxBodyBytes ?? 64 << 20;
+    this.budget = new ByteBudget(opts.maxBufferBytes ?? Math.max(256 << 20, this.maxBodyBytes));
+    if (this.budget.limitBytes < this.maxBodyBytes) {
+      throw new UsageError(`the buffer budget (${this.budget.limitBytes} bytes) is smaller than the largest body (${this.maxBodyBytes} bytes): raise --max-buffer-mb or lower --max-body-mb`);
+    }
     this.token = opts.token === undefined ? undefined : Buffer.from(opts.token);
   }
 
@@ -100,8 +125,16 @@ export class TailServer {
     const handler = (req: IncomingMessage, res: ServerResponse): void => {
       this.handle(req, res).catch((err: unknown) => this.fail(res, req, err));
     };
-    this.server = this.opts.tls === undefined ? createHttpServer({ keepAliveTimeout: 30_000 }, handler) : createHttpsServer({ ...this.opts.tls, keepAliveTimeout: 30_000 }, handler);
-    this.server.headersTimeout = 30_000;
+    // Node's requestTimeout (default 300 s) bounds the time to receive a request; it is checked
+    // every connectionsCheckingInterval (default 30 s), so that interval follows the timeout
+    const requestTimeout = this.opts.requestTimeoutMs ?? 30_000;
+    const timeouts = {
+      keepAliveTimeout: 30_000,
+      requestTimeout,
+      headersTimeout: Math.min(30_000, requestTimeout),
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(requestTimeout / 4))),
+    };
+    this.server = this.opts.tls === undefined ? createHttpServer(timeouts, handler) : createHttpsServer({ ...this.opts.tls, ...timeouts }, handler);
     const host = this.opts.host ?? "127.0.0.1";
     await new Promise<void>((resolve, reject) => {
       this.server?.once("error", reject);
@@ -129,7 +162,8 @@ export class TailServer {
 
   private authorized(req: IncomingMessage): boolean {
     if (this.token === undefined) return true;
-    const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? "");
+    // the scheme is case-insensitive (RFC 7235 section 2.1)
+    const m = /^bearer +(\S+) *$/i.exec(req.headers.authorization ?? "");
     if (m === null) return false;
     const given = Buffer.from(m[1] as string);
     return given.length === this.token.length && timingSafeEqual(given, this.token);
@@ -151,7 +185,8 @@ export class TailServer {
   private fail(res: ServerResponse, req: IncomingMessage, err: unknown): void {
     let status = 500;
     let headers: Record<string, string> = {};
-    let message = "internal error";
+    // what the client sees of a failure that is not its own: never the server's paths or internals
+    let message = "internal error while serving this request (the server log has the details)";
     if (err instanceof HttpError) {
       status = err.status;
       headers = err.headers;
@@ -168,37 +203,113 @@ export class TailServer {
     } else if (err instanceof OverloadedError) {
       status = 503;
       headers = { "Retry-After": String(err.retryAfterS) };
-      message = "server overloaded: queue full, retry later";
+      message = `server overloaded (${err.reason}): retry after ${err.retryAfterS} s`;
     } else {
-      message = err instanceof Error ? err.message.split("\n")[0] ?? message : String(err);
-      this.log({ level: "error", msg: "request failed", path: req.url, error: message });
+      // clients get the neutral message; the details (which may hold server paths) go to the log
+      this.log({ level: "error", msg: "request failed", path: req.url, error: ortMessage(err) });
     }
     this.metrics.errors.inc({ status: String(status) });
-    if (res.headersSent) {
+    if (res.headersSent || res.destroyed) {
       res.destroy();
       return;
     }
-    const load = this.admission.load();
-    this.send(res, status, Buffer.from(errorBody(message)), { "Content-Type": "application/json", ...headers, ...loadHeaders(load) });
+    const answer = (drained: boolean): void => {
+      if (res.destroyed || req.socket.destroyed) return; // the client went away meanwhile
+      const load = this.admission.load();
+      const close: Record<string, string> = drained ? {} : { Connection: "close" };
+      this.send(res, status, Buffer.from(errorBody(message)), { "Content-Type": "application/json", ...headers, ...close, ...loadHeaders(load) });
+      if (!drained) res.once("finish", () => req.socket.destroy());
+    };
+    // a body still arriving is read and discarded (bounded) first, so the client sees this answer
+    if (req.complete || req.readableEnded) answer(true);
+    else void this.drain(req).then(answer);
   }
 
-  private async readBody(req: IncomingMessage): Promise<Uint8Array> {
-    const limit = this.opts.maxBodyBytes ?? 64 << 20;
-    const declared = Number(req.headers["content-length"] ?? "0");
-    if (declared > limit) {
+  /** Read and discard the rest of `req`'s body, up to MAX_DRAIN_BYTES and 5 s; true when it ended. */
+  private drain(req: IncomingMessage): Promise<boolean> {
+    const declared = contentLength(req);
+    if (declared !== null && declared > MAX_DRAIN_BYTES) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      let seen = 0;
+      const finish = (ended: boolean): void => {
+        clearTimeout(timer);
+        req.removeListener("data", onData);
+        req.removeListener("end", onEnd);
+        req.removeListener("error", onError);
+        req.removeListener("close", onClose);
+        if (!ended) req.pause();
+        resolve(ended);
+      };
+      const onData = (c: Buffer): void => {
+        seen += c.length;
+        if (seen > MAX_DRAIN_BYTES) finish(false);
+      };
+      const onEnd = (): void => finish(true);
+      const onError = (): void => finish(false);
+      const onClose = (): void => finish(req.complete);
+      const timer = setTimeout(() => finish(false), 5_000);
+      req.on("data", onData);
+      req.once("end", onEnd);
+      req.once("error", onError);
+      req.once("close", onClose);
       req.resume();
-      throw new HttpError(413, `request body of ${declared} bytes is over this server's limit of ${limit} bytes`, { Connection: "close" });
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const c of req) {
-      size += (c as Buffer).length;
-      if (size > limit) throw new HttpError(413, `request body is over this server's limit of ${limit} bytes`, { Connection: "close" });
-      chunks.push(c as Buffer);
-    }
-    this.metrics.bytesIn.inc(size);
-    const b = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
-    return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+    });
+  }
+
+  /**
+   * The body, read only now (after admission). With a Content-Length it goes straight into one
+   * buffer of that size (its bytes were taken from the budget already); without, `hold` takes
+   * each chunk's bytes from the budget as it arrives. On failure the request is paused, so what
+   * has not arrived stays in the kernel until fail() drains it.
+   */
+  private readBody(req: IncomingMessage, declared: number | null, hold: (bytes: number) => void): Promise<Uint8Array> {
+    const limit = this.maxBodyBytes;
+    return new Promise((resolve, reject) => {
+      const target = declared === null ? null : Buffer.allocUnsafe(declared);
+      const chunks: Buffer[] = [];
+      let size = 0;
+      const cleanup = (): void => {
+        req.removeListener("data", onData);
+        req.removeListener("end", onEnd);
+        req.removeListener("error", onError);
+        req.removeListener("close", onClose);
+      };
+      const fail = (e: unknown): void => {
+        cleanup();
+        req.pause();
+        reject(e);
+      };
+      const onData = (c: Buffer): void => {
+        if (size + c.length > limit) return fail(new HttpError(413, `request body is over this server's limit of ${limit} bytes`));
+        if (target !== null) {
+          if (size + c.length > target.length) return fail(new HttpError(400, `request body is longer than its Content-Length of ${target.length} bytes`));
+          c.copy(target, size);
+        } else {
+          try {
+            hold(c.length);
+          } catch (e) {
+            return fail(e);
+          }
+          chunks.push(c);
+        }
+        size += c.length;
+      };
+      const onEnd = (): void => {
+        cleanup();
+        this.metrics.bytesIn.inc(size);
+        if (target !== null && size !== target.length) return reject(new HttpError(400, `request body has ${size} bytes, its Content-Length says ${target.length}`));
+        const b = target ?? (chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
+        resolve(new Uint8Array(b.buffer, b.byteOffset, b.byteLength));
+      };
+      const onError = (e: Error): void => fail(new HttpError(400, `request body could not be read: ${e.message}`));
+      const onClose = (): void => {
+        if (!req.complete) fail(new HttpError(400, "the client closed the connection before sending the whole body"));
+      };
+      req.on("data", onData);
+      req.once("end", onEnd);
+      req.once("error", onError);
+      req.once("close", onClose);
+    });
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -207,7 +318,17 @@ export class TailServer {
     const route = routeOf(path);
     res.once("finish", () => this.metrics.requests.inc({ route, status: String(res.statusCode) }));
     if (path === "/v2/health/live") return this.send(res, 200, "{}");
-    if (path === "/v2/health/ready") return this.send(res, 200, "{}");
+    if (path === "/v2/health/ready") {
+      // ready = every model can be resolved, parsed and loaded (checked once, memoized)
+      try {
+        await this.models.checkAll();
+      } catch (err) {
+        if (!this.notReadyLogged) this.log({ level: "error", msg: "not ready", error: (err as Error).message.split("\n")[0] });
+        this.notReadyLogged = true;
+        throw new HttpError(503, "not ready: a model cannot be loaded (the server log has the details)");
+      }
+      return this.send(res, 200, "{}");
+    }
     if (!this.authorized(req)) throw new HttpError(401, "missing or wrong bearer token: send Authorization: Bearer <token>", { "WWW-Authenticate": 'Bearer realm="splitwatt"' });
     if (path === "/metrics") {
       const l = this.admission.load();
@@ -220,7 +341,12 @@ export class TailServer {
     }
     const m = /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?(\/ready|\/infer)?$/.exec(path);
     if (m === null) throw new HttpError(404, `no such endpoint: ${req.method} ${path}`);
-    const name = decodeURIComponent(m[1] as string);
+    let name: string;
+    try {
+      name = decodeURIComponent(m[1] as string);
+    } catch {
+      throw new HttpError(400, `the model name in ${path.slice(0, 80)} is not valid percent-encoding: encode it with encodeURIComponent`);
+    }
     const version = m[2];
     if (version !== undefined && version !== "1") throw new ModelNotFoundError(`model "${name}" has only version 1`);
     const action = m[3];
@@ -229,8 +355,11 @@ export class TailServer {
       return this.infer(req, res, name);
     }
     if (req.method !== "GET") throw new HttpError(405, `${path} takes GET`, { Allow: "GET" });
-    const meta = await this.models.metadata(name);
-    if (action === "/ready") return this.send(res, 200, "{}");
+    const meta = await this.modelCall(name, () => this.models.metadata(name));
+    if (action === "/ready") {
+      await this.modelCall(name, () => this.models.loadable(this.models.parseName(name)[0]));
+      return this.send(res, 200, "{}");
+    }
     return this.send(
       res,
       200,
@@ -244,32 +373,68 @@ export class TailServer {
     );
   }
 
+  /**
+   * A TailModels call for `name`. A failure that is not the client's (a model that cannot be
+   * resolved, parsed or loaded) is logged in full and answered with a neutral message: server
+   * paths never go into HTTP bodies.
+   */
+  private async modelCall<T>(name: string, call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (err) {
+      if (err instanceof ModelNotFoundError || err instanceof HttpError) throw err;
+      this.log({ level: "error", msg: "model unavailable", model: name, error: (err as Error).message.split("\n")[0] });
+      throw new HttpError(500, `model "${name}" cannot be loaded on this server (the server log has the details)`);
+    }
+  }
+
   private async infer(req: IncomingMessage, res: ServerResponse, name: string): Promise<void> {
     const t0 = performance.now();
-    this.models.parseName(name); // 404 before reading a large body
-    const body = await this.readBody(req);
-    const decoded = decodeInferRequest(body, req.headers, { maxTensorBytes: this.opts.maxBodyBytes ?? 64 << 20, maxTensors: 64 });
+    // everything that needs no body first: the model (404), the declared size (413), a place (503)
+    const meta = await this.modelCall(name, () => this.models.metadata(name));
+    const declared = contentLength(req);
+    if (declared !== null && declared > this.maxBodyBytes) {
+      throw new HttpError(413, `request body of ${declared} bytes is over this server's limit of ${this.maxBodyBytes} bytes`);
+    }
+    const ticket = this.admission.enter();
+    let held = 0;
+    const hold = (bytes: number): void => {
+      if (!this.budget.tryTake(bytes)) throw new OverloadedError(this.admission.retryAfterS(), "too many request bytes in flight");
+      held += bytes;
+    };
+    const done = (): void => {
+      ticket.leave();
+      this.budget.give(held);
+      held = 0;
+    };
+    let handedOff = false;
     const timeoutMs = this.opts.timeoutMs ?? 30_000;
     let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new HttpError(504, `inference took longer than this server's ${timeoutMs} ms timeout`)), timeoutMs);
-    });
-    let computeMs = 0;
-    // set inside the admission callback (a holder: TypeScript does not see the callback's assignment)
-    const measured: { energy: { deviceJ: number; source: string } | null } = { energy: null };
     try {
-      const outputs = await Promise.race([
-        this.admission.run(async () => {
-          const feeds = await this.feeds(name, decoded);
-          const meter = this.opts.energy;
-          const mark = meter?.mark();
-          const r = await this.models.run(name, feeds);
-          if (meter !== undefined) measured.energy = meter.since(mark as never);
-          computeMs = r.computeMs;
-          return r.outputs;
-        }),
-        timeout,
-      ]);
+      if (declared !== null) hold(declared);
+      const body = await this.readBody(req, declared, hold);
+      const decoded = decodeInferRequest(body, req.headers, { maxTensorBytes: this.maxBodyBytes, maxTensors: 64 });
+      // names, types, shapes and decoded sizes against the model before anything is decoded
+      const inputs = checkInputs(name, meta, decoded, this.maxBodyBytes);
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new HttpError(504, `inference took longer than this server's ${timeoutMs} ms timeout`)), timeoutMs);
+      });
+      let computeMs = 0;
+      // set inside the admission callback (a holder: TypeScript does not see the callback's assignment)
+      const measured: { energy: { deviceJ: number; source: string } | null } = { energy: null };
+      const work = ticket.run(async () => {
+        const feeds = decodeInputs(inputs);
+        const meter = this.opts.energy;
+        const mark = meter?.mark();
+        const r = await this.models.run(name, feeds);
+        if (meter !== undefined) measured.energy = meter.since(mark as never);
+        computeMs = r.computeMs;
+        return r.outputs;
+      });
+      // the place and the body's bytes are given back when the inference really ends (a 504 does not stop it)
+      handedOff = true;
+      work.then(done, done);
+      const outputs = await Promise.race([work, timeout]);
       const wanted = decoded.outputs?.map((o) => o.name) ?? Object.keys(outputs);
       const tensors: OipTensor[] = wanted.map((n) => {
         const t = outputs[n];
@@ -300,30 +465,69 @@ export class TailServer {
       this.send(res, 200, encoded.body, { ...encoded.headers, ...loadHeaders(load), "X-Splitwatt-Server-Ms": String(serverMs) });
     } finally {
       clearTimeout(timer);
+      if (!handedOff) done();
     }
   }
+}
 
-  /** Request tensors -> onnxruntime feeds, decoding splitwatt codecs (sw_codec) on the way. */
-  private async feeds(name: string, decoded: DecodedRequest): Promise<Record<string, ort.Tensor>> {
-    const meta = await this.models.metadata(name);
-    const feeds: Record<string, ort.Tensor> = {};
-    for (const t of decoded.inputs) {
-      const want = meta.inputs.find((i) => i.name === t.name);
-      if (want === undefined) throw new HttpError(400, `model "${name}" has no input "${t.name}"; it takes ${meta.inputs.map((i) => i.name).join(", ")}`);
-      const coded = (t.parameters?.sw_codec ?? "raw") !== "raw" || (t.parameters?.sw_compression ?? "none") !== "none";
-      const view = t.data as TypedArray;
-      const shape = coded ? payloadShape(t) : t.shape;
-      const data = coded ? decodeTensor(new Uint8Array(view.buffer, view.byteOffset, view.byteLength), String(t.parameters?.sw_datatype ?? t.datatype), shape, t.parameters ?? {}) : view;
-      const ortType = coded ? "float32" : datatypeToOrt(t.datatype);
-      if (ortType !== want.dtype) throw new HttpError(400, `input "${t.name}" of "${name}" is ${want.dtype}, got ${coded ? "a float32 codec" : t.datatype}`);
-      if (shape.length !== want.shape.length || shape.some((d, i) => want.shape[i] !== -1 && want.shape[i] !== d)) {
-        throw new HttpError(400, `input "${t.name}" of "${name}" has shape [${want.shape.join(",")}] (-1 = any), got [${shape.join(",")}]`);
-      }
-      feeds[t.name] = new ort.Tensor(ortType as "float32", data as Float32Array, shape);
+/** A request input checked against the model, not decoded yet. */
+interface CheckedInput {
+  tensor: OipTensor;
+  /** sent with a splitwatt codec (sw_codec / sw_compression): decoded to float32 */
+  coded: boolean;
+  /** the tensor's shape (for a coded one: sw_shape, the shape it decodes to) */
+  shape: number[];
+  ortType: string;
+}
+
+/**
+ * Every input of `decoded` against the model's inputs: name, type, rank and fixed dimensions, and
+ * for a coded input the size it decodes to (at most `maxDecodedBytes`, the body limit: a
+ * compressed request may not cost more memory than an uncompressed one could). Nothing is
+ * decompressed or dequantised here: a request's cost follows what the model accepts, never what
+ * its parameters claim.
+ */
+function checkInputs(name: string, meta: ModelMeta, decoded: DecodedRequest, maxDecodedBytes: number): CheckedInput[] {
+  const out: CheckedInput[] = [];
+  for (const t of decoded.inputs) {
+    const want = meta.inputs.find((i) => i.name === t.name);
+    if (want === undefined) throw new HttpError(400, `model "${name}" has no input "${t.name}"; it takes ${meta.inputs.map((i) => i.name).join(", ")}`);
+    const coded = (t.parameters?.sw_codec ?? "raw") !== "raw" || (t.parameters?.sw_compression ?? "none") !== "none";
+    const shape = coded ? payloadShape(t) : t.shape;
+    const ortType = coded ? "float32" : datatypeToOrt(t.datatype);
+    if (ortType !== want.dtype) throw new HttpError(400, `input "${t.name}" of "${name}" is ${want.dtype}, got ${coded ? "a float32 codec" : t.datatype}`);
+    if (shape.length !== want.shape.length || shape.some((d, i) => want.shape[i] !== -1 && want.shape[i] !== d)) {
+      throw new HttpError(400, `input "${t.name}" of "${name}" has shape [${want.shape.join(",")}] (-1 = any), got [${shape.join(",")}]`);
     }
-    for (const i of meta.inputs) if (feeds[i.name] === undefined) throw new HttpError(400, `input "${i.name}" of "${name}" is missing`);
-    return feeds;
+    if (coded) {
+      const bytes = shape.reduce((n, d) => n * d, 4);
+      if (bytes > maxDecodedBytes) {
+        throw new HttpError(413, `input "${t.name}" would decode to ${bytes} bytes (shape [${shape.join(",")}] as float32), over this server's limit of ${maxDecodedBytes} bytes`);
+      }
+    }
+    out.push({ tensor: t, coded, shape, ortType: ortType as string });
   }
+  for (const i of meta.inputs) if (!out.some((c) => c.tensor.name === i.name)) throw new HttpError(400, `input "${i.name}" of "${name}" is missing`);
+  return out;
+}
+
+/** Checked inputs -> onnxruntime feeds, decoding splitwatt codecs (bounded by the checked shape). */
+function decodeInputs(inputs: CheckedInput[]): Record<string, ort.Tensor> {
+  const feeds: Record<string, ort.Tensor> = {};
+  for (const { tensor: t, coded, shape, ortType } of inputs) {
+    const view = t.data as TypedArray;
+    const data = coded ? decodeTensor(new Uint8Array(view.buffer, view.byteOffset, view.byteLength), String(t.parameters?.sw_datatype ?? t.datatype), shape, t.parameters ?? {}) : view;
+    feeds[t.name] = new ort.Tensor(ortType as "float32", data as Float32Array, shape);
+  }
+  return feeds;
+}
+
+/** The request's Content-Length, or null when it sends none (chunked). */
+function contentLength(req: IncomingMessage): number | null {
+  const v = req.headers["content-length"];
+  if (v === undefined) return null;
+  const n = Number(v);
+  return Number.isSafeInteger(n) && n >= 0 ? n : null;
 }
 
 /** The shape of a compressed payload, from its sw_shape parameter (the wire shape is [bytes]). */

@@ -1,10 +1,11 @@
-import { mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ModelAnalysis } from "../model/cutPoints.js";
 import { saveModel } from "../model/onnxModel.js";
 import { splitModel } from "../model/splitModel.js";
 import type { TensorShape } from "../model/tensorShapes.js";
 import { UsageError } from "../errors.js";
+import { outputDir } from "../outputDir.js";
 
 const TRITON_TYPES: Record<string, string> = {
   float32: "TYPE_FP32",
@@ -54,7 +55,7 @@ export function exportTriton(a: ModelAnalysis, outDir: string, opts: TritonExpor
     const batched = opts.maxBatch > 0 && [...inputs, ...outputs].every((s) => s.batchDims[0] === true && s.batchDims.slice(1).every((b) => !b));
     const name = `${opts.name}.tail.${cut.index}`;
     const dir = join(outDir, name);
-    mkdirSync(join(dir, "1"), { recursive: true });
+    outputDir(join(dir, "1"), "--out");
     saveModel(tail, join(dir, "1", "model.onnx"));
     const config = [
       `name: ${JSON.stringify(name)}`,

@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type SpawnSyncOptions } from "node:child_process";
-import { chmodSync, cpSync, existsSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from "node:fs";
+import { chmodSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -163,6 +163,71 @@ describe("never leaves a board stuck at a low clock", () => {
     expect(r.stdout).toMatch(/restored policy0/);
     expect(t.read(`${POLICY}/scaling_governor`)).toBe(original);
     expect(readdirSync(stateDir)).toEqual([]);
+  });
+});
+
+describe("a holder that is gone but not dead to kill(0) (issue 11, item 5)", () => {
+  const POLICY = "sys/devices/system/cpu/cpufreq/policy0";
+
+  /**
+   * `hw set` as the child of a parent that never reaps it (sh replaced by sleep): once SIGKILLed,
+   * it is a zombie until that parent exits. Resolves when the low clock is applied.
+   */
+  async function zombieHolder(t: FakeTree, stateDir: string): Promise<{ pid: number; stop: () => void }> {
+    const q = (s: string) => `'${s.replace(/'/g, "'\\''")}'`;
+    const cmd = `${q(process.execPath)} ${q(bin)} hw set --freq-mhz 600 --sysfs-root ${q(t.sysfsRoot)} --state-dir ${q(stateDir)} >/dev/null 2>&1 & echo $!; exec sleep 60`;
+    const sh = spawn("sh", ["-c", cmd], { stdio: ["ignore", "pipe", "ignore"], env: { ...process.env, CI: "true" } });
+    const stop = () => sh.kill("SIGKILL");
+    cleanups.push(stop);
+    const pid = await new Promise<number>((res) => sh.stdout.once("data", (b) => res(Number(String(b).trim()))));
+    for (let i = 0; i < 500 && !(t.read(`${POLICY}/scaling_setspeed`) === "600000" && readdirSync(stateDir).length === 1); i++) await new Promise((r) => setTimeout(r, 20));
+    expect(t.read(`${POLICY}/scaling_setspeed`)).toBe("600000");
+    process.kill(pid, "SIGKILL");
+    const state = () => readFileSync(`/proc/${pid}/stat`, "utf8").split(")")[1]?.trim().split(" ")[0];
+    for (let i = 0; i < 200 && state() !== "Z"; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(state()).toBe("Z");
+    return { pid, stop };
+  }
+
+  it("a zombie holder: hw warns, hw restore restores, and hw set proceeds after restoring", async () => {
+    const t = fake(raspberryPi4);
+    const stateDir = tmp();
+    const original = t.read(`${POLICY}/scaling_governor`);
+    const z = await zombieHolder(t, stateDir);
+    expect(t.read(`${POLICY}/scaling_governor`)).toBe("userspace");
+    const shown = cli(["hw", "--reading-ms", "0", "--sysfs-root", t.sysfsRoot, "--state-dir", stateDir]);
+    expect(shown.stdout).toMatch(/a splitwatt run that died left policy0 changed: run `splitwatt hw restore`/);
+    const r = cli(["hw", "restore", "--sysfs-root", t.sysfsRoot, "--state-dir", stateDir]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/restored policy0/);
+    expect(t.read(`${POLICY}/scaling_governor`)).toBe(original);
+    z.stop();
+
+    const z2 = await zombieHolder(t, stateDir);
+    const set = cli(["hw", "set", "--freq-mhz", "700", "--hold", "0", "--sysfs-root", t.sysfsRoot, "--state-dir", stateDir]);
+    expect(set.code, set.stderr).toBe(0);
+    expect(set.stderr).toMatch(/restored cpufreq settings a previous run left behind: policy0/);
+    expect(t.read(`${POLICY}/scaling_governor`)).toBe(original);
+    expect(readdirSync(stateDir)).toEqual([]);
+    z2.stop();
+  });
+
+  it("a damaged state file (policies: [null], a policy without its path): hw restore restores the rest and warns, never an internal error", async () => {
+    const t = fake(raspberryPi4);
+    const stateDir = tmp();
+    const original = t.read(`${POLICY}/scaling_governor`);
+    const z = await zombieHolder(t, stateDir);
+    z.stop();
+    const file = join(stateDir, readdirSync(stateDir)[0] as string);
+    const state = JSON.parse(readFileSync(file, "utf8"));
+    writeFileSync(file, JSON.stringify({ ...state, policies: [null, { ...state.policies[0], path: undefined, id: "policy7" }, ...state.policies] }));
+    const r = cli(["hw", "restore", "--sysfs-root", t.sysfsRoot, "--state-dir", stateDir]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/restored policy0/);
+    expect(r.stderr).toMatch(/warning: cpufreq state file: entry 1 is null/);
+    expect(r.stderr).toMatch(/warning: cpufreq state file: policy7 has no policy path/);
+    expect(r.stderr).not.toMatch(/internal error/);
+    expect(t.read(`${POLICY}/scaling_governor`)).toBe(original);
   });
 });
 

@@ -33,7 +33,7 @@ describe("module", () => {
   it("exports the contract", () => {
     expect(native.napiVersion).toBe(8);
     expect(native.buildInfo).toMatch(/N-API 8/);
-    for (const name of ["Sysfs", "Msr", "Perf", "Nvml", "Sampler", "Affinity", "energyDelta"] as const) {
+    for (const name of ["Sysfs", "Msr", "Perf", "Nvml", "Sampler", "Affinity", "Vulkan", "energyDelta"] as const) {
       expect(typeof native[name]).toBe("function");
     }
   });
@@ -287,5 +287,20 @@ describe("energyDelta", () => {
     expect(() => native.energyDelta(1n, 2n, 0 as unknown as bigint)).toThrow(TypeError);
     expect(() => (native.energyDelta as unknown as () => unknown)()).toThrow(TypeError);
     expect(() => native.energyDelta(-1n, 2n, 0n)).toThrow(RangeError);
+  });
+});
+
+describe("Vulkan", () => {
+  it("physicalDevices resolves with the loader's raw answer; a bad library rejects with a NativeIoError", async () => {
+    const r = await new native.Vulkan().physicalDevices("libvulkan.so.1");
+    expect(r.createResult).toBe(0);
+    expect(r.loaderApiVersion >>> 22).toBe(1);
+    for (const d of r.devices) {
+      expect(d.deviceName.length).toBeGreaterThan(0);
+      expect([0, 1, 2, 3, 4]).toContain(d.deviceType);
+    }
+    await expect(new native.Vulkan().physicalDevices("/nonexistent/libvulkan.so.1")).rejects.toMatchObject({ code: "ENOENT", syscall: "dlopen", path: "/nonexistent/libvulkan.so.1" });
+    await expect(new native.Vulkan().physicalDevices("libc.so.6")).rejects.toMatchObject({ code: "ENOSYS", syscall: "dlsym" });
+    expect(() => new native.Vulkan().physicalDevices(42 as never)).toThrow(TypeError);
   });
 });

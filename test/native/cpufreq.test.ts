@@ -193,4 +193,78 @@ describe("restore state file", () => {
     const b = new Cpufreq({ sysfsRoot: t.sysfsRoot, procRoot: t.procRoot, io: new FakeKernel(new (binding().Sysfs)()), stateDir, restoreOnExit: false });
     await expect(b.setFrequency("policy0", 700_000)).rejects.toThrow(/another splitwatt process \(pid \d+\)/);
   });
+
+  /** A Cpufreq reading the real /proc (process identities) over the fake sysfs tree `t`. */
+  const onRealProc = (t: FakeTree, stateDir: string) =>
+    new Cpufreq({ sysfsRoot: t.sysfsRoot, procRoot: "/proc", io: new FakeKernel(new (binding().Sysfs)()), stateDir, restoreOnExit: false });
+
+  it("a state file whose pid now belongs to an unrelated live process (another start time) is restored, and hw set proceeds", async () => {
+    const { t, stateDir } = setup(raspberryPi4);
+    const original = t.read(`${POLICY}/policy0/scaling_governor`);
+    const a = onRealProc(t, stateDir);
+    await a.setFrequency("policy0", 600_000);
+    const [file] = (await import("node:fs")).readdirSync(stateDir);
+    const path = join(stateDir, file as string);
+    const state = JSON.parse(readFileSync(path, "utf8"));
+    expect(state.startTicks).toEqual(expect.any(Number));
+    // the owner died and its pid went to our parent, a live process that started at another time
+    const parentStart = Number(readFileSync(`/proc/${process.ppid}/stat`, "utf8").split(")")[1]?.trim().split(/\s+/)[19]);
+    writeFileSync(path, JSON.stringify({ ...state, pid: process.ppid, startTicks: parentStart + 1 }));
+    const b = onRealProc(t, stateDir);
+    expect(b.leftBehind()).toEqual(["policy0"]);
+    await b.setFrequency("policy0", 700_000);
+    expect(b.warnings.join()).toMatch(/restored cpufreq settings a previous run left behind: policy0/);
+    b.restore();
+    expect(t.read(`${POLICY}/policy0/scaling_governor`)).toBe(original);
+    // with the parent's true start time it is the parent's file: refused as before
+    await onRealProc(t, stateDir).setFrequency("policy0", 600_000);
+    const again = JSON.parse(readFileSync(path, "utf8"));
+    writeFileSync(path, JSON.stringify({ ...again, pid: process.ppid, startTicks: parentStart }));
+    await expect(onRealProc(t, stateDir).setFrequency("policy0", 700_000)).rejects.toThrow(/another splitwatt process/);
+  });
+
+  it.each([
+    ["policies: [null]", (s: { policies: unknown[] }) => ({ ...s, policies: [null, ...s.policies] })],
+    ["a policy without its path", (s: { policies: Array<Record<string, unknown>> }) => ({ ...s, policies: [{ ...s.policies[0], path: undefined, id: "policy9" }, ...s.policies] })],
+    ["a policy without its governor", (s: { policies: Array<Record<string, unknown>> }) => ({ ...s, policies: [{ ...s.policies[0], governor: null }] })],
+    ["no pid", (s: Record<string, unknown>) => ({ ...s, pid: "x" })],
+  ])("a damaged state file (%s): restores what it can, warns about the rest, never throws", async (_what, damage) => {
+    const { t, stateDir } = setup(raspberryPi4);
+    const original = { min: t.read(`${POLICY}/policy0/scaling_min_freq`), max: t.read(`${POLICY}/policy0/scaling_max_freq`) };
+    const a = onRealProc(t, stateDir);
+    await a.setFrequency("policy0", 600_000);
+    const [file] = (await import("node:fs")).readdirSync(stateDir);
+    const path = join(stateDir, file as string);
+    const state = JSON.parse(readFileSync(path, "utf8"));
+    writeFileSync(path, JSON.stringify(damage({ ...state, pid: 4194305 } as never)));
+    const b = onRealProc(t, stateDir);
+    expect(b.recover()).toEqual(["policy0"]);
+    expect({ min: t.read(`${POLICY}/policy0/scaling_min_freq`), max: t.read(`${POLICY}/policy0/scaling_max_freq`) }).toEqual(original);
+    expect(b.warnings.join("\n")).toMatch(/cpufreq state file: /);
+    expect(b.warnings.join("\n")).toMatch(/moved to .*corrupt-/);
+    expect(existsSync(path)).toBe(false);
+    expect(b.recover()).toEqual([]);
+  });
+
+  it("a failed write while restoring is E_REJECTED (exit 2) saying what to do; the state file is kept", async () => {
+    const { t, stateDir } = setup(raspberryPi4);
+    const a = onRealProc(t, stateDir);
+    await a.setFrequency("policy0", 600_000);
+    const [file] = (await import("node:fs")).readdirSync(stateDir);
+    const path = join(stateDir, file as string);
+    writeFileSync(path, JSON.stringify({ ...JSON.parse(readFileSync(path, "utf8")), pid: 4194305 }));
+    const b = new Cpufreq({ sysfsRoot: t.sysfsRoot, procRoot: "/proc", io: new FakeKernel(new (binding().Sysfs)(), { failWrites: { scaling_governor: "EACCES" } }), stateDir, restoreOnExit: false });
+    const err = (() => {
+      try {
+        b.recover();
+        return null;
+      } catch (e) {
+        return e as RejectedError;
+      }
+    })();
+    expect(err).toBeInstanceOf(RejectedError);
+    expect(err?.exitCode).toBe(2);
+    expect(err?.message).toMatch(/cpufreq restore incomplete: policy0: .*the state is kept in .*run `splitwatt hw restore`/);
+    expect(existsSync(path)).toBe(true);
+  });
 });

@@ -8,6 +8,9 @@ import {
   boards,
   cpufreqBoards,
   cpuList,
+  devfreqJetsonGpu,
+  devfreqMali,
+  i915Gpu,
   hwmonEnergyCounter,
   hwmonIna219,
   intelPstateActive,
@@ -547,6 +550,58 @@ describe("FakeKernel", () => {
     expect(t.read("sys/class/powercap/intel-rapl:0/constraint_0_power_limit_uw")).toBe("95000000");
     await k.write(lim, "9");
     expect(readFileSync(lim, "utf8")).toBe("9\n");
+  });
+
+  it("devfreq: governor from available_governors only; userspace adds userspace/set_freq ('undefined' until asked) and removes it when left", async () => {
+    const t = tree();
+    devfreqMali(t);
+    const k = new FakeKernel(fsSysIO());
+    const d = "sys/class/devfreq/fb000000.gpu";
+    expect(await rejection(k.write(t.path(`${d}/governor`), "nvhost_podgov"))).toMatchObject({ code: "EINVAL" });
+    expect(await rejection(k.write(t.path(`${d}/userspace/set_freq`), "500000000"))).toMatchObject({ code: "ENOENT" });
+    await k.write(t.path(`${d}/governor`), "userspace");
+    expect(t.read(`${d}/userspace/set_freq`)).toBe("undefined");
+    expect(t.read(`${d}/cur_freq`)).toBe("300000000");
+    await k.write(t.path(`${d}/userspace/set_freq`), "450000000");
+    expect(t.read(`${d}/userspace/set_freq`)).toBe("450000000"); // shows the request ...
+    expect(t.read(`${d}/cur_freq`)).toBe("500000000"); // ... the OPP is the lowest >= it
+    expect(await rejection(k.write(t.path(`${d}/userspace/set_freq`), "fast"))).toMatchObject({ code: "EINVAL" });
+    await k.write(t.path(`${d}/max_freq`), "400000000");
+    expect(t.read(`${d}/cur_freq`)).toBe("400000000"); // re-targeted into the new limits
+    await k.write(t.path(`${d}/governor`), "performance");
+    expect(t.exists(`${d}/userspace`)).toBe(false);
+    expect(t.read(`${d}/cur_freq`)).toBe("400000000");
+    await k.write(t.path(`${d}/max_freq`), "0"); // 0 = no limit
+    expect([t.read(`${d}/max_freq`), t.read(`${d}/cur_freq`)]).toEqual(["1000000000", "1000000000"]);
+  });
+
+  it("devfreq: min_freq/max_freq clamp to the table's range and refuse min > max (stricter than PM-QoS kernels)", async () => {
+    const t = tree();
+    devfreqJetsonGpu(t);
+    const k = new FakeKernel(fsSysIO());
+    const d = "sys/class/devfreq/17000000.ga10b";
+    await k.write(t.path(`${d}/min_freq`), "1");
+    expect(t.read(`${d}/min_freq`)).toBe("306000000");
+    await k.write(t.path(`${d}/max_freq`), "612000000");
+    expect(await rejection(k.write(t.path(`${d}/min_freq`), "714000000"))).toMatchObject({ code: "EINVAL" });
+    expect(t.read(`${d}/min_freq`)).toBe("306000000");
+    expect(await rejection(k.write(t.path(`${d}/max_freq`), "junk"))).toMatchObject({ code: "EINVAL" });
+  });
+
+  it("i915: 50/3 MHz rounding, EINVAL outside RPn..RP0 and across the other limit, cur clamped", async () => {
+    const t = tree();
+    i915Gpu(t);
+    const k = new FakeKernel(fsSysIO());
+    const c = "sys/class/drm/card0";
+    await k.write(t.path(`${c}/gt_max_freq_mhz`), "340");
+    expect(t.read(`${c}/gt_max_freq_mhz`)).toBe("333");
+    expect(t.read(`${c}/gt_cur_freq_mhz`)).toBe("300");
+    await k.write(t.path(`${c}/gt_min_freq_mhz`), "333");
+    expect(t.read(`${c}/gt_cur_freq_mhz`)).toBe("333");
+    for (const [f, v] of [["gt_max_freq_mhz", "800"], ["gt_min_freq_mhz", "50"], ["gt_min_freq_mhz", "500"], ["gt_max_freq_mhz", "200"], ["gt_boost_freq_mhz", "900"], ["gt_max_freq_mhz", "7x"]]) {
+      expect(await rejection(k.write(t.path(`${c}/${f}`), v as string))).toMatchObject({ code: "EINVAL" });
+    }
+    expect(await rejection(k.write(t.path(`${c}/gt_RP0_freq_mhz`), "900"))).toMatchObject({ code: "EACCES" });
   });
 
   it("nativeError builds the addon's error shape", () => {

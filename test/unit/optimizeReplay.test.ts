@@ -7,7 +7,8 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { importDynasplitCsv } from "../../src/contracts/dynasplitCsv.js";
 import { canonicalConfigKey } from "../../src/contracts/measurement.js";
-import { poolEvaluator } from "../../src/search/poolEvaluator.js";
+import { MAX_LAYER_SPAN, poolEvaluator } from "../../src/search/poolEvaluator.js";
+import { UsageError } from "../../src/errors.js";
 import { anchorGenomes } from "../../src/search/anchors.js";
 import { dominates } from "../../src/search/dominance.js";
 import { hypervolume, normalizePoints } from "../../src/search/hypervolume.js";
@@ -118,5 +119,29 @@ describe("pool replay", () => {
     };
     expect(median(ratios)).toBeGreaterThanOrEqual(0.98);
     expect(median(found)).toBeGreaterThanOrEqual(0.8);
+  });
+});
+
+describe("pool checks (issue 11)", () => {
+  const withLayers = (layers: number[]) => vgg.pool.slice(0, layers.length).map((m, i) => ({ ...m, config: { ...m.config, layer: layers[i] as number } }));
+
+  it("a layer span of MAX_LAYER_SPAN indices is filled; one more is refused saying why", () => {
+    const ok = poolEvaluator(withLayers([0, MAX_LAYER_SPAN - 1]));
+    expect(ok.space.dimensions[0]?.values).toHaveLength(MAX_LAYER_SPAN);
+    expect(() => poolEvaluator(withLayers([0, MAX_LAYER_SPAN]))).toThrow(UsageError);
+    expect(() => poolEvaluator(withLayers([5, 3_000_000]))).toThrow(/spans 5 to 3000000: 2999996 split indices, more than the 10000 a replay accepts/);
+  });
+
+  it("a negative number in any column is refused while the CSV is read, naming the line", () => {
+    const [header, first, second] = readFileSync(dataFile("simulation_pool_vgg16.csv"), "utf8").split("\n");
+    const cols = (header as string).split(",");
+    for (const c of ["latency", "energy", "avg latency transfer (ms)", "layer", "cpu-freq"]) {
+      const f = (second as string).split(",");
+      f[cols.indexOf(c)] = "-1.5";
+      const text = [header, first, f.join(",")].join("\n");
+      expect(() => importDynasplitCsv(text, { model: { name: "p", sha256: "0".repeat(64) }, host: { name: "replay" }, fileName: "p.csv" })).toThrow(
+        new RegExp(`^p\\.csv line 3: column "${c.replace(/[()]/g, "\\$&")}" is "-1\\.5", expected a number >= 0$`),
+      );
+    }
   });
 });

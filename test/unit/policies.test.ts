@@ -4,6 +4,8 @@ import { SplitwattError, UsageError } from "../../src/errors.js";
 import { placementOf, splitAxis } from "../../src/schedule/placement.js";
 import { createPolicy, NoCandidateError, parseConfigSpec, POLICY_NAMES } from "../../src/schedule/policies/index.js";
 import { meetProbability, normalCdf, samplesForTarget } from "../../src/schedule/policies/meetProbability.js";
+import { fullLink, linkFor, predictionOf, prepareCandidates, totalsFor } from "../../src/schedule/policies/candidates.js";
+import { costTotals, predict } from "../../src/predict/costModel.js";
 import type { KnownLink, PolicyState } from "../../src/schedule/policy.js";
 import { entry, fiveConfigs, LIVE_DIMS, loaded, loadedV1, MEASURED, paretoDoc } from "../fixtures/paretoFixtures.js";
 
@@ -40,6 +42,20 @@ describe("placement", () => {
     // no split dimension: what the entry sent decides, and an entry without per-part data is never taken for local
     expect(placementOf(entry({ config: { x: 1 }, head: 5, energy: { device: 1 } }), null)).toBe("device");
     expect(placementOf(sends, null)).toBe("split");
+  });
+});
+
+describe("candidates", () => {
+  it("the fast path (constants + totals) predicts what predict() does under the resolved link, for known and unknown figures", () => {
+    const { doc } = fiveConfigs();
+    const t = costTotals();
+    for (const l of [{}, { bandwidthMbps: 3 }, { rttMs: 40, serverWaitMs: 7 }, { bandwidthMbps: 50, rttMs: 1, serverWaitMs: 0 }] as KnownLink[]) {
+      for (const c of prepareCandidates(doc.archive, doc)) {
+        const want = predict(c.entry, fullLink(l) ?? linkFor(c, l));
+        expect(predictionOf(c, totalsFor(c, l, t))).toEqual(want);
+      }
+    }
+    expect(fullLink({ bandwidthMbps: 3, rttMs: 1 })).toBeNull();
   });
 });
 
@@ -252,12 +268,14 @@ describe("splitwatt policy: known answers", () => {
   });
 
   it("the small-sample guard: a configuration measured once just under the deadline is not taken as certain", () => {
-    // defaults: target 0.99, minSamples 100, cvFloor 0.05. B measured once at 60 ms; deadline 62: P ~ 0.75
+    // defaults: target 0.99, minSamples 100, cvFloor 0.01. B measured once at 60 ms; deadline 61: z = 1 / 0.6, P ~ 0.95
     const p = createPolicy("splitwatt", loaded(doc));
-    const d = p.decide({ deadlineMs: 62 }, state({ current: B.config }));
+    const d = p.decide({ deadlineMs: 61 }, state({ current: B.config }));
     expect(key(d.entry)).not.toBe(key(B));
-    // E at 45 ms: z = (62 - 45) / 2.25 = 7.6, P ~ 1
+    // E at 45 ms: z = (61 - 45) / 0.45, P ~ 1
     expect(key(d.entry)).toBe(key(E));
+    // the empirical share alone would have kept B
+    expect(key(createPolicy("splitwatt", loaded(doc), { minSamples: 1 }).decide({ deadlineMs: 61 }, state({ current: B.config })).entry)).toBe(key(B));
   });
 });
 

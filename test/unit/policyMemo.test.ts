@@ -1,8 +1,8 @@
 /**
- * The policies keep every candidate's prediction for the last link they saw (LinkPredictions)
- * and the splitwatt policy scans candidates by predicted energy with an early stop: a policy
- * that has decided before must decide exactly as a fresh one, whatever sequence of links,
- * deadlines, current configurations and server states came first.
+ * The splitwatt policy keeps every candidate's predicted totals for the last link it saw and
+ * scans the candidates by predicted energy with an early stop (the other policies keep what
+ * they precompute): a policy that has decided before must decide exactly as a fresh one,
+ * whatever sequence of links, deadlines, current configurations and server states came first.
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";

@@ -1,5 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
+import { connect } from "node:net";
+import { constants as zlibConstants, deflateRawSync } from "node:zlib";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { TensorProto_DataType } from "onnx-buf";
@@ -212,6 +214,21 @@ describe("errors, limits and security", () => {
     }
   });
 
+  it("a server that is not there: E_UNREACHABLE (exit 2) naming its URL and what to check", async () => {
+    const gone = new TailServer({ models: { cls: "paddle:cls" }, port: 0 });
+    const u = await gone.listen();
+    await gone.close();
+    const c = new TailClient({ url: u });
+    try {
+      const err = await c.infer("cls", [fp32("x", x, [2, 3, 48, 192])]).then(() => null, (e: unknown) => e);
+      expect(err).toMatchObject({ code: "E_UNREACHABLE", exitCode: 2 });
+      expect((err as Error).message).toMatch(new RegExp(`^cannot reach the tail server at ${u} \\(connection refused, ECONNREFUSED, also on a retry\\): check that`));
+      await expect(c.metadata("cls")).rejects.toMatchObject({ code: "E_UNREACHABLE" });
+    } finally {
+      await c.close();
+    }
+  });
+
   it("the client survives a server restart on the same port", async () => {
     const s1 = new TailServer({ models: { cls: "paddle:cls" }, port: 0 });
     const u = await s1.listen();
@@ -338,5 +355,168 @@ describe("datatypes, session cache and targets", () => {
     // with the CUDA build of onnxruntime-node the server starts; without it, it refuses
     if (cuda?.bundled === true) expect(start).not.toThrow();
     else expect(start).toThrow(/cuda execution provider is not installed/);
+  });
+});
+
+describe("hostile input and unservable models (issue 11, items 1-4)", () => {
+  /** A deflate stream (zlib format) of `mib` MiB of zeros built from one compressed MiB: ~1 KB per MiB, valid to the checksum. */
+  function deflateBomb(mib: number): Buffer {
+    const piece = deflateRawSync(Buffer.alloc(1 << 20), { level: 9, finishFlush: zlibConstants.Z_FULL_FLUSH });
+    const adler = Buffer.alloc(4);
+    adler.writeUInt32BE((((mib * (1 << 20)) % 65521) * 65536 + 1) >>> 0); // zeros: a = 1, b = length mod 65521
+    return Buffer.concat([Buffer.from([0x78, 0xda]), ...Array<Buffer>(mib).fill(piece), Buffer.from([0x03, 0x00]), adler]);
+  }
+
+  /** A compressed cut tensor that claims `shape` (sw_shape) around `payload`. */
+  function coded(payload: Uint8Array, shape: number[], compression: "deflate" | "zstd"): OipTensor {
+    const bytes = shape.reduce((n, d) => n * d, 4);
+    return { name: cut.name, datatype: "UINT8", shape: [payload.length], data: payload, parameters: { sw_codec: "raw", sw_compression: compression, sw_uncompressed_bytes: bytes, sw_datatype: "FP32", sw_shape: JSON.stringify(shape) } };
+  }
+
+  async function post(tensor: OipTensor, at = url): Promise<{ status: number; text: string; ms: number }> {
+    const e = encodeInferRequest({ inputs: [tensor] }, { binary: true });
+    const body = Buffer.concat((Array.isArray(e.body) ? e.body : [e.body]).map((b) => Buffer.from(b)));
+    const { "Content-Length": _l, ...headers } = e.headers;
+    const t0 = performance.now();
+    const saved = url;
+    url = at;
+    try {
+      const r = await raw("POST", `/v2/models/cls.tail.${CUT}/infer`, body, headers);
+      return { ...r, ms: performance.now() - t0 };
+    } finally {
+      url = saved;
+    }
+  }
+
+  it("a deflate bomb declaring a shape the tail does not take is refused before anything is inflated", async () => {
+    const bomb = deflateBomb(1024); // 1 MB inflating to 1 GiB
+    expect(bomb.length).toBeLessThan(1.1e6);
+    expect((await raw("GET", `/v2/models/cls.tail.${CUT}`)).status).toBe(200); // the model is analysed once, before timing
+    const r = await post(coded(bomb, [1, 268435456], "deflate"));
+    expect(r.status).toBe(400);
+    expect(JSON.parse(r.text).error).toMatch(/has shape \[-1,\d+,\d+,\d+\] \(-1 = any\), got \[1,268435456\]/);
+    expect(r.ms).toBeLessThan(1000);
+  });
+
+  it("a right-rank shape with a huge batch is 413 before decoding: a decoded tensor may not exceed the body limit", async () => {
+    const dims = cut.shape.slice(1);
+    const r = await post(coded(deflateBomb(64), [100_000, ...dims], "deflate"));
+    expect(r.status).toBe(413);
+    expect(JSON.parse(r.text).error).toMatch(/would decode to \d+ bytes .* over this server's limit of 67108864 bytes/);
+  });
+
+  /**
+   * A client that sends the head of a request and a first part of its body, pauses (the server has
+   * decided by then), sends the rest, and only then reads the answer, as a client blocked in its
+   * writes does. Resolves with the answer, or the socket error that cost it.
+   */
+  function pausingClient(port: number, head: string, first: Buffer, rest: Buffer, pauseMs: number): Promise<string> {
+    return new Promise((resolve) => {
+      // allowHalfOpen: like curl, keep sending after the server's FIN
+      const sock = connect({ port, host: "127.0.0.1", allowHalfOpen: true });
+      let got = "";
+      let failed: string | null = null;
+      sock.on("data", (b) => (got += String(b)));
+      sock.on("error", (e: NodeJS.ErrnoException) => (failed ??= `socket error ${e.code}`));
+      sock.on("close", () => resolve(failed ?? got));
+      sock.write(head);
+      sock.write(first);
+      setTimeout(() => sock.end(rest), pauseMs);
+    });
+  }
+
+  it("413 is answered after draining the body: a client still sending gets it, not EPIPE / ECONNRESET", async () => {
+    const small = new TailServer({ models: { cls: "paddle:cls" }, port: 0, maxBodyBytes: 1000 });
+    const port = Number(new URL(await small.listen()).port);
+    try {
+      const first = Buffer.alloc(1 << 20);
+      const rest = Buffer.alloc(15 << 20);
+      const withLength = await pausingClient(port, `POST /v2/models/cls/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: ${16 << 20}\r\n\r\n`, first, rest, 300);
+      expect(withLength).toMatch(/^HTTP\/1\.1 413 [^]*over this server's limit of 1000 bytes/);
+      const chunk = (b: Buffer) => Buffer.concat([Buffer.from(`${b.length.toString(16)}\r\n`), b, Buffer.from("\r\n")]);
+      const chunked = await pausingClient(port, "POST /v2/models/cls/infer HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n", chunk(first), Buffer.concat([chunk(rest), Buffer.from("0\r\n\r\n")]), 300);
+      expect(chunked).toMatch(/^HTTP\/1\.1 413 [^]*over this server's limit of 1000 bytes/);
+    } finally {
+      await small.close();
+    }
+  });
+
+  it("GET /v2/models/%ZZ is 400 (bad percent-encoding), not 500", async () => {
+    const r = await raw("GET", "/v2/models/%ZZ");
+    expect(r.status).toBe(400);
+    expect(JSON.parse(r.text).error).toMatch(/not valid percent-encoding/);
+  });
+
+  it("the bearer scheme is case-insensitive (RFC 7235); a wrong scheme or token is 401", async () => {
+    const s = new TailServer({ models: { cls: "paddle:cls" }, port: 0, token: "s3cret" });
+    const u = await s.listen();
+    const saved = url;
+    url = u;
+    try {
+      for (const auth of ["Bearer s3cret", "bearer s3cret", "BEARER s3cret"]) expect((await raw("GET", "/v2", "", { authorization: auth })).status, auth).toBe(200);
+      for (const auth of ["Basic s3cret", "bearer wrong", "bearers3cret"]) expect((await raw("GET", "/v2", "", { authorization: auth })).status, auth).toBe(401);
+    } finally {
+      url = saved;
+      await s.close();
+    }
+  });
+
+  it("a client that sends its body too slowly is cut off after the request timeout (408)", async () => {
+    const s = new TailServer({ models: { cls: "paddle:cls" }, port: 0, requestTimeoutMs: 400 });
+    const u = new URL(await s.listen());
+    try {
+      const t0 = performance.now();
+      const answer = await new Promise<string>((resolve, reject) => {
+        const sock = connect(Number(u.port), u.hostname, () => {
+          sock.write(`POST /v2/models/cls/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"inputs":`);
+        });
+        let got = "";
+        sock.on("data", (b) => (got += String(b)));
+        sock.on("close", () => resolve(got));
+        sock.on("error", reject);
+        setTimeout(() => {
+          sock.destroy();
+          resolve(got);
+        }, 5_000);
+      });
+      expect(answer).toMatch(/^HTTP\/1\.1 408/);
+      expect(performance.now() - t0).toBeLessThan(2_500);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it("a model that cannot be loaded: not ready, and clients get a neutral error without server paths (the log has them)", async () => {
+    const log: Array<Record<string, unknown>> = [];
+    const missing = join(tmpdir(), "sw-no-such-dir", "nosuch.onnx");
+    const s = new TailServer({ models: { cls: missing }, port: 0, log: (r) => log.push(r) });
+    const u = await s.listen();
+    const saved = url;
+    url = u;
+    try {
+      await expect(s.models.checkAll()).rejects.toThrow(/--model cls=.*nosuch\.onnx cannot be served: model ".*nosuch\.onnx" is neither a file nor a known name/);
+      const ready = await raw("GET", "/v2/health/ready");
+      expect(ready.status).toBe(503);
+      expect((await raw("GET", "/v2/health/live")).status).toBe(200);
+      for (const r of [ready, await raw("GET", "/v2/models/cls"), await raw("GET", "/v2/models/cls/ready"), await raw("POST", "/v2/models/cls/infer", "{}", { "content-type": "application/json" })]) {
+        expect(r.status).toBeGreaterThanOrEqual(500);
+        expect(r.text).not.toContain("sw-no-such-dir");
+        expect(JSON.parse(r.text).error).toMatch(/cannot be loaded.*server log/);
+      }
+      expect(JSON.stringify(log)).toContain("sw-no-such-dir");
+    } finally {
+      url = saved;
+      await s.close();
+    }
+    // a file onnxruntime refuses (an operator it does not know) fails the same check
+    const dir = mkdtempSync(join(tmpdir(), "sw-badop-"));
+    try {
+      writeFileSync(join(dir, "bad.onnx"), bytesOf(model({ nodes: [node("NoSuchOperator", ["x"], ["y"])], inputs: ["x"], outputs: ["y"], dims: [1, 4] })));
+      const bad = new TailServer({ models: { bad: join(dir, "bad.onnx") }, port: 0 });
+      await expect(bad.models.checkAll()).rejects.toThrow(/--model bad=.*bad\.onnx cannot be served: /);
+      await bad.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

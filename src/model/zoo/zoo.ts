@@ -5,12 +5,13 @@
  * `logits` [N,classes]; every intermediate tensor has a value_info with its shape.
  */
 import { randomBytes } from "node:crypto";
-import { closeSync, mkdirSync, openSync, readSync, statSync } from "node:fs";
+import { closeSync, openSync, readSync, statSync } from "node:fs";
 import { open, rename, unlink } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { env } from "../../env.js";
 import { IoError } from "../../errors.js";
+import { outputDir } from "../../outputDir.js";
 import { checkInputSize, lazyZooModel, ZOO_MODELS, zooModel } from "./registry.js";
 
 export interface ZooEntry {
@@ -82,11 +83,7 @@ export async function zooPath(name: string, opts: { inputSize?: number; cacheDir
   const mb = (n: number): string => (n / 1e6).toFixed(1);
   progress?.(`building ${m.name} (input ${inputSize}, ${mb(lazy.params)} M params, ${mb(lazy.byteLength)} MB) into ${path}`);
   const t0 = performance.now();
-  try {
-    mkdirSync(dir, { recursive: true });
-  } catch (err) {
-    throw new IoError(`cannot create the model cache directory ${dir} (${(err as Error).message}): set SPLITWATT_MODEL_CACHE to a writable directory`, { path: dir, cause: err });
-  }
+  outputDir(dir, "the model cache (set SPLITWATT_MODEL_CACHE to another directory)");
   const tmp = `${path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
   try {
     const fh = await open(tmp, "w");

@@ -7,7 +7,7 @@
 import { canonicalConfigKey, type ConfigValue } from "../../contracts/measurement.js";
 import type { ParetoEntry, ParetoFile } from "../../contracts/paretoFile.js";
 import { SplitwattError } from "../../errors.js";
-import { measuredBandwidthMbps, predict, predictCore, type LinkState, type Prediction, type PredictionCore } from "../../predict/costModel.js";
+import { coreOf, costConstants, measuredBandwidthMbps, predictionOfCore, predictTotals, type CostConstants, type CostTotals, type LinkState, type Prediction } from "../../predict/costModel.js";
 import { placementOf, splitAxis, type Placement } from "../placement.js";
 import type { KnownLink } from "../policy.js";
 import { sampleSpreadMs } from "./meetProbability.js";
@@ -35,6 +35,8 @@ export interface Candidate {
   spreadMs: number;
   /** figures the entry was measured under, for link figures that are unknown now */
   measured: { bandwidthMbps: number; rttMs: number; serverWaitMs: number };
+  /** the cost model's constants of the entry */
+  cost: CostConstants;
 }
 
 /** The space's CPU-frequency dimension, or null. */
@@ -62,18 +64,19 @@ export function prepareCandidates(entries: readonly ParetoEntry[], doc: ParetoFi
         rttMs: entry.conditions.rttMs ?? 0,
         serverWaitMs: entry.conditions.serverWaitMs ?? 0,
       },
+      cost: costConstants(entry),
     };
   });
 }
 
-/** Whether every figure of `link` is known (one LinkState then serves every candidate). */
+/** `link` as a LinkState when every figure is known (one then serves every candidate), else null. */
 export function fullLink(link: KnownLink): LinkState | null {
   const { bandwidthMbps: bw, rttMs, serverWaitMs } = link;
   if (bw === null || bw === undefined || rttMs === null || rttMs === undefined || serverWaitMs === null || serverWaitMs === undefined) return null;
   return { bandwidthMbps: bw, rttMs, serverWaitMs, radio: link.radio };
 }
 
-/** The link to predict `c` under: the known figures, the measured ones for the rest. */
+/** The LinkState to predict `c` under: the known figures, the measured ones for the rest (what totalsFor does without the object). */
 export function linkFor(c: Candidate, link: KnownLink): LinkState {
   return {
     bandwidthMbps: link.bandwidthMbps ?? c.measured.bandwidthMbps,
@@ -81,6 +84,16 @@ export function linkFor(c: Candidate, link: KnownLink): LinkState {
     serverWaitMs: link.serverWaitMs ?? c.measured.serverWaitMs,
     radio: link.radio,
   };
+}
+
+/** Predict `c` under `link` into `out` (the cost model's rule; figures the link leaves unknown as `c` was measured). */
+export function totalsFor(c: Candidate, link: KnownLink, out: CostTotals): CostTotals {
+  return predictTotals(c.cost, link.bandwidthMbps ?? c.measured.bandwidthMbps, link.rttMs ?? c.measured.rttMs, link.serverWaitMs ?? c.measured.serverWaitMs, link.radio, out);
+}
+
+/** The full prediction of `c` from its totals (as `predict` gives it). */
+export function predictionOf(c: Candidate, t: CostTotals): Prediction {
+  return predictionOfCore(c.entry, coreOf(c.cost, t));
 }
 
 /** Whether `c` passes a request's accuracy floor (an unknown accuracy does not). */
@@ -166,63 +179,4 @@ export function frozen(p: Prediction): Prediction {
   if (p.breakdownMs !== null) Object.freeze(p.breakdownMs);
   Object.freeze(p.energyJ);
   return Object.freeze(p);
-}
-
-/**
- * Every candidate's prediction under one link, recomputed only when the link's figures change:
- * the daemon's estimates move slowly and a replay holds them for a whole trace step, so a
- * decision then costs comparisons rather than a cost-model evaluation per candidate. The full
- * prediction (with its samples) is made on demand for the chosen one and kept, frozen, until
- * the link changes. Pure from the outside: the same link gives the same figures.
- */
-const UNSET = Symbol("unset");
-
-export class LinkPredictions {
-  private readonly cands: readonly Candidate[];
-  private bw: number | null | undefined = Number.NaN;
-  private rtt: number | null | undefined = Number.NaN;
-  private wait: number | null | undefined = Number.NaN;
-  private radio: KnownLink["radio"] | typeof UNSET = UNSET;
-  private coresNow: PredictionCore[] = [];
-  private full: (Prediction | undefined)[] = [];
-  private linkNow: KnownLink = {};
-  /** changes whenever the predictions are recomputed */
-  version = 0;
-
-  constructor(cands: readonly Candidate[]) {
-    this.cands = cands;
-  }
-
-  private refresh(link: KnownLink): void {
-    const r = link.radio;
-    const sameRadio = this.radio === r || (this.radio !== UNSET && r !== undefined && r !== null && this.radio !== undefined && this.radio !== null && this.radio.txW === r.txW && this.radio.rxW === r.rxW);
-    if (this.bw === (link.bandwidthMbps ?? null) && this.rtt === (link.rttMs ?? null) && this.wait === (link.serverWaitMs ?? null) && sameRadio) return;
-    this.bw = link.bandwidthMbps ?? null;
-    this.rtt = link.rttMs ?? null;
-    this.wait = link.serverWaitMs ?? null;
-    this.radio = r;
-    this.linkNow = { bandwidthMbps: this.bw, rttMs: this.rtt, serverWaitMs: this.wait, radio: r };
-    const full = fullLink(this.linkNow);
-    this.coresNow = this.cands.map((c) => predictCore(c.entry, full ?? linkFor(c, this.linkNow)));
-    this.full = new Array<Prediction | undefined>(this.cands.length);
-    this.version++;
-  }
-
-  /** Every candidate's prediction without samples, under `link`. */
-  cores(link: KnownLink): readonly PredictionCore[] {
-    this.refresh(link);
-    return this.coresNow;
-  }
-
-  /** Candidate i's full prediction under `link` (frozen: shared by every decision until the link changes). */
-  prediction(i: number, link: KnownLink): Prediction {
-    this.refresh(link);
-    let p = this.full[i];
-    if (p === undefined) {
-      const c = this.cands[i] as Candidate;
-      p = frozen(predict(c.entry, fullLink(this.linkNow) ?? linkFor(c, this.linkNow)));
-      this.full[i] = p;
-    }
-    return p;
-  }
 }

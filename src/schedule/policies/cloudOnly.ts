@@ -8,8 +8,9 @@
  */
 import type { LoadedParetoFile } from "../../contracts/paretoFile.js";
 import { UsageError } from "../../errors.js";
+import { costTotals } from "../../predict/costModel.js";
 import type { Decision, Policy, PolicyRequest, PolicyState } from "../policy.js";
-import { accurateEnough, byEnergy, firstWithinDeadline, joules, LinkPredictions, ms, noCandidate, prepareCandidates, prob } from "./candidates.js";
+import { accurateEnough, byEnergy, firstWithinDeadline, joules, ms, noCandidate, predictionOf, prepareCandidates, prob, totalsFor } from "./candidates.js";
 import { meetProbability } from "./meetProbability.js";
 import { probabilityRule, type PolicyOptions } from "./policyOptions.js";
 
@@ -20,9 +21,9 @@ export function cloudOnly(file: LoadedParetoFile, opts: PolicyOptions): Policy {
   if (server.length === 0) throw new UsageError("policy cloud-only: the pareto file has no all-on-server configuration (split or layer 0); optimize with it in the space, or choose another policy");
   const cands = [...server, ...prepared.filter((c) => c.local)];
   const serverIdx = server.map((_, i) => i);
-  const memo = new LinkPredictions(cands);
   const localOrder = byEnergy(cands, cands.map((_, i) => i).filter((i) => cands[i]!.local));
   const rule = probabilityRule(opts);
+  const t = costTotals();
 
   return {
     name: "cloud-only",
@@ -33,8 +34,9 @@ export function cloudOnly(file: LoadedParetoFile, opts: PolicyOptions): Policy {
         const pick = firstWithinDeadline(cands, localOrder, d, request.minAccuracy, false);
         if (pick === null) throw noCandidate("cloud-only", cands, localOrder, request.minAccuracy, false);
         const c = cands[pick.index]!;
-        const predicted = memo.prediction(pick.index, state.link);
-        const probability = meetProbability(predicted.samplesMs, 0, predicted.latencyMs, 0, c.spreadMs, d, rule);
+        totalsFor(c, state.link, t);
+        const predicted = predictionOf(c, t);
+        const probability = meetProbability(c.entry.latency.samples, t.shiftMs, t.latencyMs, 0, c.spreadMs, d, rule);
         return {
           entry: c.entry,
           index: pick.index,
@@ -45,7 +47,6 @@ export function cloudOnly(file: LoadedParetoFile, opts: PolicyOptions): Policy {
           switchCost: null,
         };
       }
-      const cores = memo.cores(state.link);
       let best = -1;
       let bestE = Number.POSITIVE_INFINITY;
       let bestAcc = -1;
@@ -53,20 +54,21 @@ export function cloudOnly(file: LoadedParetoFile, opts: PolicyOptions): Policy {
       for (const i of serverIdx) {
         const c = cands[i]!;
         if (!accurateEnough(c, request.minAccuracy)) continue;
-        const core = cores[i]!;
-        const e = core.energyJ.total;
+        totalsFor(c, state.link, t);
+        const e = t.energyJ;
         const acc = c.accuracy ?? -1;
-        if (e < bestE || (e === bestE && (acc > bestAcc || (acc === bestAcc && core.latencyMs < bestMs)))) {
+        if (e < bestE || (e === bestE && (acc > bestAcc || (acc === bestAcc && t.latencyMs < bestMs)))) {
           best = i;
           bestE = e;
           bestAcc = acc;
-          bestMs = core.latencyMs;
+          bestMs = t.latencyMs;
         }
       }
       if (best < 0) throw noCandidate("cloud-only", cands, serverIdx, request.minAccuracy, true);
       const c = cands[best]!;
-      const predicted = memo.prediction(best, state.link);
-      const probability = meetProbability(predicted.samplesMs, 0, predicted.latencyMs, 0, c.spreadMs, d, rule);
+      totalsFor(c, state.link, t);
+      const predicted = predictionOf(c, t);
+      const probability = meetProbability(c.entry.latency.samples, t.shiftMs, t.latencyMs, 0, c.spreadMs, d, rule);
       return {
         entry: c.entry,
         index: best,

@@ -6,41 +6,42 @@
  * the request's minAccuracy, and only all-on-device configurations while the server is down.
  */
 import type { LoadedParetoFile } from "../../contracts/paretoFile.js";
+import { costTotals } from "../../predict/costModel.js";
 import type { Decision, Policy, PolicyRequest, PolicyState } from "../policy.js";
-import { accurateEnough, LinkPredictions, ms, noCandidate, prepareCandidates, prob } from "./candidates.js";
+import { accurateEnough, ms, noCandidate, predictionOf, prepareCandidates, prob, totalsFor } from "./candidates.js";
 import { meetProbability } from "./meetProbability.js";
 import { probabilityRule, type PolicyOptions } from "./policyOptions.js";
 
 export function neurosurgeon(file: LoadedParetoFile, opts: PolicyOptions): Policy {
   const { doc } = file;
   const cands = prepareCandidates(doc.archive, doc);
-  const memo = new LinkPredictions(cands);
   const all = cands.map((_, i) => i);
   const rule = probabilityRule(opts);
+  const t = costTotals();
 
   return {
     name: "neurosurgeon",
     candidates: cands.map((c) => c.entry),
     decide(request: PolicyRequest, state: PolicyState): Decision {
       const d = request.deadlineMs;
-      const cores = memo.cores(state.link);
       let best = -1;
       let bestMs = Number.POSITIVE_INFINITY;
       let bestE = Number.POSITIVE_INFINITY;
       for (let i = 0; i < cands.length; i++) {
         const c = cands[i]!;
         if ((!state.serverUp && !c.local) || !accurateEnough(c, request.minAccuracy)) continue;
-        const core = cores[i]!;
-        if (core.latencyMs < bestMs || (core.latencyMs === bestMs && core.energyJ.total < bestE)) {
+        totalsFor(c, state.link, t);
+        if (t.latencyMs < bestMs || (t.latencyMs === bestMs && t.energyJ < bestE)) {
           best = i;
-          bestMs = core.latencyMs;
-          bestE = core.energyJ.total;
+          bestMs = t.latencyMs;
+          bestE = t.energyJ;
         }
       }
       if (best < 0) throw noCandidate("neurosurgeon", cands, all, request.minAccuracy, state.serverUp);
       const c = cands[best]!;
-      const predicted = memo.prediction(best, state.link);
-      const probability = meetProbability(predicted.samplesMs, 0, predicted.latencyMs, 0, c.spreadMs, d, rule);
+      totalsFor(c, state.link, t);
+      const predicted = predictionOf(c, t);
+      const probability = meetProbability(c.entry.latency.samples, t.shiftMs, t.latencyMs, 0, c.spreadMs, d, rule);
       const down = state.serverUp ? "" : "server down, all-on-device only: ";
       return {
         entry: c.entry,

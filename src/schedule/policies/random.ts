@@ -10,7 +10,8 @@
 import type { LoadedParetoFile } from "../../contracts/paretoFile.js";
 import { UsageError } from "../../errors.js";
 import type { Decision, Policy, PolicyRequest, PolicyState } from "../policy.js";
-import { byEnergy, firstWithinDeadline, LinkPredictions, ms, noCandidate, prepareCandidates, prob } from "./candidates.js";
+import { costTotals } from "../../predict/costModel.js";
+import { byEnergy, firstWithinDeadline, ms, noCandidate, predictionOf, prepareCandidates, prob, totalsFor } from "./candidates.js";
 import { meetProbability } from "./meetProbability.js";
 import { probabilityRule, type PolicyOptions } from "./policyOptions.js";
 
@@ -46,7 +47,7 @@ export function random(file: LoadedParetoFile, opts: PolicyOptions): Policy {
   const localOrder = byEnergy(cands, cands.map((_, i) => i).filter((i) => cands[i]!.local));
   const rule = probabilityRule(opts);
   const seed = opts.seed;
-  const memo = new LinkPredictions(cands);
+  const t = costTotals();
 
   return {
     name: "random",
@@ -67,8 +68,9 @@ export function random(file: LoadedParetoFile, opts: PolicyOptions): Policy {
         why = `drawn uniformly from ${eligible.length} front configurations`;
       }
       const c = cands[index]!;
-      const predicted = memo.prediction(index, state.link);
-      const probability = meetProbability(predicted.samplesMs, 0, predicted.latencyMs, 0, c.spreadMs, d, rule);
+      totalsFor(c, state.link, t);
+      const predicted = predictionOf(c, t);
+      const probability = meetProbability(c.entry.latency.samples, t.shiftMs, t.latencyMs, 0, c.spreadMs, d, rule);
       const feasible = predicted.latencyMs <= d;
       return { entry: c.entry, index, predicted, probability, feasible, reason: `${why} (predicted ${ms(predicted.latencyMs)}, P ${prob(probability)})`, switchCost: null };
     },

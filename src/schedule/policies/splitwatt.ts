@@ -7,7 +7,8 @@
  * Per request with deadline D, for each configuration c (only those with accuracy >= the
  * request's minAccuracy when it gives one; only all-on-device ones while the server is down):
  *
- *   prediction  = costModel.predictCore(c, link), unknown link figures taken as c was measured
+ *   prediction  = the cost model's rule (predictTotals on constants computed once per file),
+ *                 unknown link figures taken as c was measured
  *   switch      = c's CPU frequency differs from the current configuration's (or nothing runs
  *                 yet): the switch's time is added to every latency sample, its energy to E
  *   E(c)        = predicted total energy + switch energy
@@ -24,18 +25,19 @@
  *
  * So a configuration below the target is never chosen while one at or above it exists.
  *
- * How (the same answer, fewer evaluations; test/unit/policyMemo.test.ts): the predictions are
- * kept per link (candidates.ts LinkPredictions) with the candidates sorted by predicted energy;
- * the scan goes up that order and stops at the first candidate whose predicted energy exceeds
- * the best eligible one's (a switch only adds energy); a candidate with fewer samples than
- * minSamples whose fitted normal tail is below the target at D is skipped without counting
- * its samples (P is at most that tail). Only when none qualifies are all of them evaluated,
- * for the most likely.
+ * How (the same answer, fewer evaluations; test/unit/policyMemo.test.ts): the predicted totals
+ * are kept per link with the candidates sorted by predicted energy; the scan goes up that order
+ * and stops at the first candidate whose predicted energy exceeds the best eligible one's (a
+ * switch only adds energy); a candidate with fewer samples than minSamples whose fitted normal
+ * tail is below the target at D is skipped without counting its samples (P is at most that
+ * tail). Only when none qualifies are all of them evaluated, for the most likely.
  */
 import { canonicalConfigKey, type Config } from "../../contracts/measurement.js";
 import type { LoadedParetoFile } from "../../contracts/paretoFile.js";
+import { costTotals } from "../../predict/costModel.js";
 import type { Decision, Policy, PolicyRequest, PolicyState } from "../policy.js";
-import { accurateEnough, frequencyDimension, joules, LinkPredictions, ms, noCandidate, prepareCandidates, prob, type Candidate } from "./candidates.js";
+import type { KnownLink } from "../policy.js";
+import { accurateEnough, frequencyDimension, joules, ms, noCandidate, predictionOf, prepareCandidates, prob, totalsFor, type Candidate } from "./candidates.js";
 import { meetProbability, normalCdf } from "./meetProbability.js";
 import { probabilityRule, type PolicyOptions } from "./policyOptions.js";
 
@@ -57,26 +59,51 @@ export function zBelowTarget(target: number): number {
 export function splitwatt(file: LoadedParetoFile, opts: PolicyOptions): Policy {
   const { doc } = file;
   const cands = prepareCandidates(doc.archive, doc);
-  const memo = new LinkPredictions(cands);
   const all = cands.map((_, i) => i);
   const keyIndex = new Map(cands.map((c, i) => [c.key, i]));
   const freqDim = frequencyDimension(doc.space);
   const rule = probabilityRule(opts);
   const { target, hysteresis, switchCost } = opts;
+  const t = costTotals();
+  // a switch: a frequency dimension, and the candidate's value differs from the current one (unknown before the first request)
+  const anySwitch = freqDim !== null;
+  // per link: every candidate's predicted totals and the candidates by predicted energy, recomputed
+  // only when the link's figures change (the daemon's estimates move slowly; a replay holds them for a
+  // whole trace step)
+  const n = cands.length;
+  const energyJ = new Float64Array(n);
+  const latencyMs = new Float64Array(n);
+  const shiftMs = new Float64Array(n);
   let order = new Int32Array(0);
-  let orderVersion = -1;
+  let seen: { bw: unknown; rtt: unknown; wait: unknown; tx: unknown; rx: unknown } | null = null;
+  const refresh = (link: KnownLink): void => {
+    const now = { bw: link.bandwidthMbps ?? null, rtt: link.rttMs ?? null, wait: link.serverWaitMs ?? null, tx: link.radio === undefined ? undefined : (link.radio?.txW ?? null), rx: link.radio === undefined ? undefined : (link.radio?.rxW ?? null) };
+    if (seen !== null && seen.bw === now.bw && seen.rtt === now.rtt && seen.wait === now.wait && seen.tx === now.tx && seen.rx === now.rx) return;
+    seen = now;
+    for (let i = 0; i < n; i++) {
+      totalsFor(cands[i]!, link, t);
+      energyJ[i] = t.energyJ;
+      latencyMs[i] = t.latencyMs;
+      shiftMs[i] = t.shiftMs;
+    }
+    order = Int32Array.from(all).sort((a, b) => energyJ[a]! - energyJ[b]! || a - b);
+  };
   // below this z the fitted normal tail is under the target, so P (at most that tail) is too
   const zFloor = zBelowTarget(target);
-  /** cheap and safe: with fewer samples than minSamples, P <= the fitted tail, which is below target here */
+  /** cheap and safe: with fewer samples than minSamples, P <= the fitted tail, which is below the target here */
   const tailBelowTarget = (c: Candidate, meanMs: number, deadlineMs: number): boolean => {
     if (c.entry.latency.samples.length >= rule.minSamples) return false;
     const sd = Math.max(c.spreadMs, rule.cvFloor * meanMs);
     return sd > 0 && (deadlineMs - meanMs) / sd < zFloor;
   };
-  // memo of the last current configuration's index (the daemon passes the same object until it switches)
+  // the current configuration is usually one of the entries' own config objects (the daemon passes
+  // the last decision's): found by identity, else by its canonical key
+  const byObject = new Map<Config, number>(cands.map((c, i) => [c.entry.config, i]));
   let memoConfig: Config | null = null;
   let memoIndex = -1;
   const indexOf = (config: Config): number => {
+    const i = byObject.get(config);
+    if (i !== undefined) return i;
     if (config !== memoConfig) {
       memoConfig = config;
       memoIndex = keyIndex.get(canonicalConfigKey(config)) ?? -1;
@@ -90,23 +117,16 @@ export function splitwatt(file: LoadedParetoFile, opts: PolicyOptions): Policy {
     decide(request: PolicyRequest, state: PolicyState): Decision {
       const d = request.deadlineMs;
       const minAccuracy = request.minAccuracy;
-      const cores = memo.cores(state.link);
+      const link = state.link;
       const current = state.current;
       const currentIndex = current === null ? -1 : indexOf(current);
       const currentFreq = current === null || freqDim === null ? undefined : current[freqDim];
-      const switches = (i: number): boolean => freqDim !== null && (current === null || cands[i]!.freq !== currentFreq);
 
+      refresh(link);
       const passes = (c: Candidate): boolean => (state.serverUp || c.local) && accurateEnough(c, minAccuracy);
-      const probabilityOf = (i: number, extraMs: number): number => {
-        const c = cands[i]!;
-        const core = cores[i]!;
-        return meetProbability(c.entry.latency.samples, core.shiftMs, core.latencyMs, extraMs, c.spreadMs, d, rule);
-      };
-      // the candidates by predicted energy, ascending (recomputed when the link changes)
-      if (memo.version !== orderVersion) {
-        order = Int32Array.from(all).sort((a, b) => cores[a]!.energyJ.total - cores[b]!.energyJ.total || a - b);
-        orderVersion = memo.version;
-      }
+      const switches = (i: number): boolean => anySwitch && (current === null || cands[i]!.freq !== currentFreq);
+      const probabilityOf = (i: number, extraMs: number): number =>
+        meetProbability(cands[i]!.entry.latency.samples, shiftMs[i]!, latencyMs[i]!, extraMs, cands[i]!.spreadMs, d, rule);
 
       let considered = 0;
       let best = -1;
@@ -116,19 +136,19 @@ export function splitwatt(file: LoadedParetoFile, opts: PolicyOptions): Policy {
       let currentE = Number.NaN;
       let currentP = -1;
       let currentSeen = false;
+      // up the candidates by predicted energy
       for (let k = 0; k < order.length; k++) {
         const i = order[k]!;
         const c = cands[i]!;
         if (!passes(c)) continue;
         considered++;
-        const core = cores[i]!;
         // every later candidate's energy is at least its predicted energy, which exceeds the best's
-        if (best >= 0 && core.energyJ.total > bestE) break;
+        if (best >= 0 && energyJ[i]! > bestE) break;
         const sw = switches(i);
         const extraMs = sw ? switchCost.timeMs : 0;
-        const e = core.energyJ.total + (sw ? switchCost.energyJ : 0);
-        const lat = core.latencyMs + extraMs;
-        if (i !== currentIndex && tailBelowTarget(c, core.latencyMs + extraMs, d)) continue;
+        const e = energyJ[i]! + (sw ? switchCost.energyJ : 0);
+        const lat = latencyMs[i]! + extraMs;
+        if (i !== currentIndex && tailBelowTarget(c, lat, d)) continue;
         const p = probabilityOf(i, extraMs);
         if (i === currentIndex) {
           currentE = e;
@@ -144,7 +164,7 @@ export function splitwatt(file: LoadedParetoFile, opts: PolicyOptions): Policy {
       }
       if (currentIndex >= 0 && !currentSeen && passes(cands[currentIndex]!)) {
         const sw = switches(currentIndex);
-        currentE = cores[currentIndex]!.energyJ.total + (sw ? switchCost.energyJ : 0);
+        currentE = energyJ[currentIndex]! + (sw ? switchCost.energyJ : 0);
         currentP = probabilityOf(currentIndex, sw ? switchCost.timeMs : 0);
       }
       // none qualifies: the most likely to meet the deadline, over all of them
@@ -157,8 +177,8 @@ export function splitwatt(file: LoadedParetoFile, opts: PolicyOptions): Policy {
           if (!passes(cands[i]!)) continue;
           const sw = switches(i);
           const extraMs = sw ? switchCost.timeMs : 0;
-          const e = cores[i]!.energyJ.total + (sw ? switchCost.energyJ : 0);
-          const lat = cores[i]!.latencyMs + extraMs;
+          const e = energyJ[i]! + (sw ? switchCost.energyJ : 0);
+          const lat = latencyMs[i]! + extraMs;
           const p = probabilityOf(i, extraMs);
           if (p > likelyP || (p === likelyP && (lat < likelyMs || (lat === likelyMs && e < likelyE)))) {
             likely = i;
@@ -189,14 +209,15 @@ export function splitwatt(file: LoadedParetoFile, opts: PolicyOptions): Policy {
         reason = `${down}lowest expected energy (${joules(bestE)}) with P ${prob(bestP)} >= ${target} of meeting ${ms(d)}`;
       }
       const c = cands[index]!;
+      const switched = switches(index) && (switchCost.timeMs > 0 || switchCost.energyJ > 0);
       return {
         entry: c.entry,
         index,
-        predicted: memo.prediction(index, state.link),
+        predicted: predictionOf(c, totalsFor(c, link, t)),
         probability,
         feasible: best >= 0,
         reason,
-        switchCost: switches(index) ? { ...switchCost } : null,
+        switchCost: switched ? { ...switchCost } : null,
       };
     },
   };

@@ -9,8 +9,9 @@
 import { canonicalConfigKey, type Config, type ConfigValue } from "../../contracts/measurement.js";
 import type { LoadedParetoFile, ParetoFile } from "../../contracts/paretoFile.js";
 import { UsageError } from "../../errors.js";
+import { costTotals } from "../../predict/costModel.js";
 import type { Decision, Policy, PolicyRequest, PolicyState } from "../policy.js";
-import { byEnergy, firstWithinDeadline, LinkPredictions, ms, noCandidate, prepareCandidates, prob } from "./candidates.js";
+import { byEnergy, firstWithinDeadline, ms, noCandidate, predictionOf, prepareCandidates, prob, totalsFor } from "./candidates.js";
 import { meetProbability } from "./meetProbability.js";
 import { probabilityRule, type PolicyOptions } from "./policyOptions.js";
 
@@ -49,7 +50,7 @@ export function staticConfig(file: LoadedParetoFile, opts: PolicyOptions): Polic
   const cands = [own, ...prepared.filter((c) => c.local && c !== own)];
   const localOrder = byEnergy(cands, cands.map((_, i) => i).filter((i) => cands[i]!.local));
   const rule = probabilityRule(opts);
-  const memo = new LinkPredictions(cands);
+  const t = costTotals();
 
   return {
     name: "static",
@@ -70,8 +71,9 @@ export function staticConfig(file: LoadedParetoFile, opts: PolicyOptions): Polic
         reason = "the static configuration";
       }
       const c = cands[index]!;
-      const predicted = memo.prediction(index, state.link);
-      const probability = meetProbability(predicted.samplesMs, 0, predicted.latencyMs, 0, c.spreadMs, d, rule);
+      totalsFor(c, state.link, t);
+      const predicted = predictionOf(c, t);
+      const probability = meetProbability(c.entry.latency.samples, t.shiftMs, t.latencyMs, 0, c.spreadMs, d, rule);
       const feasible = predicted.latencyMs <= d;
       return { entry: c.entry, index, predicted, probability, feasible, reason: `${reason} (predicted ${ms(predicted.latencyMs)}${feasible ? "" : `, beyond ${ms(d)}`}, P ${prob(probability)})`, switchCost: null };
     },

@@ -5,12 +5,13 @@
 import { z } from "zod";
 import { env } from "../env.js";
 import { UsageError } from "../errors.js";
+import { cliNumber } from "./cliNumber.js";
 import { POLICY_NAMES } from "../schedule/policies/index.js";
 
 /** The default strategy list: the issue's eight (static needs --static-config, so it is left out). */
 export const DEFAULT_STRATEGIES = ["cloud-only", "edge-only", "static-fastest", "static-min-energy", "neurosurgeon", "dynasplit", "splitwatt", "random"] as const;
 
-const num = (flag: string) => z.coerce.number({ error: `${flag} takes a number` }).refine(Number.isFinite, `${flag} takes a finite number`);
+const num = (flag: string) => cliNumber(z.number({ error: `${flag} takes a number` }));
 
 export const BenchOptions = z.object({
   replay: z.string().min(1).optional(),
@@ -18,18 +19,18 @@ export const BenchOptions = z.object({
   front: z.string().min(1).optional(),
   network: z.string().min(1).optional(),
   strategies: z.string().default(DEFAULT_STRATEGIES.join(",")),
-  seed: z.coerce.number().int("--seed takes a whole number").min(0).max(0xffffffff).default(1),
+  seed: cliNumber(z.number().int("--seed takes a whole number").min(0).max(0xffffffff)).default(1),
   out: z.string().min(1).optional(),
   perRequest: z.boolean().default(false),
   bandwidthTrace: z.string().min(1).optional(),
   loadTrace: z.string().min(1).optional(),
-  intervalMs: num("--interval-ms").pipe(z.number().nonnegative("--interval-ms must be >= 0")).default(1000),
+  intervalMs: cliNumber(z.number().nonnegative("--interval-ms must be >= 0")).default(1000),
   target: num("--target").optional(),
-  minSamples: z.coerce.number().int("--min-samples takes a whole number").positive().optional(),
+  minSamples: cliNumber(z.number().int("--min-samples takes a whole number").positive()).optional(),
   cvFloor: num("--cv-floor").optional(),
   hysteresis: num("--hysteresis").optional(),
   staticConfig: z.string().min(1).optional(),
-  minAccuracy: num("--min-accuracy").pipe(z.number().min(0).max(1, "--min-accuracy is a fraction in [0, 1], e.g. 0.6")).optional(),
+  minAccuracy: cliNumber(z.number().min(0).max(1, "--min-accuracy is a fraction in [0, 1], e.g. 0.6")).optional(),
   reproduce: z.string().min(1).optional(),
   data: z.string().min(1).optional(),
   seeds: z.string().optional(),

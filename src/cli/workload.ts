@@ -3,16 +3,17 @@ import { once } from "node:events";
 import { Command } from "commander";
 import { z } from "zod";
 import { IoError, UsageError } from "../errors.js";
+import { cliNumber } from "./cliNumber.js";
 import { run } from "./run.js";
 
-const num = (flag: string) => z.coerce.number({ error: `${flag} takes a number` }).refine(Number.isFinite, `${flag} takes a finite number`);
+const num = (flag: string) => cliNumber(z.number({ error: `${flag} takes a number` }));
 
 const WorkloadOptions = z.object({
   weibullShape: num("--weibull-shape").default(1),
   minMs: num("--min-ms").optional(),
   maxMs: num("--max-ms").optional(),
-  n: z.coerce.number().int("--n takes a whole number").optional(),
-  seed: z.coerce.number().int("--seed takes a whole number").min(0).max(0xffffffff).default(1),
+  n: cliNumber(z.number().int("--n takes a whole number")).optional(),
+  seed: cliNumber(z.number().int("--seed takes a whole number").min(0).max(0xffffffff)).default(1),
   network: z.string().min(1).default("default"),
   bandwidth: z.enum(["step", "walk"], { error: "--bandwidth takes step or walk" }).optional(),
   levelsMbps: z.string().optional(),

@@ -12,7 +12,7 @@ import { createPolicy } from "../../src/schedule/policies/index.js";
 import { normalCdf } from "../../src/schedule/policies/meetProbability.js";
 import { zBelowTarget } from "../../src/schedule/policies/splitwatt.js";
 import type { KnownLink, PolicyState } from "../../src/schedule/policy.js";
-import { entry, loaded, paretoDoc } from "../fixtures/paretoFixtures.js";
+import { entry, fiveConfigs, loaded, loadedV1, paretoDoc } from "../fixtures/paretoFixtures.js";
 
 const SPLITS = [0, 1, 2];
 const FREQS = [600, 1200];
@@ -112,5 +112,41 @@ describe("policies with memoised predictions decide as fresh ones", () => {
       for (let k = 1; k <= 100; k++) expect(normalCdf(z - k * 0.05)).toBeLessThan(t);
       expect(normalCdf(z + 2e-3)).toBeGreaterThanOrEqual(t);
     }
+  });
+});
+
+describe("benchmark baselines: static-fastest, static-min-energy, random", () => {
+  // fiveConfigs: front C (200 ms, 0.8 J), B (60 ms, 0.95 J), E (45 ms, 1.05 J)
+  const { B, C, E, doc } = fiveConfigs();
+  const state = (nowMs: number): PolicyState => ({ nowMs, link: {}, serverUp: true, current: null });
+
+  it("DynaSplit's latency and energy baselines: the front's fastest and lowest-energy, whatever the deadline; on version-1 files too", () => {
+    for (const file of [loaded(doc), loadedV1(doc)]) {
+      const fast = createPolicy("static-fastest", file);
+      const low = createPolicy("static-min-energy", file);
+      for (const d of [10, 100, 1000]) {
+        expect(fast.decide({ deadlineMs: d }, state(0)).entry.config).toEqual(E.config);
+        expect(low.decide({ deadlineMs: d }, state(0)).entry.config).toEqual(C.config);
+      }
+      expect(low.decide({ deadlineMs: 100 }, state(0))).toMatchObject({ feasible: false });
+      if (file.fileVersion === 1) expect(() => createPolicy("splitwatt", file)).toThrow(/version 1/);
+    }
+  });
+
+  it("random: front configurations only, about uniform, the same for the same (seed, time, deadline), another seed other draws", () => {
+    const file = loaded(doc);
+    const p = createPolicy("random", file, { seed: 3 });
+    const counts = new Map<string, number>();
+    const picks: string[] = [];
+    for (let t = 0; t < 3000; t++) {
+      const k = JSON.stringify(p.decide({ deadlineMs: 100 }, state(t)).entry.config);
+      picks.push(k);
+      counts.set(k, (counts.get(k) ?? 0) + 1);
+    }
+    expect([...counts.keys()].sort()).toEqual([B, C, E].map((e) => JSON.stringify(e.config)).sort());
+    for (const c of counts.values()) expect(Math.abs(c - 1000)).toBeLessThan(120);
+    expect(createPolicy("random", file, { seed: 3 }).decide({ deadlineMs: 100 }, state(17)).entry.config).toEqual(JSON.parse(picks[17]!));
+    const other = createPolicy("random", file, { seed: 4 });
+    expect(Array.from({ length: 50 }, (_, t) => JSON.stringify(other.decide({ deadlineMs: 100 }, state(t)).entry.config))).not.toEqual(picks.slice(0, 50));
   });
 });

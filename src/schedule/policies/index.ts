@@ -20,7 +20,9 @@ export const POLICY_NAMES = ["splitwatt", "dynasplit", "neurosurgeon", "edge-onl
 export type PolicyName = (typeof POLICY_NAMES)[number];
 export const DEFAULT_POLICY: PolicyName = "splitwatt";
 /** the policies a version-1 pareto file supports */
-export const V1_POLICIES: readonly PolicyName[] = ["dynasplit", "static", "static-fastest", "static-min-energy", "random"];
+export const V1_POLICIES: readonly PolicyName[] = ["dynasplit", "static"];
+/** the benchmark baselines, which need only the front, so a version-1 file serves them too */
+const V1_BASELINES: readonly PolicyName[] = ["static-fastest", "static-min-energy", "random"];
 
 const BUILDERS: Record<PolicyName, (file: LoadedParetoFile, opts: PolicyOptions) => Policy> = {
   splitwatt,
@@ -42,7 +44,7 @@ export function isPolicyName(name: string): name is PolicyName {
 /** Build policy `name` over `file`; a one-line UsageError for an unknown name, bad options, or a policy the file cannot support. */
 export function createPolicy(name: string, file: LoadedParetoFile, opts: PolicyOptionsInput = {}): Policy {
   if (!isPolicyName(name)) throw new UsageError(`unknown policy "${name}"; use one of ${POLICY_NAMES.join(", ")}`);
-  if (file.fileVersion === 1 && !V1_POLICIES.includes(name)) {
+  if (file.fileVersion === 1 && !V1_POLICIES.includes(name) && !V1_BASELINES.includes(name)) {
     throw new UsageError(
       `policy ${name} needs the per-part data (breakdown, bytes, conditions) and archive of a version-2 pareto file, and this one is version 1; use ${V1_POLICIES.join(" or ")}, or run splitwatt optimize again to write version 2`,
     );

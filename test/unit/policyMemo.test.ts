@@ -97,7 +97,9 @@ describe("policies with memoised predictions decide as fresh ones", () => {
     const file = loaded(paretoDoc({ dimensions: [{ name: "split", values: SPLITS }, { name: "cpuFreqMHz", values: FREQS }], archive: [slow, mid, fast, cloud] }));
     const p = createPolicy("splitwatt", file, { target: 0.9, hysteresis: 0 });
     const pick = (deadlineMs: number) => p.decide({ deadlineMs }, { nowMs: 0, link: {}, serverUp: true, current: null }).entry.config;
-    // 1000 ms: all three meet it for sure; mid and fast tie on energy and probability: the faster
+    // 1000 ms: all three meet it for sure and tie on energy and probability: the fastest. The first
+    // decision on a link scans in file order, later ones by predicted energy with the early stop
+    expect(pick(1000)).toEqual(fast.config);
     expect(pick(1000)).toEqual(fast.config);
     // 180 ms: of the three, only the fast one (150 ms) meets it
     expect(pick(180)).toEqual(fast.config);

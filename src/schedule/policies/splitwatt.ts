@@ -26,9 +26,9 @@
  * So a configuration below the target is never chosen while one at or above it exists.
  *
  * How (the same answer, fewer evaluations; test/unit/policyMemo.test.ts): the predicted totals
- * are kept per link with the candidates sorted by predicted energy; the scan goes up that order
- * and stops at the first candidate whose predicted energy exceeds the best eligible one's (a
- * switch only adds energy); a candidate with fewer samples than minSamples whose fitted normal
+ * are kept per link, and once the same link comes again the candidates are sorted by predicted
+ * energy; the scan then goes up that order and stops at the first candidate whose predicted
+ * energy exceeds the best eligible one's (a switch only adds energy); a candidate with fewer samples than minSamples whose fitted normal
  * tail is below the target at D is skipped without counting its samples (P is at most that
  * tail). Only when none qualifies are all of them evaluated, for the most likely.
  */
@@ -74,11 +74,20 @@ export function splitwatt(file: LoadedParetoFile, opts: PolicyOptions): Policy {
   const energyJ = new Float64Array(n);
   const latencyMs = new Float64Array(n);
   const shiftMs = new Float64Array(n);
-  let order = new Int32Array(0);
+  const identity = Int32Array.from(all);
+  let order = identity;
+  let sorted = false;
   let seen: { bw: unknown; rtt: unknown; wait: unknown; tx: unknown; rx: unknown } | null = null;
+  /** Recompute the totals when the link changed; sort by energy once the same link comes twice (a link that changes every time never pays for the sort). */
   const refresh = (link: KnownLink): void => {
     const now = { bw: link.bandwidthMbps ?? null, rtt: link.rttMs ?? null, wait: link.serverWaitMs ?? null, tx: link.radio === undefined ? undefined : (link.radio?.txW ?? null), rx: link.radio === undefined ? undefined : (link.radio?.rxW ?? null) };
-    if (seen !== null && seen.bw === now.bw && seen.rtt === now.rtt && seen.wait === now.wait && seen.tx === now.tx && seen.rx === now.rx) return;
+    if (seen !== null && seen.bw === now.bw && seen.rtt === now.rtt && seen.wait === now.wait && seen.tx === now.tx && seen.rx === now.rx) {
+      if (!sorted) {
+        order = Int32Array.from(all).sort((a, b) => energyJ[a]! - energyJ[b]! || a - b);
+        sorted = true;
+      }
+      return;
+    }
     seen = now;
     for (let i = 0; i < n; i++) {
       totalsFor(cands[i]!, link, t);
@@ -86,7 +95,8 @@ export function splitwatt(file: LoadedParetoFile, opts: PolicyOptions): Policy {
       latencyMs[i] = t.latencyMs;
       shiftMs[i] = t.shiftMs;
     }
-    order = Int32Array.from(all).sort((a, b) => energyJ[a]! - energyJ[b]! || a - b);
+    order = identity;
+    sorted = false;
   };
   // below this z the fitted normal tail is under the target, so P (at most that tail) is too
   const zFloor = zBelowTarget(target);
@@ -136,14 +146,14 @@ export function splitwatt(file: LoadedParetoFile, opts: PolicyOptions): Policy {
       let currentE = Number.NaN;
       let currentP = -1;
       let currentSeen = false;
-      // up the candidates by predicted energy
+      // up the candidates by predicted energy (in file order, without the early stop, until sorted)
       for (let k = 0; k < order.length; k++) {
         const i = order[k]!;
         const c = cands[i]!;
         if (!passes(c)) continue;
         considered++;
         // every later candidate's energy is at least its predicted energy, which exceeds the best's
-        if (best >= 0 && energyJ[i]! > bestE) break;
+        if (sorted && best >= 0 && energyJ[i]! > bestE) break;
         const sw = switches(i);
         const extraMs = sw ? switchCost.timeMs : 0;
         const e = energyJ[i]! + (sw ? switchCost.energyJ : 0);

@@ -23,6 +23,7 @@ async function replayMode(o: BenchCliOptions, pool: string): Promise<void> {
     intervalMs: o.intervalMs,
     policyOptions: policyOptions(o),
     minAccuracy: o.minAccuracy,
+    threads: o.threads,
   });
   if (o.json) {
     process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
@@ -57,6 +58,7 @@ export function benchCommand(): Command {
     .option("--seeds <list>", "--reproduce: optimize seeds for the splitwatt policy's archive (default: --seed)")
     .option("--daemon [url]", "live mode: replay the deadlines against a running splitwatt daemon (URL), or an in-process daemon and local tail server (no URL)")
     .option("--model <model>", "live mode without a URL: the model the in-process daemon serves")
+    .option("--threads <n>", "replay: threads to share the strategies over (default: the machine's cores; the figures are the same with any number)")
     .option("--json", "print results.json to stdout instead of the summary")
     .action(
       run(async (raw: Record<string, unknown>) => {

@@ -36,6 +36,7 @@ export const BenchOptions = z.object({
   seeds: z.string().optional(),
   daemon: z.union([z.string().min(1), z.literal(true)]).optional(),
   model: z.string().min(1).optional(),
+  threads: cliNumber(z.number().int("--threads takes a whole number").min(1, "--threads takes 1 or more")).optional(),
   json: z.boolean().default(false),
 });
 export type BenchCliOptions = z.infer<typeof BenchOptions>;

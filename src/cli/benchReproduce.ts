@@ -22,7 +22,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { writeFileAtomic } from "../contracts/benchResults.js";
-import { parseCsv } from "../contracts/dynasplitCsv.js";
+import { parseCsv, readDynasplitPool } from "../contracts/dynasplitCsv.js";
 import type { ParetoFile } from "../contracts/paretoFile.js";
 import { UsageError } from "../errors.js";
 import { PoolRuns } from "../replay/poolRuns.js";
@@ -31,7 +31,6 @@ import { paretoDocument } from "../search/paretoDocument.js";
 import { poolEvaluator } from "../search/poolEvaluator.js";
 import type { BenchCliOptions } from "./benchOptions.js";
 import { replayBench, type StrategySpec } from "./benchReplayRun.js";
-import { readPool } from "./readPool.js";
 
 export const DYNASPLIT_MODELS = ["vgg16", "vit"] as const;
 const TRACES = [
@@ -69,7 +68,7 @@ export function testbedFigures(text: string): Map<string, { energyJ: number; met
   return new Map([...acc].map(([k, a]) => [k, { energyJ: a.e / a.n, met: a.met, requests: a.n }]));
 }
 
-async function front(pool: Awaited<ReturnType<typeof readPool>>, poolPath: string, model: string, seed: number, exhaustive: boolean): Promise<ParetoFile> {
+async function front(pool: ReturnType<typeof readDynasplitPool>, poolPath: string, model: string, seed: number, exhaustive: boolean): Promise<ParetoFile> {
   const replay = poolEvaluator(pool.pool, { conditions: { network: null } });
   const valid = replay.space.countValid();
   const result = await optimize({
@@ -143,8 +142,8 @@ export async function reproduceMode(o: BenchCliOptions, study: string): Promise<
   const rows: ReproductionRow[] = [];
   for (const model of DYNASPLIT_MODELS) {
     const poolPath = join(o.data, `simulation_pool_${model}.csv`);
-    const pool = await readPool(poolPath);
-    const runs = { runs: new PoolRuns(pool.pool), sha256: pool.sha256 };
+    const pool = readDynasplitPool(poolPath);
+    const runs = new PoolRuns(pool.pool);
     const progressFile = join(o.data, `experiment_progress_${model}.csv`);
     const testbed = existsSync(progressFile) ? testbedFigures(readFileSync(progressFile, "utf8")) : new Map();
     const exhaustive = await front(pool, poolPath, model, seeds[0] as number, true);
@@ -179,8 +178,7 @@ export async function reproduceMode(o: BenchCliOptions, study: string): Promise<
             intervalMs: o.intervalMs,
             policyOptions: {},
             quiet: true,
-            pool: runs,
-            front: { loaded: { doc, fileVersion: 2, perPart: true, warnings: [] }, text },
+            loaded: { pool: runs, poolSha256: pool.sha256, front: { doc, fileVersion: 2, perPart: true, warnings: [] }, frontText: text },
             reports: k === 0,
           }),
         );
@@ -198,8 +196,7 @@ export async function reproduceMode(o: BenchCliOptions, study: string): Promise<
         intervalMs: o.intervalMs,
         policyOptions: {},
         quiet: true,
-        pool: runs,
-        front: { loaded: { doc: exhaustive, fileVersion: 2, perPart: true, warnings: [] }, text: JSON.stringify(exhaustive) },
+        loaded: { pool: runs, poolSha256: pool.sha256, front: { doc: exhaustive, fileVersion: 2, perPart: true, warnings: [] }, frontText: JSON.stringify(exhaustive) },
         reports: false,
       });
       writeFileAtomic(join(out, `${model}-exhaustive.pareto.json`), `${JSON.stringify(exhaustive)}\n`);

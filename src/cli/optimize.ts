@@ -9,13 +9,13 @@ import { run } from "./run.js";
 async function runReplayOptimize(o: OptimizeCliOptions, poolPath: string): Promise<void> {
   const objectives = parseObjectives(o.objectives);
   if (o.guided) throw new UsageError("--guided profiles the model on this machine: it is for live mode (--model or --config), not --replay");
-  const [{ readPool }, { poolEvaluator }, { optimize }, { paretoDocument }] = await Promise.all([
-    import("./readPool.js"),
+  const [{ readDynasplitPool }, { poolEvaluator }, { optimize }, { paretoDocument }] = await Promise.all([
+    import("../contracts/dynasplitCsv.js"),
     import("../search/poolEvaluator.js"),
     import("../search/optimize.js"),
     import("../search/paretoDocument.js"),
   ]);
-  const { pool, sha256, model } = await readPool(poolPath);
+  const { pool, sha256, model } = readDynasplitPool(poolPath);
   let replay: ReturnType<typeof poolEvaluator>;
   try {
     replay = poolEvaluator(pool, { conditions: { network: o.network ?? null } });

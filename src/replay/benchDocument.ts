@@ -2,13 +2,11 @@
  * The results.json document of a benchmark run from its tallies (replay and live runs alike).
  */
 import { createHash } from "node:crypto";
-import { BENCH_RESULTS_VERSION, type BenchResults, type SourceLabel } from "../contracts/benchResults.js";
+import { BENCH_RESULTS_VERSION, type BenchResults, type StrategyResult } from "../contracts/benchResults.js";
 import type { ConditionsTrace } from "../contracts/conditionsTrace.js";
 import { canonicalConfigKey } from "../contracts/measurement.js";
 import type { LoadedParetoFile } from "../contracts/paretoFile.js";
-import type { QuantileSketch } from "./quantileSketch.js";
-import { CDF_POINTS, withCloudComparison, type StrategyTally } from "./strategyTally.js";
-import type { Timeline } from "./timeline.js";
+import { CDF_POINTS, withCloudComparison } from "./strategyTally.js";
 
 /** The configurations decisions are counted by: the archive's, in its order (the front's first for a version-1 file). */
 export function configurationKeys(file: LoadedParetoFile): string[] {
@@ -20,6 +18,16 @@ export function configurationKeys(file: LoadedParetoFile): string[] {
   return keys;
 }
 
+/** The workload's deadlines, summed up. */
+export interface DeadlineStats {
+  min: number | null;
+  p50: number | null;
+  max: number | null;
+  sumMs: number;
+  /** the deadlines at CDF_POINTS (empty without requests) */
+  cdf: number[];
+}
+
 export interface BenchDocumentInput {
   mode: "replay" | "live";
   seed: number;
@@ -29,15 +37,13 @@ export interface BenchDocumentInput {
   daemon: BenchResults["daemon"];
   traces: { bandwidth: string | null; load: string | null; merged: ConditionsTrace | null };
   policyOptions: Record<string, unknown>;
-  tallies: readonly StrategyTally[];
-  /** per strategy: the label and the sources behind its energy figures */
-  sources: (name: string) => { label: SourceLabel; sources: string[] };
+  /** each strategy's figures (StrategyTally.result), energyVsCloudPct still to fill in */
+  strategies: readonly StrategyResult[];
   /** runs per configuration key (replay), for the configurations table */
   runsOf?: (key: string) => number | null;
-  deadlines: QuantileSketch;
-  deadlineSumMs: number;
+  deadlines: DeadlineStats;
   requests: number;
-  timeline: Timeline | null;
+  timeline: NonNullable<BenchResults["timeline"]> | null;
   wallMs: number;
   note: string | null;
 }
@@ -47,13 +53,8 @@ export function benchDocument(i: BenchDocumentInput): BenchResults {
   const keys = configurationKeys(i.front.file);
   const frontKeys = new Set(doc.front.map((f) => canonicalConfigKey(f.config)));
   const entries = new Map([...doc.archive, ...doc.front].map((e) => [canonicalConfigKey(e.config), e]));
-  const strategies = withCloudComparison(
-    i.tallies.map((t) => {
-      const s = i.sources(t.name);
-      return t.result(keys, s.label, s.sources);
-    }),
-  );
-  const [min, p50, max] = [i.deadlines.min, i.deadlines.quantile(0.5), i.deadlines.max];
+  const strategies = withCloudComparison([...i.strategies]);
+  const { min, p50, max } = i.deadlines;
   const points = i.traces.merged?.points ?? [];
   const step = Math.max(1, Math.ceil(points.length / 2000));
   return {
@@ -67,8 +68,8 @@ export function benchDocument(i: BenchDocumentInput): BenchResults {
       network: i.workload.network,
       requests: i.requests,
       intervalMs: i.workload.intervalMs,
-      deadlineMs: { min, p50, mean: i.requests > 0 ? i.deadlineSumMs / i.requests : null, max },
-      deadlineCdf: i.requests > 0 ? { p: CDF_POINTS, deadlineMs: i.deadlines.quantiles(CDF_POINTS) as number[] } : { p: [], deadlineMs: [] },
+      deadlineMs: { min, p50, mean: i.requests > 0 ? i.deadlines.sumMs / i.requests : null, max },
+      deadlineCdf: i.requests > 0 ? { p: CDF_POINTS, deadlineMs: i.deadlines.cdf } : { p: [], deadlineMs: [] },
     },
     front: {
       path: i.front.path,
@@ -91,7 +92,7 @@ export function benchDocument(i: BenchDocumentInput): BenchResults {
       return { key, config: e?.config ?? {}, latencyMs: e?.latencyMs ?? 0, energyJ: e?.energyJ.total ?? 0, onFront: frontKeys.has(key), runs: i.runsOf?.(key) ?? null };
     }),
     strategies,
-    timeline: i.timeline?.rows(keys) ?? null,
+    timeline: i.timeline,
     run: { wallMs: i.wallMs, peakRssBytes: peakRssBytes(), note: i.note },
   };
 }

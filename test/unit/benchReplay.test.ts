@@ -6,6 +6,7 @@ import { importDynasplitCsv } from "../../src/contracts/dynasplitCsv.js";
 import { canonicalConfigKey, measurementKey, UNKNOWN_CONDITIONS, type Measurement } from "../../src/contracts/measurement.js";
 import type { LoadedParetoFile, ParetoEntry } from "../../src/contracts/paretoFile.js";
 import { QuantileSketch } from "../../src/replay/quantileSketch.js";
+import { CDF_POINTS } from "../../src/replay/strategyTally.js";
 import { benchDocument, configurationKeys } from "../../src/replay/benchDocument.js";
 import { benchReplay, strategySeed, type ReplayStrategy } from "../../src/replay/benchReplay.js";
 import { PoolRuns } from "../../src/replay/poolRuns.js";
@@ -199,10 +200,8 @@ describe("results.json", () => {
       daemon: null,
       traces: { bandwidth: null, load: null, merged: null },
       policyOptions: {},
-      tallies: r.tallies,
-      sources: () => ({ label: "replay", sources: pool.energySources }),
-      deadlines,
-      deadlineSumMs: 450,
+      strategies: r.tallies.map((t) => t.result(keys, "replay", pool.energySources)),
+      deadlines: { min: deadlines.min, p50: deadlines.quantile(0.5), max: deadlines.max, sumMs: 450, cdf: deadlines.quantiles(CDF_POINTS) as number[] },
       requests: 3,
       timeline: null,
       wallMs: 1,

@@ -28,6 +28,7 @@ const entryArb = (split: number, freq: number) =>
       device: fc.constantFrom(0.5, 1, 1.5),
       server_: fc.constantFrom(0, 0.5, 1),
       network: fc.constantFrom(0, 0.25),
+      accuracy: fc.constantFrom(0.8, 0.9, 1),
     })
     .map((x): ParetoEntry => {
       const local = split === 2;
@@ -40,6 +41,7 @@ const entryArb = (split: number, freq: number) =>
         server: local ? 0 : x.server,
         samples: x.spread.map((d) => Math.max(0, mean * (1 + d))),
         energy: local ? { device: x.device } : { device: x.device, network: x.network, server: x.server_ },
+        accuracy: x.accuracy,
       });
     });
 
@@ -60,7 +62,23 @@ const linkArb: fc.Arbitrary<KnownLink> = fc.oneof(
   fc.record({ bandwidthMbps: fc.double({ min: 1, max: 100, noNaN: true }), rttMs: fc.constant(5), serverWaitMs: fc.constant(0) }),
 );
 
-const stepArb = fc.record({ link: linkArb, deadlineMs: fc.double({ min: 5, max: 800, noNaN: true }), serverUp: fc.boolean(), keepCurrent: fc.boolean() });
+const stepArb = fc.record({
+  link: linkArb,
+  deadlineMs: fc.double({ min: 5, max: 800, noNaN: true }),
+  serverUp: fc.boolean(),
+  keepCurrent: fc.boolean(),
+  minAccuracy: fc.constantFrom(undefined, 0.85, 0.95),
+});
+
+/** A decision's figures, or the error it threw. */
+function outcome(f: () => { index: number; probability: number; feasible: boolean; predicted: { latencyMs: number; energyJ: { total: number }; samplesMs: number[] }; entry: { config: Config } }) {
+  try {
+    const a = f();
+    return { index: a.index, probability: a.probability, feasible: a.feasible, latencyMs: a.predicted.latencyMs, energyJ: a.predicted.energyJ.total, samples: [...a.predicted.samplesMs], config: a.entry.config };
+  } catch (e) {
+    return { error: (e as Error).message };
+  }
+}
 
 describe("policies with memoised predictions decide as fresh ones", () => {
   it("every predicting policy, over random sequences of links, deadlines, current configurations and server states (property)", () => {
@@ -76,10 +94,11 @@ describe("policies with memoised predictions decide as fresh ones", () => {
             let current: Config | null = null;
             steps.forEach((st, t) => {
               const state: PolicyState = { nowMs: t, link: st.link, serverUp: st.serverUp, current };
-              const a = kept.decide({ deadlineMs: st.deadlineMs }, state);
-              const b = createPolicy(name, file, opts).decide({ deadlineMs: st.deadlineMs }, { ...state });
-              expect([name, t, a.index, a.probability, a.feasible, a.predicted.latencyMs, a.predicted.energyJ.total, a.predicted.samplesMs]).toEqual([name, t, b.index, b.probability, b.feasible, b.predicted.latencyMs, b.predicted.energyJ.total, b.predicted.samplesMs]);
-              if (!st.keepCurrent) current = a.entry.config;
+              const request = { deadlineMs: st.deadlineMs, minAccuracy: st.minAccuracy };
+              const a = outcome(() => kept.decide(request, state));
+              const b = outcome(() => createPolicy(name, file, opts).decide(request, { ...state }));
+              expect([name, t, a]).toEqual([name, t, b]);
+              if (!st.keepCurrent && "config" in a) current = a.config as Config;
             });
           }
         },

@@ -10,8 +10,8 @@
 import type { LoadedParetoFile } from "../../contracts/paretoFile.js";
 import { UsageError } from "../../errors.js";
 import type { Decision, Policy, PolicyRequest, PolicyState } from "../policy.js";
-import { costTotals } from "../../predict/costModel.js";
-import { byEnergy, firstWithinDeadline, ms, noCandidate, predictionOf, prepareCandidates, prob, totalsFor } from "./candidates.js";
+import { costTotals, type Prediction } from "../../predict/costModel.js";
+import { byEnergy, firstWithinDeadline, frozen, LinkMemo, ms, noCandidate, predictionOf, prepareCandidates, prob, totalsFor } from "./candidates.js";
 import { meetProbability } from "./meetProbability.js";
 import { probabilityRule, type PolicyOptions } from "./policyOptions.js";
 
@@ -30,11 +30,12 @@ function fmix32(h: number): number {
 /** A uniform draw in [0, 1) from (seed, a, b): deterministic, no state. */
 export function hashUniform(seed: number, a: number, b: number): number {
   let h = fmix32(seed >>> 0);
-  for (const x of [a, b]) {
-    bits[0] = x;
-    h = fmix32(h ^ (words[0] as number));
-    h = fmix32(h ^ (words[1] as number));
-  }
+  bits[0] = a;
+  h = fmix32(h ^ (words[0] as number));
+  h = fmix32(h ^ (words[1] as number));
+  bits[0] = b;
+  h = fmix32(h ^ (words[0] as number));
+  h = fmix32(h ^ (words[1] as number));
   return h / 4294967296;
 }
 
@@ -48,6 +49,10 @@ export function random(file: LoadedParetoFile, opts: PolicyOptions): Policy {
   const rule = probabilityRule(opts);
   const seed = opts.seed;
   const t = costTotals();
+  const allFront = front.map((_, i) => i);
+  // predictions per candidate, kept until the link changes
+  const memo = new LinkMemo();
+  let predictions: ({ p: Prediction; shift: number; latency: number } | undefined)[] = [];
 
   return {
     name: "random",
@@ -62,15 +67,21 @@ export function random(file: LoadedParetoFile, opts: PolicyOptions): Policy {
         index = pick.index;
         why = "server down: lowest-energy all-on-device configuration within the deadline (else the fastest)";
       } else {
-        const eligible = front.map((_, i) => i).filter((i) => request.minAccuracy === undefined || (cands[i]!.accuracy ?? -1) >= request.minAccuracy);
-        if (eligible.length === 0) throw noCandidate("random", cands, front.map((_, i) => i), request.minAccuracy, true);
+        const eligible = request.minAccuracy === undefined ? allFront : allFront.filter((i) => (cands[i]!.accuracy ?? -1) >= (request.minAccuracy as number));
+        if (eligible.length === 0) throw noCandidate("random", cands, allFront, request.minAccuracy, true);
         index = eligible[Math.floor(hashUniform(seed, state.nowMs, d) * eligible.length)]!;
         why = `drawn uniformly from ${eligible.length} front configurations`;
       }
       const c = cands[index]!;
-      totalsFor(c, state.link, t);
-      const predicted = predictionOf(c, t);
-      const probability = meetProbability(c.entry.latency.samples, t.shiftMs, t.latencyMs, 0, c.spreadMs, d, rule);
+      if (memo.changed(state.link)) predictions = new Array(cands.length);
+      let kept = predictions[index];
+      if (kept === undefined) {
+        totalsFor(c, state.link, t);
+        kept = { p: frozen(predictionOf(c, t)), shift: t.shiftMs, latency: t.latencyMs };
+        predictions[index] = kept;
+      }
+      const predicted = kept.p;
+      const probability = meetProbability(c.entry.latency.samples, kept.shift, kept.latency, 0, c.spreadMs, d, rule);
       const feasible = predicted.latencyMs <= d;
       return { entry: c.entry, index, predicted, probability, feasible, reason: `${why} (predicted ${ms(predicted.latencyMs)}, P ${prob(probability)})`, switchCost: null };
     },

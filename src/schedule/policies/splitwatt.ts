@@ -37,7 +37,7 @@ import type { LoadedParetoFile } from "../../contracts/paretoFile.js";
 import { costTotals } from "../../predict/costModel.js";
 import type { Decision, Policy, PolicyRequest, PolicyState } from "../policy.js";
 import type { KnownLink } from "../policy.js";
-import { accurateEnough, frequencyDimension, joules, ms, noCandidate, predictionOf, prepareCandidates, prob, totalsFor, type Candidate } from "./candidates.js";
+import { accurateEnough, frequencyDimension, joules, LinkMemo, ms, noCandidate, predictionOf, prepareCandidates, prob, totalsFor, type Candidate } from "./candidates.js";
 import { meetProbability, normalCdf } from "./meetProbability.js";
 import { probabilityRule, type PolicyOptions } from "./policyOptions.js";
 
@@ -77,18 +77,16 @@ export function splitwatt(file: LoadedParetoFile, opts: PolicyOptions): Policy {
   const identity = Int32Array.from(all);
   let order = identity;
   let sorted = false;
-  let seen: { bw: unknown; rtt: unknown; wait: unknown; tx: unknown; rx: unknown } | null = null;
+  const memo = new LinkMemo();
   /** Recompute the totals when the link changed; sort by energy once the same link comes twice (a link that changes every time never pays for the sort). */
   const refresh = (link: KnownLink): void => {
-    const now = { bw: link.bandwidthMbps ?? null, rtt: link.rttMs ?? null, wait: link.serverWaitMs ?? null, tx: link.radio === undefined ? undefined : (link.radio?.txW ?? null), rx: link.radio === undefined ? undefined : (link.radio?.rxW ?? null) };
-    if (seen !== null && seen.bw === now.bw && seen.rtt === now.rtt && seen.wait === now.wait && seen.tx === now.tx && seen.rx === now.rx) {
+    if (!memo.changed(link)) {
       if (!sorted) {
         order = Int32Array.from(all).sort((a, b) => energyJ[a]! - energyJ[b]! || a - b);
         sorted = true;
       }
       return;
     }
-    seen = now;
     for (let i = 0; i < n; i++) {
       totalsFor(cands[i]!, link, t);
       energyJ[i] = t.energyJ;

@@ -14,7 +14,8 @@ export class QuantileSketch {
   private readonly maxDistinct: number;
   private readonly logGamma: number;
   private readonly gamma: number;
-  private exact: Map<number, number> | null = new Map();
+  /** value -> its count (a box, so a repeated value costs one lookup) */
+  private exact: Map<number, { n: number }> | null = new Map();
   private buckets: Map<number, number> | null = null;
   private zeros = 0;
   private n = 0;
@@ -43,8 +44,12 @@ export class QuantileSketch {
     if (x > this.maxV) this.maxV = x;
     const ex = this.exact;
     if (ex !== null) {
-      ex.set(x, (ex.get(x) ?? 0) + times);
-      if (ex.size > this.maxDistinct) this.toBuckets();
+      const box = ex.get(x);
+      if (box !== undefined) box.n += times;
+      else {
+        ex.set(x, { n: times });
+        if (ex.size > this.maxDistinct) this.toBuckets();
+      }
       return;
     }
     this.addBucket(x, times);
@@ -66,15 +71,15 @@ export class QuantileSketch {
   }
 
   private toBuckets(): void {
-    const ex = this.exact as Map<number, number>;
+    const ex = this.exact as Map<number, { n: number }>;
     this.exact = null;
     this.buckets = new Map();
-    for (const [v, c] of ex) this.addBucket(v, c);
+    for (const [v, c] of ex) this.addBucket(v, c.n);
   }
 
   /** (value, count) ascending: the exact values, or the buckets' representatives. */
   entries(): [number, number][] {
-    if (this.exact !== null) return [...this.exact].sort((a, b) => a[0] - b[0]);
+    if (this.exact !== null) return [...this.exact].map(([v, c]): [number, number] => [v, c.n]).sort((a, b) => a[0] - b[0]);
     const out: [number, number][] = [];
     if (this.zeros > 0) out.push([0, this.zeros]);
     const keys = [...(this.buckets as Map<number, number>).keys()].sort((a, b) => a - b);

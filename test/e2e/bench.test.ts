@@ -38,7 +38,7 @@ const oneLineExit2 = (r: { code: number | null; stderr: string }, pattern: RegEx
 };
 
 describe("splitwatt bench --replay", () => {
-  it("writes results.json (schema), summary.md and report.html; --per-request one row per request and strategy; a bandwidth trace gives a timeline; the same seed gives the same figures", () => {
+  it("writes results.json (schema), summary.md and report.html; --per-request one row per request and strategy; a bandwidth trace gives a timeline; the same seed gives the same figures, with any number of threads", () => {
     const bw = join(dir, "bw.csv");
     expect(cli(["workload", "--bandwidth", "step", "--levels-mbps", "400,50,400", "--every-ms", "15000", "--out", bw]).code).toBe(0);
     const out = join(dir, "run");
@@ -61,9 +61,11 @@ describe("splitwatt bench --replay", () => {
     // the per-request rows add up to the summary
     const dyn = rows.slice(1).map((l) => l.split(",")).filter((f) => f[4] === "dynasplit");
     expect(dyn.filter((f) => f[11] === "0")).toHaveLength(doc.strategies.find((s) => s.name === "dynasplit")!.missed);
+    // the first run shared the strategies over the machine's cores; one thread gives the same figures
     const again = join(dir, "again");
-    expect(cli([...args, "--out", again]).code).toBe(0);
+    expect(cli([...args, "--out", again, "--threads", "1"]).code).toBe(0);
     expect(readBenchResults(again).strategies).toEqual(doc.strategies);
+    expect(readBenchResults(again).timeline).toEqual(doc.timeline);
   });
 
   it("bad input: one line, exit 2, naming what to pass instead", () => {

@@ -128,7 +128,7 @@ export { mergeTraces, parseConditionsTrace, traceAt, writeConditionsTrace, type 
 export { writeWorkloadCsv, type WorkloadRequest } from "./contracts/workloadCsv.js";
 export { stepTrace, walkTrace } from "./replay/bandwidthTraces.js";
 export { benchDocument, configurationKeys } from "./replay/benchDocument.js";
-export { benchReplay, strategySeed, type BenchReplayOptions, type ReplayStrategy, type RequestSink } from "./replay/benchReplay.js";
+export { benchReplay, drawUniform, type BenchReplayOptions, type ReplayStrategy, type RequestSink } from "./replay/benchReplay.js";
 export { PoolRuns, type RunOutcome } from "./replay/poolRuns.js";
 export { QuantileSketch } from "./replay/quantileSketch.js";
 export { StrategyTally } from "./replay/strategyTally.js";

@@ -2,17 +2,16 @@
  * Trace-driven replay of strategies over a measured pool, streaming: for each request of the
  * workload, each strategy (a policy) chooses a configuration under the state at the request's
  * arrival (the simulated clock; the conditions trace's figures; the configuration it ran last),
- * and the outcome is one of that configuration's measured runs drawn uniformly with the
- * strategy's own seeded PRNG (DynaSplit's simulator samples one row of the configuration's
- * rows), re-predicted by the cost model when a trace changes the conditions. Each strategy's
- * PRNG is seeded from (seed, its name), so a strategy draws the same runs whichever others run
- * beside it. Memory is bounded: tallies, sketches and the timeline do not grow with the
+ * and the outcome is one of that configuration's measured runs drawn uniformly (DynaSplit's
+ * simulator samples one row of the configuration's rows), re-predicted by the cost model when a
+ * trace changes the conditions. The draw is a seeded hash of (seed, request, configuration)
+ * (drawUniform): the same seed gives the same figures, a strategy draws the same runs whichever
+ * others run beside it, and strategies that agree on a request get the same run. Memory is bounded: tallies, sketches and the timeline do not grow with the
  * number of requests.
  */
 import { canonicalConfigKey, type Config } from "../contracts/measurement.js";
 import { traceIndexAt, type ConditionsTrace, type TracePoint } from "../contracts/conditionsTrace.js";
 import { UsageError } from "../errors.js";
-import { mulberry32 } from "../mulberry32.js";
 import type { Policy, PolicyState } from "../schedule/policy.js";
 import type { PoolRuns, RunOutcome } from "./poolRuns.js";
 import { QuantileSketch } from "./quantileSketch.js";
@@ -54,19 +53,31 @@ export interface BenchReplayResult {
   timeline: Timeline | null;
 }
 
-/** A strategy's PRNG seed: FNV-1a of its name mixed with the run's seed. */
-export function strategySeed(seed: number, name: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < name.length; i++) {
-    h ^= name.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return (h ^ Math.imul(seed >>> 0, 0x9e3779b1)) >>> 0;
+/** murmur3's 32-bit finaliser */
+function fmix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+/**
+ * The draw for request number `request` (0-based, in the stream) and configuration index
+ * `config`: uniform in [0, 1), a seeded hash, the same for every strategy (common random
+ * numbers: two strategies that choose the same configuration for the same request get the same
+ * run, so what separates their figures is their choices, not the luck of the draws).
+ */
+export function drawUniform(seed: number, request: number, config: number): number {
+  let h = fmix32((seed >>> 0) ^ 0x9e3779b9);
+  h = fmix32(h ^ (request >>> 0));
+  h = fmix32(h ^ Math.floor(request / 4294967296));
+  h = fmix32(h ^ (config >>> 0));
+  return h / 4294967296;
 }
 
 interface Prepared {
   policy: Policy;
-  rng: () => number;
   /** candidate index -> configuration index */
   config: Int32Array;
   /** candidate index -> its runs in the pool */
@@ -76,7 +87,7 @@ interface Prepared {
 }
 
 /** Index the configurations a policy may choose; refuses candidates the pool lacks. */
-function prepare(s: ReplayStrategy, pool: PoolRuns, keyIndex: Map<string, number>, seed: number): Prepared {
+function prepare(s: ReplayStrategy, pool: PoolRuns, keyIndex: Map<string, number>): Prepared {
   const config = new Int32Array(s.policy.candidates.length);
   const runs: Int32Array[] = [];
   const missing: string[] = [];
@@ -97,12 +108,12 @@ function prepare(s: ReplayStrategy, pool: PoolRuns, keyIndex: Map<string, number
       `strategy ${s.name} may choose ${missing.length} configuration(s) the pool has no runs of (e.g. ${missing[0]}); pass the pool the front was optimised on (splitwatt optimize --replay POOL)`,
     );
   }
-  return { policy: s.policy, rng: mulberry32(strategySeed(seed, s.name)), config, runs, current: null, tally: new StrategyTally(s.name, keyIndex.size) };
+  return { policy: s.policy, config, runs, current: null, tally: new StrategyTally(s.name, keyIndex.size) };
 }
 
 export async function benchReplay(o: BenchReplayOptions): Promise<BenchReplayResult> {
   const keyIndex = new Map(o.configurationKeys.map((k, i) => [k, i]));
-  const prepared = o.strategies.map((s) => prepare(s, o.pool, keyIndex, o.seed));
+  const prepared = o.strategies.map((s) => prepare(s, o.pool, keyIndex));
   const deadlines = new QuantileSketch();
   const timeline = o.timeline === true ? new Timeline(o.strategies.map((s) => s.name)) : null;
   const points: readonly TracePoint[] | null = o.trace?.points ?? null;
@@ -134,9 +145,9 @@ export async function benchReplay(o: BenchReplayOptions): Promise<BenchReplayRes
         state.current = p.current;
         const d = p.policy.decide(request, state);
         const runs = p.runs[d.index] as Int32Array;
-        const run = runs[Math.floor(p.rng() * runs.length)] as number;
-        o.pool.outcome(run, point, pointIndex, out);
         const cfg = p.config[d.index] as number;
+        const run = runs[Math.floor(drawUniform(o.seed, n, cfg) * runs.length)] as number;
+        o.pool.outcome(run, point, pointIndex, out);
         p.tally.add(req.deadlineMs, cfg, out.latencyMs, out.energyJ, out.deviceJ, out.networkJ, out.serverJ, d.feasible);
         p.current = d.entry.config;
         if (timeline !== null) timeline.add(req.tMs, s, cfg, out.latencyMs, out.energyJ, out.latencyMs > req.deadlineMs, point === null ? null : { bandwidthMbps: point.bandwidthMbps, serverWaitMs: point.serverWaitMs });

@@ -4,15 +4,16 @@
 // strategies, through the CLI as a user runs it. Prints, per run: requests, wall time of the
 // whole command (reports included), the replay's own time (results.json run.wallMs: reading,
 // deciding, drawing, tallying) and peak RSS (results.json run.peakRssBytes, taken when the
-// replay ends), for 100,000 and 1,000,000 requests, and 1,000,000 again with the V8 heap capped
-// at 40 MB (a run that fits there streams in bounded memory). Then the decision cost of each
-// strategy in this process (CPU microseconds per decision over 20,000 decisions).
+// replay ends), for 100,000 and 1,000,000 requests on the machine's cores (the default), and
+// 1,000,000 again on one thread, without and with the V8 heap capped at 40 MB (a run that fits
+// there streams in bounded memory). Then the decision cost of each strategy in this process (CPU
+// microseconds per decision over 20,000 decisions).
 //
 //   npx tsc -p tsconfig.json && node test/bench/bench-replay.js
 //   SPLITWATT_BENCH_REQUESTS=200000 node test/bench/bench-replay.js
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createPolicy, readParetoFile } from "../../dist/index.js";
@@ -41,13 +42,13 @@ try {
   const { writeFileSync } = await import("node:fs");
   writeFileSync(small, `${lines.slice(0, Math.floor(N / 10) + 1).join("\n")}\n`);
 
-  console.log(`| requests x strategies | V8 heap cap | command wall s | replay s | peak RSS MiB |`);
-  console.log(`| --- | --- | ---: | ---: | ---: |`);
-  for (const [file, n, cap] of [[small, Math.floor(N / 10), null], [big, N, null], [big, N, 40]]) {
-    const out = join(dir, `run-${n}-${cap ?? "nocap"}`);
-    const wall = cli(["bench", "--replay", pool, "--workload", file, "--front", front, "--out", out], cap === null ? [] : [`--max-old-space-size=${cap}`]);
+  console.log(`| requests x strategies | threads | V8 heap cap | command wall s | replay s | peak RSS MiB |`);
+  console.log(`| --- | --- | --- | ---: | ---: | ---: |`);
+  for (const [file, n, threads, cap] of [[small, Math.floor(N / 10), null, null], [big, N, null, null], [big, N, 1, null], [big, N, 1, 40]]) {
+    const out = join(dir, `run-${n}-${threads ?? "auto"}-${cap ?? "nocap"}`);
+    const wall = cli(["bench", "--replay", pool, "--workload", file, "--front", front, "--out", out, ...(threads === null ? [] : ["--threads", String(threads)])], cap === null ? [] : [`--max-old-space-size=${cap}`]);
     const r = JSON.parse(readFileSync(join(out, "results.json"), "utf8"));
-    console.log(`| ${r.workload.requests} x ${r.strategies.length} | ${cap === null ? "none" : `${cap} MB`} | ${(wall / 1000).toFixed(1)} | ${(r.run.wallMs / 1000).toFixed(1)} | ${(r.run.peakRssBytes / 2 ** 20).toFixed(0)} |`);
+    console.log(`| ${r.workload.requests} x ${r.strategies.length} | ${threads ?? `default (${availableParallelism()})`} | ${cap === null ? "none" : `${cap} MB`} | ${(wall / 1000).toFixed(1)} | ${(r.run.wallMs / 1000).toFixed(1)} | ${(r.run.peakRssBytes / 2 ** 20).toFixed(0)} |`);
   }
 
   const file = readParetoFile(front);

@@ -7,8 +7,16 @@
 
 // contracts
 export {
+  adaptersSchema,
   canonicalConfigKey,
   checkMeasurement,
+  onSoftwareAdapter,
+  softwareAdapterLabel,
+  switchCostSchema,
+  webgpuAdapterSchema,
+  type Adapters,
+  type SwitchCost,
+  type WebGpuAdapter,
   conditionsSchema,
   configSchema,
   ENERGY_SOURCES,
@@ -50,7 +58,10 @@ export { zooBuild, zooList, zooPath } from "./model/zoo/zoo.js";
 export { clsAccuracy, clsAccuracyOf, clsEvalSet } from "./model/evalset/index.js";
 
 // runtime: sessions and the split executor
-export { canonicalTargetName, executionTargetName, parseExecutionTarget, type ExecutionTarget, type TargetSide } from "./runtime/executionTarget.js";
+export { canonicalTargetName, executionTargetName, parseExecutionTarget, usesGpuAdapter, type ExecutionTarget, type TargetSide } from "./runtime/executionTarget.js";
+export { cpuThreadChoices, ensureTargetAvailable, offeredTargets, targetUnavailableReason } from "./runtime/targetAvailability.js";
+export { acceleratorSwitchCostMs, warmUp, type HeadWarmUp, type WarmUpTimes } from "./runtime/warmUp.js";
+export { webgpuProbe, type WebGpuProbe } from "./runtime/webgpu.js";
 export { modelInputs, modelInputSpecs } from "./runtime/modelInputs.js";
 export { SessionCache } from "./runtime/sessionCache.js";
 export { createSession, sessionOptions, type SessionPurpose, type SessionRequest } from "./runtime/sessionFactory.js";
@@ -71,6 +82,7 @@ export { TailServer } from "./transport/tailServer.js";
 // hardware
 export { boardProfile, type BoardProfile } from "./hw/boardProfile.js";
 export { Cpufreq } from "./hw/cpufreq.js";
+export { Gpufreq, gpuFreqSwitchCostMs, type GpuFreqDevice, type SetGpuFrequencyResult } from "./hw/gpufreq.js";
 export { EnergyMeter } from "./hw/energyMeter.js";
 
 // measurement
@@ -84,6 +96,7 @@ export { splitAccuracy } from "./measure/splitAccuracy.js";
 // the cost model
 export { latencyQuantile, measuredLinkState, predict, predictCore, probabilityWithin, radioEnergyJ, transferTimeMs, type CostRecord, type LinkState, type Prediction, type PredictionCore } from "./predict/costModel.js";
 export { predictFromAnchors } from "./predict/fromAnchors.js";
+export { switchCostMs, type SwitchCostMs } from "./predict/switchCost.js";
 
 // search
 export { dominates } from "./search/dominance.js";

@@ -9,6 +9,9 @@ import { run } from "./run.js";
 async function runReplayOptimize(o: OptimizeCliOptions, poolPath: string): Promise<void> {
   const objectives = parseObjectives(o.objectives);
   if (o.guided) throw new UsageError("--guided profiles the model on this machine: it is for live mode (--model or --config), not --replay");
+  if (o.deviceTargets !== undefined || o.serverTargets !== undefined) {
+    throw new UsageError("--device-targets and --server-targets choose live targets: in --replay the pool's edge-accelerator and server-accelerator columns are the targets");
+  }
   const [{ readDynasplitPool }, { poolEvaluator }, { optimize }, { paretoDocument }] = await Promise.all([
     import("../contracts/dynasplitCsv.js"),
     import("../search/poolEvaluator.js"),
@@ -64,6 +67,8 @@ export function optimizeCommand(): Command {
     .option("--replay <pool.csv>", "replay mode: answer every configuration from a measured pool (DynaSplit's CSV format)")
     .option("--model <model>", "live mode: measure every candidate of MODEL on this machine (a path, zoo name or paddle:cls)")
     .option("--config <file.yaml>", "live mode with full control from a YAML file (see configs/optimize.example.yaml)")
+    .option("--device-targets <list>", "live: device targets to search, comma-separated (default: what this machine runs: cpu, cpu:N and webgpu when it has a WebGPU adapter)")
+    .option("--server-targets <list>", "live: server targets to search (default: the local server's, as --device-targets; with --server, what that server runs)")
     .option("--network <name>", "network profile (live: default wifi-20mbps, or none; replay: recorded only, the pool's transfer times are used)")
     .option("--budget <n>", `unique completed evaluations (default: replay 20% of the valid space, live ${LIVE_DEFAULT_BUDGET})`)
     .option("--seed <s>", "seed of the search; the same seed gives the same run", "1")

@@ -40,7 +40,7 @@ export function serveCommand(): Command {
     .option("--token <token>", "require Authorization: Bearer <token> (env SPLITWATT_TOKEN)")
     .option("--tls-cert <file>", "serve HTTPS with this certificate (PEM)")
     .option("--tls-key <file>", "and this key (PEM)")
-    .option("--target <target>", "execution target: cpu, cpu:N (threads), cuda, tensorrt", "cpu")
+    .option("--target <target>", "execution target: cpu, cpu:N (threads), webgpu (GPU through onnxruntime's WebGPU provider, when this machine has an adapter), cuda, tensorrt", "cpu")
     .option("--max-concurrency <n>", "inferences run at once", "2")
     .option("--max-queue <n>", "requests waiting beyond that before 503 + Retry-After", "64")
     .option("--max-body-mb <mb>", "largest request body (413 beyond), and the largest tensor a codec may decode to", "64")
@@ -75,12 +75,19 @@ export function serveCommand(): Command {
             throw new UsageError(`cannot read ${f}: give a PEM file`);
           }
         };
-        const [{ TailServer }, { parseExecutionTarget }, { shapeCache }, { defaultStateDir }] = await Promise.all([
+        const [{ TailServer }, { executionTargetName, parseExecutionTarget }, { ensureTargetAvailable }, { webgpuProbe }, { shapeCache }, { defaultStateDir }] = await Promise.all([
           import("../transport/tailServer.js"),
           import("../runtime/executionTarget.js"),
+          import("../runtime/targetAvailability.js"),
+          import("../runtime/webgpu.js"),
           import("../model/shapeCache.js"),
           import("../hw/cpufreqGuard.js"),
         ]);
+        const target = parseExecutionTarget(o.target, "server");
+        // refused in one line before anything starts (webgpu: the probe's reason and the fix)
+        await ensureTargetAvailable(target, "server");
+        const probe = target.kind === "webgpu" ? await webgpuProbe() : null;
+        const adapter = probe?.available === true ? probe.adapter : null;
         const log = (r: Record<string, unknown>) => process.stderr.write(`${JSON.stringify(r)}\n`);
         // the server's own energy source, reported per inference; an estimate is never reported
         let meter: import("../hw/energyMeter.js").EnergyMeter | undefined;
@@ -98,7 +105,8 @@ export function serveCommand(): Command {
           port: o.port,
           token: o.token ?? env().token,
           tls: o.tlsCert === undefined || o.tlsKey === undefined ? undefined : { cert: readPem(o.tlsCert), key: readPem(o.tlsKey) },
-          target: parseExecutionTarget(o.target, "server"),
+          target,
+          adapter,
           maxConcurrent: o.maxConcurrency,
           maxQueue: o.maxQueue,
           maxBodyBytes: Math.round(o.maxBodyMb * 2 ** 20),
@@ -143,6 +151,9 @@ export function serveCommand(): Command {
           url,
           models: Object.keys(models),
           auth: server.opts.token !== undefined,
+          target: executionTargetName(target),
+          // the GPU adapter tails run on; software: a CPU implementation of Vulkan (lavapipe), not an accelerator
+          ...(adapter === null ? {} : { adapter }),
           // the energy source reported per inference, or null (none, or only an estimate: not reported)
           energy: meter?.device.map((d) => d.id) ?? null,
         });

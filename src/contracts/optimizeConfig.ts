@@ -42,6 +42,7 @@ export const optimizeConfigSchema = z.strictObject({
     .strictObject({
       split: z.union([z.enum(["all", "bottlenecks"]), z.array(z.number().int().min(0)).min(2)]).optional(),
       cpuFreqMHz: z.union([z.literal("all"), z.array(z.number().positive()).min(1)]).optional(),
+      gpuFreqMHz: z.union([z.literal("all"), z.array(z.number().positive()).min(1)]).optional(),
       deviceTarget: stringList.optional(),
       serverTarget: stringList.optional(),
       codec: stringList.optional(),
@@ -112,7 +113,9 @@ export function readOptimizeConfig(path: string): OptimizeConfigFile {
 /**
  * The file as the command's options (commander's camelCase names), leaving out what the file
  * does not set. `out` is resolved against the file's directory; `inputShape` becomes the
- * command line's `NAME=D1,D2,...` list; `dimensions` has no command-line form and stays grouped.
+ * command line's `NAME=D1,D2,...` list; `dimensions.deviceTarget` / `serverTarget` become
+ * `--device-targets` / `--server-targets` (comma lists); the other dimensions have no
+ * command-line form and stay grouped.
  */
 export function optimizeConfigAsOptions(file: OptimizeConfigFile, fileDir: string): Record<string, unknown> {
   const { measure, constraints, inputShape, out, objectives, ...flat } = file;
@@ -120,6 +123,8 @@ export function optimizeConfigAsOptions(file: OptimizeConfigFile, fileDir: strin
   if (inputShape !== undefined) o.inputShape = Object.entries(inputShape).map(([k, v]) => `${k}=${v.join(",")}`);
   if (objectives !== undefined) o.objectives = objectives.join(",");
   if (out !== undefined) o.out = resolve(fileDir, out);
+  if (file.dimensions?.deviceTarget !== undefined) o.deviceTargets = file.dimensions.deviceTarget.join(",");
+  if (file.dimensions?.serverTarget !== undefined) o.serverTargets = file.dimensions.serverTarget.join(",");
   for (const k of Object.keys(o)) if (o[k] === undefined) delete o[k];
   return o;
 }

@@ -8,6 +8,7 @@ import type * as ort from "onnxruntime-node";
 import { BadModelError, SplitwattError } from "../errors.js";
 import type { ModelAnalysis } from "../model/cutPoints.js";
 import { ortMessage } from "../model/ortMessage.js";
+import { splitModel, type SplitParts } from "../model/splitModel.js";
 import { modelInputs } from "./modelInputs.js";
 import { createSession } from "./sessionFactory.js";
 import { SplitExecutor } from "./splitExecutor.js";
@@ -93,6 +94,15 @@ export function compareOutputs(
  * (runtime/syntheticInputs.ts), for every cut (or the given ones).
  */
 export async function verifySplit(a: ModelAnalysis, opts: VerifyOptions = {}): Promise<SplitCheck[]> {
+  return verifyParts(a, (index) => splitModel(a, index), opts);
+}
+
+/**
+ * verifySplit with the parts of each cut made by `partsOf` instead of splitModel: the same seeded
+ * inputs, sessions and tolerance, so a head or tail from elsewhere (read back from disk, or a
+ * test's deliberately wrong one) is checked exactly as splitModel's are.
+ */
+export async function verifyParts(a: ModelAnalysis, partsOf: (index: number) => Pick<SplitParts, "head" | "tail">, opts: VerifyOptions = {}): Promise<SplitCheck[]> {
   const feeds = modelInputs(a, { seed: opts.seed ?? 1, batch: opts.batch ?? 1 });
   const given = Object.entries(feeds)
     .map(([k, v]) => `${k}=${v.dims.join(",")}`)
@@ -110,7 +120,7 @@ export async function verifySplit(a: ModelAnalysis, opts: VerifyOptions = {}): P
   const out: SplitCheck[] = [];
   for (const index of indices) {
     const outputs = await ortStep(a, `head then tail of cut ${index} does not run in onnxruntime where the full model does`, async () => {
-      const x = await SplitExecutor.open(a, { cut: index, codec: null, tail: { kind: "local" }, purpose: "exact", optimization: opts.optimization });
+      const x = await SplitExecutor.open(a, { cut: index, codec: null, tail: { kind: "local" }, purpose: "exact", optimization: opts.optimization, parts: partsOf(index) });
       try {
         return (await x.run(feeds)).outputs;
       } finally {

@@ -138,3 +138,20 @@ export { LinkEstimator, DEFAULT_LINK_ESTIMATOR, type LinkEstimate, type LinkEsti
 export { WindowedMedian, type Estimate, type StaleRule } from "./schedule/estimators/windowedMedian.js";
 export { BREAKER_STATE_VALUE, CircuitBreaker, DEFAULT_BREAKER, type Admission, type BreakerSnapshot, type BreakerStateName, type CircuitBreakerOptions, type Outcome } from "./schedule/circuitBreaker.js";
 export { DEFAULT_DEVICE_QUEUE, DeviceQueue, QueueClosedError, QueueFullError, type DeviceQueueOptions, type JobOptions, type QueueStats } from "./schedule/deviceQueue.js";
+
+// replay and benchmark reports
+export { BENCH_RESULTS_VERSION, benchResultsSchema, checkBenchResults, readBenchResults, strategyResultSchema, writeBenchResults, type BenchResults, type SourceLabel, type StrategyResult } from "./contracts/benchResults.js";
+export { mergeTraces, parseConditionsTrace, traceAt, writeConditionsTrace, type ConditionsTrace, type TracePoint } from "./contracts/conditionsTrace.js";
+export { writeWorkloadCsv, type WorkloadRequest } from "./contracts/workloadCsv.js";
+export { stepTrace, walkTrace } from "./replay/bandwidthTraces.js";
+export { benchDocument, configurationKeys } from "./replay/benchDocument.js";
+export { benchReplay, drawUniform, type BenchReplayOptions, type ReplayStrategy, type RequestSink } from "./replay/benchReplay.js";
+export { PoolRuns, type RunOutcome } from "./replay/poolRuns.js";
+export { QuantileSketch } from "./replay/quantileSketch.js";
+export { StrategyTally } from "./replay/strategyTally.js";
+export { weibullDeadlines, weibullSample } from "./replay/weibullDeadlines.js";
+export { workloadStream, type TimedRequest } from "./replay/workloadStream.js";
+export { energyChart, frontChart, hitRateChart, latencyCdfChart, decisionMixChart, paretoFileChart, reportCharts, timelineChart, compareChart, type ChartSpec } from "./report/chartSpecs.js";
+export { renderBenchReport, renderCompareReport, renderFrontReport } from "./report/htmlReport.js";
+export { renderSvg } from "./report/renderSvg.js";
+export { summaryMarkdown } from "./report/summaryTable.js";

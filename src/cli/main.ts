@@ -11,6 +11,9 @@ import { exportTritonCommand } from "./exportTriton.js";
 import { optimizeCommand } from "./optimize.js";
 import { measureCommand } from "./measure.js";
 import { decideCommand } from "./decide.js";
+import { workloadCommand } from "./workload.js";
+import { reportCommand } from "./report.js";
+import { benchCommand } from "./bench.js";
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), "..", "..", "package.json"), "utf8")) as { version: string };
@@ -33,6 +36,9 @@ export function program(): Command {
   p.addCommand(optimizeCommand());
   p.addCommand(measureCommand());
   p.addCommand(decideCommand());
+  p.addCommand(workloadCommand());
+  p.addCommand(benchCommand());
+  p.addCommand(reportCommand());
   // addCommand() does not pass settings down: give every subcommand the same error handling.
   const inherit = (c: Command): void => {
     for (const sub of c.commands) {

@@ -1,6 +1,4 @@
-import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
-import { basename, dirname, extname, resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import { Command } from "commander";
 import { MalformedError, UsageError } from "../errors.js";
 import { emitParetoDocument, LIVE_DEFAULT_BUDGET, OptimizeOptions, optimizeProgress, parseObjectives, type OptimizeCliOptions } from "./optimizeOutput.js";
@@ -14,29 +12,13 @@ async function runReplayOptimize(o: OptimizeCliOptions, poolPath: string): Promi
   if (o.deviceTargets !== undefined || o.serverTargets !== undefined) {
     throw new UsageError("--device-targets and --server-targets choose live targets: in --replay the pool's edge-accelerator and server-accelerator columns are the targets");
   }
-  let text: string;
-  try {
-    text = readFileSync(poolPath, "utf8");
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code ?? "error";
-    throw new UsageError(`cannot read pool ${poolPath} (${code}); give the path of a measured pool in DynaSplit's CSV format`, { path: poolPath, cause: e });
-  }
-  const [{ importDynasplitCsv }, { poolEvaluator }, { optimize }, { paretoDocument }] = await Promise.all([
+  const [{ readDynasplitPool }, { poolEvaluator }, { optimize }, { paretoDocument }] = await Promise.all([
     import("../contracts/dynasplitCsv.js"),
     import("../search/poolEvaluator.js"),
     import("../search/optimize.js"),
     import("../search/paretoDocument.js"),
   ]);
-  const sha256 = createHash("sha256").update(text).digest("hex");
-  const model = basename(poolPath, extname(poolPath)) || "pool";
-  let pool: ReturnType<typeof importDynasplitCsv>;
-  try {
-    pool = importDynasplitCsv(text, { model: { name: model, sha256 }, host: { name: "replay" }, fileName: poolPath });
-  } catch (e) {
-    // the pool is the user's file: a malformed one is a user error (exit 2)
-    if (e instanceof MalformedError) throw new UsageError(`${e.message}; fix the file or give a pool in DynaSplit's CSV format`, { path: poolPath, cause: e });
-    throw e;
-  }
+  const { pool, sha256, model } = readDynasplitPool(poolPath);
   let replay: ReturnType<typeof poolEvaluator>;
   try {
     replay = poolEvaluator(pool, { conditions: { network: o.network ?? null } });

@@ -22,8 +22,16 @@ const shape = {
   cvFloor: z.number().min(0).max(1),
   /** splitwatt: keep the current configuration unless another saves more than this fraction of its expected energy (default 0.05) */
   hysteresis: z.number().min(0).lt(1),
-  /** splitwatt: time and energy of one CPU-frequency switch (default none; the daemon measures it) */
+  /** splitwatt, neurosurgeon: time and energy of one CPU-frequency switch (default none; the daemon measures it) */
   switchCost: z.strictObject({ timeMs: z.number().nonnegative(), energyJ: z.number().nonnegative() }),
+  /**
+   * splitwatt, neurosurgeon: the time a switch of the head to each device target takes, ms, by
+   * target name (e.g. { webgpu: 3.2, cpu: 0.4 }), replacing the pareto file's measured
+   * switchCost.acceleratorMs (default: the file's; the daemon sets what it measures)
+   */
+  acceleratorSwitchMs: z.record(z.string().min(1), z.number().nonnegative()),
+  /** splitwatt, neurosurgeon: the time a GPU-clock change takes, ms, replacing the file's switchCost.gpuFreqMs (default: the file's; the daemon sets what it measures) */
+  gpuFreqSwitchMs: z.number().nonnegative(),
   /** random: seed of its draws (the same seed, arrival time and deadline give the same choice; default 1) */
   seed: z.number().int().min(0).max(0xffffffff),
   /** static: the configuration, as an object or as `dim=value,dim=value` */
@@ -40,6 +48,8 @@ export const policyOptionsSchema = z.strictObject({
   cvFloor: shape.cvFloor.default(0.01),
   hysteresis: shape.hysteresis.default(0.05),
   switchCost: shape.switchCost.default({ timeMs: 0, energyJ: 0 }),
+  acceleratorSwitchMs: shape.acceleratorSwitchMs.optional(),
+  gpuFreqSwitchMs: shape.gpuFreqSwitchMs.optional(),
   seed: shape.seed.default(1),
   config: shape.config.optional(),
 });

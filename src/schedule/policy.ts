@@ -61,11 +61,28 @@ export interface Decision {
   /** why, in one line (for logs, /v1/status and `splitwatt decide`) */
   reason: string;
   /**
-   * the CPU-frequency switch the decision implies (from `state.current`), counted in
-   * `probability` but not in `predicted` (which is the configuration's own); null or absent
-   * when there is none, it costs nothing, or the policy does not count it
+   * the switches the decision implies (from `state.current`: CPU frequency, accelerator, GPU
+   * clock; policies/switchPricing.ts), counted in `probability` (and by splitwatt in the energy
+   * it compares) but not in `predicted` (which is the configuration's own); null or absent when
+   * there is none, it costs nothing, or the policy does not count switches
    */
-  switchCost?: { timeMs: number; energyJ: number } | null;
+  switchCost?: SwitchParts | null;
+}
+
+/** What a switch to the chosen configuration adds (policies/switchPricing.ts). */
+export interface SwitchParts {
+  /** the total time added to the request, ms */
+  timeMs: number;
+  /** the total energy added, J */
+  energyJ: number;
+  /** the CPU-frequency switch's time, ms (0: none) */
+  cpuFreqMs: number;
+  /** the accelerator switch's time, ms (0: none) */
+  acceleratorMs: number;
+  /** the GPU-clock switch's time, ms (0: none) */
+  gpuFreqMs: number;
+  /** parts whose cost was not measured, counted as a CPU-frequency switch */
+  assumed: Array<"accelerator" | "gpuFreq">;
 }
 
 export interface Policy {

@@ -214,7 +214,8 @@ describe("splitwatt policy: known answers", () => {
     expect([key(stay.entry), stay.switchCost]).toEqual([key(B), null]);
     // before the first request the frequency is unknown: every configuration pays the switch
     const first = p.decide({ deadlineMs: 80 }, state({ current: null }));
-    expect([key(first.entry), first.switchCost]).toEqual([key(E), { timeMs: 30, energyJ: 0 }]);
+    expect([key(first.entry), first.switchCost]).toEqual([key(E), { timeMs: 30, energyJ: 0, cpuFreqMs: 30, acceleratorMs: 0, gpuFreqMs: 0, assumed: [] }]);
+    expect(first.reason).toMatch(/switch counted: CPU frequency 30\.0 ms, 0\.00 J$/);
   });
 
   it("hysteresis: keeps the current configuration unless another saves more than the margin", () => {

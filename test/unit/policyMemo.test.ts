@@ -29,13 +29,15 @@ const entryArb = (split: number, freq: number) =>
       server_: fc.constantFrom(0, 0.5, 1),
       network: fc.constantFrom(0, 0.25),
       accuracy: fc.constantFrom(0.8, 0.9, 1),
+      target: fc.constantFrom("cpu", "webgpu"),
+      acceleratorMs: fc.constantFrom(null, 0, 5, 25),
     })
     .map((x): ParetoEntry => {
       const local = split === 2;
       const head = split === 0 ? 0 : x.head;
       const mean = head + (local ? 0 : x.transfer + x.server);
-      return entry({
-        config: { split, cpuFreqMHz: freq },
+      const e = entry({
+        config: { split, cpuFreqMHz: freq, deviceTarget: x.target },
         head,
         transfer: local ? 0 : x.transfer,
         server: local ? 0 : x.server,
@@ -43,6 +45,7 @@ const entryArb = (split: number, freq: number) =>
         energy: local ? { device: x.device } : { device: x.device, network: x.network, server: x.server_ },
         accuracy: x.accuracy,
       });
+      return { ...e, switchCost: { acceleratorMs: x.acceleratorMs, gpuFreqMs: null } };
     });
 
 const archiveArb = fc
@@ -88,7 +91,7 @@ describe("policies with memoised predictions decide as fresh ones", () => {
         fc.array(stepArb, { minLength: 1, maxLength: 25 }),
         fc.record({ target: fc.double({ min: 0.5, max: 0.999, noNaN: true }), hysteresis: fc.double({ min: 0, max: 0.2, noNaN: true }), switchCost: fc.record({ timeMs: fc.double({ min: 0, max: 20, noNaN: true }), energyJ: fc.constantFrom(0, 0.5) }) }),
         (archive, steps, opts) => {
-          const file = loaded(paretoDoc({ dimensions: [{ name: "split", values: SPLITS }, { name: "cpuFreqMHz", values: FREQS }], archive }));
+          const file = loaded(paretoDoc({ dimensions: [{ name: "split", values: SPLITS }, { name: "cpuFreqMHz", values: FREQS }, { name: "deviceTarget", values: ["cpu", "webgpu"] }], archive }));
           for (const name of ["splitwatt", "neurosurgeon", "cloud-only", "static-fastest", "static-min-energy", "random"]) {
             const kept = createPolicy(name, file, opts);
             let current: Config | null = null;

@@ -1,14 +1,16 @@
 /**
  * The splitwatt policy against a brute force over the full predictions: for random archives,
  * links, deadlines, current configurations and options, every candidate is predicted with the
- * cost model's `predict` (all samples), its probability taken on those samples, and the
- * decision checked against them.
+ * cost model's `predict` (all samples), its switch from the current configuration priced with
+ * `switchCostMs` (CPU frequency, accelerator; an unmeasured part as a CPU switch), its
+ * probability taken on those samples, and the decision checked against them.
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { canonicalConfigKey, type Config } from "../../src/contracts/measurement.js";
 import type { ParetoEntry } from "../../src/contracts/paretoFile.js";
 import { measuredBandwidthMbps, predict } from "../../src/predict/costModel.js";
+import { switchCostMs } from "../../src/predict/switchCost.js";
 import { createPolicy, NoCandidateError } from "../../src/schedule/policies/index.js";
 import { meetProbability, sampleSpreadMs, samplesForTarget } from "../../src/schedule/policies/meetProbability.js";
 import type { KnownLink } from "../../src/schedule/policy.js";
@@ -16,12 +18,14 @@ import { entry, loaded, paretoDoc } from "../fixtures/paretoFixtures.js";
 
 const SPLITS = [0, 1, 2, 3]; // 3: all on the device
 const FREQS = [600, 900, 1200];
+const TARGETS = ["cpu", "webgpu"];
 const DIMS = [
   { name: "split", values: SPLITS },
   { name: "cpuFreqMHz", values: FREQS },
+  { name: "deviceTarget", values: TARGETS },
 ];
 
-const entryArb = (split: number, freq: number) =>
+const entryArb = (split: number, freq: number, target: string) =>
   fc
     .record({
       head: fc.double({ min: 0.5, max: 400, noNaN: true }),
@@ -35,6 +39,8 @@ const entryArb = (split: number, freq: number) =>
       network: fc.double({ min: 0, max: 1, noNaN: true }),
       serverJ: fc.double({ min: 0, max: 5, noNaN: true }),
       accuracy: fc.option(fc.double({ min: 0.5, max: 1, noNaN: true }), { nil: null }),
+      // measured (or not: a file written before switch costs were recorded)
+      switchCost: fc.option(fc.record({ acceleratorMs: fc.option(fc.double({ min: 0, max: 300, noNaN: true }), { nil: null }), gpuFreqMs: fc.constant(null) }), { nil: undefined }),
     })
     .map((x): ParetoEntry => {
       const local = split === 3;
@@ -42,8 +48,8 @@ const entryArb = (split: number, freq: number) =>
       const transfer = local ? 0 : x.rtt + x.payload;
       const server = local ? 0 : x.server;
       const mean = head + transfer + server;
-      return entry({
-        config: { split, cpuFreqMHz: freq },
+      const e = entry({
+        config: { split, cpuFreqMHz: freq, deviceTarget: target },
         head,
         transfer,
         server,
@@ -52,11 +58,12 @@ const entryArb = (split: number, freq: number) =>
         accuracy: x.accuracy,
         conditions: local ? {} : { bandwidthMbps: x.bw, rttMs: x.rtt, serverWaitMs: x.wait },
       });
+      return x.switchCost === undefined ? e : { ...e, switchCost: x.switchCost };
     });
 
 const archiveArb = fc
-  .uniqueArray(fc.tuple(fc.constantFrom(...SPLITS), fc.constantFrom(...FREQS)), { minLength: 1, maxLength: 12, selector: ([s, f]) => `${s}/${f}` })
-  .chain((pairs) => fc.tuple(...pairs.map(([s, f]) => entryArb(s, f))));
+  .uniqueArray(fc.tuple(fc.constantFrom(...SPLITS), fc.constantFrom(...FREQS), fc.constantFrom(...TARGETS)), { minLength: 1, maxLength: 12, selector: ([s, f, t]) => `${s}/${f}/${t}` })
+  .chain((triples) => fc.tuple(...triples.map(([s, f, t]) => entryArb(s, f, t))));
 
 const linkArb: fc.Arbitrary<KnownLink> = fc.record({
   bandwidthMbps: fc.option(fc.double({ min: 0.5, max: 500, noNaN: true }), { nil: null }),
@@ -70,6 +77,8 @@ const optsArb = fc.record({
   minSamples: fc.option(fc.integer({ min: 1, max: 200 }), { nil: undefined }),
   hysteresis: fc.double({ min: 0, max: 0.3, noNaN: true }),
   switchCost: fc.record({ timeMs: fc.double({ min: 0, max: 50, noNaN: true }), energyJ: fc.double({ min: 0, max: 1, noNaN: true }) }),
+  // what a daemon measured switching to a target, for some targets
+  acceleratorSwitchMs: fc.option(fc.dictionary(fc.constantFrom(...TARGETS), fc.double({ min: 0, max: 40, noNaN: true })), { nil: undefined }),
 });
 
 const caseArb = fc.record({
@@ -78,7 +87,7 @@ const caseArb = fc.record({
   deadlineMs: fc.double({ min: 1, max: 1500, noNaN: true }),
   minAccuracy: fc.option(fc.double({ min: 0.5, max: 1, noNaN: true }), { nil: undefined }),
   serverUp: fc.boolean(),
-  current: fc.option(fc.tuple(fc.constantFrom(...SPLITS), fc.constantFrom(...FREQS)), { nil: null }),
+  current: fc.option(fc.tuple(fc.constantFrom(...SPLITS), fc.constantFrom(...FREQS), fc.constantFrom(...TARGETS)), { nil: null }),
   opts: optsArb,
 });
 
@@ -88,7 +97,7 @@ describe("splitwatt policy, against a brute force over the full predictions", ()
       fc.property(caseArb, (k) => {
         const file = loaded(paretoDoc({ dimensions: DIMS, archive: k.archive }));
         const policy = createPolicy("splitwatt", file, k.opts);
-        const current: Config | null = k.current === null ? null : { split: k.current[0], cpuFreqMHz: k.current[1] };
+        const current: Config | null = k.current === null ? null : { split: k.current[0], cpuFreqMHz: k.current[1], deviceTarget: k.current[2] };
         const rule = { minSamples: k.opts.minSamples ?? samplesForTarget(k.opts.target), cvFloor: k.opts.cvFloor };
         // the brute force: every candidate through the full cost model
         const rows = k.archive.flatMap((e) => {
@@ -100,10 +109,16 @@ describe("splitwatt policy, against a brute force over the full predictions", ()
             serverWaitMs: k.link.serverWaitMs ?? e.conditions.serverWaitMs ?? 0,
           };
           const p = predict(e, link);
-          const sw = current === null || current.cpuFreqMHz !== e.config.cpuFreqMHz;
-          const extra = sw ? k.opts.switchCost.timeMs : 0;
+          const cpu = k.opts.switchCost;
+          const cpuSw = current === null || current.cpuFreqMHz !== e.config.cpuFreqMHz;
+          // the accelerator: the daemon's figure for the target, else the file's; unmeasured (null): as a CPU switch
+          const given = k.opts.acceleratorSwitchMs?.[String(e.config.deviceTarget)];
+          const accel = switchCostMs(current, { config: e.config, switchCost: { acceleratorMs: given ?? e.switchCost?.acceleratorMs ?? null, gpuFreqMs: null } }).acceleratorMs;
+          const powerW = e.energyJ.device! / (e.latencyMs / 1000);
+          const extra = (cpuSw ? cpu.timeMs : 0) + (accel ?? cpu.timeMs);
+          const switchJ = (cpuSw ? cpu.energyJ : 0) + (accel === null ? cpu.energyJ : (powerW * accel) / 1000);
           const probability = meetProbability(p.samplesMs, 0, p.latencyMs, extra, sampleSpreadMs(e.latency.samples), k.deadlineMs, rule);
-          return [{ key: canonicalConfigKey(e.config), probability, energy: p.energyJ.total + (sw ? k.opts.switchCost.energyJ : 0) }];
+          return [{ key: canonicalConfigKey(e.config), probability, energy: p.energyJ.total + switchJ }];
         });
         const request = { deadlineMs: k.deadlineMs, minAccuracy: k.minAccuracy };
         const state = { nowMs: 0, link: k.link, serverUp: k.serverUp, current };

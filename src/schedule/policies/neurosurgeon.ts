@@ -1,8 +1,11 @@
 /**
  * `neurosurgeon`: Neurosurgeon's objective (Kang et al., 2017): the configuration with the
  * lowest predicted mean latency under the current bandwidth and server load, over the file's
- * archive (ties: the lower predicted energy). The deadline does not enter the choice; the
- * decision is marked infeasible when even that latency exceeds it. Filters as every policy:
+ * archive (ties: the lower predicted energy). The latency it compares counts the switch a
+ * candidate implies from the configuration running now (CPU frequency, accelerator, GPU clock:
+ * switchPricing.ts), so a configuration that is faster once loaded but takes seconds to switch
+ * to is not the latency-optimal one for this request. The deadline does not enter the choice;
+ * the decision is marked infeasible when even that latency exceeds it. Filters as every policy:
  * the request's minAccuracy, and only all-on-device configurations while the server is down.
  */
 import type { LoadedParetoFile } from "../../contracts/paretoFile.js";
@@ -11,6 +14,7 @@ import type { Decision, Policy, PolicyRequest, PolicyState } from "../policy.js"
 import { accurateEnough, frozen, LinkMemo, ms, noCandidate, predictionOf, prepareCandidates, prob, totalsFor } from "./candidates.js";
 import { meetProbability } from "./meetProbability.js";
 import { probabilityRule, type PolicyOptions } from "./policyOptions.js";
+import { SwitchPricing, switchNote } from "./switchPricing.js";
 
 export function neurosurgeon(file: LoadedParetoFile, opts: PolicyOptions): Policy {
   const { doc } = file;
@@ -19,6 +23,12 @@ export function neurosurgeon(file: LoadedParetoFile, opts: PolicyOptions): Polic
   const rule = probabilityRule(opts);
   const t = costTotals();
   const memo = new LinkMemo();
+  const pricing = new SwitchPricing(doc.archive, doc.space, opts);
+  const n = cands.length;
+  // per link: every candidate's predicted mean latency and energy
+  const latencyMs = new Float64Array(n);
+  const energyJ = new Float64Array(n);
+  const eligible = new Uint8Array(n);
   let chosen = -1;
   let chosenMs = 0;
   let chosenShift = 0;
@@ -30,28 +40,42 @@ export function neurosurgeon(file: LoadedParetoFile, opts: PolicyOptions): Polic
     candidates: cands.map((c) => c.entry),
     decide(request: PolicyRequest, state: PolicyState): Decision {
       const d = request.deadlineMs;
-      // the choice does not depend on the deadline: kept until the link, server state or accuracy floor change
-      if (memo.changed(state.link, state.serverUp, request.minAccuracy)) {
+      // the choice does not depend on the deadline: kept until the link, server state, accuracy floor or the current configuration's switch prices change
+      const linkChanged = memo.changed(state.link, state.serverUp, request.minAccuracy);
+      if (linkChanged) {
+        for (let i = 0; i < n; i++) {
+          const c = cands[i]!;
+          eligible[i] = (state.serverUp || c.local) && accurateEnough(c, request.minAccuracy) ? 1 : 0;
+          totalsFor(c, state.link, t);
+          latencyMs[i] = t.latencyMs;
+          energyJ[i] = t.energyJ;
+        }
+      }
+      const pricesChanged = pricing.from(state.current);
+      if (linkChanged || pricesChanged) {
         let best = -1;
         let bestMs = Number.POSITIVE_INFINITY;
         let bestE = Number.POSITIVE_INFINITY;
-        for (let i = 0; i < cands.length; i++) {
-          const c = cands[i]!;
-          if ((!state.serverUp && !c.local) || !accurateEnough(c, request.minAccuracy)) continue;
-          totalsFor(c, state.link, t);
-          if (t.latencyMs < bestMs || (t.latencyMs === bestMs && t.energyJ < bestE)) {
+        for (let i = 0; i < n; i++) {
+          if (eligible[i] === 0) continue;
+          const lat = latencyMs[i]! + pricing.timeMs(i);
+          const e = energyJ[i]! + pricing.energyJ(i);
+          if (lat < bestMs || (lat === bestMs && e < bestE)) {
             best = i;
-            bestMs = t.latencyMs;
-            bestE = t.energyJ;
+            bestMs = lat;
+            bestE = e;
           }
         }
+        const previous = chosen;
         chosen = best;
         if (best >= 0) {
-          totalsFor(cands[best]!, state.link, t);
           chosenMs = bestMs;
-          chosenShift = t.shiftMs;
-          chosenLatency = t.latencyMs;
-          chosenPrediction = frozen(predictionOf(cands[best]!, t));
+          if (linkChanged || best !== previous || chosenPrediction === null) {
+            totalsFor(cands[best]!, state.link, t);
+            chosenShift = t.shiftMs;
+            chosenLatency = t.latencyMs;
+            chosenPrediction = frozen(predictionOf(cands[best]!, t));
+          }
         }
       }
       const best = chosen;
@@ -59,7 +83,8 @@ export function neurosurgeon(file: LoadedParetoFile, opts: PolicyOptions): Polic
       const bestMs = chosenMs;
       const c = cands[best]!;
       const predicted = chosenPrediction as Prediction;
-      const probability = meetProbability(c.entry.latency.samples, chosenShift, chosenLatency, 0, c.spreadMs, d, rule);
+      const switchCost = pricing.parts(best);
+      const probability = meetProbability(c.entry.latency.samples, chosenShift, chosenLatency, switchCost?.timeMs ?? 0, c.spreadMs, d, rule);
       const down = state.serverUp ? "" : "server down, all-on-device only: ";
       return {
         entry: c.entry,
@@ -67,8 +92,8 @@ export function neurosurgeon(file: LoadedParetoFile, opts: PolicyOptions): Polic
         predicted,
         probability,
         feasible: bestMs <= d,
-        reason: `${down}lowest predicted mean latency (${ms(bestMs)}${bestMs <= d ? "" : `, beyond ${ms(d)}`}, P ${prob(probability)})`,
-        switchCost: null,
+        reason: `${down}lowest predicted mean latency (${ms(bestMs)}${bestMs <= d ? "" : `, beyond ${ms(d)}`}, P ${prob(probability)})${switchNote(switchCost)}`,
+        switchCost,
       };
     },
   };

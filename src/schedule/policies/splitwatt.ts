@@ -9,8 +9,10 @@
  *
  *   prediction  = the cost model's rule (predictTotals on constants computed once per file),
  *                 unknown link figures taken as c was measured
- *   switch      = c's CPU frequency differs from the current configuration's (or nothing runs
- *                 yet): the switch's time is added to every latency sample, its energy to E
+ *   switch      = what moving to c from the current configuration adds (switchPricing.ts): the
+ *                 CPU frequency's, the accelerator's (the head's device target) and the GPU
+ *                 clock's switch, each only when it changes (everything before the first
+ *                 request); an unmeasured part counts as a CPU-frequency switch and is named
  *   E(c)        = predicted total energy + switch energy
  *   P(c)        = meetProbability(predicted samples + switch time, D)   (meetProbability.ts:
  *                 the empirical share, guarded by a fitted normal tail below 1/(1 - target)
@@ -37,9 +39,10 @@ import type { LoadedParetoFile } from "../../contracts/paretoFile.js";
 import { costTotals } from "../../predict/costModel.js";
 import type { Decision, Policy, PolicyRequest, PolicyState } from "../policy.js";
 import type { KnownLink } from "../policy.js";
-import { accurateEnough, frequencyDimension, joules, LinkMemo, ms, noCandidate, predictionOf, prepareCandidates, prob, totalsFor, type Candidate } from "./candidates.js";
+import { accurateEnough, joules, LinkMemo, ms, noCandidate, predictionOf, prepareCandidates, prob, totalsFor, type Candidate } from "./candidates.js";
 import { meetProbability, normalCdf } from "./meetProbability.js";
 import { probabilityRule, type PolicyOptions } from "./policyOptions.js";
+import { SwitchPricing, switchNote } from "./switchPricing.js";
 
 /**
  * A z below which normalCdf stays under `target`: the point where it reaches the target (by
@@ -61,12 +64,11 @@ export function splitwatt(file: LoadedParetoFile, opts: PolicyOptions): Policy {
   const cands = prepareCandidates(doc.archive, doc);
   const all = cands.map((_, i) => i);
   const keyIndex = new Map(cands.map((c, i) => [c.key, i]));
-  const freqDim = frequencyDimension(doc.space);
   const rule = probabilityRule(opts);
-  const { target, hysteresis, switchCost } = opts;
+  const { target, hysteresis } = opts;
   const t = costTotals();
-  // a switch: a frequency dimension, and the candidate's value differs from the current one (unknown before the first request)
-  const anySwitch = freqDim !== null;
+  // what a switch from the current configuration adds to each candidate
+  const pricing = new SwitchPricing(doc.archive, doc.space, opts);
   // per link: every candidate's predicted totals and the candidates by predicted energy, recomputed
   // only when the link's figures change (the daemon's estimates move slowly; a replay holds them for a
   // whole trace step)
@@ -128,11 +130,10 @@ export function splitwatt(file: LoadedParetoFile, opts: PolicyOptions): Policy {
       const link = state.link;
       const current = state.current;
       const currentIndex = current === null ? -1 : indexOf(current);
-      const currentFreq = current === null || freqDim === null ? undefined : current[freqDim];
+      pricing.from(current);
 
       refresh(link);
       const passes = (c: Candidate): boolean => (state.serverUp || c.local) && accurateEnough(c, minAccuracy);
-      const switches = (i: number): boolean => anySwitch && (current === null || cands[i]!.freq !== currentFreq);
       const probabilityOf = (i: number, extraMs: number): number =>
         meetProbability(cands[i]!.entry.latency.samples, shiftMs[i]!, latencyMs[i]!, extraMs, cands[i]!.spreadMs, d, rule);
 
@@ -152,9 +153,8 @@ export function splitwatt(file: LoadedParetoFile, opts: PolicyOptions): Policy {
         considered++;
         // every later candidate's energy is at least its predicted energy, which exceeds the best's
         if (sorted && best >= 0 && energyJ[i]! > bestE) break;
-        const sw = switches(i);
-        const extraMs = sw ? switchCost.timeMs : 0;
-        const e = energyJ[i]! + (sw ? switchCost.energyJ : 0);
+        const extraMs = pricing.timeMs(i);
+        const e = energyJ[i]! + pricing.energyJ(i);
         const lat = latencyMs[i]! + extraMs;
         if (i !== currentIndex && tailBelowTarget(c, lat, d)) continue;
         const p = probabilityOf(i, extraMs);
@@ -171,9 +171,8 @@ export function splitwatt(file: LoadedParetoFile, opts: PolicyOptions): Policy {
         }
       }
       if (currentIndex >= 0 && !currentSeen && passes(cands[currentIndex]!)) {
-        const sw = switches(currentIndex);
-        currentE = energyJ[currentIndex]! + (sw ? switchCost.energyJ : 0);
-        currentP = probabilityOf(currentIndex, sw ? switchCost.timeMs : 0);
+        currentE = energyJ[currentIndex]! + pricing.energyJ(currentIndex);
+        currentP = probabilityOf(currentIndex, pricing.timeMs(currentIndex));
       }
       // none qualifies: the most likely to meet the deadline, over all of them
       let likely = -1;
@@ -183,9 +182,8 @@ export function splitwatt(file: LoadedParetoFile, opts: PolicyOptions): Policy {
         let likelyE = Number.POSITIVE_INFINITY;
         for (let i = 0; i < cands.length; i++) {
           if (!passes(cands[i]!)) continue;
-          const sw = switches(i);
-          const extraMs = sw ? switchCost.timeMs : 0;
-          const e = energyJ[i]! + (sw ? switchCost.energyJ : 0);
+          const extraMs = pricing.timeMs(i);
+          const e = energyJ[i]! + pricing.energyJ(i);
           const lat = latencyMs[i]! + extraMs;
           const p = probabilityOf(i, extraMs);
           if (p > likelyP || (p === likelyP && (lat < likelyMs || (lat === likelyMs && e < likelyE)))) {
@@ -217,15 +215,15 @@ export function splitwatt(file: LoadedParetoFile, opts: PolicyOptions): Policy {
         reason = `${down}lowest expected energy (${joules(bestE)}) with P ${prob(bestP)} >= ${target} of meeting ${ms(d)}`;
       }
       const c = cands[index]!;
-      const switched = switches(index) && (switchCost.timeMs > 0 || switchCost.energyJ > 0);
+      const switchCost = pricing.parts(index);
       return {
         entry: c.entry,
         index,
         predicted: predictionOf(c, totalsFor(c, link, t)),
         probability,
         feasible: best >= 0,
-        reason,
-        switchCost: switched ? { ...switchCost } : null,
+        reason: reason + switchNote(switchCost),
+        switchCost,
       };
     },
   };

@@ -1,12 +1,15 @@
 /**
  * `splitwatt decide`: one decision of a policy over a pareto file, for users and scripts (the
  * daemon's code: createPolicy + decide). Link figures not given are taken as each configuration
- * was measured.
+ * was measured. `--current` is the configuration the device runs now, from which switches
+ * (CPU frequency, accelerator, GPU clock) are counted; without it nothing runs yet, so every
+ * configuration counts the switches to it (as the daemon's first request does).
  */
 import { basename } from "node:path";
 import { Command } from "commander";
 import { z } from "zod";
 import type { LoadedParetoFile, ParetoFile } from "../contracts/paretoFile.js";
+import type { SwitchParts } from "../schedule/policy.js";
 import { MalformedError, UsageError } from "../errors.js";
 import { cliNumber } from "./cliNumber.js";
 import { run } from "./run.js";
@@ -24,6 +27,7 @@ const DecideOptions = z.object({
   minAccuracy: cliNumber(z.number().min(0, "--min-accuracy is a fraction in [0, 1], e.g. 0.6").max(1, "--min-accuracy is a fraction in [0, 1], e.g. 0.6")).optional(),
   target: cliNumber(z.number().gt(0, "--target is a probability in (0, 1), e.g. 0.99").lt(1, "--target is a probability in (0, 1), e.g. 0.99")).optional(),
   config: z.string().min(1).optional(),
+  current: z.string().min(1).optional(),
   serverDown: z.boolean().default(false),
   json: z.boolean().default(false),
 });
@@ -43,14 +47,28 @@ async function load(path: string): Promise<LoadedParetoFile> {
   }
 }
 
+/** The switch a decision counts, in words. */
+function switchLine(sw: SwitchParts | null, fromCurrent: boolean): string {
+  const from = fromCurrent ? "from --current" : "from nothing running yet (give --current)";
+  if (sw === null) return `none counted ${from}`;
+  const parts = [
+    ...(sw.cpuFreqMs > 0 ? [`CPU frequency ${sw.cpuFreqMs.toFixed(2)} ms`] : []),
+    ...(sw.acceleratorMs > 0 || sw.assumed.includes("accelerator") ? [`accelerator ${sw.acceleratorMs.toFixed(2)} ms${sw.assumed.includes("accelerator") ? " (not measured: as a CPU-frequency switch)" : ""}`] : []),
+    ...(sw.gpuFreqMs > 0 || sw.assumed.includes("gpuFreq") ? [`GPU clock ${sw.gpuFreqMs.toFixed(2)} ms${sw.assumed.includes("gpuFreq") ? " (not measured: as a CPU-frequency switch)" : ""}`] : []),
+  ];
+  return `${sw.timeMs.toFixed(2)} ms, ${sw.energyJ.toFixed(3)} J ${from}${parts.length > 0 ? `: ${parts.join(" + ")}` : ""}`;
+}
+
 async function decide(o: DecideCliOptions): Promise<void> {
-  const [file, { createPolicy, V1_POLICIES }, { latencyQuantile }] = await Promise.all([load(o.front), import("../schedule/policies/index.js"), import("../predict/costModel.js")]);
+  const [file, { createPolicy, parseConfigSpec, V1_POLICIES }, { latencyQuantile }] = await Promise.all([load(o.front), import("../schedule/policies/index.js"), import("../predict/costModel.js")]);
   const warnings = file.fileVersion === 1 ? file.warnings.map((w) => `${w}; only the ${V1_POLICIES.join(" and ")} policies work on it`) : file.warnings;
   for (const w of warnings) process.stderr.write(`splitwatt: warning: ${w}\n`);
   if (o.config !== undefined && o.policy !== "static") throw new UsageError(`--config is the static policy's configuration; drop it or add --policy static`);
   const policy = createPolicy(o.policy, file, { ...(o.target === undefined ? {} : { target: o.target }), ...(o.config === undefined ? {} : { config: o.config }) });
   const link = { bandwidthMbps: o.bandwidthMbps ?? null, rttMs: o.rttMs ?? null, serverWaitMs: o.serverWaitMs ?? null };
-  const d = policy.decide({ deadlineMs: o.deadlineMs, minAccuracy: o.minAccuracy }, { nowMs: 0, link, serverUp: !o.serverDown, current: null });
+  const current = o.current === undefined ? null : parseConfigSpec(o.current, file.doc.space);
+  const d = policy.decide({ deadlineMs: o.deadlineMs, minAccuracy: o.minAccuracy }, { nowMs: 0, link, serverUp: !o.serverDown, current });
+  const sw = d.switchCost ?? null;
   const p = d.predicted;
   const quantiles = { p50: latencyQuantile(p, 0.5), p95: latencyQuantile(p, 0.95), p99: latencyQuantile(p, 0.99) };
   const src = d.entry.energySource;
@@ -64,13 +82,14 @@ async function decide(o: DecideCliOptions): Promise<void> {
       minAccuracy: o.minAccuracy ?? null,
       link,
       serverUp: !o.serverDown,
+      current,
       config: d.entry.config,
       predicted: { latencyMs: p.latencyMs, ...quantiles, samples: p.samplesMs.length, breakdownMs: p.breakdownMs, energyJ: p.energyJ, energySource: src, perPart: p.perPart },
       accuracy: d.entry.accuracy?.value ?? null,
       probability: d.probability,
       feasible: d.feasible,
       reason: d.reason,
-      switchCost: d.switchCost ?? null,
+      switchCost: sw,
       warnings,
     };
     process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
@@ -88,6 +107,7 @@ async function decide(o: DecideCliOptions): Promise<void> {
     ...(b === null ? [] : [`            head ${num(b.head, 2)}, encode ${num(b.encode, 2)}, transfer ${num(b.transfer, 2)}, server ${num(b.server, 2)}, decode ${num(b.decode, 2)} ms`]),
     `energy      ${e.total.toFixed(3)} J: device ${part(e.device, src.device)}, network ${part(e.network, src.network)}, server ${part(e.server, src.server)}`,
     `accuracy    ${num(d.entry.accuracy?.value, 4)}`,
+    `switch      ${switchLine(sw, current !== null)}`,
     `P(meet)     ${d.probability.toFixed(4)}`,
     `feasible    ${d.feasible ? "yes" : "no: no configuration is expected to meet the deadline"}`,
     `reason      ${d.reason}`,
@@ -107,6 +127,7 @@ export function decideCommand(): Command {
     .option("--min-accuracy <fraction>", "skip configurations below this accuracy, e.g. 0.6")
     .option("--target <p>", "splitwatt: the probability of meeting the deadline to reach (default 0.99)")
     .option("--config <dim=value,...>", "static: the configuration, e.g. layer=22,cpu-freq=800,edge-accelerator=std,server-accelerator=false")
+    .option("--current <dim=value,...>", "the configuration the device runs now: switches (CPU frequency, accelerator, GPU clock) are counted from it (default: nothing runs yet, every switch counted)")
     .option("--server-down", "decide as the daemon does while the server is out (all-on-device configurations only)")
     .option("--json", "print JSON")
     .action(

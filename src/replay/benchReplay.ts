@@ -8,10 +8,20 @@
  * (drawUniform): the same seed gives the same figures, a strategy draws the same runs whichever
  * others run beside it, and strategies that agree on a request get the same run. Memory is bounded: tallies, sketches and the timeline do not grow with the
  * number of requests.
+ *
+ * A decision that moves the device to another configuration pays the switch, as it would in the
+ * daemon: with `switches` given, the time and energy of the switch from the strategy's previous
+ * configuration (CPU frequency, accelerator, GPU clock; the same pricing the policies count,
+ * policies/switchPricing.ts, under the run's shared policy options) are added to the drawn run's
+ * latency and device energy, for every strategy alike (whether or not it counts switches when
+ * it decides).
  */
 import { canonicalConfigKey, type Config } from "../contracts/measurement.js";
 import { traceIndexAt, type ConditionsTrace, type TracePoint } from "../contracts/conditionsTrace.js";
 import { UsageError } from "../errors.js";
+import type { ParetoFile } from "../contracts/paretoFile.js";
+import type { PolicyOptions } from "../schedule/policies/policyOptions.js";
+import { SwitchPricing } from "../schedule/policies/switchPricing.js";
 import type { Policy, PolicyState } from "../schedule/policy.js";
 import type { PoolRuns, RunOutcome } from "./poolRuns.js";
 import { QuantileSketch } from "./quantileSketch.js";
@@ -42,6 +52,8 @@ export interface BenchReplayOptions {
   sink?: RequestSink | undefined;
   /** bin the run by time (runs with a trace) */
   timeline?: boolean;
+  /** charge each switch's time and energy to the request that makes it (the front's space and the shared policy options); absent: switches cost nothing */
+  switches?: { space: ParetoFile["space"]; options: Pick<PolicyOptions, "switchCost" | "acceleratorSwitchMs" | "gpuFreqSwitchMs"> } | undefined;
   onProgress?: (requests: number) => void;
 }
 
@@ -84,10 +96,12 @@ interface Prepared {
   runs: Int32Array[];
   current: Config | null;
   tally: StrategyTally;
+  /** prices the switches of this strategy's candidates (null: not charged) */
+  pricing: SwitchPricing | null;
 }
 
 /** Index the configurations a policy may choose; refuses candidates the pool lacks. */
-function prepare(s: ReplayStrategy, pool: PoolRuns, keyIndex: Map<string, number>): Prepared {
+function prepare(s: ReplayStrategy, pool: PoolRuns, keyIndex: Map<string, number>, switches: BenchReplayOptions["switches"]): Prepared {
   const config = new Int32Array(s.policy.candidates.length);
   const runs: Int32Array[] = [];
   const missing: string[] = [];
@@ -108,12 +122,13 @@ function prepare(s: ReplayStrategy, pool: PoolRuns, keyIndex: Map<string, number
       `strategy ${s.name} may choose ${missing.length} configuration(s) the pool has no runs of (e.g. ${missing[0]}); pass the pool the front was optimised on (splitwatt optimize --replay POOL)`,
     );
   }
-  return { policy: s.policy, config, runs, current: null, tally: new StrategyTally(s.name, keyIndex.size) };
+  const pricing = switches === undefined ? null : new SwitchPricing(s.policy.candidates, switches.space, switches.options);
+  return { policy: s.policy, config, runs, current: null, tally: new StrategyTally(s.name, keyIndex.size), pricing: pricing?.active === true ? pricing : null };
 }
 
 export async function benchReplay(o: BenchReplayOptions): Promise<BenchReplayResult> {
   const keyIndex = new Map(o.configurationKeys.map((k, i) => [k, i]));
-  const prepared = o.strategies.map((s) => prepare(s, o.pool, keyIndex));
+  const prepared = o.strategies.map((s) => prepare(s, o.pool, keyIndex, o.switches));
   const deadlines = new QuantileSketch();
   const timeline = o.timeline === true ? new Timeline(o.strategies.map((s) => s.name)) : null;
   const points: readonly TracePoint[] | null = o.trace?.points ?? null;
@@ -148,6 +163,14 @@ export async function benchReplay(o: BenchReplayOptions): Promise<BenchReplayRes
         const cfg = p.config[d.index] as number;
         const run = runs[Math.floor(drawUniform(o.seed, n, cfg) * runs.length)] as number;
         o.pool.outcome(run, point, pointIndex, out);
+        if (p.pricing !== null) {
+          p.pricing.from(p.current);
+          const switchMs = p.pricing.timeMs(d.index);
+          const switchJ = p.pricing.energyJ(d.index);
+          out.latencyMs += switchMs;
+          out.energyJ += switchJ;
+          out.deviceJ += switchJ;
+        }
         p.tally.add(req.deadlineMs, cfg, out.latencyMs, out.energyJ, out.deviceJ, out.networkJ, out.serverJ, d.feasible);
         p.current = d.entry.config;
         if (timeline !== null) timeline.add(req.tMs, s, cfg, out.latencyMs, out.energyJ, out.latencyMs > req.deadlineMs, point === null ? null : { bandwidthMbps: point.bandwidthMbps, serverWaitMs: point.serverWaitMs });

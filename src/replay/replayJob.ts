@@ -11,7 +11,7 @@ import { readDynasplitPool } from "../contracts/dynasplitCsv.js";
 import { canonicalConfigKey } from "../contracts/measurement.js";
 import { checkParetoFile, readParetoFile, type LoadedParetoFile } from "../contracts/paretoFile.js";
 import { IoError, MalformedError, UsageError } from "../errors.js";
-import { createPolicy } from "../schedule/policies/index.js";
+import { createPolicy, policyOptionsSchema, type PolicyOptions } from "../schedule/policies/index.js";
 import { configurationKeys, type DeadlineStats } from "./benchDocument.js";
 import { benchReplay, type ReplayStrategy, type RequestSink } from "./benchReplay.js";
 import { PoolRuns, type RunOutcome } from "./poolRuns.js";
@@ -89,6 +89,12 @@ export function buildStrategies(job: Pick<ReplayJob, "strategies" | "policyOptio
   });
 }
 
+/** The switch costs the run's shared policy options give (what the replay charges every strategy; buildStrategies has checked the options). */
+function sharedSwitchOptions(o: Record<string, unknown>): Pick<PolicyOptions, "switchCost" | "acceleratorSwitchMs" | "gpuFreqSwitchMs"> {
+  const r = policyOptionsSchema.safeParse(o);
+  return r.success ? r.data : policyOptionsSchema.parse({});
+}
+
 /** --per-request rows: one CSV row per request and strategy. */
 function requestsCsv(file: string, header: boolean, strategies: readonly string[], keys: readonly string[]): RequestSink & { close(): Promise<void> } {
   const stream = createWriteStream(file);
@@ -154,6 +160,7 @@ export async function runReplayJob(
       sink,
       timeline: job.trace !== null,
       onProgress: hooks.onProgress,
+      switches: { space: front.doc.space, options: sharedSwitchOptions(job.policyOptions) },
     });
   } finally {
     await sink?.close();

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeParetoFile } from "../../src/contracts/paretoFile.js";
-import { fiveConfigs } from "../fixtures/paretoFixtures.js";
+import { entry, fiveConfigs, paretoDoc } from "../fixtures/paretoFixtures.js";
 
 const repo = resolve(import.meta.dirname, "../..");
 const bin = join(repo, "bin/splitwatt.js");
@@ -19,11 +19,22 @@ const oneLine = (s: string) => s.trim().split("\n").length === 1;
 let dir: string;
 let five: string;
 let v1: string;
+let targets: string;
 beforeAll(() => {
+  // the head on cpu: 60 ms, 0.6 J, switching to it 12 ms; on webgpu: 20 ms, 0.3 J, switching to it 1500 ms (test/unit/switchCosts.test.ts)
+  const cpu = { ...entry({ config: { split: 2, cpuFreqMHz: 1200, deviceTarget: "cpu" }, head: 60, energy: { device: 0.6 } }), switchCost: { acceleratorMs: 12, gpuFreqMs: null } };
+  const gpu = { ...entry({ config: { split: 2, cpuFreqMHz: 1200, deviceTarget: "webgpu" }, head: 20, energy: { device: 0.3 } }), switchCost: { acceleratorMs: 1500, gpuFreqMs: null } };
+  const dims = [
+    { name: "split", values: [1, 2] },
+    { name: "cpuFreqMHz", values: [1200] },
+    { name: "deviceTarget", values: ["cpu", "webgpu"] },
+  ];
   dir = mkdtempSync(join(tmpdir(), "sw-decide-"));
   const { doc } = fiveConfigs();
   five = join(dir, "five.pareto.json");
   writeParetoFile(five, doc);
+  targets = join(dir, "targets.pareto.json");
+  writeParetoFile(targets, paretoDoc({ dimensions: dims, archive: [cpu, gpu] }));
   // the same front as a version-1 file (summary figures only)
   v1 = join(dir, "five-v1.pareto.json");
   const { archive: _a, version: _v, front, ...rest } = doc;
@@ -84,6 +95,26 @@ describe("splitwatt decide", () => {
     const lax = at(["--target", "0.9"]);
     expect(lax.config).toEqual({ split: 1, cpuFreqMHz: 600 });
     expect(lax.probability).toBeCloseTo(0.952, 3);
+  });
+
+  it("--current: switches are counted from the configuration running now; a cheaper webgpu head loses to its 1.5 s switch, and wins once current", () => {
+    const run = (extra: string[]) => cli(["decide", "--front", targets, "--deadline-ms", "100", "--json", ...extra]);
+    const fromCpu = JSON.parse(run(["--current", "split=2,cpuFreqMHz=1200,deviceTarget=cpu"]).stdout);
+    expect([fromCpu.config.deviceTarget, fromCpu.switchCost, fromCpu.current]).toEqual(["cpu", null, { split: 2, cpuFreqMHz: 1200, deviceTarget: "cpu" }]);
+    const fromGpu = JSON.parse(run(["--current", "split=2,cpuFreqMHz=1200,deviceTarget=webgpu"]).stdout);
+    expect([fromGpu.config.deviceTarget, fromGpu.switchCost]).toEqual(["webgpu", null]);
+    // nothing running yet: the cpu head is loaded first (12 ms at 10 W)
+    const first = JSON.parse(run([]).stdout);
+    expect([first.config.deviceTarget, first.current]).toEqual(["cpu", null]);
+    expect(first.switchCost).toEqual({ timeMs: 12, energyJ: expect.closeTo(0.12, 9), cpuFreqMs: 0, acceleratorMs: 12, gpuFreqMs: 0, assumed: [] });
+    const text = cli(["decide", "--front", targets, "--deadline-ms", "100"]);
+    expect(text.stdout).toMatch(/^switch {6}12\.00 ms, 0\.120 J from nothing running yet \(give --current\): accelerator 12\.00 ms$/m);
+    // neurosurgeon too: the latency it minimises includes the switch
+    expect(JSON.parse(run(["--policy", "neurosurgeon", "--current", "split=2,cpuFreqMHz=1200,deviceTarget=cpu"]).stdout).config.deviceTarget).toBe("cpu");
+    expect(JSON.parse(run(["--policy", "neurosurgeon", "--current", "split=2,cpuFreqMHz=1200,deviceTarget=webgpu"]).stdout).config.deviceTarget).toBe("webgpu");
+    const bad = cli(["decide", "--front", targets, "--deadline-ms", "100", "--current", "split=2,deviceTarget=tpu"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^splitwatt: error\[E_USAGE\]: configuration "split=2,deviceTarget=tpu": deviceTarget=tpu is not a value of deviceTarget; use one of cpu, webgpu\n$/);
   });
 
   it("on an optimize --replay front of DynaSplit's VGG16 pool: dynasplit takes the cheapest edge configuration within 438.4 ms", () => {

@@ -13,7 +13,7 @@ import { PoolRuns } from "../../src/replay/poolRuns.js";
 import { workloadStream, type TimedRequest } from "../../src/replay/workloadStream.js";
 import { createPolicy } from "../../src/schedule/policies/index.js";
 import { poolEvaluator } from "../../src/search/poolEvaluator.js";
-import { fiveConfigs, loaded, paretoDoc } from "../fixtures/paretoFixtures.js";
+import { entry, fiveConfigs, loaded, paretoDoc } from "../fixtures/paretoFixtures.js";
 
 const data = resolve(import.meta.dirname, "../../../shared/data/dynasplit");
 
@@ -111,6 +111,44 @@ describe("replay: every strategy on a tiny hand-built pool with known answers", 
     await expect(benchReplay({ strategies: strategies(file, ["edge-only"]), pool: small, configurationKeys: keys, requests: batches(requests([1])), trace: null, seed: 1 })).rejects.toThrow(
       /strategy edge-only may choose 2 configuration\(s\) the pool has no runs of .*pass the pool the front was optimised on/,
     );
+  });
+});
+
+describe("replay: a switch costs the request that makes it, as in the daemon", () => {
+  // CPU: head on cpu, 60 ms, 0.2 J (3.33 W), switching to it 12 ms; GPU: head on webgpu, 20 ms, 0.3 J (15 W), switching to it 1500 ms
+  const dims = [
+    { name: "split", values: [2] },
+    { name: "cpuFreqMHz", values: [1200] },
+    { name: "deviceTarget", values: ["cpu", "webgpu"] },
+  ];
+  const CPU = { ...entry({ config: { split: 2, cpuFreqMHz: 1200, deviceTarget: "cpu" }, head: 60, energy: { device: 0.2 } }), switchCost: { acceleratorMs: 12, gpuFreqMs: null } };
+  const GPU = { ...entry({ config: { split: 2, cpuFreqMHz: 1200, deviceTarget: "webgpu" }, head: 20, energy: { device: 0.3 } }), switchCost: { acceleratorMs: 1500, gpuFreqMs: null } };
+  const f = loaded(paretoDoc({ dimensions: dims, archive: [CPU, GPU] }));
+  const pool = new PoolRuns([CPU, GPU].map((e) => run(e)));
+  const keys = configurationKeys(f);
+  const k = (e: ParetoEntry) => canonicalConfigKey(e.config);
+
+  it("dynasplit flips between the two on alternating deadlines and pays 1.5 s and 22.5 J per move to webgpu; splitwatt counts the switch and stays", async () => {
+    const go = (switches: boolean) =>
+      benchReplay({
+        strategies: strategies(f, ["dynasplit", "splitwatt"], { minSamples: 1 }),
+        pool,
+        configurationKeys: keys,
+        requests: batches(requests([100, 40, 100, 40])),
+        trace: null,
+        seed: 1,
+        ...(switches ? { switches: { space: f.doc.space, options: { switchCost: { timeMs: 0, energyJ: 0 } } } } : {}),
+      }).then((r) => Object.fromEntries(r.tallies.map((t) => [t.name, t.result(keys, "replay", [])])));
+    const free = await go(false);
+    expect([free.dynasplit!.decisions, free.dynasplit!.missed]).toEqual([{ [k(CPU)]: 2, [k(GPU)]: 2 }, 0]);
+    const paid = await go(true);
+    // dynasplit: CPU from nothing (60 + 12 ms, 0.2 + 3.33 W x 12 ms), webgpu (20 + 1500 ms: missed, 0.3 + 15 W x 1.5 s), twice
+    expect([paid.dynasplit!.decisions, paid.dynasplit!.missed]).toEqual([{ [k(CPU)]: 2, [k(GPU)]: 2 }, 2]);
+    expect(paid.dynasplit!.meanEnergyJ).toBeCloseTo((0.24 + 22.8) / 2, 9);
+    expect(paid.dynasplit!.latencyCdf.latencyMs.at(-1)).toBeCloseTo(1520, 9);
+    // splitwatt: CPU throughout (the 40 ms requests: nothing meets them, CPU is the most likely), one switch
+    expect([paid.splitwatt!.decisions, paid.splitwatt!.missed, paid.splitwatt!.infeasible]).toEqual([{ [k(CPU)]: 4 }, 2, 2]);
+    expect(paid.splitwatt!.meanEnergyJ).toBeCloseTo((0.24 + 0.2 * 3) / 4, 9);
   });
 });
 

@@ -2,8 +2,8 @@
  * `splitwatt daemon`: the online phase on the edge board (src/schedule/daemon/). Options: the
  * command line over the YAML file over the defaults, merged as plain objects and validated once
  * (src/contracts/daemonConfig.ts). Logs one JSON object per line on stderr; prints its URL on
- * stdout once it listens. SIGTERM / SIGINT: stop accepting, drain, restore the CPU, exit 0; a
- * second SIGINT exits at once (130), restoring the CPU on the way out.
+ * stdout once it listens. SIGTERM / SIGINT: stop accepting, drain, restore the CPU frequency
+ * and GPU clock, exit 0; a second SIGINT exits at once (130), restoring them on the way out.
  */
 import { Command, Option } from "commander";
 import { z } from "zod";
@@ -38,6 +38,7 @@ const DaemonCli = z.object({
   maxBodyMb: cliNumber(z.number().positive()).optional(),
   requestTimeoutMs: cliNumber(z.number().int().positive()).optional(),
   cpufreq: z.string().optional(),
+  gpufreq: z.string().optional(),
   sysfsRoot: z.string().min(1).optional(),
   stateDir: z.string().min(1).optional(),
   board: z.string().min(1).optional(),
@@ -72,6 +73,7 @@ export function daemonCommand(): Command {
     .option("--max-body-mb <mb>", "largest request body (default 64)")
     .option("--request-timeout-ms <ms>", "time a client has to send a whole request (default 30000)")
     .option("--cpufreq <mode>", "auto (default): set each configuration's CPU frequency, held for the daemon's life and restored on exit; off")
+    .option("--gpufreq <mode>", "auto (default): set each configuration's GPU clock (gpuFreqMHz), restored on exit; off")
     .option("--sysfs-root <dir>", "read and write sysfs under this directory instead of /sys (env SPLITWATT_SYSFS_ROOT)")
     .option("--state-dir <dir>", "where the cpufreq restore state lives (env SPLITWATT_STATE_DIR)")
     .option("--board <name|file>", "board profile for the estimate device energy source (env SPLITWATT_BOARD)")

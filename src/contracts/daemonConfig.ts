@@ -80,6 +80,8 @@ const fields = {
   }).partial(),
   /** auto: set the frequencies the front's configurations name (through cpufreq, held for the daemon's life); off: leave them */
   cpufreq: z.enum(["auto", "off"], { error: "cpufreq is auto or off" }),
+  /** auto: set the GPU clocks the front's configurations name (gpuFreqMHz; the first GPU, restored on exit); off: leave them */
+  gpufreq: z.enum(["auto", "off"], { error: "gpufreq is auto or off" }),
   /** the sysfs root (a fake tree in tests) */
   sysfsRoot: z.string().min(1),
   /** where the cpufreq restore state lives (default SPLITWATT_STATE_DIR or ~/.local/state/splitwatt) */
@@ -129,6 +131,7 @@ export const daemonOptionsSchema = daemonConfigFileSchema.extend({
   estimator: fields.estimator.default({}),
   probe: fields.probe.default({}),
   cpufreq: fields.cpufreq.default("auto"),
+  gpufreq: fields.gpufreq.default("auto"),
   maxBodyMb: fields.maxBodyMb.default(64),
   requestTimeoutMs: fields.requestTimeoutMs.default(30_000),
   preprocess: fields.preprocess.default("auto"),

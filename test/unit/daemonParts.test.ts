@@ -1,6 +1,7 @@
 /**
  * The daemon's pure parts: request parameters, energy by part, the decision log, runnable
- * configurations and the API name of a model.
+ * configurations, the API name of a model, the accelerator switch tracker and the policy book's
+ * measured switch times.
  */
 import { describe, expect, it } from "vitest";
 import { boardProfile } from "../../src/hw/boardProfile.js";
@@ -13,6 +14,9 @@ import { DecisionLog, type DecisionRecord } from "../../src/schedule/daemon/deci
 import { energyParts } from "../../src/schedule/daemon/energyParts.js";
 import { requestParams } from "../../src/schedule/daemon/requestParams.js";
 import { runnableConfig } from "../../src/schedule/daemon/runnableConfig.js";
+import { AcceleratorSwitches } from "../../src/schedule/daemon/acceleratorSwitches.js";
+import { PolicyBook } from "../../src/schedule/daemon/policyBook.js";
+import { entry, loaded, paretoDoc } from "../fixtures/paretoFixtures.js";
 
 const httpError = (f: () => unknown): HttpError => {
   try {
@@ -133,6 +137,7 @@ describe("runnable configurations and names", () => {
     expect(runnableConfig({ split: 3, cpuFreqMHz: 1500, deviceTarget: "cpu:0", serverTarget: "cpu", codec: "int8+none" }, 14)).toEqual({
       split: 3,
       cpuFreqMHz: 1500,
+      gpuFreqMHz: null,
       deviceTarget: "cpu",
       codec: { codec: "int8", compression: "none" },
       executorKey: "3|cpu",
@@ -141,6 +146,9 @@ describe("runnable configurations and names", () => {
     expect(() => runnableConfig({ split: 15, cpuFreqMHz: "current", deviceTarget: "cpu", serverTarget: "cpu", codec: "raw" }, 14)).toThrow(/split=15 is not a cut of this model \(0-14\)/);
     expect(() => runnableConfig({ split: 2, cpuFreqMHz: "fast", deviceTarget: "cpu", serverTarget: "cpu", codec: "raw" }, 14)).toThrow(/cpuFreqMHz=fast/);
     expect(() => runnableConfig({ split: 2, cpuFreqMHz: 600, deviceTarget: "npu", serverTarget: "cpu", codec: "raw" }, 14)).toThrow(/device target "npu"/);
+    // a GPU clock where the board has one (optimize's gpuFreqMHz dimension)
+    expect(runnableConfig({ split: 3, cpuFreqMHz: 1500, gpuFreqMHz: 600, deviceTarget: "webgpu", serverTarget: "cpu", codec: "raw" }, 14)).toMatchObject({ gpuFreqMHz: 600, deviceTarget: "webgpu", executorKey: "3|webgpu" });
+    expect(() => runnableConfig({ split: 3, cpuFreqMHz: 1500, gpuFreqMHz: "max", deviceTarget: "webgpu", serverTarget: "cpu", codec: "raw" }, 14)).toThrow(/gpuFreqMHz=max is not a frequency in MHz/);
   });
   it.each([
     ["paddle:cls", "paddle-cls"],
@@ -148,4 +156,50 @@ describe("runnable configurations and names", () => {
     ["/models/My Net.v2.onnx", "My-Net.v2"],
     ["./resnet18.ONNX", "resnet18"],
   ])("the API name of %s is %s", (spec, name) => expect(defaultModelName(spec)).toBe(name));
+});
+
+describe("accelerator switches, measured", () => {
+  it("a head run on another target than the previous one is a switch; its cost is the run's excess over that head's steady time at the same clocks", () => {
+    const a = new AcceleratorSwitches();
+    a.seed("5|webgpu@-/-", 6);
+    // the first head run is no switch (nothing ran before)
+    expect(a.observe({ target: "cpu", key: "5|cpu@-/-", headMs: 0.4, clocksChanged: false })).toEqual({ switched: false, ms: null });
+    expect(a.observe({ target: "webgpu", key: "5|webgpu@-/-", headMs: 9, clocksChanged: false })).toEqual({ switched: true, ms: 3 });
+    // back on cpu: its steady time (0.4) is known from the first run
+    expect(a.observe({ target: "cpu", key: "5|cpu@-/-", headMs: 0.3, clocksChanged: false })).toEqual({ switched: true, ms: 0 });
+    // webgpu again, faster than steady: never below 0; the steady time follows runs on the same target only
+    expect(a.observe({ target: "webgpu", key: "5|webgpu@-/-", headMs: 5, clocksChanged: false }).ms).toBe(0);
+    a.observe({ target: "webgpu", key: "5|webgpu@-/-", headMs: 11, clocksChanged: false }); // steady 6 -> 7
+    expect(a.observe({ target: "cpu", key: "5|cpu@-/-", headMs: 2.4, clocksChanged: false }).ms).toBeCloseTo(2, 12);
+    // a clock change just before: counted as a switch, not measured (the clock's time is not the accelerator's)
+    expect(a.observe({ target: "webgpu", key: "5|webgpu@600/-", headMs: 20, clocksChanged: true })).toEqual({ switched: true, ms: null });
+    // no steady time at these clocks yet: not measured either
+    expect(a.observe({ target: "cpu", key: "5|cpu@600/-", headMs: 1, clocksChanged: false })).toEqual({ switched: true, ms: null });
+    expect(a.switches).toBe(6);
+    expect(a.current).toBe("cpu");
+    const t = a.byTarget();
+    expect(t.webgpu).toEqual({ switches: 3, measured: 2, lastMs: 0, meanMs: expect.closeTo(0.8 * 3, 12), maxMs: 3 });
+    expect(t.cpu).toMatchObject({ switches: 3, measured: 2, lastMs: expect.closeTo(2, 12), maxMs: expect.closeTo(2, 12) });
+  });
+});
+
+describe("policy book: measured switch times", () => {
+  const cpu = { ...entry({ config: { split: 2, cpuFreqMHz: 1200, deviceTarget: "cpu" }, head: 60, energy: { device: 0.6 } }), switchCost: { acceleratorMs: 12, gpuFreqMs: null } };
+  const gpu = { ...entry({ config: { split: 2, cpuFreqMHz: 1200, deviceTarget: "webgpu" }, head: 20, energy: { device: 0.3 } }), switchCost: { acceleratorMs: 1500, gpuFreqMs: null } };
+  const file = loaded(paretoDoc({ dimensions: [{ name: "split", values: [2] }, { name: "cpuFreqMHz", values: [1200] }, { name: "deviceTarget", values: ["cpu", "webgpu"] }], archive: [cpu, gpu] }));
+  const state = { nowMs: 0, link: {}, serverUp: true, current: cpu.config };
+
+  it("the file's figures until a measurement; a measurement rebuilds the policies; figures the options give are kept", () => {
+    const book = new PolicyBook(file, { minSamples: 1 });
+    expect(book.build("splitwatt").decide({ deadlineMs: 100 }, state).entry.config.deviceTarget).toBe("cpu");
+    expect(book.currentSwitchTimes).toEqual({ acceleratorSwitchMs: null, gpuFreqSwitchMs: null, from: { accelerator: "pareto file", gpuFreq: "pareto file" } });
+    expect(book.setSwitchTimes({ acceleratorSwitchMs: { webgpu: 2 } })).toBe(true);
+    expect(book.build("splitwatt").decide({ deadlineMs: 100 }, state).entry.config.deviceTarget).toBe("webgpu");
+    expect(book.setSwitchTimes({ acceleratorSwitchMs: { cpu: 0.1 }, gpuFreqSwitchMs: 0.3 })).toBe(true);
+    expect(book.currentSwitchTimes).toEqual({ acceleratorSwitchMs: { webgpu: 2, cpu: 0.1 }, gpuFreqSwitchMs: 0.3, from: { accelerator: "measured", gpuFreq: "measured" } });
+    const given = new PolicyBook(file, { minSamples: 1, acceleratorSwitchMs: { webgpu: 900 } });
+    expect(given.setSwitchTimes({ acceleratorSwitchMs: { webgpu: 2 } })).toBe(false);
+    expect(given.build("splitwatt").decide({ deadlineMs: 100 }, state).entry.config.deviceTarget).toBe("cpu");
+    expect(given.currentSwitchTimes.from.accelerator).toBe("options");
+  });
 });

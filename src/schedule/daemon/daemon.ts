@@ -7,8 +7,15 @@
  *
  * `close()` stops accepting (new connections refused, requests on open ones 503), waits for
  * every accepted request (each ends within its deadline + grace), settles the meter, restores
- * the CPU frequency and releases everything. A crash leaves the cpufreq state file, which the
- * next start restores first; a normal exit without close() restores through an exit hook.
+ * the CPU frequency (and the GPU clock) and releases everything. A crash leaves the clocks' state
+ * file, which the next start restores first; a normal exit without close() restores through an
+ * exit hook.
+ *
+ * Switch costs: at start the daemon measures what the policies count when a request moves the
+ * device to another configuration: a CPU-frequency switch (FrequencyControl.calibrate), a switch
+ * between loaded heads of different device targets (ExecutorSet.calibrateSwitches) and a GPU
+ * clock change (GpuClockControl.calibrate); while serving it measures every real switch and
+ * hands the policies the new figures when they move (followSwitchCost).
  */
 import { readFileSync } from "node:fs";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
@@ -19,6 +26,7 @@ import { canonicalConfigKey } from "../../contracts/measurement.js";
 import { readParetoFile, type LoadedParetoFile } from "../../contracts/paretoFile.js";
 import { MalformedError, SplitwattError, UsageError } from "../../errors.js";
 import { boardProfile } from "../../hw/boardProfile.js";
+import { Cpufreq } from "../../hw/cpufreq.js";
 import { defaultStateDir } from "../../hw/cpufreqGuard.js";
 import { EnergyMeter } from "../../hw/energyMeter.js";
 import type { ServerAccounting } from "../../measure/serverEnergy.js";
@@ -42,11 +50,13 @@ import { DeviceQueue, QueueClosedError, QueueFullError } from "../deviceQueue.js
 import { NoCandidateError, V1_POLICIES } from "../policies/index.js";
 import { placementOf, splitAxis } from "../placement.js";
 import type { DaemonContext } from "./daemonContext.js";
+import { AcceleratorSwitches } from "./acceleratorSwitches.js";
 import { daemonMetrics, type DaemonMetrics } from "./daemonMetrics.js";
 import { defaultModelName } from "./defaultModelName.js";
 import { DecisionLog } from "./decisionLog.js";
 import { ExecutorSet } from "./executors.js";
 import { FrequencyControl } from "./frequencyControl.js";
+import { GpuClockControl } from "./gpuClockControl.js";
 import type { Outcome } from "./outcome.js";
 import { outcomeLog } from "./outcome.js";
 import { PolicyBook } from "./policyBook.js";
@@ -70,6 +80,7 @@ export interface DaemonHooks {
 interface Parts {
   meter: EnergyMeter | null;
   frequency: FrequencyControl | null;
+  gpu: GpuClockControl | null;
   client: TailClient | null;
   link: ServerLink | null;
   executors: ExecutorSet | null;
@@ -77,7 +88,8 @@ interface Parts {
 
 async function releaseParts(p: Parts): Promise<string[]> {
   p.link?.stop();
-  const restored = p.frequency?.release() ?? [];
+  // one restore guard: whichever releases first puts back the CPU's and the GPU's settings
+  const restored = [...(p.frequency?.release() ?? []), ...(p.gpu?.release() ?? [])];
   await p.executors?.release();
   await p.client?.close();
   await p.meter?.close();
@@ -121,19 +133,25 @@ export class Daemon implements DaemonContext {
   private readonly startedAt = Date.now();
   private readonly exitHook = (): void => {
     this.parts.frequency?.release();
+    this.parts.gpu?.release();
   };
+  private readonly accelerators = new AcceleratorSwitches();
+  /** what the policies were last handed per target (followSwitchCost) */
+  private readonly followed = new Map<string, number>();
 
   private constructor(
     readonly options: DaemonOptions,
     private readonly log: DaemonLog,
     private readonly file: LoadedParetoFile,
     private readonly analysis: ModelAnalysis,
-    private readonly parts: Parts & { meter: EnergyMeter; frequency: FrequencyControl; executors: ExecutorSet },
+    private readonly parts: Parts & { meter: EnergyMeter; frequency: FrequencyControl; gpu: GpuClockControl; executors: ExecutorSet },
     private readonly policies: PolicyBook,
     readonly image: ImagePreprocessor | null,
     network: NetworkProfile | null,
     localEstimateMs: number,
     private readonly switchCost: { timeMs: number; energyJ: number; source: string } | null,
+    /** the accelerator and GPU-clock switch times measured at start (null: not measured: one target, no GPU clock) */
+    private readonly measuredAtStart: { acceleratorMs: Record<string, number> | null; coldAcceleratorMs: Record<string, number>; gpuFreqMs: number | null },
     metrics: DaemonMetrics,
   ) {
     const o = options;
@@ -153,10 +171,12 @@ export class Daemon implements DaemonContext {
     this.runner = new RequestRunner({
       executors: parts.executors,
       runnable: (c) => runnableConfig(c, L),
-      whole: { split: L, cpuFreqMHz: null, deviceTarget: "cpu", codec: { codec: "raw", compression: "none" }, executorKey: `${L}|cpu` },
+      whole: { split: L, cpuFreqMHz: null, gpuFreqMHz: null, deviceTarget: "cpu", codec: { codec: "raw", compression: "none" }, executorKey: `${L}|cpu` },
       localEstimateMs,
       queue: this.queue,
       frequency: parts.frequency,
+      gpu: parts.gpu,
+      accelerators: this.accelerators,
       meter: parts.meter,
       server: link,
       policies,
@@ -212,7 +232,7 @@ export class Daemon implements DaemonContext {
         throw new UsageError(`preprocess ${pre} fills one input of shape [${image.input.shape.join(",")}], and ${o.model} takes ${a.graph.inputs.map((n) => `${n} [${(a.inputShapes[n] ?? []).join(",")}]`).join(", ")}: use preprocess: none`);
       }
     }
-    const parts: Parts = { meter: null, frequency: null, client: null, link: null, executors: null };
+    const parts: Parts = { meter: null, frequency: null, gpu: null, client: null, link: null, executors: null };
     // the metrics exist before the parts they read (the probes count into them from the start)
     const ref: { d: Daemon | null } = { d: null };
     const now = (): number => performance.now();
@@ -225,6 +245,7 @@ export class Daemon implements DaemonContext {
       rttMs: () => parts.link?.estimator.state(now()).rttMs ?? null,
       serverWaitMs: () => parts.link?.estimator.state(now()).serverWaitMs ?? null,
       cpuFreqMHz: () => parts.frequency?.currentMHz ?? null,
+      gpuFreqMHz: () => parts.gpu?.currentMHz ?? null,
       ready: () => ref.d?.ready() ?? false,
     });
     try {
@@ -240,7 +261,11 @@ export class Daemon implements DaemonContext {
       await meter.ready();
       for (const w of meter.warnings) log({ level: "warn", msg: "energy sources", detail: w });
       const neededMHz = [...new Set([...runnables.values()].map((c) => c.cpuFreqMHz).filter((f): f is number => f !== null))].sort((x, y) => x - y);
-      parts.frequency = await FrequencyControl.open({ neededMHz, mode: o.cpufreq, sysfsRoot: o.sysfsRoot, stateDir: o.stateDir, log }, meter);
+      // one Cpufreq, whose restore guard (state file) the GPU clock shares
+      const cpufreq = new Cpufreq({ sysfsRoot: o.sysfsRoot, stateDir: o.stateDir, restoreOnExit: false });
+      parts.frequency = await FrequencyControl.open({ neededMHz, mode: o.cpufreq, sysfsRoot: o.sysfsRoot, stateDir: o.stateDir, cpufreq, log }, meter);
+      const neededGpuMHz = [...new Set([...runnables.values()].map((c) => c.gpuFreqMHz).filter((f): f is number => f !== null))].sort((x, y) => x - y);
+      parts.gpu = await GpuClockControl.open({ neededMHz: neededGpuMHz, mode: o.gpufreq, sysfsRoot: o.sysfsRoot, stateDir: o.stateDir, cpufreq, log });
       if (o.server !== undefined) {
         parts.client = new TailClient({ url: o.server, token: o.serverToken, timeoutMs: o.serverTimeoutMs, ...(o.serverCa === undefined ? {} : { ca: readPem(o.serverCa, "the server's CA certificate") }) });
         const cuts = [...new Set([...runnables.values()].map((c) => c.split).filter((k) => k !== L))].sort((x, y) => x - y).map((k) => a.cuts[k]!);
@@ -260,6 +285,18 @@ export class Daemon implements DaemonContext {
       }
       parts.executors = await ExecutorSet.open(a, [...runnables.values()], { client: parts.client, serverModel: o.serverModel, label: o.model });
       await parts.executors.warmUp(a);
+      const coldAcceleratorMs = parts.executors.coldSwitchMs();
+      for (const w of parts.executors.warm.values()) if (w.target !== "cpu" && !w.target.startsWith("cpu:")) log({ msg: "head warmed up", target: w.target, sessionCreateMs: w.sessionCreateMs, firstRunMs: w.firstRunMs, steadyRunMs: w.steadyRunMs });
+      const acceleratorMs = await parts.executors.calibrateSwitches(a);
+      if (acceleratorMs !== null) {
+        policies.setSwitchTimes({ acceleratorSwitchMs: acceleratorMs });
+        log({ msg: "accelerator switch measured", acceleratorSwitchMs: acceleratorMs, coldStartMs: coldAcceleratorMs });
+      }
+      const gpuFreqMs = await parts.gpu.calibrate(neededGpuMHz);
+      if (gpuFreqMs !== null) {
+        policies.setSwitchTimes({ gpuFreqSwitchMs: gpuFreqMs });
+        log({ msg: "GPU clock change measured", gpuFreqSwitchMs: gpuFreqMs });
+      }
       const localEstimateMs = await wholeModelMs(parts.executors, a, file);
       let switchCost: { timeMs: number; energyJ: number; source: string } | null = null;
       if (!policies.switchCostGiven) {
@@ -269,7 +306,22 @@ export class Daemon implements DaemonContext {
           log({ msg: "frequency switch measured", timeMs: switchCost.timeMs, energyJ: switchCost.energyJ, energySource: switchCost.source });
         }
       }
-      const d = new Daemon(o, log, file, a, parts as Parts & { meter: EnergyMeter; frequency: FrequencyControl; executors: ExecutorSet }, policies, image, network, localEstimateMs, switchCost, metrics);
+      const d = new Daemon(
+        o,
+        log,
+        file,
+        a,
+        parts as Parts & { meter: EnergyMeter; frequency: FrequencyControl; gpu: GpuClockControl; executors: ExecutorSet },
+        policies,
+        image,
+        network,
+        localEstimateMs,
+        switchCost,
+        { acceleratorMs, coldAcceleratorMs, gpuFreqMs },
+        metrics,
+      );
+      // the warm-up's steady head times, at the clocks of the warm-up (none applied yet)
+      for (const [key, w] of parts.executors.warm) d.accelerators.seed(`${key.split("|")[0]}|${w.target}@-/-`, w.steadyRunMs);
       ref.d = d;
       await parts.link?.start();
       await d.listen();
@@ -303,6 +355,8 @@ export class Daemon implements DaemonContext {
       server: o.server ?? null,
       auth: o.token !== undefined,
       frequency: f.controlled ? { policies: f.policies, switchCost: this.policies.currentSwitchCost } : { controlled: false, reason: f.uncontrolledReason },
+      gpu: this.parts.gpu.controlled ? { device: this.parts.gpu.device } : { controlled: false, reason: this.parts.gpu.uncontrolledReason },
+      switchTimes: this.policies.currentSwitchTimes,
       deviceEnergy: this.parts.meter.estimated ? "estimate" : this.parts.meter.device.map((x) => x.id),
       image: this.image?.name ?? null,
     });
@@ -376,15 +430,37 @@ export class Daemon implements DaemonContext {
     }
   }
 
-  /** Feed the measured switch time to the splitwatt policy when it has moved (every 20 switches, by more than 25%). */
+  /**
+   * Feed the measured switch times to the policies when they have moved by more than 25%: the
+   * CPU frequency's every 20 switches, each target's accelerator switch and the GPU clock's
+   * every 10 (measured) switches.
+   */
   private followSwitchCost(): void {
+    const moved = (now: number, used: number | undefined): boolean => used === undefined || (used === 0 ? now > 0 : Math.abs(now - used) > 0.25 * used);
     const s = this.parts.frequency.switchStats();
-    if (this.policies.switchCostGiven || s.meanMs === null || s.switches === 0 || s.switches % 20 !== 0) return;
-    const cur = this.policies.currentSwitchCost;
-    if (cur.timeMs > 0 && Math.abs(s.meanMs - cur.timeMs) <= 0.25 * cur.timeMs) return;
-    const perMs = cur.timeMs > 0 ? cur.energyJ / cur.timeMs : 0;
-    this.policies.setSwitchCost({ timeMs: s.meanMs, energyJ: perMs * s.meanMs });
-    this.log({ msg: "frequency switch cost updated", timeMs: s.meanMs, switches: s.switches });
+    if (!this.policies.switchCostGiven && s.meanMs !== null && s.switches > 0 && s.switches % 20 === 0) {
+      const cur = this.policies.currentSwitchCost;
+      if (moved(s.meanMs, cur.timeMs)) {
+        const perMs = cur.timeMs > 0 ? cur.energyJ / cur.timeMs : 0;
+        this.policies.setSwitchCost({ timeMs: s.meanMs, energyJ: perMs * s.meanMs });
+        this.log({ msg: "frequency switch cost updated", timeMs: s.meanMs, switches: s.switches });
+      }
+    }
+    const times = this.policies.currentSwitchTimes;
+    for (const [target, t] of Object.entries(this.accelerators.byTarget())) {
+      if (t.meanMs === null || t.measured === 0 || t.measured % 10 !== 0 || this.followed.get(`a:${target}`) === t.measured) continue;
+      this.followed.set(`a:${target}`, t.measured);
+      if (moved(t.meanMs, times.acceleratorSwitchMs?.[target]) && this.policies.setSwitchTimes({ acceleratorSwitchMs: { [target]: t.meanMs } })) {
+        this.log({ msg: "accelerator switch time updated", target, ms: t.meanMs, switches: t.switches });
+      }
+    }
+    const g = this.parts.gpu.switchStats();
+    if (g.meanMs !== null && g.switches > 0 && g.switches % 10 === 0 && this.followed.get("gpu") !== g.switches) {
+      this.followed.set("gpu", g.switches);
+      if (moved(g.meanMs, times.gpuFreqSwitchMs ?? undefined) && this.policies.setSwitchTimes({ gpuFreqSwitchMs: g.meanMs })) {
+        this.log({ msg: "GPU clock change time updated", ms: g.meanMs, switches: g.switches });
+      }
+    }
   }
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
@@ -449,6 +525,8 @@ export class Daemon implements DaemonContext {
     const f = this.parts.frequency;
     const link = this.parts.link;
     const s = f.switchStats();
+    const gs = this.parts.gpu.switchStats();
+    const switchTimes = this.policies.currentSwitchTimes;
     return {
       model: { name: this.name, spec: this.options.model, sha256: this.analysis.model.sha256 },
       front: { path: this.options.front, fileVersion: this.file.fileVersion, configurations: this.file.doc.archive.length, front: this.file.doc.front.length },
@@ -464,6 +542,26 @@ export class Daemon implements DaemonContext {
         switches: s.switches,
         switchMs: { last: s.lastMs, mean: s.meanMs, max: s.maxMs },
         switchCost: { ...this.policies.currentSwitchCost, measuredAtStart: this.switchCost },
+      },
+      gpu: {
+        controlled: this.parts.gpu.controlled,
+        reason: this.parts.gpu.uncontrolledReason,
+        device: this.parts.gpu.device,
+        currentMHz: this.parts.gpu.currentMHz,
+        switches: gs.switches,
+        switchMs: { last: gs.lastMs, mean: gs.meanMs, max: gs.maxMs },
+        switchTimeMs: { used: switchTimes.gpuFreqSwitchMs, from: switchTimes.from.gpuFreq, measuredAtStart: this.measuredAtStart.gpuFreqMs },
+      },
+      accelerator: {
+        current: this.accelerators.current,
+        switches: this.accelerators.switches,
+        byTarget: this.accelerators.byTarget(),
+        switchTimeMs: {
+          used: switchTimes.acceleratorSwitchMs,
+          from: switchTimes.from.accelerator,
+          measuredAtStart: this.measuredAtStart.acceleratorMs,
+          coldStartMs: this.measuredAtStart.coldAcceleratorMs,
+        },
       },
       server:
         link === null
@@ -500,7 +598,7 @@ export class Daemon implements DaemonContext {
       const restored = await releaseParts(this.parts);
       process.off("exit", this.exitHook);
       const c = this.decisions.summary();
-      this.log({ msg: "stopped", answered: c.total, hitRate: c.hitRate, fallbacks: c.fallbacks, restoredCpufreq: restored });
+      this.log({ msg: "stopped", answered: c.total, hitRate: c.hitRate, fallbacks: c.fallbacks, restoredCpufreq: restored.filter((id) => !id.includes(":")), restoredGpu: restored.filter((id) => id.includes(":")) });
     })();
     return this.closing;
   }

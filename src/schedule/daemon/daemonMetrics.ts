@@ -14,6 +14,7 @@ export interface MetricsSources {
   rttMs: () => number | null;
   serverWaitMs: () => number | null;
   cpuFreqMHz: () => number | null;
+  gpuFreqMHz: () => number | null;
   ready: () => boolean;
 }
 
@@ -33,6 +34,16 @@ export function daemonMetrics(src: MetricsSources) {
   const fallbacks = new Counter({ name: "splitwatt_daemon_fallbacks_total", help: "Requests answered from the device instead of the tail server, by reason", labelNames: ["reason"], registers: r });
   const switches = new Counter({ name: "splitwatt_daemon_frequency_switches_total", help: "CPU frequency switches", registers: r });
   const switchTime = new Histogram({ name: "splitwatt_daemon_frequency_switch_seconds", help: "Time of one CPU frequency switch (writes and read-back)", buckets: [0.00005, 0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05], registers: r });
+  const acceleratorSwitches = new Counter({ name: "splitwatt_daemon_accelerator_switches_total", help: "Head runs on another device target than the previous head run, by the target switched to", labelNames: ["target"], registers: r });
+  const acceleratorSwitchTime = new Histogram({
+    name: "splitwatt_daemon_accelerator_switch_seconds",
+    help: "What the first head run after an accelerator switch took beyond that head's steady time (heads stay loaded), by target",
+    labelNames: ["target"],
+    buckets: [0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 1, 5],
+    registers: r,
+  });
+  const gpuSwitches = new Counter({ name: "splitwatt_daemon_gpu_frequency_switches_total", help: "GPU clock changes", registers: r });
+  const gpuSwitchTime = new Histogram({ name: "splitwatt_daemon_gpu_frequency_switch_seconds", help: "Time of one GPU clock change (writes and read-back)", buckets: [0.00005, 0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05], registers: r });
   const queueRejected = new Counter({ name: "splitwatt_daemon_queue_rejected_total", help: "Requests refused with 429 because the device queue was full", registers: r });
   const probes = new Counter({ name: "splitwatt_daemon_probes_total", help: "Probes of the tail server by kind (rtt, bandwidth, readmission) and outcome", labelNames: ["kind", "outcome"], registers: r });
   new Gauge({ name: "splitwatt_daemon_ready", help: "1 when the heads are loaded and the daemon serves", registers: r, collect() { this.set(src.ready() ? 1 : 0); } });
@@ -44,7 +55,8 @@ export function daemonMetrics(src: MetricsSources) {
   new Gauge({ name: "splitwatt_daemon_rtt_estimate_seconds", help: "Round-trip estimate (NaN: unknown)", registers: r, collect() { const v = src.rttMs(); this.set(v === null ? Number.NaN : v / 1000); } });
   new Gauge({ name: "splitwatt_daemon_server_wait_estimate_seconds", help: "The tail server's queue wait estimate (NaN: unknown)", registers: r, collect() { const v = src.serverWaitMs(); this.set(v === null ? Number.NaN : v / 1000); } });
   new Gauge({ name: "splitwatt_daemon_cpu_frequency_hertz", help: "CPU frequency the daemon applied (NaN: not controlled or not set yet)", registers: r, collect() { this.set(nanOr(src.cpuFreqMHz()) * 1e6); } });
-  return { registry, requests, decisions, deadlines, infeasible, latency, energy, fallbacks, switches, switchTime, queueRejected, probes };
+  new Gauge({ name: "splitwatt_daemon_gpu_frequency_hertz", help: "GPU clock the daemon applied (NaN: not controlled or not set yet)", registers: r, collect() { this.set(nanOr(src.gpuFreqMHz()) * 1e6); } });
+  return { registry, requests, decisions, deadlines, infeasible, latency, energy, fallbacks, switches, switchTime, acceleratorSwitches, acceleratorSwitchTime, gpuSwitches, gpuSwitchTime, queueRejected, probes };
 }
 
 export type DaemonMetrics = ReturnType<typeof daemonMetrics>;

@@ -2,16 +2,35 @@
  * The split executors a daemon runs: one per (cut, device target) its configurations use, each
  * loaded at start, and the whole model at the last cut for the local fallback. The codec is
  * chosen per run (one executor serves every codec of its cut).
+ *
+ * At start every head is warmed up (SplitExecutor.warmUpHead: session creation, the first run,
+ * which compiles the shaders on WebGPU, and the steady state, each timed), so no request pays a
+ * cold start; what a switch between two loaded heads of different targets still costs is
+ * measured by `calibrateSwitches` and, per request, by AcceleratorSwitches.
  */
 import type * as ort from "onnxruntime-node";
 import type { ModelAnalysis } from "../../model/cutPoints.js";
-import { parseExecutionTarget } from "../../runtime/executionTarget.js";
+import { executionTargetName, parseExecutionTarget } from "../../runtime/executionTarget.js";
 import { modelInputs } from "../../runtime/modelInputs.js";
-import { SplitExecutor } from "../../runtime/splitExecutor.js";
+import { SplitExecutor, type HeadStage } from "../../runtime/splitExecutor.js";
+import { acceleratorSwitchCostMs, type HeadWarmUp } from "../../runtime/warmUp.js";
 import type { TailClient } from "../../transport/tailClient.js";
 import type { RunnableConfig } from "./runnableConfig.js";
 
+/** The head session's time of a head() stage, ms. */
+export function headMsOf(stage: HeadStage): number {
+  return stage.kind === "done" ? stage.result.timings.headMs : stage.headMs;
+}
+
+const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? 0 : s.length % 2 === 1 ? (s[s.length >> 1] as number) : ((s[(s.length >> 1) - 1] as number) + (s[s.length >> 1] as number)) / 2;
+};
+
 export class ExecutorSet {
+  /** what warming each head up took, by executor key (heads only: not cut 0) */
+  readonly warm = new Map<string, HeadWarmUp>();
+
   private constructor(
     private readonly byKey: Map<string, SplitExecutor>,
     /** the whole model on the device (cut L, cpu) */
@@ -53,6 +72,11 @@ export class ExecutorSet {
     return this.byKey.get(c.executorKey) ?? null;
   }
 
+  /** The device target `x`'s head runs on (canonical name), null at cut 0 (no head). */
+  headTarget(x: SplitExecutor): string | null {
+    return x.options.cut === 0 ? null : executionTargetName(x.options.deviceTarget ?? { kind: "cpu", threads: 0 });
+  }
+
   /** The cuts whose tails are remote. */
   remoteCuts(): number[] {
     return [...new Set([...this.byKey.values()].map((x) => x.options.cut).filter((k) => k !== this.lastCut))].sort((x, y) => x - y);
@@ -62,10 +86,49 @@ export class ExecutorSet {
     return this.byKey.size;
   }
 
-  /** Run every head once (onnxruntime's first run of a session is slow), nothing sent. */
+  /** Warm every head up (onnxruntime's first run of a session is slow; on WebGPU it compiles the shaders), timed; nothing sent. */
   async warmUp(a: ModelAnalysis): Promise<void> {
     const feeds: Record<string, ort.Tensor> = modelInputs(a, { seed: 1 });
-    for (const x of this.byKey.values()) await x.head(feeds);
+    for (const [key, x] of this.byKey) {
+      const w = await x.warmUpHead(feeds);
+      if (w !== null) this.warm.set(key, w);
+    }
+  }
+
+  /** Per device target, what its heads' cold start took at warm-up (the most of them): acceleratorSwitchCostMs, the figure a fresh process pays. */
+  coldSwitchMs(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const w of this.warm.values()) out[w.target] = Math.max(out[w.target] ?? 0, acceleratorSwitchCostMs(w));
+    return out;
+  }
+
+  /**
+   * What switching between loaded heads of different device targets costs, per target, ms:
+   * for up to three heads of each target, `rounds` times a run on another target then two runs
+   * of the head, the first's excess over the second (never below 0), the median; the most of
+   * its heads. Null when the heads use fewer than two targets (no switch can happen).
+   */
+  async calibrateSwitches(a: ModelAnalysis, rounds = 3): Promise<Record<string, number> | null> {
+    const heads = [...this.byKey].filter(([key]) => this.warm.has(key));
+    const targetOf = (key: string): string => (this.warm.get(key) as HeadWarmUp).target;
+    const targets = [...new Set(heads.map(([key]) => targetOf(key)))].sort();
+    if (targets.length < 2) return null;
+    const feeds: Record<string, ort.Tensor> = modelInputs(a, { seed: 1 });
+    const out: Record<string, number> = {};
+    for (const target of targets) {
+      const other = heads.find(([key]) => targetOf(key) !== target)?.[1] as SplitExecutor;
+      for (const [, x] of heads.filter(([key]) => targetOf(key) === target).slice(0, 3)) {
+        const excess: number[] = [];
+        for (let r = 0; r < rounds; r++) {
+          await other.head(feeds);
+          const first = headMsOf(await x.head(feeds));
+          const second = headMsOf(await x.head(feeds));
+          excess.push(Math.max(0, first - second));
+        }
+        out[target] = Math.max(out[target] ?? 0, median(excess));
+      }
+    }
+    return out;
   }
 
   async release(): Promise<void> {

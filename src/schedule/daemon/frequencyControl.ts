@@ -17,6 +17,8 @@ export interface FrequencyControlOptions {
   mode: "auto" | "off";
   sysfsRoot?: string | undefined;
   stateDir?: string | undefined;
+  /** the Cpufreq to hold through (its restore guard shared with the GPU clock's); default a new one */
+  cpufreq?: Cpufreq | undefined;
   log: (record: Record<string, unknown>) => void;
 }
 
@@ -44,7 +46,7 @@ export class FrequencyControl {
       o.log({ level: "warn", msg: "frequencies not controlled", reason: "cpufreq: off", neededMHz: o.neededMHz });
       return new FrequencyControl(null, "cpufreq off: the configurations' frequencies are not set", meter);
     }
-    const cpufreq = new Cpufreq({ sysfsRoot: o.sysfsRoot, stateDir: o.stateDir, restoreOnExit: false });
+    const cpufreq = o.cpufreq ?? new Cpufreq({ sysfsRoot: o.sysfsRoot, stateDir: o.stateDir, restoreOnExit: false });
     // a run that died left its settings behind: put them back before saving the original state
     const restored = cpufreq.recover();
     if (restored.length > 0) o.log({ level: "warn", msg: "restored cpufreq settings a previous run left behind", policies: restored });

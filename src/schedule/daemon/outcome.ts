@@ -34,6 +34,12 @@ export interface Outcome {
   /** the answering run's stages, ms */
   breakdownMs: PartsMs;
   frequency: { controlled: boolean; mhz: number | null; switched: boolean; switchMs: number };
+  /** the GPU clock (controlled only when the front names GPU frequencies) */
+  gpu: { controlled: boolean; mhz: number | null; switched: boolean; switchMs: number };
+  /** the head's device target (null: no head ran) and whether this request switched to it, with what the switch measured (null: not measured) */
+  accelerator: { target: string | null; switched: boolean; switchMs: number | null };
+  /** the switch the policy counted for this decision (time, energy, parts; null: none) */
+  predictedSwitch: { timeMs: number; energyJ: number; cpuFreqMs: number; acceleratorMs: number; gpuFreqMs: number; assumed: string[] } | null;
   fallback: { reason: FallbackReason; detail: string; from: Config | null } | null;
   energy: EnergyParts;
   bytesSent: number;
@@ -68,6 +74,9 @@ export function outcomeJson(o: Outcome): Record<string, unknown> {
     queueMs: round(o.queueMs),
     breakdownMs: { head: round(b.head), encode: round(b.encode), transfer: round(b.transfer), server: round(b.server), decode: round(b.decode) },
     frequency: { ...o.frequency, switchMs: round(o.frequency.switchMs) },
+    gpu: { ...o.gpu, switchMs: round(o.gpu.switchMs) },
+    accelerator: { ...o.accelerator, switchMs: r3(o.accelerator.switchMs) },
+    predictedSwitch: o.predictedSwitch === null ? null : { ...o.predictedSwitch, timeMs: round(o.predictedSwitch.timeMs), energyJ: round(o.predictedSwitch.energyJ, 6) },
     fallback: o.fallback,
     energyJ: { device: r6(o.energy.energyJ.device), network: r6(o.energy.energyJ.network), server: r6(o.energy.energyJ.server), total: r6(o.energy.energyJ.total) },
     energySource: o.energy.source,
@@ -105,6 +114,17 @@ export function outcomeParameters(o: Outcome): Record<string, string | number | 
   put("cpu_freq_mhz", o.frequency.mhz);
   put("frequency_controlled", o.frequency.controlled);
   put("frequency_switch_ms", round(o.frequency.switchMs));
+  if (o.gpu.controlled) {
+    put("gpu_freq_mhz", o.gpu.mhz);
+    put("gpu_switch_ms", round(o.gpu.switchMs));
+  }
+  put("device_target", o.accelerator.target);
+  put("accelerator_switched", o.accelerator.switched);
+  put("accelerator_switch_ms", r3(o.accelerator.switchMs));
+  if (o.predictedSwitch !== null) {
+    put("predicted_switch_ms", round(o.predictedSwitch.timeMs));
+    put("predicted_switch_j", round(o.predictedSwitch.energyJ, 6));
+  }
   const e = o.energy;
   put("energy_j", r6(e.energyJ.total));
   for (const part of ["device", "network", "server"] as const) {

@@ -1,7 +1,9 @@
 /**
  * The policies a daemon answers with: the default one built at start, any other a request names
- * built on first use and kept. The splitwatt policy's switch cost is the one the daemon
- * measured (unless the options give one); a new measurement rebuilds the book.
+ * built on first use and kept. The switch costs the policies count are the ones the daemon
+ * measured (the CPU-frequency switch's time and energy, the accelerator switch's time per
+ * device target, the GPU clock change's time), each unless the options give it; a new
+ * measurement rebuilds the book.
  */
 import type { LoadedParetoFile } from "../../contracts/paretoFile.js";
 import type { PolicyOptionsInput } from "../../contracts/policyOptions.js";
@@ -13,6 +15,8 @@ import type { Policy } from "../policy.js";
 export class PolicyBook {
   private readonly built = new Map<string, Policy>();
   private switchCost: { timeMs: number; energyJ: number } | null = null;
+  private acceleratorSwitchMs: Record<string, number> | null = null;
+  private gpuFreqSwitchMs: number | null = null;
 
   constructor(
     private readonly file: LoadedParetoFile,
@@ -36,11 +40,46 @@ export class PolicyBook {
     this.built.clear();
   }
 
+  /**
+   * Use measured accelerator switch times (per target, merged over earlier ones) and GPU clock
+   * change time from now on; what the options give is kept. Returns whether anything changed.
+   */
+  setSwitchTimes(m: { acceleratorSwitchMs?: Record<string, number> | undefined; gpuFreqSwitchMs?: number | undefined }): boolean {
+    let changed = false;
+    if (m.acceleratorSwitchMs !== undefined && this.options.acceleratorSwitchMs === undefined) {
+      this.acceleratorSwitchMs = { ...this.acceleratorSwitchMs, ...m.acceleratorSwitchMs };
+      changed = true;
+    }
+    if (m.gpuFreqSwitchMs !== undefined && this.options.gpuFreqSwitchMs === undefined) {
+      this.gpuFreqSwitchMs = m.gpuFreqSwitchMs;
+      changed = true;
+    }
+    if (changed) this.built.clear();
+    return changed;
+  }
+
+  /** The accelerator and GPU-clock switch times the policies use now and where they come from (null: the pareto file's figures). */
+  get currentSwitchTimes(): { acceleratorSwitchMs: Record<string, number> | null; gpuFreqSwitchMs: number | null; from: { accelerator: string; gpuFreq: string } } {
+    const a = this.options.acceleratorSwitchMs ?? this.acceleratorSwitchMs;
+    const g = this.options.gpuFreqSwitchMs ?? this.gpuFreqSwitchMs;
+    const from = (given: boolean, measured: boolean): string => (given ? "options" : measured ? "measured" : "pareto file");
+    return {
+      acceleratorSwitchMs: a === null ? null : { ...a },
+      gpuFreqSwitchMs: g,
+      from: { accelerator: from(this.options.acceleratorSwitchMs !== undefined, this.acceleratorSwitchMs !== null), gpuFreq: from(this.options.gpuFreqSwitchMs !== undefined, this.gpuFreqSwitchMs !== null) },
+    };
+  }
+
   /** Build `name` now (a one-line UsageError when it cannot be: for the default policy at start). */
   build(name: string): Policy {
     let p = this.built.get(name);
     if (p === undefined) {
-      p = createPolicy(name, this.file, { ...this.options, ...(this.switchCostGiven || this.switchCost === null ? {} : { switchCost: this.switchCost }) });
+      p = createPolicy(name, this.file, {
+        ...this.options,
+        ...(this.switchCostGiven || this.switchCost === null ? {} : { switchCost: this.switchCost }),
+        ...(this.options.acceleratorSwitchMs !== undefined || this.acceleratorSwitchMs === null ? {} : { acceleratorSwitchMs: this.acceleratorSwitchMs }),
+        ...(this.options.gpuFreqSwitchMs !== undefined || this.gpuFreqSwitchMs === null ? {} : { gpuFreqSwitchMs: this.gpuFreqSwitchMs }),
+      });
       this.built.set(name, p);
     }
     return p;

@@ -3,10 +3,12 @@
  *
  *   1. `--on-infeasible reject`: decide now; no configuration predicted to meet the deadline is
  *      a 422 at once, saying the best predicted latency
- *   2. device queue (earliest deadline first; 429 when full): decide with the deadline left and
- *      the current estimates (the policy sees the server as down while the breaker is not
- *      closed), switch the CPU frequency when the configuration names another one, run the head
- *      and the codec
+ *   2. device queue (earliest deadline first; 429 when full): decide with the deadline left, the
+ *      current estimates (the policy sees the server as down while the breaker is not closed) and
+ *      the configuration running now (the switches it counts), switch the CPU frequency and the
+ *      GPU clock when the configuration names others, run the head and the codec; a head on
+ *      another device target than the previous one is an accelerator switch, measured
+ *      (AcceleratorSwitches)
  *   3. outside the queue: the tail on the server, within the time left for it (deadline + grace,
  *      less the local fallback's time); its answer feeds the estimator and the breaker
  *   4. the server failed or timed out mid-flight: the same request runs on the device (queued
@@ -27,10 +29,13 @@ import type { DeviceQueue } from "../deviceQueue.js";
 import { NoCandidateError } from "../policies/index.js";
 import type { Decision, Policy } from "../policy.js";
 import type { DaemonMetrics } from "./daemonMetrics.js";
+import type { AcceleratorSwitches } from "./acceleratorSwitches.js";
 import type { DecisionLog } from "./decisionLog.js";
 import { deviceEnergy, energyParts, type EnergyContext } from "./energyParts.js";
-import type { ExecutorSet } from "./executors.js";
+import { headMsOf, type ExecutorSet } from "./executors.js";
 import type { FrequencyControl } from "./frequencyControl.js";
+import type { GpuClockControl } from "./gpuClockControl.js";
+import type { SplitExecutor } from "../../runtime/splitExecutor.js";
 import type { FallbackReason, Outcome } from "./outcome.js";
 import type { PolicyBook } from "./policyBook.js";
 import type { RequestParams } from "./requestParams.js";
@@ -50,6 +55,8 @@ export interface RunnerDeps {
   localEstimateMs: number;
   queue: DeviceQueue;
   frequency: FrequencyControl;
+  gpu: GpuClockControl;
+  accelerators: AcceleratorSwitches;
   meter: EnergyMeter;
   server: ServerLink | null;
   policies: PolicyBook;
@@ -72,12 +79,19 @@ export interface RunRequest {
   signal: AbortSignal;
 }
 
+interface Clocks {
+  cpu: { switched: boolean; ms: number };
+  gpu: { switched: boolean; ms: number };
+}
+
 interface Ran {
   result: ExecutionResult;
   decision: Decision | null;
   config: RunnableConfig;
   switched: boolean;
   switchMs: number;
+  gpu: { switched: boolean; ms: number };
+  accelerator: { target: string | null; switched: boolean; switchMs: number | null };
 }
 
 const ms = (x: number): string => `${x < 10 ? x.toFixed(2) : x.toFixed(1)} ms`;
@@ -125,6 +139,41 @@ export class RequestRunner {
     }
   }
 
+  private async switchGpu(c: RunnableConfig): Promise<{ switched: boolean; ms: number }> {
+    try {
+      const r = await this.d.gpu.apply(c.gpuFreqMHz);
+      if (r.switched) {
+        this.d.metrics.gpuSwitches.inc();
+        this.d.metrics.gpuSwitchTime.observe(r.ms / 1000);
+      }
+      return r;
+    } catch (err) {
+      this.d.log({ level: "warn", msg: "GPU clock change failed", mhz: c.gpuFreqMHz, error: (err as Error).message });
+      return { switched: false, ms: 0 };
+    }
+  }
+
+  /** The clocks a configuration names: CPU frequency, then GPU clock, each only when it changes. */
+  private async clocks(c: RunnableConfig): Promise<Clocks> {
+    const cpu = await this.switchFrequency(c);
+    const gpu = await this.switchGpu(c);
+    return { cpu, gpu };
+  }
+
+  /** A head ran on `exec`: an accelerator switch when its target is another than the previous head's, measured and counted. */
+  private noteHead(exec: SplitExecutor, headMs: number, clocks: Clocks): Ran["accelerator"] {
+    const d = this.d;
+    const target = d.executors.headTarget(exec);
+    if (target === null) return { target: null, switched: false, switchMs: null };
+    const key = `${exec.options.cut}|${target}@${d.frequency.currentMHz ?? "-"}/${d.gpu.currentMHz ?? "-"}`;
+    const r = d.accelerators.observe({ target, key, headMs, clocksChanged: clocks.cpu.switched || clocks.gpu.switched });
+    if (r.switched) {
+      d.metrics.acceleratorSwitches.inc({ target });
+      if (r.ms !== null) d.metrics.acceleratorSwitchTime.observe({ target }, r.ms / 1000);
+    }
+    return { target, switched: r.switched, switchMs: r.ms };
+  }
+
   async run(req: RunRequest): Promise<Outcome> {
     const d = this.d;
     const { params, arrivalMs, signal } = req;
@@ -150,16 +199,18 @@ export class RequestRunner {
         const decision = this.decideOr422(policy, params, start, absMs - start, serverUp);
         const config = d.runnable(decision.entry.config);
         const exec = d.executors.of(config) ?? d.executors.whole;
-        const sw = await this.switchFrequency(config);
+        const clocks = await this.clocks(config);
         const mark = d.meter.mark();
         const stage = await exec.head(req.feeds, { codec: config.codec, signal });
-        return { start, serverUp, decision, config, exec, sw, mark, stage };
+        const accelerator = this.noteHead(exec, headMsOf(stage), clocks);
+        return { start, serverUp, decision, config, exec, sw: clocks.cpu, gpu: clocks.gpu, accelerator, mark, stage };
       },
       { deadlineMs: absMs, signal, kind: "head" },
     );
     let fallback: Outcome["fallback"] = d.server !== null && !head.serverUp ? { reason: "breaker-open", detail: d.server.error ?? "the tail server is out", from: null } : null;
     let ran: Ran;
-    if (head.stage.kind === "done") ran = { result: head.stage.result, decision: head.decision, config: head.config, switched: head.sw.switched, switchMs: head.sw.ms };
+    const own = { gpu: head.gpu, accelerator: head.accelerator };
+    if (head.stage.kind === "done") ran = { result: head.stage.result, decision: head.decision, config: head.config, switched: head.sw.switched, switchMs: head.sw.ms, ...own };
     else {
       // 3. the tail, within the time the fallback leaves
       const server = d.server as ServerLink;
@@ -182,13 +233,19 @@ export class RequestRunner {
           d.log({ level: "warn", msg: "remote tail failed: the request runs on the device", id, reason: failure.reason, error: detail });
         }
       }
-      if (result !== null) ran = { result, decision: head.decision, config: head.config, switched: head.sw.switched, switchMs: head.sw.ms };
+      if (result !== null) ran = { result, decision: head.decision, config: head.config, switched: head.sw.switched, switchMs: head.sw.ms, ...own };
       else {
         // 4. the same request on the device
         const f = failure as { reason: FallbackReason; detail: string };
         fallback = { ...f, from: head.decision.entry.config };
         const local = await this.runLocal(policy, req, absMs);
-        ran = { ...local, switched: head.sw.switched || local.switched, switchMs: head.sw.ms + local.switchMs };
+        ran = {
+          ...local,
+          switched: head.sw.switched || local.switched,
+          switchMs: head.sw.ms + local.switchMs,
+          gpu: { switched: head.gpu.switched || local.gpu.switched, ms: head.gpu.ms + local.gpu.ms },
+          accelerator: { target: local.accelerator.target, switched: head.accelerator.switched || local.accelerator.switched, switchMs: local.accelerator.switchMs ?? head.accelerator.switchMs },
+        };
       }
     }
     // 5. energy, outcome, records
@@ -216,6 +273,9 @@ export class RequestRunner {
       queueMs: head.start - arrivalMs,
       breakdownMs: { head: t.headMs, encode: t.encodeMs, transfer: t.transferMs, server: t.serverMs, decode: t.decodeMs },
       frequency: { controlled: d.frequency.controlled, mhz: d.frequency.currentMHz, switched: ran.switched, switchMs: ran.switchMs },
+      gpu: { controlled: d.gpu.controlled, mhz: d.gpu.currentMHz, switched: ran.gpu.switched, switchMs: ran.gpu.ms },
+      accelerator: ran.accelerator,
+      predictedSwitch: used?.switchCost ?? null,
       fallback,
       energy,
       bytesSent: ran.result.wireBytes,
@@ -239,9 +299,10 @@ export class RequestRunner {
         }
         const config = decision === null ? d.whole : d.runnable(decision.entry.config);
         const exec = d.executors.of(config) ?? d.executors.whole;
-        const sw = await this.switchFrequency(config);
+        const clocks = await this.clocks(config);
         const result = await exec.run(req.feeds, { codec: config.codec, signal: req.signal });
-        return { result, decision, config, switched: sw.switched, switchMs: sw.ms };
+        const accelerator = this.noteHead(exec, result.timings.headMs, clocks);
+        return { result, decision, config, switched: clocks.cpu.switched, switchMs: clocks.cpu.ms, gpu: clocks.gpu, accelerator };
       },
       { deadlineMs: absMs, signal: req.signal, kind: "fallback" },
     );

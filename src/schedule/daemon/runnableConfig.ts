@@ -1,8 +1,9 @@
 /**
  * A live pareto configuration as the daemon runs it: the cut, the CPU frequency (null: leave it
  * as it is), the head's execution target and the codec. Live fronts (`splitwatt optimize
- * --model`) have exactly the dimensions split, cpuFreqMHz, deviceTarget, serverTarget and codec;
- * `serverTarget` is what the tail server runs (chosen there, not here).
+ * --model`) have the dimensions split, cpuFreqMHz, deviceTarget, serverTarget and codec, and
+ * gpuFreqMHz where the board exposes a GPU clock; `serverTarget` is what the tail server runs
+ * (chosen there, not here).
  */
 import type { Config } from "../../contracts/measurement.js";
 import type { ParetoFile } from "../../contracts/paretoFile.js";
@@ -16,6 +17,8 @@ export interface RunnableConfig {
   split: number;
   /** MHz to run at; null: the frequency is not controlled by this configuration ("current") */
   cpuFreqMHz: number | null;
+  /** the GPU clock to run at, MHz; null: the configuration names none (no gpuFreqMHz dimension) */
+  gpuFreqMHz: number | null;
   deviceTarget: string;
   codec: CodecSpec;
   /** where the executor lives: `split|deviceTarget` */
@@ -43,7 +46,9 @@ export function runnableConfig(config: Config, lastCut: number): RunnableConfig 
   const f = config.cpuFreqMHz;
   const cpuFreqMHz = f === "current" ? null : typeof f === "number" && f > 0 ? f : Number.NaN;
   if (Number.isNaN(cpuFreqMHz)) throw new UsageError(`configuration cpuFreqMHz=${String(f)} is neither a frequency in MHz nor "current"`);
+  const g = config.gpuFreqMHz;
+  if (g !== undefined && !(typeof g === "number" && g > 0)) throw new UsageError(`configuration gpuFreqMHz=${String(g)} is not a frequency in MHz`);
   const deviceTarget = canonicalTargetName(String(config.deviceTarget), "device");
   const codec = parseCodec(String(config.codec));
-  return { split, cpuFreqMHz, deviceTarget, codec, executorKey: `${split}|${deviceTarget}` };
+  return { split, cpuFreqMHz, gpuFreqMHz: g ?? null, deviceTarget, codec, executorKey: `${split}|${deviceTarget}` };
 }

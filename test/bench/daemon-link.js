@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 // dynasplit and splitwatt side by side on a kernel-shaped link stepping 100 -> 5 -> 100 Mbit/s
-// (not a test; root, iproute2 and a writable cgroup cpu controller needed).
+// (not a test; root, iproute2 and a writable cgroup cpu controller needed: cgroup v2's cpu.max,
+// e.g. /sys/fs/cgroup on current distributions, or cgroup v1's /sys/fs/cgroup/cpu).
 //
 // The testbed is one machine, so the edge device is emulated and says so:
 // - the device side (optimize's profiler, then the daemon) runs in a cgroup capped at
-//   SPLITWATT_BENCH_DEVICE_SHARE (default 0.1) of one CPU, its heads on one thread (deviceTarget
+//   SPLITWATT_BENCH_DEVICE_SHARE (default 0.2) of one CPU, its heads on one thread (deviceTarget
 //   cpu:1), so that the device is slower than the tail server (which runs uncapped in its own
 //   network namespace) as an edge board is slower than its server;
 // - device energy is the `estimate` source priced with the raspberry-pi-4 power model over the
@@ -12,7 +13,8 @@
 //   (marginal), network energy a wired link's PHY (0.5 W, the ethernet-1gbps profile's
 //   assumption) at 20 Mbit/s.
 // 1. the front: `splitwatt optimize --model resnet18` on this machine, small budget, its link the
-//    kernel's tbf at 20 Mbit/s (the front is written next to the results and kept);
+//    kernel's tbf at 20 Mbit/s (written to the run's temporary directory and kept there: give it
+//    to a later run as SPLITWATT_BENCH_FRONT to skip this step);
 // 2. a `splitwatt serve` child behind a netns + tbf link at 100 Mbit/s, a `splitwatt daemon`
 //    child (capped) in front of it; a seeded stream of deadlines, each sent once with
 //    policy=dynasplit and once with policy=splitwatt (alternating which goes first); the link's
@@ -28,7 +30,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { encodeInferRequest, LinkEmulation, mulberry32, readParetoFile } from "../../dist/index.js";
 
-const SHARE = Number(process.env.SPLITWATT_BENCH_DEVICE_SHARE ?? "0.2");
+const SHARE = Number(process.env.SPLITWATT_BENCH_DEVICE_SHARE ?? "0.1");
 const REQUESTS = Number(process.env.SPLITWATT_BENCH_REQUESTS ?? "40");
 const MODEL = process.env.SPLITWATT_BENCH_MODEL ?? "resnet18";
 const repo = resolve(import.meta.dirname, "../..");
@@ -43,27 +45,87 @@ function fail(why) {
 
 const avail = await LinkEmulation.available();
 if (!avail.ok) fail(`kernel link emulation unavailable (${avail.reason})`);
-const CG_ROOT = "/sys/fs/cgroup/cpu";
-if (!existsSync(join(CG_ROOT, "cgroup.procs"))) fail(`no cgroup v1 cpu controller at ${CG_ROOT} to cap the emulated device`);
 
-// --- the emulated device: a CPU-capped cgroup ----------------------------------------------
-const cg = join(CG_ROOT, `splitwatt-bench-${process.pid}`);
-mkdirSync(cg);
-writeFileSync(join(cg, "cpu.cfs_period_us"), "10000");
-writeFileSync(join(cg, "cpu.cfs_quota_us"), String(Math.round(SHARE * 10000)));
-const capped = (pid) => writeFileSync(join(cg, "cgroup.procs"), String(pid));
-const uncapped = (pid) => {
-  try {
-    writeFileSync(join(CG_ROOT, "cgroup.procs"), String(pid));
-  } catch {
-    // gone
+// --- the emulated device: a CPU-capped cgroup (v2 cpu.max, or v1 cpu.cfs_quota_us) -----------
+/** Our own cgroup path in a hierarchy: v2 is the "0::" line, v1 the line whose controllers include cpu. */
+function ownCgroup(v2) {
+  for (const line of readFileSync("/proc/self/cgroup", "utf8").split("\n")) {
+    const [id, ctrls, path] = [line.slice(0, line.indexOf(":")), line.slice(line.indexOf(":") + 1, line.lastIndexOf(":")), line.slice(line.lastIndexOf(":") + 1)];
+    if (v2 ? id === "0" && ctrls === "" : ctrls.split(",").includes("cpu")) return path;
   }
-};
+  return null;
+}
+function cgroupDevice(share) {
+  const periodUs = 10000;
+  const quotaUs = Math.max(1000, Math.round(share * periodUs));
+  // cgroup v2: a cgroup2 mount whose controllers include cpu (the unified /sys/fs/cgroup on current distributions)
+  const mounts = readFileSync("/proc/mounts", "utf8").split("\n").map((l) => l.split(" ")).filter((f) => f[2] === "cgroup2").map((f) => f[1]);
+  const v2 = mounts.find((m) => {
+    try {
+      return readFileSync(join(m, "cgroup.controllers"), "utf8").split(/\s+/).includes("cpu");
+    } catch {
+      return false;
+    }
+  });
+  let base;
+  let cg;
+  let label;
+  if (v2 !== undefined) {
+    const own = ownCgroup(true) ?? "/";
+    base = join(v2, own);
+    const sub = join(base, "cgroup.subtree_control");
+    if (!readFileSync(sub, "utf8").split(/\s+/).includes("cpu")) {
+      try {
+        writeFileSync(sub, "+cpu");
+      } catch (err) {
+        fail(`cgroup v2 at ${v2}: cannot enable the cpu controller in ${base} (${err.code ?? err.message}${own === "/" ? "" : "; a cgroup with processes in it cannot delegate: run the bench from the root cgroup, e.g. systemd-run --scope -p Delegate=yes"})`);
+      }
+    }
+    cg = join(base, `splitwatt-bench-${process.pid}`);
+    mkdirSync(cg);
+    writeFileSync(join(cg, "cpu.max"), `${quotaUs} ${periodUs}`);
+    label = `cgroup v2 ${cg} cpu.max ${quotaUs} ${periodUs}`;
+  } else {
+    const root = "/sys/fs/cgroup/cpu";
+    if (!existsSync(join(root, "cgroup.procs")) || !existsSync(join(root, "cpu.cfs_quota_us"))) fail(`no cgroup v2 mount with the cpu controller and no cgroup v1 cpu controller at ${root} to cap the emulated device`);
+    base = join(root, ownCgroup(false) ?? "/");
+    cg = join(base, `splitwatt-bench-${process.pid}`);
+    mkdirSync(cg);
+    writeFileSync(join(cg, "cpu.cfs_period_us"), String(periodUs));
+    writeFileSync(join(cg, "cpu.cfs_quota_us"), String(quotaUs));
+    label = `cgroup v1 ${cg} cpu.cfs_quota_us ${quotaUs} / cpu.cfs_period_us ${periodUs}`;
+  }
+  const procs = () => readFileSync(join(cg, "cgroup.procs"), "utf8").split("\n").filter(Boolean);
+  return {
+    label,
+    cpus: quotaUs / periodUs,
+    procs,
+    capped: (pid) => writeFileSync(join(cg, "cgroup.procs"), String(pid)),
+    uncapped: (pid) => {
+      try {
+        writeFileSync(join(base, "cgroup.procs"), String(pid));
+      } catch {
+        // gone
+      }
+    },
+    close() {
+      for (const pid of procs()) this.uncapped(pid);
+      try {
+        rmdirSync(cg);
+      } catch (err) {
+        console.error(`could not remove ${cg}: ${err.message}`);
+      }
+    },
+  };
+}
+
+const device = cgroupDevice(SHARE);
+const capped = (pid) => device.capped(pid);
 /** Tail servers started by a capped process are the server: move them out of the cgroup. */
 const watcher = setInterval(() => {
-  for (const pid of readFileSync(join(cg, "cgroup.procs"), "utf8").split("\n").filter(Boolean)) {
+  for (const pid of device.procs()) {
     try {
-      if (/\0serve\0/.test(readFileSync(`/proc/${pid}/cmdline`, "latin1"))) uncapped(pid);
+      if (/\0serve\0/.test(readFileSync(`/proc/${pid}/cmdline`, "latin1"))) device.uncapped(pid);
     } catch {
       // gone
     }
@@ -103,7 +165,7 @@ try {
   // --- 1. the front, measured on this machine ----------------------------------------------
   let frontPath = process.env.SPLITWATT_BENCH_FRONT;
   if (frontPath === undefined || !existsSync(frontPath)) {
-    frontPath = frontPath ?? join(repo, `${MODEL}-bench-link.pareto.json`);
+    frontPath = frontPath ?? join(dir, `${MODEL}-bench-link.pareto.json`);
     const cfg = join(dir, "optimize.yaml");
     writeFileSync(
       cfg,
@@ -178,7 +240,7 @@ try {
   // --- 3. the table ---------------------------------------------------------------------------
   const mean = (xs) => xs.reduce((s, v) => s + v, 0) / xs.length;
   console.log(`${MODEL}, front from splitwatt optimize on this machine (${doc.archive.length} configurations, ${doc.front.length} on the front; all on the device: mean ${local.latencyMs.toFixed(1)} ms, p95 ${localMs.toFixed(1)} ms, ${local.energyJ.total.toFixed(3)} J)`);
-  console.log(`device: this machine capped at ${SHARE} CPU (cgroup), heads on one thread; energy: estimate (raspberry-pi-4 model x the daemon's CPU time) + wired PHY 0.5 W + jetson-orin-nano server model (marginal)`);
+  console.log(`device: EMULATED, this machine capped at ${device.cpus} CPU (${device.label}), heads on one thread; energy: estimate (raspberry-pi-4 model x the daemon's CPU time) + wired PHY 0.5 W + jetson-orin-nano server model (marginal)`);
   console.log(`link: ${link.label.replace(/tbf .*$/, "tbf stepped 100 -> 5 -> 100 Mbit/s")}; ${REQUESTS} deadlines per phase (uniform in ${Math.round(localMs * 1.1)}-${Math.round(localMs * 1.4)} ms), each sent to both policies`);
   console.log("| phase | policy | deadline hit rate | mean energy per request | mean latency | sent to the server |");
   console.log("| --- | --- | --- | --- | --- | --- |");
@@ -194,10 +256,5 @@ try {
   for (const c of children) c.c.kill("SIGTERM");
   await Promise.all(children.map((c) => c.exited));
   for (const l of links) await l.close();
-  for (const pid of readFileSync(join(cg, "cgroup.procs"), "utf8").split("\n").filter(Boolean)) uncapped(pid);
-  try {
-    rmdirSync(cg);
-  } catch (err) {
-    console.error(`could not remove ${cg}: ${err.message}`);
-  }
+  device.close();
 }

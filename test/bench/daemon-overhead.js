@@ -5,7 +5,9 @@
 // to that configuration: the decision, the device queue, the energy windows, the estimators and
 // the HTTP hop from this process to the daemon all count), alternately in rounds (A B B A), for a
 // remote configuration (cut 3, raw, 16 KiB sent) and the all-on-device one. Prints p50 / p99 of
-// each and the overhead (daemon - direct) at p50. Target (issue 13): under 1 ms at p50.
+// each and the overhead (daemon - direct) at p50, and, in the same rounds, the floor of the HTTP
+// hop alone: a GET /v2/health/live round trip to the same daemon over the same connection (no
+// body, no decision, no inference). Target (issue 13): under 1 ms at p50.
 //
 //   npx tsc -p tsconfig.json && npm run bench:daemon
 //   SPLITWATT_BENCH_REQUESTS=500 SPLITWATT_BENCH_ROUNDS=4 npm run bench:daemon
@@ -139,12 +141,19 @@ try {
       await direct();
       await viaDaemon();
     }
-    const times = { direct: [], daemon: [] };
+    const health = async () => {
+      const t = performance.now();
+      const r = await pool.request({ method: "GET", path: "/v2/health/live" });
+      await r.body.arrayBuffer();
+      return performance.now() - t;
+    };
+    const times = { direct: [], daemon: [], health: [] };
     for (let round = 0; round < ROUNDS; round++) {
       const order = round % 2 === 0 ? ["direct", "daemon", "daemon", "direct"] : ["daemon", "direct", "direct", "daemon"];
       for (const side of order) for (let i = 0; i < REQUESTS / 2; i++) times[side].push(side === "direct" ? await direct() : await viaDaemon());
+      for (let i = 0; i < REQUESTS / 2; i++) times.health.push(await health());
     }
-    rows.push({ label, direct: times.direct, daemon: times.daemon });
+    rows.push({ label, direct: times.direct, daemon: times.daemon, health: times.health });
     await pool.close();
     await exec.release();
     daemon.c.kill("SIGTERM");
@@ -156,9 +165,9 @@ try {
   rmSync(dir, { recursive: true, force: true });
 }
 console.log(`daemon overhead over the split executor called directly (tiny_cnn, loopback, ${ROUNDS} rounds A B B A, ${REQUESTS * ROUNDS} requests per side)`);
-console.log("| configuration | direct p50 | direct p99 | via daemon p50 | via daemon p99 | overhead p50 |");
-console.log("| --- | --- | --- | --- | --- | --- |");
+console.log("| configuration | direct p50 | direct p99 | via daemon p50 | via daemon p99 | overhead p50 | of which the HTTP hop (GET /v2/health/live p50) |");
+console.log("| --- | --- | --- | --- | --- | --- | --- |");
 for (const r of rows) {
   const f = (v) => `${v.toFixed(3)} ms`;
-  console.log(`| ${r.label} | ${f(pct(r.direct, 0.5))} | ${f(pct(r.direct, 0.99))} | ${f(pct(r.daemon, 0.5))} | ${f(pct(r.daemon, 0.99))} | ${f(pct(r.daemon, 0.5) - pct(r.direct, 0.5))} |`);
+  console.log(`| ${r.label} | ${f(pct(r.direct, 0.5))} | ${f(pct(r.direct, 0.99))} | ${f(pct(r.daemon, 0.5))} | ${f(pct(r.daemon, 0.99))} | ${f(pct(r.daemon, 0.5) - pct(r.direct, 0.5))} | ${f(pct(r.health, 0.5))} |`);
 }

@@ -3,7 +3,9 @@
 // the most latency samples a pareto file keeps (256) and per-part data, every policy decides
 // for a stream of requests whose deadline, bandwidth, server wait and current configuration
 // change every time (nothing can be cached between decisions); each decide() call is timed
-// alone. Prints p50 / p99 / max per policy and size, and the same loop around a policy that
+// alone. Half the configurations run their head on webgpu, with measured switch costs (a
+// switch to webgpu 300 ms, to cpu 5 ms) and a CPU-frequency switch of 0.5 ms / 1 mJ, so the
+// policies that count switches (splitwatt, neurosurgeon) price them in every decision. Prints p50 / p99 / max per policy and size, and the same loop around a policy that
 // does nothing (the timer's and the scheduler's floor on this machine). Targets (issue 13): p99 under 20 us for 20
 // configurations and under 100 us for 200; DynaSplit's own selection took 4-9 ms median.
 //
@@ -30,7 +32,8 @@ function archive(n, seed) {
   // every all-on-device configuration, and the rest evenly spread over the others (split 0 included)
   const k = n - local.length;
   const configs = [...Array.from({ length: k }, (_, i) => remote[Math.floor((i * remote.length) / k)]), ...local];
-  const entries = configs.map((config) => {
+  const entries = configs.map((c, i) => {
+    const config = { ...c, deviceTarget: i % 2 === 0 ? "cpu" : "webgpu" };
     const local = config.split === L;
     const head = config.split === 0 ? 0 : (config.split / L) * (400 * (1800 / config.cpuFreqMHz)) * (0.8 + 0.4 * rnd());
     const bytes = local ? 0 : Math.round(600_000 * (1 - config.split / (L + 1)) * (config.codec === "raw" ? 1 : config.codec === "fp16" ? 0.5 : 0.25));
@@ -53,6 +56,7 @@ function archive(n, seed) {
       energySource: { device: "estimate", network: "estimate", server: "estimate" },
       accuracy: { value: config.codec === "int8" ? 0.89 : 0.9, n: 400, ci95: null },
       conditions: { network: null, bandwidthMbps: local ? null : 20, measuredBandwidthMbps: null, rttMs: local ? null : 10, serverWaitMs: local ? null : 0, link: null, server: null, deviceIdleW: 0.8, radio: null },
+      switchCost: { acceleratorMs: config.deviceTarget === "webgpu" ? 300 : 5, gpuFreqMs: null },
     };
   });
   const dominated = (a, b) => b.latencyMs <= a.latencyMs && b.energyJ.total <= a.energyJ.total && (b.latencyMs < a.latencyMs || b.energyJ.total < a.energyJ.total);
@@ -68,6 +72,7 @@ function archive(n, seed) {
         { name: "split", values: Array.from({ length: L + 1 }, (_, i) => i), ordered: true },
         { name: "cpuFreqMHz", values: freqs, ordered: true },
         { name: "codec", values: codecs, ordered: false },
+        { name: "deviceTarget", values: ["cpu", "webgpu"], ordered: false },
       ],
       validConfigurations: null,
     },
@@ -134,7 +139,7 @@ for (const n of [20, 200]) {
     { label: "splitwatt, link partly unknown", name: "splitwatt", partial: true },
   ];
   for (const c of cases) {
-    const policy = createPolicy(c.name, file, c.name === "static" ? { config: staticConfig } : {});
+    const policy = createPolicy(c.name, file, { switchCost: { timeMs: 0.5, energyJ: 0.001 }, ...(c.name === "static" ? { config: staticConfig } : {}) });
     const r = bench(policy, file, 7, c.partial);
     rows.push({ n, label: c.label, candidates: policy.candidates.length, ...r });
   }

@@ -2,8 +2,9 @@
  * What moving to a candidate from the configuration running now adds to a request, beyond the
  * candidate's own steady request: the policies add its time to every latency sample (so to the
  * probability of meeting the deadline) and its energy to the expected energy; the replay adds
- * both to the outcome it draws. Built once per pareto file; per decision `from(current)`, then
- * `timeMs(i)` and `energyJ(i)` are a few comparisons each.
+ * both to the outcome it draws. Built once per pareto file; per decision `from(current)` (which
+ * prices every candidate again only when the current configuration's values change), then
+ * `timeMs(i)` and `energyJ(i)` are array reads.
  *
  * Three parts, each counted only when its value changes (the rule of switchCostMs,
  * src/predict/switchCost.ts: before the first request (current null) everything changes; at
@@ -86,6 +87,9 @@ export class SwitchPricing {
   private curFreq = ANY;
   private curTarget = ANY;
   private curGpu = ANY;
+  /** every candidate's time and energy from the current configuration (filled when it changes) */
+  private readonly extraMs: Float64Array;
+  private readonly extraJ: Float64Array;
 
   constructor(entries: readonly ParetoEntry[], space: ParetoFile["space"], opts: Pick<PolicyOptions, "switchCost" | "acceleratorSwitchMs" | "gpuFreqSwitchMs">) {
     const n = entries.length;
@@ -101,6 +105,8 @@ export class SwitchPricing {
     this.gpuMs = new Float64Array(n);
     this.gpuAssumed = new Uint8Array(n);
     this.powerW = new Float64Array(n);
+    this.extraMs = new Float64Array(n);
+    this.extraJ = new Float64Array(n);
     let any = false;
     entries.forEach((e, i) => {
       const c = e.config;
@@ -129,10 +135,16 @@ export class SwitchPricing {
     const f = this.freqDim === null ? NONE : this.freqIds.currentId(current, this.freqDim);
     const t = this.targetIds.currentId(current, "deviceTarget");
     const g = this.gpuIds.currentId(current, "gpuFreqMHz");
-    const changed = f !== this.curFreq || t !== this.curTarget || g !== this.curGpu;
+    const changed = f !== this.curFreq || t !== this.curTarget || g !== this.curGpu || current === null;
     this.curFreq = f;
     this.curTarget = t;
     this.curGpu = g;
+    if (changed && this.active) {
+      for (let i = 0; i < this.n; i++) {
+        this.extraMs[i] = this.computeMs(i);
+        this.extraJ[i] = this.computeJ(i);
+      }
+    }
     return changed;
   }
 
@@ -148,15 +160,21 @@ export class SwitchPricing {
     return changes(this.gpu[i]!, this.curGpu);
   }
 
-  /** The time candidate `i` adds from the current configuration, ms. */
-  timeMs(i: number): number {
-    if (!this.active) return 0;
+  private computeMs(i: number): number {
     return (this.cpuChanges(i) ? this.cpu.timeMs : 0) + (this.accelChanges(i) ? this.accelMs[i]! : 0) + (this.gpuChanges(i) ? this.gpuMs[i]! : 0);
   }
 
-  /** The energy candidate `i` adds from the current configuration, J. */
+  /** The time candidate `i` adds from the current configuration (the last `from`), ms. */
+  timeMs(i: number): number {
+    return this.active ? this.extraMs[i]! : 0;
+  }
+
+  /** The energy candidate `i` adds from the current configuration (the last `from`), J. */
   energyJ(i: number): number {
-    if (!this.active) return 0;
+    return this.active ? this.extraJ[i]! : 0;
+  }
+
+  private computeJ(i: number): number {
     let e = this.cpuChanges(i) ? this.cpu.energyJ : 0;
     if (this.accelChanges(i)) e += this.accelAssumed[i] === 1 ? this.cpu.energyJ : (this.powerW[i]! * this.accelMs[i]!) / 1000;
     if (this.gpuChanges(i)) e += this.gpuAssumed[i] === 1 ? this.cpu.energyJ : (this.powerW[i]! * this.gpuMs[i]!) / 1000;

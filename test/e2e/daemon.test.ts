@@ -335,6 +335,48 @@ describe("splitwatt daemon: faults", () => {
     await s.stop();
   }, 90_000);
 
+  it("a server that hangs (SIGSTOP: connections accepted, nothing answered): every request is answered from the device within its deadline + grace, none hangs; re-admitted after SIGCONT", async () => {
+    const s = await serve();
+    const cfg = join(dir, "hang.yaml");
+    const graceMs = 300;
+    writeFileSync(cfg, `graceMs: ${graceMs}\nbreaker: { failureThreshold: 2, baseBackoffMs: 300, maxBackoffMs: 600, jitter: 0, probeTimeoutMs: 300 }\nprobe: { rttIntervalMs: 0, bandwidth: false }\n`);
+    const d = await daemon(["--front", front("hang.pareto.json", { remote: [REMOTE] }), "--server", s.url, "--config", cfg]);
+    const timed = async (deadlineMs: number) => {
+      const t0 = performance.now();
+      const r = await inferJson(d.url, "tiny_cnn", X, { deadline_ms: deadlineMs });
+      return { ms: performance.now() - t0, status: r.status, p: r.body.parameters as Record<string, unknown> };
+    };
+    // the cheap remote configuration while the server answers
+    expect((await timed(400)).p).toMatchObject({ fallback: false, config: expect.stringContaining(`"split":${REMOTE.split}`) });
+    s.child.kill("SIGSTOP");
+    try {
+      const answers: Array<Awaited<ReturnType<typeof timed>>> = [];
+      for (let round = 0; round < 4; round++) answers.push(...(await Promise.all([timed(400), timed(250)])));
+      for (const a of answers) {
+        expect(a.status).toBe(200);
+        expect(a.p.fallback).toBe(true);
+        expect(["server-timeout", "breaker-open", "no-time-for-server"]).toContain(a.p.fallback_reason);
+        // the daemon's bound, on its own clock (arrival to result): deadline + grace
+        expect(a.p.latency_ms as number, JSON.stringify(a.p)).toBeLessThan((a.p.deadline_ms as number) + graceMs);
+        // and as this test sees it: none hangs (150 ms for its own HTTP round trip on a busy machine)
+        expect(a.ms, JSON.stringify(a.p)).toBeLessThan((a.p.deadline_ms as number) + graceMs + 150);
+      }
+      expect(answers.map((a) => a.p.fallback_reason)).toContain("server-timeout");
+      expect(answers.map((a) => a.p.fallback_reason)).toContain("breaker-open");
+    } finally {
+      s.child.kill("SIGCONT");
+    }
+    let state = "";
+    for (let i = 0; i < 100 && state !== "closed"; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      state = ((await (await fetch(`${d.url}/v1/status`)).json()) as Record<string, any>).server.breaker.state;
+    }
+    expect(state).toBe("closed");
+    expect((await timed(400)).p).toMatchObject({ fallback: false });
+    expect((await d.stop()).code).toBe(0);
+    await s.stop();
+  }, 60_000);
+
   it("a server that is down at start: the daemon starts, answers from the device, and admits the server when it comes up", async () => {
     const port = await freePort();
     const cfg = join(dir, "late.yaml");

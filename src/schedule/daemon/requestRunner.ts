@@ -9,8 +9,10 @@
  *      GPU clock when the configuration names others, run the head and the codec; a head on
  *      another device target than the previous one is an accelerator switch, measured
  *      (AcceleratorSwitches)
- *   3. outside the queue: the tail on the server, within the time left for it (deadline + grace,
- *      less the local fallback's time); its answer feeds the estimator and the breaker
+ *   3. outside the queue: the tail on the server, within the time left for it: deadline + grace,
+ *      less what a fallback to the device would need (its expected time for itself and for every
+ *      other request that may fall back with it, those waiting on the server or queued for the
+ *      device, plus a fifth of the grace as a margin); its answer feeds the estimator and the breaker
  *   4. the server failed or timed out mid-flight: the same request runs on the device (queued
  *      again, same deadline: decided among all-on-device configurations, else the whole model)
  *   5. device energy over the request's window (head start to result), energy by part, the
@@ -44,6 +46,8 @@ import type { ServerLink } from "./serverLink.js";
 
 /** Below this many ms left for the server, the request goes to the device at once. */
 const MIN_REMOTE_MS = 1;
+/** The share of the grace a remote call leaves unused, so a fallback that starts when it times out still ends within deadline + grace. */
+const FALLBACK_MARGIN = 0.2;
 
 export interface RunnerDeps {
   executors: ExecutorSet;
@@ -100,6 +104,8 @@ export class RequestRunner {
   private current: Config | null = null;
   private seq = 0;
   private pending: Array<{ id: number; window: EnergyWindow; outcome: Outcome }> = [];
+  /** requests waiting on the tail server now (each may fall back to the device) */
+  private remoteWaiting = 0;
   private settling: Promise<void> | null = null;
 
   constructor(private readonly d: RunnerDeps) {}
@@ -214,11 +220,13 @@ export class RequestRunner {
     else {
       // 3. the tail, within the time the fallback leaves
       const server = d.server as ServerLink;
-      const budget = absMs + d.graceMs - d.clock() - d.localEstimateMs;
+      const reserveMs = d.localEstimateMs * (1 + this.remoteWaiting + d.queue.stats().queued) + FALLBACK_MARGIN * d.graceMs;
+      const budget = absMs + d.graceMs - d.clock() - reserveMs;
       let failure: { reason: FallbackReason; detail: string } | null = null;
       let result: ExecutionResult | null = null;
-      if (budget < MIN_REMOTE_MS) failure = { reason: "no-time-for-server", detail: `no time left for the server (${ms(Math.max(0, budget + d.localEstimateMs))} to the deadline + grace, the device needs ~${ms(d.localEstimateMs)})` };
+      if (budget < MIN_REMOTE_MS) failure = { reason: "no-time-for-server", detail: `no time left for the server (${ms(Math.max(0, budget + reserveMs))} to the deadline + grace, a fallback to the device needs ~${ms(reserveMs)})` };
       else {
+        this.remoteWaiting++;
         try {
           result = await head.exec.tail(head.stage, { signal, timeoutMs: Math.max(1, Math.floor(Math.min(budget, d.serverTimeoutMs))) });
           const now = d.clock();
@@ -231,6 +239,8 @@ export class RequestRunner {
           server.outcome(d.clock(), timeout ? "timeout" : "error", detail);
           failure = { reason: timeout ? "server-timeout" : "server-error", detail };
           d.log({ level: "warn", msg: "remote tail failed: the request runs on the device", id, reason: failure.reason, error: detail });
+        } finally {
+          this.remoteWaiting--;
         }
       }
       if (result !== null) ran = { result, decision: head.decision, config: head.config, switched: head.sw.switched, switchMs: head.sw.ms, ...own };

@@ -217,6 +217,10 @@ describe("splitwatt daemon: requests", () => {
     expect(st.decisions.total).toBeGreaterThan(0);
     expect(st.decisions.hitRate).toBeGreaterThan(0);
     expect(st.decisions.recent[0]).toMatchObject({ policy: expect.any(String), configKey: expect.any(String), deadlineMet: expect.any(Boolean) });
+    // one device target: every head loaded at start, so no accelerator switch is ever counted (the cold start is reported apart)
+    expect(st.accelerator.switchTimeMs).toMatchObject({ used: { cpu: 0 }, from: "none: one device target, every head loaded at start", measuredAtStart: null });
+    expect(st.accelerator.switchTimeMs.coldStartMs.cpu).toBeGreaterThan(0);
+    expect(st.gpu).toMatchObject({ controlled: false, device: null });
     const m = await (await fetch(`${d.url}/metrics`)).text();
     expect(m).toMatch(/^splitwatt_daemon_decisions_total\{policy="splitwatt",config="codec=raw;cpuFreqMHz=current;deviceTarget=cpu;serverTarget=cpu;split=3"\} \d+/m);
     expect(m).toMatch(/^splitwatt_daemon_deadline_total\{policy="splitwatt",result="hit"\} \d+/m);

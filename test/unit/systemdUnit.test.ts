@@ -54,6 +54,20 @@ describe("the systemd unit", () => {
     expect(r.out).toMatch(/Unknown key 'ProtectKernelTunabels'/);
   });
 
+  it("the GPU drop-in (service.d/gpu.conf): verify passes with it applied, and it opens the render nodes and the GPU clock's directory only", () => {
+    const dropIn = readFileSync(resolve(import.meta.dirname, "../../configs/systemd/splitwatt-daemon.service.d/gpu.conf"), "utf8");
+    const dir = mkdtempSync(join(tmpdir(), "sw-unit-"));
+    // a drop-in's [Service] keys apply after the unit's: the same as appending them
+    const merged = join(dir, "splitwatt-daemon.service");
+    writeFileSync(merged, `${text.replace(/^ExecStart=\S+/m, `ExecStart=${process.execPath} ${bin}`)}\n${dropIn}`);
+    expect(analyze(["verify", merged])).toEqual({ code: 0, out: "" });
+    const keys = dropIn
+      .split("\n")
+      .map((l) => l.trim())
+      .filter((l) => l !== "" && !l.startsWith("#") && !l.startsWith("["));
+    expect(keys).toEqual(["PrivateDevices=no", "DevicePolicy=closed", "DeviceAllow=char-drm rw", "ReadWritePaths=-/sys/devices/platform/fb000000.gpu/devfreq/fb000000.gpu"]);
+  });
+
   it("hardening: /sys read-only but the cpufreq policies, the state directory, no capabilities or devices, no restart on a user error; systemd's offline exposure score", () => {
     const s = service();
     expect(s.get("ExecStart")?.[0]).toMatch(/splitwatt daemon --config \/etc\/splitwatt\/daemon\.yaml$/);

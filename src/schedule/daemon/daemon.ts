@@ -289,6 +289,10 @@ export class Daemon implements DaemonContext {
       if (acceleratorMs !== null) {
         policies.setSwitchTimes({ acceleratorSwitchMs: acceleratorMs });
         log({ msg: "accelerator switch measured", acceleratorSwitchMs: acceleratorMs, coldStartMs: coldAcceleratorMs });
+      } else {
+        // one device target: every head is loaded and warmed now, so no request ever switches the accelerator (not even the first)
+        const targets = Object.keys(coldAcceleratorMs);
+        if (targets.length === 1) policies.setSwitchTimes({ acceleratorSwitchMs: { [targets[0] as string]: 0 } }, "none: one device target, every head loaded at start");
       }
       const gpuFreqMs = await parts.gpu.calibrate(neededGpuMHz);
       if (gpuFreqMs !== null) {

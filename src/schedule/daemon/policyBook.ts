@@ -17,6 +17,7 @@ export class PolicyBook {
   private switchCost: { timeMs: number; energyJ: number } | null = null;
   private acceleratorSwitchMs: Record<string, number> | null = null;
   private gpuFreqSwitchMs: number | null = null;
+  private acceleratorFrom = "measured";
 
   constructor(
     private readonly file: LoadedParetoFile,
@@ -44,10 +45,11 @@ export class PolicyBook {
    * Use measured accelerator switch times (per target, merged over earlier ones) and GPU clock
    * change time from now on; what the options give is kept. Returns whether anything changed.
    */
-  setSwitchTimes(m: { acceleratorSwitchMs?: Record<string, number> | undefined; gpuFreqSwitchMs?: number | undefined }): boolean {
+  setSwitchTimes(m: { acceleratorSwitchMs?: Record<string, number> | undefined; gpuFreqSwitchMs?: number | undefined }, acceleratorFrom = "measured"): boolean {
     let changed = false;
     if (m.acceleratorSwitchMs !== undefined && this.options.acceleratorSwitchMs === undefined) {
       this.acceleratorSwitchMs = { ...this.acceleratorSwitchMs, ...m.acceleratorSwitchMs };
+      this.acceleratorFrom = acceleratorFrom;
       changed = true;
     }
     if (m.gpuFreqSwitchMs !== undefined && this.options.gpuFreqSwitchMs === undefined) {
@@ -62,11 +64,14 @@ export class PolicyBook {
   get currentSwitchTimes(): { acceleratorSwitchMs: Record<string, number> | null; gpuFreqSwitchMs: number | null; from: { accelerator: string; gpuFreq: string } } {
     const a = this.options.acceleratorSwitchMs ?? this.acceleratorSwitchMs;
     const g = this.options.gpuFreqSwitchMs ?? this.gpuFreqSwitchMs;
-    const from = (given: boolean, measured: boolean): string => (given ? "options" : measured ? "measured" : "pareto file");
+    const from = (given: boolean, measured: boolean, label = "measured"): string => (given ? "options" : measured ? label : "pareto file");
     return {
       acceleratorSwitchMs: a === null ? null : { ...a },
       gpuFreqSwitchMs: g,
-      from: { accelerator: from(this.options.acceleratorSwitchMs !== undefined, this.acceleratorSwitchMs !== null), gpuFreq: from(this.options.gpuFreqSwitchMs !== undefined, this.gpuFreqSwitchMs !== null) },
+      from: {
+        accelerator: from(this.options.acceleratorSwitchMs !== undefined, this.acceleratorSwitchMs !== null, this.acceleratorFrom),
+        gpuFreq: from(this.options.gpuFreqSwitchMs !== undefined, this.gpuFreqSwitchMs !== null),
+      },
     };
   }
 

@@ -1,7 +1,9 @@
 import { Command } from "commander";
 import { z } from "zod";
 import type { Measurement } from "../contracts/measurement.js";
+import { InterruptedError } from "../errors.js";
 import type { ProfileResult } from "../measure/profiler.js";
+import { onInterrupt } from "../shutdown.js";
 import { addProfilerOptions, openProfiler, ProfilerOptions } from "./profilerOptions.js";
 import { run } from "./run.js";
 import { cliNumber } from "./cliNumber.js";
@@ -56,16 +58,26 @@ export function measureCommand(): Command {
     .action(
       run(async (spec: string, raw: unknown) => {
         const o = MeasureOptions.parse(raw);
-        const { profiler, warnings } = await openProfiler(spec, o);
-        for (const w of warnings) process.stderr.write(`splitwatt: warning: measurement store ${w}\n`);
+        // a signal (src/shutdown.ts) aborts the measurement; the profiler's close follows, then exit 130/143
+        const controller = new AbortController();
+        const removeInterrupt = onInterrupt((signal) =>
+          controller.abort(new InterruptedError(signal, `interrupted by ${signal}: this configuration was not stored; run the same command again to measure it`)),
+        );
         let r: ProfileResult;
         try {
-          r = await profiler.measure(
-            { split: o.cut, cpuFreqMHz: o.freqMhz ?? "current", deviceTarget: o.deviceTarget, serverTarget: o.serverTarget, codec: o.codec },
-            { fresh: o.fresh },
-          );
+          const { profiler, warnings } = await openProfiler(spec, o);
+          for (const w of warnings) process.stderr.write(`splitwatt: warning: measurement store ${w}\n`);
+          try {
+            controller.signal.throwIfAborted();
+            r = await profiler.measure(
+              { split: o.cut, cpuFreqMHz: o.freqMhz ?? "current", deviceTarget: o.deviceTarget, serverTarget: o.serverTarget, codec: o.codec },
+              { fresh: o.fresh, signal: controller.signal },
+            );
+          } finally {
+            await profiler.close();
+          }
         } finally {
-          await profiler.close();
+          removeInterrupt();
         }
         if (o.json) {
           process.stdout.write(`${JSON.stringify(measureJson(r), null, 2)}\n`);

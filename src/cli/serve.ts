@@ -4,6 +4,7 @@ import { Command, Option } from "commander";
 import { z } from "zod";
 import { env } from "../env.js";
 import { UsageError } from "../errors.js";
+import { onInterrupt } from "../shutdown.js";
 import { parseInputShapes } from "./modelOptions.js";
 import { run } from "./run.js";
 import { cliNumber } from "./cliNumber.js";
@@ -148,15 +149,23 @@ export function serveCommand(): Command {
         });
         process.stdout.write(`${url}\n`);
         await new Promise<void>((resolve) => {
+          let stopping = false;
+          // a signal stops the server gracefully (exit 0); a second one stops it at once (src/shutdown.ts)
           const stop = (signal: string) => {
+            if (stopping) return;
+            stopping = true;
+            removeInterrupt();
             log({ time: new Date().toISOString(), level: "info", msg: "stopping", signal });
             void server
               .close()
               .then(() => meter?.close())
-              .then(resolve);
+              .then(() => {
+                // the stdin watch would keep this process alive after the server has stopped
+                if (o.exitWithStdin) process.stdin.destroy();
+                resolve();
+              });
           };
-          process.once("SIGINT", () => stop("SIGINT"));
-          process.once("SIGTERM", () => stop("SIGTERM"));
+          const removeInterrupt = onInterrupt((signal) => stop(signal));
           if (o.exitWithStdin) {
             process.stdin.on("data", () => {});
             process.stdin.once("end", () => stop("stdin closed"));

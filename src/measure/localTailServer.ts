@@ -1,12 +1,20 @@
 /**
  * A `splitwatt serve` child process on loopback (or inside a link-emulation namespace), started
- * when the profiler is given no server URL and stopped after. The child is killed if this
- * process exits first, so no server is left behind.
+ * when the profiler is given no server URL and stopped after.
+ *
+ * The child outlives a signal to this process's group and dies with this process:
+ * - it runs in its own session and process group (`detached`), so a terminal's Ctrl-C, which
+ *   goes to the whole foreground group, reaches only this process; this process's clean-up
+ *   (optimize writing its front, the profiler closing) still has its server, and stops it;
+ * - it stops when its stdin closes (`--exit-with-stdin`): when this process dies, even by
+ *   SIGKILL, the pipe closes;
+ * - a teardown hook (src/shutdown.ts) kills it when this process exits without stopping it.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { IoError } from "../errors.js";
+import { onTeardown } from "../shutdown.js";
 
 export interface LocalTailServerOptions {
   /** served name -> model path */
@@ -31,7 +39,7 @@ export function splitwattBin(): string {
 }
 
 export class LocalTailServer {
-  private exitHook: (() => void) | null = null;
+  private removeTeardown: (() => void) | null = null;
 
   private constructor(
     private readonly child: ChildProcess,
@@ -57,7 +65,7 @@ export class LocalTailServer {
     if (opts.maxConcurrency !== undefined) args.push("--max-concurrency", String(opts.maxConcurrency));
     const prefix = opts.execPrefix ?? [];
     const [cmd, ...rest] = prefix.length > 0 ? [...prefix, process.execPath, ...args] : [process.execPath, ...args];
-    const child = spawn(cmd as string, rest, { stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn(cmd as string, rest, { stdio: ["pipe", "pipe", "pipe"], detached: true });
     let stderr = "";
     child.stderr?.setEncoding("utf8");
     child.stderr?.on("data", (d: string) => {
@@ -96,19 +104,16 @@ export class LocalTailServer {
     });
     child.removeAllListeners("exit");
     const server = new LocalTailServer(child, url, tail);
-    server.exitHook = () => {
-      child.kill("SIGKILL");
-    };
-    process.once("exit", server.exitHook);
+    server.removeTeardown = onTeardown(() => {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    });
     return server;
   }
 
   /** SIGTERM, then SIGKILL after `graceMs` (default 5 s). Idempotent. */
   async stop(graceMs = 5_000): Promise<void> {
-    if (this.exitHook !== null) {
-      process.removeListener("exit", this.exitHook);
-      this.exitHook = null;
-    }
+    this.removeTeardown?.();
+    this.removeTeardown = null;
     const c = this.child;
     if (c.exitCode !== null || c.signalCode !== null) return;
     await new Promise<void>((done) => {

@@ -9,7 +9,8 @@ import { connect } from "node:net";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { UnsupportedError } from "../../src/errors.js";
-import { chooseShaping, LinkEmulation, type LinkAvailability } from "../../src/transport/linkEmulation.js";
+import { readProcStat } from "../../src/processIdentity.js";
+import { chooseShaping, LinkEmulation, netnsOwner, type LinkAvailability } from "../../src/transport/linkEmulation.js";
 
 let avail: LinkAvailability;
 const children: ChildProcess[] = [];
@@ -96,7 +97,7 @@ describe("kernel link emulation (netns + veth + tbf)", () => {
     try {
       if (avail.ok) {
         expect(s.mode, s.label).toBe("netns-tbf");
-        expect(s.label).toMatch(/^kernel: netns sw-\d+-\d+/);
+        expect(s.label).toMatch(/^kernel: netns sw-\d+t\d+-\d+/);
         expect(s.label).toMatch(/40 ms RTT is NOT emulated/);
       } else {
         expect(s.mode, `fallback because: ${avail.reason}`).toBe("app-token-bucket");
@@ -119,7 +120,7 @@ describe("kernel link emulation (netns + veth + tbf)", () => {
     }
     const link = await LinkEmulation.start({ uplinkMbps: 8, downlinkMbps: 16, name: "test" });
     expect(link.mode).toBe("netns-tbf");
-    expect(link.netnsName).toMatch(new RegExp(`^sw-${process.pid}-\\d+-test$`));
+    expect(link.netnsName).toMatch(new RegExp(`^sw-${process.pid}t${readProcStat(process.pid)?.startTicks}-\\d+-test$`));
     expect(link.execPrefix).toEqual(["ip", "netns", "exec", link.netnsName]);
     expect(link.deviceAddress).toMatch(/^10\.\d+\.\d+\.\d+$/);
     expect(netnsList()).toContain(link.netnsName);
@@ -146,7 +147,7 @@ describe("kernel link emulation (netns + veth + tbf)", () => {
     await link.close(); // idempotent
   });
 
-  it("a process killed with SIGTERM leaves no namespace behind (exit hook; runs the compiled dist/)", async () => {
+  it("a process killed with SIGTERM leaves no namespace behind and exits 143 (teardown hook; runs the compiled dist/)", async () => {
     const dist = fileURLToPath(new URL("../../dist/transport/linkEmulation.js", import.meta.url));
     expect(existsSync(dist), `${dist} is missing: run npx tsc -p tsconfig.json first`).toBe(true);
     const script = `import(${JSON.stringify(dist)}).then(async ({ LinkEmulation }) => {
@@ -161,12 +162,12 @@ describe("kernel link emulation (netns + veth + tbf)", () => {
       expect(first).toMatch(/^ERR kernel link emulation is not available/);
       return;
     }
-    expect(first).toMatch(/^sw-\d+-\d+$/);
+    expect(first).toMatch(/^sw-\d+t\d+-\d+$/);
     expect(netnsList()).toContain(first);
-    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.once("exit", (_code, signal) => resolve(signal)));
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
     child.kill("SIGTERM");
-    // the hook removes the namespace, then the process dies of the signal as it would have
-    expect(await exited).toBe("SIGTERM");
+    // nobody else handles the signal: the teardown removes the namespace, then exit 128 + 15
+    expect(await exited).toBe(143);
     expect(netnsList()).not.toContain(first);
   });
 
@@ -195,4 +196,45 @@ describe("kernel link emulation (netns + veth + tbf)", () => {
       await mine.close();
     }
   });
+
+  it("cleanupStale: a namespace whose owner's pid now belongs to another process, or is a zombie, is stale", async () => {
+    expect(netnsOwner("sw-12t345-0-test")).toEqual({ pid: 12, startTicks: 345 });
+    expect(netnsOwner("sw-12-0")).toEqual({ pid: 12, startTicks: null });
+    expect(netnsOwner("other-12-0")).toBeNull();
+    if (!avail.ok) {
+      await expect(LinkEmulation.cleanupStale()).resolves.toEqual([]);
+      return;
+    }
+    // this very pid, started at another tick: a reused pid
+    const me = readProcStat(process.pid);
+    expect(me).not.toBeNull();
+    const reused = `sw-${process.pid}t${(me?.startTicks ?? 0) + 1}-9`;
+    // a zombie: `sleep 0.1` whose parent (exec'd into `sleep 5`) never reaps it
+    const parent = spawn("/bin/sh", ["-c", "sleep 0.1 & echo $!; exec sleep 5"], { stdio: ["ignore", "pipe", "ignore"] });
+    children.push(parent);
+    const zpid = Number(await new Promise<string>((resolve) => parent.stdout?.once("data", (d: Buffer) => resolve(d.toString().trim()))));
+    const deadline = Date.now() + 3000;
+    while (readProcStat(zpid)?.state !== "Z" && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(readProcStat(zpid)?.state).toBe("Z");
+    const zombie = `sw-${zpid}-0`;
+    execFileSync("ip", ["netns", "add", reused]);
+    execFileSync("ip", ["netns", "add", zombie]);
+    try {
+      const removed = await LinkEmulation.cleanupStale();
+      expect(removed).toEqual(expect.arrayContaining([reused, zombie]));
+      expect(netnsList()).not.toContain(reused);
+      expect(netnsList()).not.toContain(zombie);
+    } finally {
+      for (const n of [reused, zombie]) spawnSyncQuiet(["ip", "netns", "del", n]);
+      parent.kill("SIGKILL");
+    }
+  });
 });
+
+function spawnSyncQuiet(args: string[]): void {
+  try {
+    execFileSync(args[0] as string, args.slice(1), { stdio: "ignore" });
+  } catch {
+    // already gone
+  }
+}

@@ -156,6 +156,27 @@ describe("optimize driver", () => {
     expect(second.hypervolume).toBe(uninterrupted.hypervolume);
   });
 
+  it("a signal part-way through an evaluation (Ctrl-C while measuring): the run ends aborted with what was evaluated before it, not an error", async () => {
+    const controller = new AbortController();
+    let calls = 0;
+    const evaluate: Evaluator = async (config, ctx) => {
+      calls++;
+      if (calls === 5) {
+        controller.abort(new Error("interrupted by SIGINT"));
+        // the measurement in flight notices the abort and throws its reason
+        ctx.signal?.throwIfAborted();
+      }
+      return table.get(canonicalConfigKey(config)) ?? null;
+    };
+    const r = await optimize(base(evaluate, { budget: 30, signal: controller.signal }));
+    expect(r.aborted).toBe(true);
+    expect(calls).toBe(5);
+    expect(r.evaluations).toBe(4 - r.unevaluable);
+    expect(r.front.length).toBeGreaterThan(0);
+    // an evaluation that fails for another reason still fails the run
+    await expect(optimize(base(async () => Promise.reject(new MalformedError("broken pool row")), { budget: 5 }))).rejects.toThrow("broken pool row");
+  });
+
   it("constraints: the front holds only feasible configurations; none feasible gives an empty front", async () => {
     const r = await optimize(base(recording().evaluate, { constraints: { maxLatencyMs: 300, minAccuracy: 0.69 }, budget: 80 }));
     expect(r.front.length).toBeGreaterThan(0);

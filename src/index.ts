@@ -8,12 +8,16 @@
 // contracts
 export {
   canonicalConfigKey,
+  canonicalTestbedKey,
   checkMeasurement,
   conditionsSchema,
   configSchema,
   ENERGY_SOURCES,
   measurementKey,
   measurementSchema,
+  TESTBED_LINKS,
+  testbedSchema,
+  testbedServer,
   UNKNOWN_CONDITIONS,
   wilson95,
   type Conditions,
@@ -21,6 +25,8 @@ export {
   type ConfigValue,
   type EnergySourceName,
   type Measurement,
+  type Testbed,
+  type TestbedLink,
 } from "./contracts/measurement.js";
 export {
   boundedSamples,
@@ -36,10 +42,11 @@ export {
   type ParetoEntry,
   type ParetoFile,
 } from "./contracts/paretoFile.js";
-export { DYNASPLIT_COLUMNS, exportDynasplitCsv, importDynasplitCsv, parseCsv } from "./contracts/dynasplitCsv.js";
+export { DYNASPLIT_COLUMNS, dynasplitConfigOf, exportDynasplitCsv, importDynasplitCsv, parseCsv } from "./contracts/dynasplitCsv.js";
 export { OBJECTIVES, optimizeConfigSchema, readOptimizeConfig, SEARCH_ALGORITHMS, type ObjectiveName, type OptimizeConfigFile } from "./contracts/optimizeConfig.js";
 export * from "./errors.js";
 export { mulberry32 } from "./mulberry32.js";
+export { interruptedBy, onInterrupt, onTeardown, signalExitCode, type ShutdownSignal } from "./shutdown.js";
 
 // model surgery
 export { analyzeModel, type CutPoint, type ModelAnalysis } from "./model/cutPoints.js";

@@ -32,6 +32,7 @@ export function measureJson(r: ProfileResult): Record<string, unknown> {
     energySource: m.energySource,
     accuracy: m.accuracy,
     conditions: m.conditions ?? null,
+    testbed: m.testbed ?? null,
     host: m.host,
     model: m.model,
     measuredAt: m.measuredAt,

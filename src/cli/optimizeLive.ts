@@ -91,6 +91,8 @@ export async function runLiveOptimize(o: OptimizeCliOptions, raw: Record<string,
   }
   const { profiler, warnings } = opened;
   for (const w of warnings) process.stderr.write(`splitwatt: warning: measurement store ${w}\n`);
+  const elsewhere = profiler.otherTestbedNote();
+  if (elsewhere !== null) process.stderr.write(`note: ${elsewhere}\n`);
   try {
     controller.signal.throwIfAborted();
     const [{ liveSpace }, { optimize }, { paretoDocument }] = await Promise.all([import("../search/liveSpace.js"), import("../search/optimize.js"), import("../search/paretoDocument.js")]);
@@ -133,6 +135,7 @@ export async function runLiveOptimize(o: OptimizeCliOptions, raw: Record<string,
         store: resolve(storePath(p.profiler)),
         server: p.profiler.server ?? "local splitwatt serve child",
         link: profiler.linkDescription,
+        testbed: profiler.testbed,
         serverEnergy: p.profiler.serverEnergy,
         deviceEnergy: profiler.deviceEnergyLabel,
         notes: profiler.notes,

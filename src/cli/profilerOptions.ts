@@ -60,8 +60,13 @@ export function addProfilerOptions(c: Command, defaults: { maxSeconds: number } 
   return addMeterOptions(c);
 }
 
+/** The measurement store when --store is not given. */
+export function defaultStorePath(): string {
+  return join(defaultStateDir(), "measurements.jsonl");
+}
+
 export function storePath(o: ProfilerCliOptions): string {
-  return o.store ?? join(defaultStateDir(), "measurements.jsonl");
+  return o.store ?? defaultStorePath();
 }
 
 /** Resolve MODEL, analyse it and open a Profiler with the store and accuracy cache. */

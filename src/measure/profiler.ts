@@ -9,7 +9,17 @@
 import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import type * as ort from "onnxruntime-node";
-import { measurementKey, type Conditions, type Config, type EnergySourceName, type Measurement } from "../contracts/measurement.js";
+import {
+  canonicalConfigKey,
+  canonicalTestbedKey,
+  measurementKey,
+  testbedServer,
+  type Conditions,
+  type Config,
+  type EnergySourceName,
+  type Measurement,
+  type Testbed,
+} from "../contracts/measurement.js";
 import { UsageError } from "../errors.js";
 import { boardProfile, type BoardProfile } from "../hw/boardProfile.js";
 import { Cpufreq, type SetFrequencyResult } from "../hw/cpufreq.js";
@@ -28,7 +38,7 @@ import { nodeProfile, type NodeProfile } from "./nodeProfile.js";
 import { serverEnergyJ, type ServerAccounting } from "./serverEnergy.js";
 import { splitAccuracy, type EvalSetKind } from "./splitAccuracy.js";
 import type { MeasurementStore } from "./measurementStore.js";
-import { TailConnection, type LinkMode } from "./tailConnection.js";
+import { plannedLink, TailConnection, type LinkMode } from "./tailConnection.js";
 
 export type { LinkMode };
 
@@ -119,6 +129,7 @@ export class Profiler {
     private readonly serverProfile: BoardProfile,
     private readonly accuracyCache: AccuracyCache,
     readonly hostName: string,
+    private testbedNow: Testbed,
   ) {}
 
   static async open(opts: ProfilerOptions): Promise<Profiler> {
@@ -138,7 +149,16 @@ export class Profiler {
     await meter.ready();
     const cpufreq = new Cpufreq({ ...hw, stateDir: opts.stateDir });
     const hasPolicies = (await cpufreq.policies().catch(() => [])).length > 0;
-    const p = new Profiler(opts, meter, hasPolicies ? cpufreq : null, network, serverProfile, opts.accuracyCache ?? AccuracyCache.open(null), opts.hostName ?? hostname());
+    const testbed: Testbed = {
+      server: opts.serverUrl === undefined ? "local" : testbedServer(opts.serverUrl),
+      network: network?.name ?? "none",
+      link: await plannedLink({ serverUrl: opts.serverUrl, network, link: opts.link }),
+      board: meter.board.name,
+      // as host.deviceEnergy: "estimate", the counters' ids, or "meter:SPEC" (password hidden)
+      deviceEnergy: meter.estimated ? "estimate" : meter.device.map((d) => d.id).join("+"),
+      serverEnergy: `${opts.serverAccounting ?? "marginal"}@${serverProfile.name}`,
+    };
+    const p = new Profiler(opts, meter, hasPolicies ? cpufreq : null, network, serverProfile, opts.accuracyCache ?? AccuracyCache.open(null), opts.hostName ?? hostname(), testbed);
     if (meter.estimated) {
       p.notes.push(
         `device energy is an estimate (board profile ${meter.board.name} x ${opts.serverUrl === undefined ? "this process's CPU utilisation, the local server's excluded" : "CPU utilisation"}, at the CPU frequency of each request: host.deviceEstimateFreqMHz): this machine has no energy counter`,
@@ -215,9 +235,46 @@ export class Profiler {
     return { split: c.split, cpuFreqMHz: c.cpuFreqMHz, deviceTarget: c.deviceTarget, serverTarget: c.serverTarget, codec: c.codec };
   }
 
-  /** The stored measurement of `c`, if any. */
+  /**
+   * The testbed this profiler measures on (part of every key): the server, the network profile
+   * and link, the board profile and the energy sources. Its link is the planned one until the
+   * first split request opens the connection, then the one that was made.
+   */
+  get testbed(): Testbed {
+    return this.testbedNow;
+  }
+
+  /** The store key of `config` on this host and testbed. */
+  keyOf(config: Config): string {
+    return measurementKey(config, this.hostName, this.opts.analysis.model.sha256, this.testbedNow);
+  }
+
+  /** The stored measurement of `c` on this testbed, if any. */
   cachedOf(c: LiveConfig): Measurement | undefined {
-    return this.opts.store?.get(measurementKey(this.configOf(this.normalise(c).config), this.hostName, this.opts.analysis.model.sha256));
+    return this.opts.store?.get(this.keyOf(this.configOf(this.normalise(c).config)));
+  }
+
+  /**
+   * One line when the store holds measurements of this model (of `config`, when given) on this
+   * host made on another testbed, which are not reused here; null when it holds none.
+   */
+  otherTestbedNote(config?: Config): string | null {
+    const store = this.opts.store;
+    if (store === null || store === undefined) return null;
+    const sha = this.opts.analysis.model.sha256;
+    const here = canonicalTestbedKey(this.testbedNow);
+    const wanted = config === undefined ? null : canonicalConfigKey(config);
+    const others = new Map<string, Testbed | undefined>();
+    for (const m of store.latest()) {
+      if (m.model.sha256 !== sha || m.host.name !== this.hostName) continue;
+      if (wanted !== null && canonicalConfigKey(m.config) !== wanted) continue;
+      const there = m.testbed === undefined ? "" : canonicalTestbedKey(m.testbed);
+      if (there !== here) others.set(m.key, m.testbed);
+    }
+    if (others.size === 0) return null;
+    const first = [...others.values()][0];
+    const what = wanted === null ? `${others.size} measurement(s) of this model` : "this configuration";
+    return `the store holds ${what} on this host made on another testbed (${testbedDifference(first, this.testbedNow)}): not reused here; \`splitwatt store list\` shows them`;
   }
 
   /** Validate and normalise (codec and target names canonical). */
@@ -238,9 +295,9 @@ export class Profiler {
     if (this.closed) throw new Error("profiler is closed");
     const { config: c, codec } = this.normalise(input);
     const config = this.configOf(c);
-    const key = measurementKey(config, this.hostName, this.opts.analysis.model.sha256);
-    const stored = this.opts.store?.get(key);
+    const stored = this.opts.store?.get(this.keyOf(config));
     if (stored !== undefined && opts.fresh !== true) return { measurement: stored, cached: true, stopReason: "cached", notes: [] };
+    const elsewhere = stored === undefined ? this.otherTestbedNote(config) : null;
 
     const progress = this.opts.onProgress ?? (() => {});
     let freq: SetFrequencyResult[] = [];
@@ -280,7 +337,9 @@ export class Profiler {
           progress(`split ${c.split} @ ${c.cpuFreqMHz} MHz ${c.codec}: ${st.n} requests, mean ${st.mean.toFixed(1)} ms ±${(st.ciRel * 100).toFixed(1)}%`);
         }
       }
-      const { measurement, notes } = await this.record(c, config, key, samples, idleW, freq);
+      // the key after the connection is open: its link is the one that was made
+      const { measurement, notes } = await this.record(c, config, this.keyOf(config), samples, idleW, freq);
+      if (elsewhere !== null) notes.push(elsewhere);
       notes.push(...this.meter.warnings.slice(warningsBefore));
       // a record without a device figure (meter gaps in every request) is not kept: measure it again
       if (measurement.energyJ.device !== null) this.opts.store?.append(measurement);
@@ -334,6 +393,11 @@ export class Profiler {
       link: this.opts.link,
     });
     this.notes.push(this.connection.note);
+    if (this.connection.linkMode !== this.testbedNow.link) {
+      // auto chose the kernel path but it failed: the records say what was measured
+      this.notes.push(`the link is ${this.connection.linkMode}, not the planned ${this.testbedNow.link}: measurements of this run are keyed with link=${this.connection.linkMode}`);
+      this.testbedNow = { ...this.testbedNow, link: this.connection.linkMode };
+    }
     return this.connection;
   }
 
@@ -469,6 +533,7 @@ export class Profiler {
       energySource: { device: deviceSource, network: networkJ === null ? null : "estimate", server: serverSource },
       accuracy,
       conditions: this.conditions(samples, idleW, last),
+      testbed: this.testbedNow,
       measuredAt: new Date().toISOString(),
       source: "measured",
     };
@@ -521,6 +586,13 @@ export class Profiler {
     await this.connection?.close();
     await this.meter.close();
   }
+}
+
+/** How testbed `a` (undefined: not recorded) differs from `b`, e.g. `server local, here http://10.0.0.2:8000`. */
+export function testbedDifference(a: Testbed | undefined, b: Testbed): string {
+  if (a === undefined) return "not recorded: stored before splitwatt keyed measurements by testbed";
+  const fields = (Object.keys(b) as Array<keyof Testbed>).filter((k) => a[k] !== b[k]);
+  return fields.map((k) => `${k} ${a[k]}, here ${b[k]}`).join("; ");
 }
 
 /** Why windows had no device figure, the first reason given. */

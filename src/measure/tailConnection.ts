@@ -4,8 +4,9 @@
  * as root, else a token bucket in the client; see transport/linkEmulation.ts). It says how the
  * link was made, for every output, and what it knows of the link's conditions.
  */
+import type { TestbedLink } from "../contracts/measurement.js";
 import { UsageError } from "../errors.js";
-import { chooseShaping, type LinkEmulation, type ShapingChoice } from "../transport/linkEmulation.js";
+import { chooseShaping, LinkEmulation, type ShapingChoice } from "../transport/linkEmulation.js";
 import type { NetworkProfile } from "../transport/networkProfile.js";
 import { TailClient } from "../transport/tailClient.js";
 import { LocalTailServer } from "./localTailServer.js";
@@ -24,6 +25,19 @@ export interface TailConnectionOptions {
   timeoutMs?: number | undefined;
 }
 
+/**
+ * The link a connection with these options makes, as the testbed names it, before it is made:
+ * `real` to a server URL, `none` without a profile or with --link none, `kernel` or `app` as
+ * asked, and for `auto` kernel where the kernel path is available (as root), else app.
+ */
+export async function plannedLink(o: Pick<TailConnectionOptions, "serverUrl" | "network" | "link">): Promise<TestbedLink> {
+  if (o.serverUrl !== undefined) return "real";
+  const link = o.link ?? "auto";
+  if (o.network === null || link === "none") return "none";
+  if (link !== "auto") return link;
+  return (await LinkEmulation.available()).ok ? "kernel" : "app";
+}
+
 export class TailConnection {
   private constructor(
     readonly client: TailClient,
@@ -37,6 +51,8 @@ export class TailConnection {
     readonly addedRttMs: number | null,
     /** the server as conditions name it: its URL, or "local" */
     readonly serverName: string,
+    /** the link as it was made (auto resolved; a kernel path that failed fell back to app) */
+    readonly linkMode: TestbedLink,
     private readonly server: LocalTailServer | null,
     private readonly shaping: ShapingChoice | null,
   ) {}
@@ -51,7 +67,7 @@ export class TailConnection {
         throw new UsageError(`the tail server at ${o.serverUrl} is not ready: start it with splitwatt serve, or leave out --server to use a local one`);
       }
       const note = net === null ? "real network to the given server; no radio energy (no --network profile)" : `real network to the given server; radio energy from the ${net.name} profile x measured transfer time`;
-      return new TailConnection(client, `real network to ${o.serverUrl}`, note, null, null, o.serverUrl, null, null);
+      return new TailConnection(client, `real network to ${o.serverUrl}`, note, null, null, o.serverUrl, "real", null, null);
     }
     const link = o.link ?? "auto";
     const shaping: ShapingChoice =
@@ -79,6 +95,7 @@ export class TailConnection {
       shaped ? net.uplinkMbps : null,
       shaped ? net.rttMs : null,
       "local",
+      shaping.mode === "netns-tbf" ? "kernel" : shaping.mode === "app-token-bucket" ? "app" : "none",
       server,
       shaping,
     );

@@ -12,6 +12,9 @@ import { optimizeCommand } from "./optimize.js";
 import { measureCommand } from "./measure.js";
 import { decideCommand } from "./decide.js";
 import { storeCommand } from "./store.js";
+import { workloadCommand } from "./workload.js";
+import { reportCommand } from "./report.js";
+import { benchCommand } from "./bench.js";
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), "..", "..", "package.json"), "utf8")) as { version: string };
@@ -35,6 +38,9 @@ export function program(): Command {
   p.addCommand(measureCommand());
   p.addCommand(decideCommand());
   p.addCommand(storeCommand());
+  p.addCommand(workloadCommand());
+  p.addCommand(benchCommand());
+  p.addCommand(reportCommand());
   // addCommand() does not pass settings down: give every subcommand the same error handling.
   const inherit = (c: Command): void => {
     for (const sub of c.commands) {

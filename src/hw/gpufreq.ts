@@ -55,6 +55,18 @@ export interface SetGpuFrequencyResult {
   method: SetGpuFrequencyMethod;
   /** the current frequency right after the change (null when unreadable) */
   curKHz: number | null;
+  /** how long the change took, ms: reading the device, writing and verifying (gpuFreqSwitchCostMs) */
+  setMs: number;
+}
+
+/**
+ * The switch cost of a GPU frequency, ms, as the daemon counts it when it changes the GPU clock:
+ * the measured time of the change (Gpufreq.setFrequency / setAll: every write and its
+ * verification, one GPU after another). It does not include the clock's settling inside the GPU,
+ * which sysfs does not show.
+ */
+export function gpuFreqSwitchCostMs(results: readonly Pick<SetGpuFrequencyResult, "setMs">[]): number {
+  return results.reduce((sum, r) => sum + r.setMs, 0);
 }
 
 export interface GpufreqOptions extends HwRootOptions {
@@ -281,6 +293,12 @@ export class Gpufreq {
    * min <= max (verified by reading the limits back).
    */
   async setFrequency(idOrName: string, requestedKHz: number): Promise<SetGpuFrequencyResult> {
+    const t0 = performance.now();
+    const r = await this.applyFrequency(idOrName, requestedKHz);
+    return { ...r, setMs: performance.now() - t0 };
+  }
+
+  private async applyFrequency(idOrName: string, requestedKHz: number): Promise<Omit<SetGpuFrequencyResult, "setMs">> {
     this.prepareChange();
     const d = await this.device(idOrName);
     const target = this.target(d, requestedKHz);

@@ -3,7 +3,9 @@ import { createServer as createHttpsServer } from "node:https";
 import { timingSafeEqual } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import * as ort from "onnxruntime-node";
+import type { WebGpuAdapter } from "../contracts/measurement.js";
 import { UsageError } from "../errors.js";
+import { executionTargetName } from "../runtime/executionTarget.js";
 import { CodecError } from "./codecs/codecError.js";
 import { decodeTensor } from "./codecs/codecs.js";
 import { Admission, OverloadedError, type LoadSignal } from "./admission.js";
@@ -53,6 +55,8 @@ export interface TailServerOptions extends TailModelsOptions {
   energy?: ServerEnergySource | undefined;
   /** structured JSON log lines (one object per line), or null for none */
   log?: ((record: Record<string, unknown>) => void) | null | undefined;
+  /** the GPU adapter tails run on (target webgpu: the probe's), reported in the server metadata; null or absent on a CPU target */
+  adapter?: WebGpuAdapter | null | undefined;
 }
 
 /** What the server needs of an energy meter (src/hw/energyMeter.ts's EnergyMeter fits). */
@@ -337,7 +341,18 @@ export class TailServer {
       return this.send(res, 200, Buffer.from(await this.metrics.registry.metrics()), { "Content-Type": this.metrics.registry.contentType });
     }
     if (path === "/v2") {
-      return this.send(res, 200, JSON.stringify({ name: "splitwatt", version: "0.1.0", extensions: ["binary_tensor_data", "splitwatt_codecs", "splitwatt_load"] }));
+      // splitwatt_target: where this server runs tails (`target`) and on which GPU adapter (`adapter`, null on a CPU target)
+      return this.send(
+        res,
+        200,
+        JSON.stringify({
+          name: "splitwatt",
+          version: "0.1.0",
+          extensions: ["binary_tensor_data", "splitwatt_codecs", "splitwatt_load", "splitwatt_target"],
+          target: executionTargetName(this.opts.target ?? { kind: "cpu", threads: 0 }),
+          adapter: this.opts.adapter ?? null,
+        }),
+      );
     }
     const m = /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?(\/ready|\/infer)?$/.exec(path);
     if (m === null) throw new HttpError(404, `no such endpoint: ${req.method} ${path}`);

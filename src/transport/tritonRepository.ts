@@ -36,7 +36,8 @@ export interface TritonExportOptions {
 function tensorBlock(s: TensorShape, batched: boolean): string {
   const type = TRITON_TYPES[s.dtype];
   if (type === undefined) throw new UsageError(`tensor ${s.name} has type ${s.dtype}, which Triton's config cannot express`);
-  const dims = batched ? s.shape.slice(1) : s.shape;
+  // batched: Triton adds the leading batch dim; otherwise every dim that follows the batch is variable (-1), wherever it is
+  const dims = batched ? s.shape.slice(1) : s.shape.map((d, i) => (s.batchDims[i] === true ? -1 : d));
   return `  {\n    name: ${JSON.stringify(s.name)}\n    data_type: ${type}\n    dims: [ ${dims.join(", ")} ]\n  }`;
 }
 

@@ -21,6 +21,8 @@ export const policyOptionsSchema = z.strictObject({
   hysteresis: z.number().min(0).lt(1).default(0.05),
   /** splitwatt: time and energy of one CPU-frequency switch (the daemon measures it) */
   switchCost: z.strictObject({ timeMs: z.number().nonnegative(), energyJ: z.number().nonnegative() }).default({ timeMs: 0, energyJ: 0 }),
+  /** random: seed of its draws (the same seed, arrival time and deadline give the same choice) */
+  seed: z.number().int().min(0).max(0xffffffff).default(1),
   /** static: the configuration, as an object or as `dim=value,dim=value` */
   config: z.union([z.string().min(1), configSchema]).optional(),
 });

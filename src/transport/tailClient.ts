@@ -241,6 +241,8 @@ export class TailClient {
           serverEnergySource: typeof p[LOAD_PARAMS.energySource] === "string" ? (p[LOAD_PARAMS.energySource] as string) : null,
         };
       } catch (err) {
+        // aborted by the caller (an interrupt): its reason, not the timer's bare AbortError
+        if (opts.signal?.aborted === true && opts.signal.reason instanceof Error) throw opts.signal.reason;
         const code = (err as { code?: string }).code ?? "";
         // A server restart drops kept-alive sockets: retry once on a fresh connection.
         if (attempt === 0 && RETRYABLE.has(code) && opts.signal?.aborted !== true) continue;

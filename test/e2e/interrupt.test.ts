@@ -25,7 +25,26 @@ afterAll(() => {
 });
 
 const QUICK = ["--no-accuracy", "--min-runs", "3", "--max-seconds", "1", "--warm-up", "1", "--idle-ms", "0"];
-const lines = (f: string): number => (existsSync(f) ? readFileSync(f, "utf8").split("\n").filter((l) => l.trim() !== "").length : 0);
+const records = (f: string): string[] => (existsSync(f) ? readFileSync(f, "utf8").split("\n").filter((l) => l.trim() !== "") : []);
+const lines = (f: string): number => records(f).length;
+/** stored records that sent a request to the tail server (all-on-device ones send nothing) */
+const sentRecords = (f: string): number =>
+  records(f).filter((l) => {
+    try {
+      return ((JSON.parse(l) as { wireBytes?: number }).wireBytes ?? 0) > 0;
+    } catch {
+      return false;
+    }
+  }).length;
+const cmdline = (p: number): string => {
+  try {
+    return readFileSync(`/proc/${p}/cmdline`, "latin1");
+  } catch {
+    return "";
+  }
+};
+/** the run's local `splitwatt serve` child is up (it is in the CLI's process group) */
+const serving = (mark: string): boolean => marked(mark).some((p) => cmdline(p).includes("\0serve\0"));
 /** pids of processes whose environment carries `mark` (children inherit it) */
 const marked = (mark: string): number[] =>
   readdirSync("/proc")
@@ -126,7 +145,9 @@ describe("interrupting a live command", () => {
       const store = join(d, "m.jsonl");
       const out = join(d, "tiny.pareto.json");
       const args = ["optimize", "--model", "tiny_cnn", "--budget", "20", "--seed", "5", "--store", store, "--out", out, "--link", link, ...QUICK];
-      const r = await interrupt(args, d, "SIGINT", { group: true, ready: () => lines(store) >= 2 });
+      // the server child is up and has answered (the first configurations are all on the device:
+      // a signal then would not reach a server child), and the search goes on
+      const r = await interrupt(args, d, "SIGINT", { group: true, ready: (mark) => serving(mark) && sentRecords(store) >= 1 && lines(store) >= 2 });
       expect(r.signal, r.stderr).toBeNull();
       expect(r.code, r.stderr).toBe(130);
       const line = interruptLine(r.stderr, "SIGINT");
@@ -146,7 +167,7 @@ describe("interrupting a live command", () => {
     const store = join(d, "m.jsonl");
     const out = join(d, "tiny.pareto.json");
     const args = ["optimize", "--model", "tiny_cnn", "--budget", "20", "--seed", "5", "--store", store, "--out", out, ...QUICK];
-    const r = await interrupt(args, d, "SIGTERM", { group: false, ready: () => lines(store) >= 2 });
+    const r = await interrupt(args, d, "SIGTERM", { group: false, ready: (mark) => serving(mark) && sentRecords(store) >= 1 && lines(store) >= 2 });
     expect(r.code, r.stderr).toBe(143);
     expect(interruptLine(r.stderr, "SIGTERM")).toMatch(/run the same command again to continue/);
     checkFront(out, lines(store));
@@ -158,18 +179,11 @@ describe("interrupting a live command", () => {
     const store = join(d, "m.jsonl");
     // a long measurement: the signal comes while requests run (the server child has answered)
     const args = ["measure", "tiny_cnn", "--cut", "6", "--store", store, "--link", "kernel", "--no-accuracy", "--ci", "0.0001", "--min-runs", "100000", "--max-runs", "100000", "--max-seconds", "60", "--warm-up", "1", "--idle-ms", "0"];
-    let serving: number | null = null;
+    let servingSince: number | null = null;
     const ready = (mark: string): boolean => {
       // the server child is up (it is in the group too), and the requests have run a while
-      const cmdline = (p: number): string => {
-        try {
-          return readFileSync(`/proc/${p}/cmdline`, "latin1");
-        } catch {
-          return "";
-        }
-      };
-      if (serving === null && marked(mark).some((p) => cmdline(p).includes("\0serve\0"))) serving = Date.now();
-      return serving !== null && Date.now() - serving > 2000;
+      if (servingSince === null && serving(mark)) servingSince = Date.now();
+      return servingSince !== null && Date.now() - servingSince > 2000;
     };
     const r = await interrupt(args, d, "SIGINT", { group: true, ready });
     expect(r.code, r.stderr).toBe(130);

@@ -183,6 +183,12 @@ describe("splitwatt store", () => {
     expect(readFileSync(store, "utf8")).toBe(before.split("\n").slice(0, 2).join("\n") + "\n");
     expect(cli(["store", "clear", "--store", store, "--testbed", "link=none", "--yes"]).stdout).toMatch(/removed 1 record\(s\); 1 left/);
     expect(records(store).map((m) => m.testbed?.link)).toEqual(["app"]);
+    // --host: another host's records are not touched; this host's are
+    const host = j.measurements[0].host.name as string;
+    expect(cli(["store", "clear", "--store", store, "--host", "nosuchhost", "--yes"]).stdout).toMatch(/nothing to remove: no record of .* matches/);
+    expect(records(store)).toHaveLength(1);
+    expect(cli(["store", "clear", "--store", store, "--host", host, "--model", "tiny_cnn", "--yes"]).stdout).toMatch(/removed 1 record\(s\); 0 left/);
+    expect(records(store)).toEqual([]);
   }, 180_000);
 
   it("import another store's records (again: nothing added); export live records measured at a set frequency (fake cpufreq) as DynaSplit rows", () => {
@@ -206,8 +212,12 @@ describe("splitwatt store", () => {
       expect(rows.slice(1).map((r) => r.split(",").slice(-4).join(","))).toEqual(["1000.0,14.0,off,False", "2000.0,14.0,off,False"]);
       // and it reads back as a pool
       const back = join(d, "back.jsonl");
-      expect(cli(["store", "import", csv, "--store", back, "--model", "tiny"]).stdout).toMatch(/imported 2 record\(s\)/);
+      expect(cli(["store", "import", csv, "--store", back, "--model", "tiny", "--host", "board-a"]).stdout).toMatch(/imported 2 record\(s\)/);
       expect(records(back).map((m) => m.latencyMs.mean)).toEqual(records(store).map((m) => m.latencyMs.mean));
+      expect(records(back).map((m) => [m.model.name, m.host.name])).toEqual([
+        ["tiny", "board-a"],
+        ["tiny", "board-a"],
+      ]);
     } finally {
       t.cleanup();
     }
@@ -227,6 +237,9 @@ describe("splitwatt store", () => {
     userError(cli(["store", "export", "--store", store, "--dynasplit-csv", store]), /exists: remove it or give another file/);
     userError(cli(["store", "export", "--store", store, "--model", "vgg16", "--dynasplit-csv", join(d, "x.csv")]), /no record of .* matches --model vgg16/);
     userError(cli(["store", "export", "--store", store]), /--dynasplit-csv/);
+    userError(cli(["store", "frob", "--store", store]), /unknown command 'frob'/);
+    userError(cli(["store", "import", "--store", store]), /missing required argument 'file'/);
+    userError(cli(["store", "clear", "--store", store, "--everything"]), /unknown option '--everything'/);
     // an import that does not read: nothing imported
     const bad = join(d, "bad.jsonl");
     const lines = before.trim().split("\n");

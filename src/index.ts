@@ -145,6 +145,10 @@ export { LinkEstimator, DEFAULT_LINK_ESTIMATOR, type LinkEstimate, type LinkEsti
 export { WindowedMedian, type Estimate, type StaleRule } from "./schedule/estimators/windowedMedian.js";
 export { BREAKER_STATE_VALUE, CircuitBreaker, DEFAULT_BREAKER, type Admission, type BreakerSnapshot, type BreakerStateName, type CircuitBreakerOptions, type Outcome } from "./schedule/circuitBreaker.js";
 export { DEFAULT_DEVICE_QUEUE, DeviceQueue, QueueClosedError, QueueFullError, type DeviceQueueOptions, type JobOptions, type QueueStats } from "./schedule/deviceQueue.js";
+export { startDaemon, type DaemonHandle, type StartDaemonOptions } from "./schedule/daemon/startDaemon.js";
+export { Daemon, type DaemonHooks, type DaemonLog } from "./schedule/daemon/daemon.js";
+export { defaultModelName } from "./schedule/daemon/defaultModelName.js";
+export { daemonConfigFileSchema, daemonOptionsSchema, readDaemonConfig, resolveDaemonOptions, type DaemonConfigFile, type DaemonOptions, type DaemonOptionsInput } from "./contracts/daemonConfig.js";
 
 // replay and benchmark reports
 export { BENCH_RESULTS_VERSION, benchResultsSchema, checkBenchResults, readBenchResults, strategyResultSchema, writeBenchResults, type BenchResults, type SourceLabel, type StrategyResult } from "./contracts/benchResults.js";

@@ -1,14 +1,44 @@
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { basename, extname } from "node:path";
 import { Command } from "commander";
 import { UsageError } from "../errors.js";
 import { BenchOptions, DEFAULT_STRATEGIES, parseStrategies, policyOptions, type BenchCliOptions } from "./benchOptions.js";
 import { run } from "./run.js";
 
+/**
+ * True when the front was searched in this very pool (optimize --replay records the pool's
+ * sha256): each archived configuration's samples are then exactly the runs the replay draws
+ * from, so the empirical probability of meeting a deadline is the true one and the small-sample
+ * guard (a fitted normal tail, for live fronts with few samples) would only cost energy.
+ */
+function frontFromThisPool(frontPath: string, poolPath: string): boolean {
+  try {
+    const front = JSON.parse(readFileSync(frontPath, "utf8")) as { mode?: unknown; source?: { sha256?: unknown } };
+    const poolSha = createHash("sha256").update(readFileSync(poolPath, "utf8")).digest("hex");
+    return front.mode === "replay" && front.source?.sha256 === poolSha;
+  } catch {
+    return false; // unreadable inputs are reported, in one line, by the replay itself
+  }
+}
+
+/** The policies' options: the flags given; for a front from this very pool, the empirical probability unguarded unless --min-samples says otherwise. */
+function replayPolicyOptions(o: BenchCliOptions, pool: string): { options: Record<string, unknown>; note: string | null } {
+  const options = policyOptions(o);
+  if (o.minSamples !== undefined || o.front === undefined || !frontFromThisPool(o.front, pool)) return { options, note: null };
+  options.minSamples = 1;
+  return {
+    options,
+    note: "note: the front was searched in this same pool, so its samples are the replay's whole distribution: the policies use their empirical probability as it is (--min-samples 1; give --min-samples to guard it as the daemon does)",
+  };
+}
+
 async function replayMode(o: BenchCliOptions, pool: string): Promise<void> {
   if (o.workload === undefined || o.front === undefined) throw new UsageError("--replay needs --workload TRACE.csv and --front FILE.pareto.json (e.g. from splitwatt optimize --replay POOL.csv)");
   const strategies = parseStrategies(o.strategies, o);
   const out = o.out ?? `bench-${basename(o.front, extname(o.front)).replace(/\.pareto$/, "")}`;
   const { replayBench } = await import("./benchReplayRun.js");
+  const policy = replayPolicyOptions(o, pool);
   const doc = await replayBench({
     poolPath: pool,
     workloadPath: o.workload,
@@ -21,10 +51,11 @@ async function replayMode(o: BenchCliOptions, pool: string): Promise<void> {
     bandwidthTrace: o.bandwidthTrace,
     loadTrace: o.loadTrace,
     intervalMs: o.intervalMs,
-    policyOptions: policyOptions(o),
+    policyOptions: policy.options,
     minAccuracy: o.minAccuracy,
     threads: o.threads,
   });
+  if (policy.note !== null) process.stderr.write(`${policy.note}\n`);
   if (o.json) {
     process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
     return;

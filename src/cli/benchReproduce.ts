@@ -12,8 +12,10 @@
  *   static-min-energy   the front's lowest energy (their "energy")
  *   dynasplit           their online rule over the front (their "splinter:latency")
  *   dynasplit (exhaustive front)
- *   splitwatt           our policy, default options, over the archive
- *   splitwatt, replay-exact   the same with --min-samples 1: P from the archive's samples alone
+ *   splitwatt           our policy over the archive, as `bench --replay` runs it on a front from
+ *                       the same pool: the archive's samples are the replay's whole distribution,
+ *                       so P is their empirical share (--min-samples 1)
+ *   splitwatt, guarded  the same with the daemon's small-sample guard (the policy's defaults)
  * Published figures: the testbed's 50 requests from their experiment_progress_<model>.csv (when
  * DIR has them: mean energy and deadlines met per strategy), and their 10,000-request
  * simulation (README of the data / the paper: DynaSplit 513 missed on VGG16, 1371 on ViT;
@@ -157,8 +159,8 @@ export async function reproduceMode(o: BenchCliOptions, study: string): Promise<
       { name: "static-fastest", policy: "static-fastest" },
       { name: "static-min-energy", policy: "static-min-energy" },
       { name: "dynasplit", policy: "dynasplit" },
-      { name: "splitwatt", policy: "splitwatt" },
-      { name: "splitwatt, replay-exact", policy: "splitwatt", options: { minSamples: 1 } },
+      { name: "splitwatt", policy: "splitwatt", options: { minSamples: 1 } },
+      { name: "splitwatt, guarded", policy: "splitwatt" },
     ];
     for (const t of TRACES) {
       const workloadPath = join(o.data, t.file);

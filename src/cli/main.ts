@@ -12,6 +12,7 @@ import { optimizeCommand } from "./optimize.js";
 import { measureCommand } from "./measure.js";
 import { decideCommand } from "./decide.js";
 import { storeCommand } from "./store.js";
+import { daemonCommand } from "./daemon.js";
 import { workloadCommand } from "./workload.js";
 import { reportCommand } from "./report.js";
 import { benchCommand } from "./bench.js";
@@ -38,6 +39,7 @@ export function program(): Command {
   p.addCommand(measureCommand());
   p.addCommand(decideCommand());
   p.addCommand(storeCommand());
+  p.addCommand(daemonCommand());
   p.addCommand(workloadCommand());
   p.addCommand(benchCommand());
   p.addCommand(reportCommand());

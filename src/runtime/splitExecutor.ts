@@ -21,7 +21,8 @@
  * `receivedBytes` = the response body.
  *
  * No energy is measured here: callers wrap `run` in their meter's window. Cancellable with an
- * AbortSignal between stages and during the remote call.
+ * AbortSignal between stages and during the remote call. `run` is `head` (the device's part:
+ * head and codec) then `tail` (the rest), so a scheduler can run the device's part in its queue.
  */
 import * as ort from "onnxruntime-node";
 import { UsageError } from "../errors.js";
@@ -99,7 +100,25 @@ export interface RunOptions {
   signal?: AbortSignal | undefined;
   /** this run's codec instead of the executor's */
   codec?: CodecSpec | null | undefined;
+  /** this run's remote-tail timeout instead of the tail spec's, ms */
+  timeoutMs?: number | undefined;
 }
+
+/**
+ * What head() leaves for tail(): the result itself at the last cut; for a local tail the head's
+ * values and the encoded cut tensors; for a remote tail the tensors to send.
+ */
+export type HeadStage =
+  | { kind: "done"; result: ExecutionResult }
+  | {
+      kind: "local";
+      values: Record<string, ort.Tensor>;
+      encoded: Array<{ name: string; t: ort.Tensor; e: ReturnType<typeof encodeTensor> | null }>;
+      tensorBytes: number;
+      headMs: number;
+      encodeMs: number;
+    }
+  | { kind: "remote"; tensors: OipTensor[]; tensorBytes: number; headMs: number; encodeMs: number };
 
 function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted === true) throw signal.reason instanceof Error ? signal.reason : new Error("aborted");
@@ -127,8 +146,8 @@ export class SplitExecutor {
   private constructor(
     readonly analysis: ModelAnalysis,
     readonly options: SplitExecutorOptions,
-    private readonly head: ort.InferenceSession | null,
-    private readonly tail: ort.InferenceSession | null,
+    private readonly head_: ort.InferenceSession | null,
+    private readonly tail_: ort.InferenceSession | null,
     /** creating the head's session, ms (0 without a head) */
     readonly headSessionCreateMs: number,
   ) {
@@ -165,7 +184,7 @@ export class SplitExecutor {
    * (no head). acceleratorSwitchCostMs(result) is what a switch to this target costs.
    */
   async warmUpHead(feeds: Record<string, ort.Tensor>, steadyRuns = 3): Promise<HeadWarmUp | null> {
-    const h = this.head;
+    const h = this.head_;
     if (h === null) return null;
     const times = await warmUp(h, Object.fromEntries(h.inputNames.map((n) => [n, feeds[n] as ort.Tensor])), steadyRuns);
     return { target: executionTargetName(this.options.deviceTarget ?? { kind: "cpu", threads: 0 }), sessionCreateMs: this.headSessionCreateMs, ...times };
@@ -176,26 +195,34 @@ export class SplitExecutor {
     return this.options.cut === this.analysis.cuts.length - 1;
   }
 
-  /** Run one input (or a batch: every input with the same batch size). */
+  /** Run one input (or a batch: every input with the same batch size): head() then tail(). */
   async run(feeds: Record<string, ort.Tensor>, opts: RunOptions = {}): Promise<ExecutionResult> {
+    return this.tail(await this.head(feeds, opts), opts);
+  }
+
+  /**
+   * The device's part of a run: the head and the codec over what crosses the cut. What is left
+   * (the tail, local or remote, and the decode) is `tail(stage)`; at the last cut the stage is
+   * already the result. A scheduler runs this part in its device queue and the rest outside it.
+   */
+  async head(feeds: Record<string, ort.Tensor>, opts: RunOptions = {}): Promise<HeadStage> {
     const a = this.analysis;
     const codec = opts.codec === undefined ? this.options.codec : opts.codec;
     throwIfAborted(opts.signal);
     const t0 = performance.now();
     let values: Record<string, ort.Tensor> = feeds;
-    if (this.head !== null) {
-      const h = this.head;
+    if (this.head_ !== null) {
+      const h = this.head_;
       values = { ...feeds, ...(await h.run(Object.fromEntries(h.inputNames.map((n) => [n, feeds[n] as ort.Tensor])))) };
     }
     const t1 = performance.now();
     if (this.allOnDevice) {
       const outputs = Object.fromEntries(a.graph.outputs.map((o) => [o, values[o] as ort.Tensor]));
       const ms = t1 - t0;
-      return { outputs, timings: { headMs: ms, encodeMs: 0, transferMs: 0, serverMs: 0, decodeMs: 0, totalMs: ms }, tensorBytes: 0, wireBytes: 0, receivedBytes: 0, server: null };
+      return { kind: "done", result: { outputs, timings: { headMs: ms, encodeMs: 0, transferMs: 0, serverMs: 0, decodeMs: 0, totalMs: ms }, tensorBytes: 0, wireBytes: 0, receivedBytes: 0, server: null } };
     }
     throwIfAborted(opts.signal);
-    const tail = this.options.tail;
-    if (tail.kind === "local") {
+    if (this.options.tail.kind === "local") {
       // encode what crosses, then hand the tail what decoding gives back
       let tensorBytes = 0;
       const encoded = this.crossing.map((name) => {
@@ -209,23 +236,8 @@ export class SplitExecutor {
         tensorBytes += e.bytes.byteLength;
         return { name, t, e };
       });
-      const t2 = performance.now();
-      const s = this.tail as ort.InferenceSession;
-      const tailFeeds: Record<string, ort.Tensor> = {};
-      for (const { name, t, e } of encoded) tailFeeds[name] = e === null ? t : new ort.Tensor("float32", decodeTensor(e.bytes, e.datatype, e.shape, e.parameters), t.dims);
-      const out = await s.run(Object.fromEntries(s.inputNames.map((n) => [n, (tailFeeds[n] ?? values[n]) as ort.Tensor])));
-      const t3 = performance.now();
-      const outputs = Object.fromEntries(a.graph.outputs.map((o) => [o, out[o] as ort.Tensor]));
-      return {
-        outputs,
-        timings: { headMs: t1 - t0, encodeMs: t2 - t1, transferMs: 0, serverMs: t3 - t2, decodeMs: 0, totalMs: t3 - t0 },
-        tensorBytes,
-        wireBytes: 0,
-        receivedBytes: 0,
-        server: null,
-      };
+      return { kind: "local", values, encoded, tensorBytes, headMs: t1 - t0, encodeMs: performance.now() - t1 };
     }
-    // remote tail
     const effective = codec ?? { codec: "raw", compression: "none" };
     const tensors = this.crossing.map((name) => {
       const v = values[name];
@@ -234,8 +246,35 @@ export class SplitExecutor {
       return t.datatype === "FP32" ? codecTensor(t, effective as CodecSpec) : t;
     });
     const tensorBytes = tensors.reduce((n, t) => n + payloadBytes(t), 0);
+    return { kind: "remote", tensors, tensorBytes, headMs: t1 - t0, encodeMs: performance.now() - t1 };
+  }
+
+  /** The rest of a run after head(): the tail (local or remote) and the decode. Stage times add up to totalMs (the time between the two calls is not counted). */
+  async tail(stage: HeadStage, opts: RunOptions = {}): Promise<ExecutionResult> {
+    if (stage.kind === "done") return stage.result;
+    const a = this.analysis;
+    throwIfAborted(opts.signal);
+    const { headMs, encodeMs, tensorBytes } = stage;
+    if (stage.kind === "local") {
+      const t2 = performance.now();
+      const s = this.tail_ as ort.InferenceSession;
+      const tailFeeds: Record<string, ort.Tensor> = {};
+      for (const { name, t, e } of stage.encoded) tailFeeds[name] = e === null ? t : new ort.Tensor("float32", decodeTensor(e.bytes, e.datatype, e.shape, e.parameters), t.dims);
+      const out = await s.run(Object.fromEntries(s.inputNames.map((n) => [n, (tailFeeds[n] ?? stage.values[n]) as ort.Tensor])));
+      const serverMs = performance.now() - t2;
+      const outputs = Object.fromEntries(a.graph.outputs.map((o) => [o, out[o] as ort.Tensor]));
+      return {
+        outputs,
+        timings: { headMs, encodeMs, transferMs: 0, serverMs, decodeMs: 0, totalMs: headMs + encodeMs + serverMs },
+        tensorBytes,
+        wireBytes: 0,
+        receivedBytes: 0,
+        server: null,
+      };
+    }
+    const tail = this.options.tail as Extract<TailSpec, { kind: "remote" }>;
     const t2 = performance.now();
-    const r = await tail.client.infer(`${tail.model}.tail.${this.options.cut}`, tensors, { binary: true, signal: opts.signal, timeoutMs: tail.timeoutMs });
+    const r = await tail.client.infer(`${tail.model}.tail.${this.options.cut}`, stage.tensors, { binary: true, signal: opts.signal, timeoutMs: opts.timeoutMs ?? tail.timeoutMs });
     const t3 = performance.now();
     const outputs: Record<string, ort.Tensor> = {};
     for (const name of a.graph.outputs) {
@@ -245,9 +284,11 @@ export class SplitExecutor {
     }
     const t4 = performance.now();
     const serverMs = r.serverMs ?? 0;
+    const transferMs = Math.max(0, t3 - t2 - serverMs);
+    const decodeMs = t4 - t3;
     return {
       outputs,
-      timings: { headMs: t1 - t0, encodeMs: t2 - t1, transferMs: Math.max(0, t3 - t2 - serverMs), serverMs, decodeMs: t4 - t3, totalMs: t4 - t0 },
+      timings: { headMs, encodeMs, transferMs, serverMs, decodeMs, totalMs: headMs + encodeMs + (t4 - t2) },
       tensorBytes,
       wireBytes: r.bytesSent,
       receivedBytes: r.bytesReceived,
@@ -256,7 +297,7 @@ export class SplitExecutor {
   }
 
   async release(): Promise<void> {
-    await this.head?.release();
-    await this.tail?.release();
+    await this.head_?.release();
+    await this.tail_?.release();
   }
 }

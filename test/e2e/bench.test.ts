@@ -44,7 +44,8 @@ describe("splitwatt bench --replay", () => {
     const out = join(dir, "run");
     const args = ["bench", "--replay", vgg, "--workload", trace50, "--network", "vgg16", "--front", front, "--seed", "3", "--bandwidth-trace", bw];
     const r = cli([...args, "--out", out, "--per-request"]);
-    expect(r.stderr).toBe("");
+    // the front was searched in this pool: its samples are the replay's whole distribution, said once
+    expect(r.stderr.trim().split("\n")).toEqual([expect.stringMatching(/^note: the front was searched in this same pool, .*--min-samples 1/)]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^# splitwatt bench: simulation_pool_vgg16/);
     expect(r.stdout).toMatch(/\|  \| cloud-only \| edge-only \| static-fastest \| static-min-energy \| neurosurgeon \| dynasplit \| splitwatt \| random \|/);
@@ -66,6 +67,11 @@ describe("splitwatt bench --replay", () => {
     expect(cli([...args, "--out", again, "--threads", "1"]).code).toBe(0);
     expect(readBenchResults(again).strategies).toEqual(doc.strategies);
     expect(readBenchResults(again).timeline).toEqual(doc.timeline);
+    expect(doc.policyOptions).toMatchObject({ minSamples: 1 });
+    // --min-samples wins, and a front from another pool keeps the daemon's guard: no note either way
+    const guarded = cli([...args, "--out", join(dir, "guarded"), "--min-samples", "100", "--strategies", "splitwatt"]);
+    expect([guarded.code, guarded.stderr]).toEqual([0, ""]);
+    expect(readBenchResults(join(dir, "guarded")).policyOptions).toMatchObject({ minSamples: 100 });
   });
 
   it("bad input: one line, exit 2, naming what to pass instead", () => {
@@ -151,6 +157,6 @@ describe("splitwatt bench --reproduce dynasplit", () => {
     expect(Number(row("vgg16", 10000, "dynasplit, exhaustive front")[3])).toBeCloseTo(33.2, 0);
     expect(row("vgg16", 10000, "splitwatt")).toBeDefined();
     expect(readFileSync(join(out, "reproduction.md"), "utf8")).toContain("| vgg16 | 10000 | splitwatt |");
-    expect(readBenchResults(join(out, "vgg16-10000")).strategies.map((s) => s.name)).toContain("splitwatt, replay-exact");
+    expect(readBenchResults(join(out, "vgg16-10000")).strategies.map((s) => s.name)).toContain("splitwatt, guarded");
   });
 });

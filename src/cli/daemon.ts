@@ -2,13 +2,15 @@
  * `splitwatt daemon`: the online phase on the edge board (src/schedule/daemon/). Options: the
  * command line over the YAML file over the defaults, merged as plain objects and validated once
  * (src/contracts/daemonConfig.ts). Logs one JSON object per line on stderr; prints its URL on
- * stdout once it listens. SIGTERM / SIGINT: stop accepting, drain, restore the CPU, exit 0; a
- * second SIGINT exits at once (130), restoring the CPU on the way out.
+ * stdout once it listens. A signal (SIGTERM, SIGINT, SIGHUP; the one path of src/shutdown.ts):
+ * stop accepting, drain, restore the CPU, exit 0; a second signal, or a drain longer than 30 s,
+ * exits at once (130 after a first SIGINT, 143 after a SIGTERM), restoring the CPU on the way out.
  */
 import { Command, Option } from "commander";
 import { z } from "zod";
 import { readDaemonConfig } from "../contracts/daemonConfig.js";
 import { env } from "../env.js";
+import { onInterrupt, type ShutdownSignal } from "../shutdown.js";
 import { cliNumber } from "./cliNumber.js";
 import { addMeterOptions, MeterCliOptions } from "./meterOptions.js";
 import { run } from "./run.js";
@@ -99,23 +101,17 @@ export function daemonCommand(): Command {
       const d = await Daemon.start(merged as never, { log });
       process.stdout.write(`${d.url}\n`);
       await new Promise<void>((resolve) => {
-        let stopping = false;
-        const stop = (signal: NodeJS.Signals): void => {
-          if (stopping) {
-            // a second interrupt: leave now (the exit hook restores the CPU frequency)
-            log({ time: new Date().toISOString(), level: "warn", msg: "second signal: exiting without draining", signal });
-            process.exit(130);
-          }
-          stopping = true;
+        // the first signal drains; a second one leaves at once through src/shutdown.ts (its
+        // teardowns and the daemon's exit hook restore the CPU frequency on the way out)
+        const removeInterrupt = onInterrupt((signal: ShutdownSignal): void => {
+          removeInterrupt();
           log({ time: new Date().toISOString(), level: "info", msg: "signal", signal });
           void d.close().then(resolve, (err: unknown) => {
             log({ time: new Date().toISOString(), level: "error", msg: "shutdown failed", error: (err as Error).message });
             process.exitCode = 1;
             resolve();
           });
-        };
-        process.on("SIGINT", stop);
-        process.on("SIGTERM", stop);
+        });
       });
     }),
   );

@@ -17,7 +17,8 @@ export type ErrorCode =
   | "E_UNREACHABLE"
   | "E_NO_CANDIDATE"
   | "E_QUEUE_FULL"
-  | "E_QUEUE_CLOSED";
+  | "E_QUEUE_CLOSED"
+  | "E_INTERRUPTED";
 
 export class SplitwattError extends Error {
   readonly code: ErrorCode;
@@ -95,6 +96,13 @@ export class BadModelError extends SplitwattError {
 export class IoError extends SplitwattError {
   constructor(message: string, opts: { path?: string; cause?: unknown } = {}) {
     super("E_IO", message, { ...opts, exitCode: 1 });
+  }
+}
+
+/** The user interrupted (Ctrl-C, SIGTERM): exit 130; the message says what was kept. */
+export class InterruptedError extends SplitwattError {
+  constructor(message: string, opts: { cause?: unknown } = {}) {
+    super("E_INTERRUPTED", message, { ...opts, exitCode: 130 });
   }
 }
 

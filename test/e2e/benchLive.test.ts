@@ -210,6 +210,18 @@ describe("splitwatt bench --daemon URL (a splitwatt daemon child)", () => {
     oneLineExit2(cli(["bench", "--daemon", d.url, "--front", front, "--workload", w, "--link", "app"]), /--link sets up the in-process daemon/);
   }, 30_000);
 
+  it("a daemon started with --token: refused in one line without SPLITWATT_TOKEN, measured with it", async () => {
+    const s = await startChild(["serve", "--model", "model=tiny_cnn", "--port", "0"], { env: env() });
+    children.push(s);
+    const t = await startChild(["daemon", "--model", "tiny_cnn", "--front", front, "--server", s.url, "--port", "0", "--token", "s3cret"], { env: env() });
+    children.push(t);
+    const args = ["bench", "--daemon", t.url, "--front", front, "--workload", join(dir, "w24.csv"), "--pace", "back-to-back", "--strategies", "edge-only", "--out", join(dir, "token")];
+    oneLineExit2(runCli(args, { ...env(), SPLITWATT_TOKEN: "" }), /the daemon at .* wants a bearer token: set SPLITWATT_TOKEN to the daemon's --token/);
+    const r = runCli(args, { ...env(), SPLITWATT_TOKEN: "s3cret" });
+    expect(r.code, r.stderr).toBe(0);
+    expect(readBenchResults(join(dir, "token")).strategies[0]!.requests).toBe(24);
+  }, 30_000);
+
   it("a daemon that dies mid-run: one line, exit 2, the requests answered before kept", async () => {
     const dying = await daemonChild(front);
     const out = join(dir, "died");

@@ -3,7 +3,7 @@ import { RejectedError, UnsupportedError, UsageError } from "../errors.js";
 import { snapFrequency } from "./cpufreq.js";
 import { cpufreqGuard, type CpufreqGuard } from "./cpufreqGuard.js";
 import { gpuFreqFiles, type GpuFreqKind } from "./gpuFreqFiles.js";
-import { ioError } from "./ioError.js";
+import { attributeIO, type AttributeIO } from "./attributeIO.js";
 import { minMaxWritePlan } from "./minMaxWritePlan.js";
 import { parseUInt, parseWords } from "./parse.js";
 import type { SavedGpu } from "./restoreGpus.js";
@@ -100,11 +100,13 @@ export class Gpufreq {
   readonly warnings: string[] = [];
   readonly guard: CpufreqGuard;
   private readonly snapTolerance: number;
+  private readonly attributes: AttributeIO;
   private recovered = false;
 
   constructor(opts: GpufreqOptions = {}) {
     this.roots = roots(opts);
     this.snapTolerance = opts.snapTolerance ?? 0.01;
+    this.attributes = attributeIO(this.roots.io, WRITE_HINTS);
     this.guard = opts.guard ?? cpufreqGuard({ roots: this.roots, stateDir: opts.stateDir, installHooks: opts.restoreOnExit ?? true });
   }
 
@@ -345,25 +347,16 @@ export class Gpufreq {
   }
 
   private async write(d: GpuFreqDevice, file: string, value: string): Promise<void> {
-    const path = join(d.path, file);
-    try {
-      await this.roots.io.write(path, value);
-    } catch (err) {
-      throw ioError(err, "write", path, WRITE_HINTS, value);
-    }
+    await this.attributes.write(join(d.path, file), value);
   }
 
   private async readText(d: GpuFreqDevice, file: string): Promise<string> {
-    const path = join(d.path, file);
-    const [r] = await this.roots.io.readMany([path]);
-    if (r === undefined || !r.ok) throw ioError(r, "read", path);
-    return r.text;
+    return this.attributes.read(join(d.path, file));
   }
 
   private async readCur(d: GpuFreqDevice): Promise<number | null> {
-    const [r] = await this.roots.io.readMany([join(d.path, gpuFreqFiles(d.kind).cur)]);
-    if (r === undefined || !r.ok || !/^\d+$/.test(r.text.trim())) return null;
-    return kHzOf(Number(r.text.trim()), d.kind);
+    const v = await this.attributes.readUInt(join(d.path, gpuFreqFiles(d.kind).cur));
+    return v === null ? null : kHzOf(v, d.kind);
   }
 }
 

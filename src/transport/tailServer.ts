@@ -2,12 +2,11 @@ import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { WebGpuAdapter } from "../contracts/measurement.js";
 import { UsageError } from "../errors.js";
 import { executionTargetName } from "../runtime/executionTarget.js";
-import { CodecError } from "./codecs/codecError.js";
 import { Admission, OverloadedError, type LoadSignal } from "./admission.js";
 import { ByteBudget } from "./byteBudget.js";
-import { answerError, BEARER_CHALLENGE, bearerAuth, closeHttp, contentLength, HttpError, listenHttp, readBody, sendResponse } from "./http/index.js";
+import { answerError, BEARER_CHALLENGE, bearerAuth, clientErrorAnswer, closeHttp, contentLength, HttpError, listenHttp, readBody, sendResponse } from "./http/index.js";
 import { checkInputs, decodeInputs } from "./inputCheck.js";
-import { binaryOutputs, decodeInferRequest, encodeInferResponse, OipError, ortToDatatype, type OipTensor, type TypedArray } from "./oip/index.js";
+import { binaryOutputs, decodeInferRequest, encodeInferResponse, ortToDatatype, type OipTensor, type TypedArray } from "./oip/index.js";
 import { serverMetrics, type ServerMetrics } from "./serverMetrics.js";
 import { ortMessage } from "../model/ortMessage.js";
 import { metaJson, ModelNotFoundError, TailModels, type TailModelsOptions } from "./tailModels.js";
@@ -125,16 +124,9 @@ export class TailServer {
     let headers: Record<string, string> = {};
     // what the client sees of a failure that is not its own: never the server's paths or internals
     let message = "internal error while serving this request (the server log has the details)";
-    if (err instanceof HttpError) {
-      status = err.status;
-      headers = err.headers;
-      message = err.message;
-    } else if (err instanceof OipError) {
-      status = err.status;
-      message = err.message;
-    } else if (err instanceof CodecError) {
-      status = 400;
-      message = err.message;
+    const known = clientErrorAnswer(err);
+    if (known !== null) {
+      ({ status, headers, message } = known);
     } else if (err instanceof ModelNotFoundError) {
       status = 404;
       message = err.message;

@@ -120,7 +120,7 @@ export function connectionError(err: unknown, url: URL, retried = false): unknow
 export class TailClient {
   private readonly pool: Pool;
   private readonly base: URL;
-  private readonly shaper: { up: TokenBucket | null; down: TokenBucket | null; rttMs: number } | null;
+  private shaper: { up: TokenBucket | null; down: TokenBucket | null; rttMs: number } | null;
 
   constructor(private readonly opts: TailClientOptions) {
     this.base = new URL(opts.url);
@@ -131,6 +131,15 @@ export class TailClient {
       pipelining: 1,
       ...(opts.ca === undefined ? {} : { connect: { ca: opts.ca } }),
     });
+  }
+
+  /**
+   * Change the emulated link from the next request on (undefined: no longer shaped); requests
+   * already waiting on the old buckets finish at the old rate. A benchmark stepping a bandwidth
+   * trace calls it (`splitwatt bench --daemon` with app shaping).
+   */
+  setShape(shape: LinkShape | undefined): void {
+    this.shaper = shape === undefined ? null : shaper(shape);
   }
 
   private headers(extra: Record<string, string> = {}): Record<string, string> {

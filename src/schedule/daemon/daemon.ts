@@ -33,7 +33,7 @@ import { modelInputs } from "../../runtime/modelInputs.js";
 import { ByteBudget } from "../../transport/byteBudget.js";
 import { answerError, BEARER_CHALLENGE, bearerAuth, clientErrorAnswer, contentLength, HttpError, listenHttp, readBody } from "../../transport/http/index.js";
 import { networkProfile, type NetworkProfile } from "../../transport/networkProfile.js";
-import { TailClient } from "../../transport/tailClient.js";
+import { TailClient, type LinkShape } from "../../transport/tailClient.js";
 import { tensorMeta, type ModelMeta } from "../../transport/tailModels.js";
 import { BREAKER_STATE_VALUE } from "../circuitBreaker.js";
 import { DeviceQueue, QueueClosedError, QueueFullError } from "../deviceQueue.js";
@@ -62,6 +62,12 @@ export type DaemonLog = (record: Record<string, unknown>) => void;
 export interface DaemonHooks {
   /** structured log records (one object each; `time` and `level` set); default: none */
   log?: DaemonLog | undefined;
+  /**
+   * emulate the link to the tail server inside its client (rate and RTT; see TailClient's
+   * `shape`), for benchmarks on one machine where the kernel cannot shape; changed later with
+   * setServerShape. Not a config-file key: the programmatic API's (startDaemon) only.
+   */
+  serverShape?: LinkShape | undefined;
 }
 
 /** Everything opened at start, released by close() (or when the start fails half-way). */
@@ -240,7 +246,7 @@ export class Daemon implements DaemonContext {
       const neededMHz = [...new Set([...runnables.values()].map((c) => c.cpuFreqMHz).filter((f): f is number => f !== null))].sort((x, y) => x - y);
       parts.frequency = await FrequencyControl.open({ neededMHz, mode: o.cpufreq, sysfsRoot: o.sysfsRoot, stateDir: o.stateDir, log }, meter);
       if (o.server !== undefined) {
-        parts.client = new TailClient({ url: o.server, token: o.serverToken, timeoutMs: o.serverTimeoutMs, ...(o.serverCa === undefined ? {} : { ca: readPem(o.serverCa, "the server's CA certificate") }) });
+        parts.client = new TailClient({ url: o.server, token: o.serverToken, timeoutMs: o.serverTimeoutMs, shape: hooks.serverShape, ...(o.serverCa === undefined ? {} : { ca: readPem(o.serverCa, "the server's CA certificate") }) });
         const cuts = [...new Set([...runnables.values()].map((c) => c.split).filter((k) => k !== L))].sort((x, y) => x - y).map((k) => a.cuts[k]!);
         parts.link = new ServerLink(parts.client, {
           url: o.server,
@@ -304,6 +310,11 @@ export class Daemon implements DaemonContext {
       deviceEnergy: this.parts.meter.estimated ? "estimate" : this.parts.meter.device.map((x) => x.id),
       image: this.image?.name ?? null,
     });
+  }
+
+  /** Change the client-side link emulation to the tail server (DaemonHooks.serverShape) from the next request on; no-op without a server. */
+  setServerShape(shape: LinkShape | undefined): void {
+    this.parts.client?.setShape(shape);
   }
 
   ready(): boolean {

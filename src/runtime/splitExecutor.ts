@@ -20,6 +20,11 @@
  * body on the wire (protocol header included; 0 when nothing is sent over a network);
  * `receivedBytes` = the response body.
  *
+ * `run` is the head stage (`runHead`) then the tail stage (`runTail`: encode, tail, decode); the
+ * pipeline executor (pipelineExecutor.ts) calls the two stages itself, on batches, overlapped.
+ * `runTail(values, { local: true })` runs a remote executor's tail in this process (its session
+ * is loaded on first use): the fallback when the server fails.
+ *
  * No energy is measured here: callers wrap `run` in their meter's window. Cancellable with an
  * AbortSignal between stages and during the remote call.
  */
@@ -32,14 +37,20 @@ import type { LoadSignal } from "../transport/admission.js";
 import { decodeTensor, encodeTensor, type CodecSpec } from "../transport/codecs/codecs.js";
 import { datatypeToOrt, ortToDatatype, type OipTensor } from "../transport/oip/index.js";
 import { codecTensor, type TailClient } from "../transport/tailClient.js";
+import { checkTritonCodec, tritonTensors, type ServerKind } from "../transport/tritonCodec.js";
 import type { ExecutionTarget } from "./executionTarget.js";
 import { createSession, type SessionPurpose } from "./sessionFactory.js";
 
 export type TailSpec =
   /** the tail in this process */
   | { kind: "local"; target?: ExecutionTarget | undefined }
-  /** a tail server; `model` is the served model's name (it serves `<model>.tail.<cut>`) */
-  | { kind: "remote"; client: TailClient; model: string; timeoutMs?: number | undefined };
+  /**
+   * a tail server; `model` is the served model's name (it serves `<model>.tail.<cut>`).
+   * `serverKind` "triton": a stock Open Inference Protocol server (Triton, KServe) serving the
+   * tails `splitwatt export-triton --codec` wrote: the cut tensors go as plain tensors (FP16, or
+   * INT8 with their scale and zero point as extra inputs), no splitwatt parameters.
+   */
+  | { kind: "remote"; client: TailClient; model: string; timeoutMs?: number | undefined; serverKind?: ServerKind | undefined };
 
 export interface SplitExecutorOptions {
   /** cut index as in `splitwatt inspect`: 0 = all on the server, the last = all on the device */
@@ -98,6 +109,23 @@ export interface RunOptions {
   codec?: CodecSpec | null | undefined;
 }
 
+export interface TailRunOptions extends RunOptions {
+  /** run the tail in this process even when the executor's tail is remote (loaded on first use) */
+  local?: boolean | undefined;
+  /** performance.now() the stage's time counts from (default: its start); `run` passes the head's end */
+  from?: number | undefined;
+}
+
+/** What the head stage hands the tail stage. */
+export interface HeadResult {
+  /** the inputs and every head output: the cut tensors, and at the last cut the model's outputs */
+  values: Record<string, ort.Tensor>;
+  /** the head session's run, ms (0 at cut 0) */
+  headMs: number;
+  /** performance.now() at its end */
+  endedAt: number;
+}
+
 function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted === true) throw signal.reason instanceof Error ? signal.reason : new Error("aborted");
 }
@@ -120,12 +148,14 @@ function payloadBytes(t: OipTensor): number {
 export class SplitExecutor {
   /** the tensors that cross the cut, in the cut's order */
   readonly crossing: readonly string[];
+  /** a remote executor's tail, being loaded here for a fallback */
+  private loadingTail: Promise<ort.InferenceSession> | null = null;
 
   private constructor(
     readonly analysis: ModelAnalysis,
     readonly options: SplitExecutorOptions,
     private readonly head: ort.InferenceSession | null,
-    private readonly tail: ort.InferenceSession | null,
+    private tail: ort.InferenceSession | null,
   ) {
     this.crossing = (analysis.cuts[options.cut]?.tensors ?? []).map((t) => t.name);
   }
@@ -137,6 +167,7 @@ export class SplitExecutor {
       throw new UsageError(`cut ${o.cut} is out of range: this model has cuts 0-${last} (0 = all on the server, ${last} = all on the device; see splitwatt inspect)`);
     }
     if (o.codec === null && o.tail.kind === "remote") throw new UsageError("a remote tail needs a codec (raw sends the tensors as they are)");
+    if (o.tail.kind === "remote" && o.tail.serverKind === "triton" && o.codec !== null) checkTritonCodec(o.codec);
     const { head, tail } = splitModel(a, o.cut);
     const label = o.label ?? a.model.path;
     const purpose = o.purpose ?? "inference";
@@ -156,66 +187,127 @@ export class SplitExecutor {
     return this.options.cut === this.analysis.cuts.length - 1;
   }
 
-  /** Run one input (or a batch: every input with the same batch size). */
+  /** Run one input (or a batch: every input with the same batch size): the head stage, then the tail stage. */
   async run(feeds: Record<string, ort.Tensor>, opts: RunOptions = {}): Promise<ExecutionResult> {
-    const a = this.analysis;
-    const codec = opts.codec === undefined ? this.options.codec : opts.codec;
-    throwIfAborted(opts.signal);
     const t0 = performance.now();
-    let values: Record<string, ort.Tensor> = feeds;
-    if (this.head !== null) {
-      const h = this.head;
-      values = { ...feeds, ...(await h.run(Object.fromEntries(h.inputNames.map((n) => [n, feeds[n] as ort.Tensor])))) };
-    }
-    const t1 = performance.now();
+    const h = await this.runHead(feeds, opts);
     if (this.allOnDevice) {
-      const outputs = Object.fromEntries(a.graph.outputs.map((o) => [o, values[o] as ort.Tensor]));
-      const ms = t1 - t0;
+      const outputs = Object.fromEntries(this.analysis.graph.outputs.map((o) => [o, h.values[o] as ort.Tensor]));
+      const ms = performance.now() - t0;
       return { outputs, timings: { headMs: ms, encodeMs: 0, transferMs: 0, serverMs: 0, decodeMs: 0, totalMs: ms }, tensorBytes: 0, wireBytes: 0, receivedBytes: 0, server: null };
     }
+    // the tail stage counts from the head's end, so the stages add up to the total as one run
+    const t = await this.runTail(h.values, { ...opts, from: h.endedAt });
+    return { ...t, timings: { ...t.timings, headMs: h.headMs, totalMs: h.endedAt - t0 + t.timings.totalMs } };
+  }
+
+  /**
+   * The head stage alone: the head session's run over `feeds` (nothing at cut 0). `values` holds
+   * the inputs and everything the head produced: the cut tensors (`crossing`), and at the last
+   * cut the model's outputs.
+   */
+  async runHead(feeds: Record<string, ort.Tensor>, opts: { signal?: AbortSignal | undefined } = {}): Promise<HeadResult> {
+    throwIfAborted(opts.signal);
+    const t0 = performance.now();
+    if (this.head === null) return { values: feeds, headMs: 0, endedAt: t0 };
+    const h = this.head;
+    const values = { ...feeds, ...(await h.run(Object.fromEntries(h.inputNames.map((n) => [n, feeds[n] as ort.Tensor])))) };
+    const endedAt = performance.now();
+    return { values, headMs: endedAt - t0, endedAt };
+  }
+
+  /**
+   * The tail stage alone, from what the head stage produced (at least the cut tensors): encode,
+   * the tail where the executor's spec says (or here, `local: true`: a remote executor loads the
+   * tail in this process on first use, for a fallback), decode. Timings have headMs 0 and
+   * totalMs = this stage's time.
+   */
+  async runTail(values: Record<string, ort.Tensor>, opts: TailRunOptions = {}): Promise<ExecutionResult> {
+    if (this.allOnDevice) throw new Error("the last cut has no tail: everything ran in the head");
+    const codec = opts.codec === undefined ? this.options.codec : opts.codec;
     throwIfAborted(opts.signal);
     const tail = this.options.tail;
-    if (tail.kind === "local") {
-      // encode what crosses, then hand the tail what decoding gives back
-      let tensorBytes = 0;
-      const encoded = this.crossing.map((name) => {
-        const t = values[name];
-        if (t === undefined) throw new Error(`the head did not produce cut tensor ${name}`);
-        if (codec === null || t.type !== "float32") {
-          tensorBytes += (t.data as { byteLength: number }).byteLength;
-          return { name, t, e: null };
-        }
-        const e = encodeTensor(t.data as Float32Array, [...t.dims], codec);
-        tensorBytes += e.bytes.byteLength;
-        return { name, t, e };
+    if (tail.kind === "local" || opts.local === true) return this.localTail(values, codec, opts.from);
+    return this.remoteTail(tail, values, codec, opts.signal, opts.from);
+  }
+
+  /** The tail in this process, fed what the codec's round trip gives back (what a server would see). */
+  private async localTail(values: Record<string, ort.Tensor>, codec: CodecSpec | null, from: number | undefined): Promise<ExecutionResult> {
+    const a = this.analysis;
+    const s = this.tail ?? (await this.localTailSession());
+    const t1 = from ?? performance.now();
+    let tensorBytes = 0;
+    const encoded = this.crossing.map((name) => {
+      const t = values[name];
+      if (t === undefined) throw new Error(`the head did not produce cut tensor ${name}`);
+      if (codec === null || t.type !== "float32") {
+        tensorBytes += (t.data as { byteLength: number }).byteLength;
+        return { name, t, e: null };
+      }
+      const e = encodeTensor(t.data as Float32Array, [...t.dims], codec);
+      tensorBytes += e.bytes.byteLength;
+      return { name, t, e };
+    });
+    const t2 = performance.now();
+    const tailFeeds: Record<string, ort.Tensor> = {};
+    for (const { name, t, e } of encoded) tailFeeds[name] = e === null ? t : new ort.Tensor("float32", decodeTensor(e.bytes, e.datatype, e.shape, e.parameters), t.dims);
+    const out = await s.run(Object.fromEntries(s.inputNames.map((n) => [n, (tailFeeds[n] ?? values[n]) as ort.Tensor])));
+    const t3 = performance.now();
+    const outputs = Object.fromEntries(a.graph.outputs.map((o) => [o, out[o] as ort.Tensor]));
+    return {
+      outputs,
+      timings: { headMs: 0, encodeMs: t2 - t1, transferMs: 0, serverMs: t3 - t2, decodeMs: 0, totalMs: t3 - t1 },
+      tensorBytes,
+      wireBytes: 0,
+      receivedBytes: 0,
+      server: null,
+    };
+  }
+
+  /** The tail session in this process: the one opened with a local spec, or loaded now for a remote executor (once). */
+  private localTailSession(): Promise<ort.InferenceSession> {
+    if (this.tail !== null) return Promise.resolve(this.tail);
+    if (this.loadingTail === null) {
+      const o = this.options;
+      const { tail } = splitModel(this.analysis, o.cut);
+      const target = o.tail.kind === "local" ? o.tail.target : o.deviceTarget;
+      this.loadingTail = createSession(serializeModel(tail as NonNullable<typeof tail>), {
+        target,
+        purpose: o.purpose ?? "inference",
+        optimization: o.optimization,
+        label: `the tail of ${o.label ?? this.analysis.model.path} at cut ${o.cut} (loaded here: the server failed)`,
+      }).then((s) => {
+        this.tail = s;
+        return s;
       });
-      const t2 = performance.now();
-      const s = this.tail as ort.InferenceSession;
-      const tailFeeds: Record<string, ort.Tensor> = {};
-      for (const { name, t, e } of encoded) tailFeeds[name] = e === null ? t : new ort.Tensor("float32", decodeTensor(e.bytes, e.datatype, e.shape, e.parameters), t.dims);
-      const out = await s.run(Object.fromEntries(s.inputNames.map((n) => [n, (tailFeeds[n] ?? values[n]) as ort.Tensor])));
-      const t3 = performance.now();
-      const outputs = Object.fromEntries(a.graph.outputs.map((o) => [o, out[o] as ort.Tensor]));
-      return {
-        outputs,
-        timings: { headMs: t1 - t0, encodeMs: t2 - t1, transferMs: 0, serverMs: t3 - t2, decodeMs: 0, totalMs: t3 - t0 },
-        tensorBytes,
-        wireBytes: 0,
-        receivedBytes: 0,
-        server: null,
-      };
+      this.loadingTail.catch(() => {
+        this.loadingTail = null;
+      });
     }
-    // remote tail
+    return this.loadingTail;
+  }
+
+  private async remoteTail(
+    tail: Extract<TailSpec, { kind: "remote" }>,
+    values: Record<string, ort.Tensor>,
+    codec: CodecSpec | null,
+    signal: AbortSignal | undefined,
+    from: number | undefined,
+  ): Promise<ExecutionResult> {
+    const a = this.analysis;
+    const t1 = from ?? performance.now();
     const effective = codec ?? { codec: "raw", compression: "none" };
-    const tensors = this.crossing.map((name) => {
+    const tensors = this.crossing.flatMap((name) => {
       const v = values[name];
       if (v === undefined) throw new Error(`the head did not produce cut tensor ${name}`);
       const t = oipOf(name, v);
-      return t.datatype === "FP32" ? codecTensor(t, effective as CodecSpec) : t;
+      if (t.datatype !== "FP32") return [t];
+      // a stock server (Triton, KServe) gets plain tensors its exported tail decodes in the graph
+      return tail.serverKind === "triton" ? tritonTensors(t, effective as CodecSpec, a.shapes.get(name)?.batchDims[0] === true) : [codecTensor(t, effective as CodecSpec)];
     });
     const tensorBytes = tensors.reduce((n, t) => n + payloadBytes(t), 0);
     const t2 = performance.now();
-    const r = await tail.client.infer(`${tail.model}.tail.${this.options.cut}`, tensors, { binary: true, signal: opts.signal, timeoutMs: tail.timeoutMs });
+    const r = await tail.client.infer(`${tail.model}.tail.${this.options.cut}`, tensors, { binary: true, signal, timeoutMs: tail.timeoutMs });
     const t3 = performance.now();
     const outputs: Record<string, ort.Tensor> = {};
     for (const name of a.graph.outputs) {
@@ -227,7 +319,7 @@ export class SplitExecutor {
     const serverMs = r.serverMs ?? 0;
     return {
       outputs,
-      timings: { headMs: t1 - t0, encodeMs: t2 - t1, transferMs: Math.max(0, t3 - t2 - serverMs), serverMs, decodeMs: t4 - t3, totalMs: t4 - t0 },
+      timings: { headMs: 0, encodeMs: t2 - t1, transferMs: Math.max(0, t3 - t2 - serverMs), serverMs, decodeMs: t4 - t3, totalMs: t4 - t1 },
       tensorBytes,
       wireBytes: r.bytesSent,
       receivedBytes: r.bytesReceived,
@@ -237,6 +329,9 @@ export class SplitExecutor {
 
   async release(): Promise<void> {
     await this.head?.release();
-    await this.tail?.release();
+    const tail = this.tail ?? (await this.loadingTail?.catch(() => null)) ?? null;
+    this.tail = null;
+    this.loadingTail = null;
+    await tail?.release();
   }
 }

@@ -23,6 +23,9 @@ export interface LocalTailServerOptions {
   /** time to wait for the URL (default 120 s: a first tail split of a large model is slow) */
   startTimeoutMs?: number | undefined;
   maxConcurrency?: number | undefined;
+  /** server-side batching (serve --max-batch / --max-queue-delay-ms) */
+  maxBatch?: number | undefined;
+  maxQueueDelayMs?: number | undefined;
 }
 
 /** bin/splitwatt.js of this package (src/measure and dist/measure are two levels below the root). */
@@ -55,6 +58,8 @@ export class LocalTailServer {
     for (const [name, dims] of Object.entries(opts.inputShapes ?? {})) args.push("--input-shape", `${name}=${dims.join(",")}`);
     for (const w of opts.warmUp ?? []) args.push("--warm-up", w);
     if (opts.maxConcurrency !== undefined) args.push("--max-concurrency", String(opts.maxConcurrency));
+    if (opts.maxBatch !== undefined) args.push("--max-batch", String(opts.maxBatch));
+    if (opts.maxQueueDelayMs !== undefined) args.push("--max-queue-delay-ms", String(opts.maxQueueDelayMs));
     const prefix = opts.execPrefix ?? [];
     const [cmd, ...rest] = prefix.length > 0 ? [...prefix, process.execPath, ...args] : [process.execPath, ...args];
     const child = spawn(cmd as string, rest, { stdio: ["pipe", "pipe", "pipe"] });

@@ -78,6 +78,8 @@ export interface InferResult {
   serverEnergyJ: number | null;
   /** the source of serverEnergyJ (energy_source), e.g. rapl */
   serverEnergySource: string | null;
+  /** a batching server: rows in the batch this request ran in (batch_size); null otherwise */
+  batchSize: number | null;
 }
 
 const RETRYABLE = new Set(["ECONNRESET", "ECONNREFUSED", "EPIPE", "UND_ERR_SOCKET", "UND_ERR_CLOSED"]);
@@ -218,6 +220,7 @@ export class TailClient {
           shapedMs,
           serverEnergyJ: typeof p[LOAD_PARAMS.energyJ] === "number" ? (p[LOAD_PARAMS.energyJ] as number) : null,
           serverEnergySource: typeof p[LOAD_PARAMS.energySource] === "string" ? (p[LOAD_PARAMS.energySource] as string) : null,
+          batchSize: typeof p[LOAD_PARAMS.batchSize] === "number" ? (p[LOAD_PARAMS.batchSize] as number) : null,
         };
       } catch (err) {
         const code = (err as { code?: string }).code ?? "";

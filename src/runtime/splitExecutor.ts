@@ -126,6 +126,16 @@ export interface HeadResult {
   endedAt: number;
 }
 
+/**
+ * The codec a cut tensor of several rows (a batch) is encoded with: `int8` gets one scale and
+ * zero point per row (int8-channel along the batch axis), so each row decodes exactly as it
+ * would have alone, whatever else is in the batch. Other codecs are unchanged (int8-channel's
+ * per-channel ranges then span the batch's rows).
+ */
+export function rowCodec(spec: CodecSpec, shape: readonly number[], batched: boolean): CodecSpec {
+  return spec.codec === "int8" && batched && (shape[0] ?? 1) > 1 ? { codec: "int8-channel", compression: spec.compression, channelAxis: 0 } : spec;
+}
+
 function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted === true) throw signal.reason instanceof Error ? signal.reason : new Error("aborted");
 }
@@ -182,6 +192,11 @@ export class SplitExecutor {
     return new SplitExecutor(a, o, headS, tailS);
   }
 
+  /** Whether cut tensor `name` has the batch as its first dimension. */
+  private batched(name: string): boolean {
+    return this.analysis.shapes.get(name)?.batchDims[0] === true;
+  }
+
   /** True at the last cut: everything runs here. */
   get allOnDevice(): boolean {
     return this.options.cut === this.analysis.cuts.length - 1;
@@ -189,16 +204,15 @@ export class SplitExecutor {
 
   /** Run one input (or a batch: every input with the same batch size): the head stage, then the tail stage. */
   async run(feeds: Record<string, ort.Tensor>, opts: RunOptions = {}): Promise<ExecutionResult> {
-    const t0 = performance.now();
     const h = await this.runHead(feeds, opts);
     if (this.allOnDevice) {
       const outputs = Object.fromEntries(this.analysis.graph.outputs.map((o) => [o, h.values[o] as ort.Tensor]));
-      const ms = performance.now() - t0;
+      const ms = h.headMs;
       return { outputs, timings: { headMs: ms, encodeMs: 0, transferMs: 0, serverMs: 0, decodeMs: 0, totalMs: ms }, tensorBytes: 0, wireBytes: 0, receivedBytes: 0, server: null };
     }
-    // the tail stage counts from the head's end, so the stages add up to the total as one run
+    // the tail stage counts from the head's end: one run from the head's start to the tail's end
     const t = await this.runTail(h.values, { ...opts, from: h.endedAt });
-    return { ...t, timings: { ...t.timings, headMs: h.headMs, totalMs: h.endedAt - t0 + t.timings.totalMs } };
+    return { ...t, timings: { ...t.timings, headMs: h.headMs, totalMs: h.headMs + t.timings.totalMs } };
   }
 
   /**
@@ -244,7 +258,7 @@ export class SplitExecutor {
         tensorBytes += (t.data as { byteLength: number }).byteLength;
         return { name, t, e: null };
       }
-      const e = encodeTensor(t.data as Float32Array, [...t.dims], codec);
+      const e = encodeTensor(t.data as Float32Array, [...t.dims], rowCodec(codec, [...t.dims], this.batched(name)));
       tensorBytes += e.bytes.byteLength;
       return { name, t, e };
     });
@@ -303,7 +317,8 @@ export class SplitExecutor {
       const t = oipOf(name, v);
       if (t.datatype !== "FP32") return [t];
       // a stock server (Triton, KServe) gets plain tensors its exported tail decodes in the graph
-      return tail.serverKind === "triton" ? tritonTensors(t, effective as CodecSpec, a.shapes.get(name)?.batchDims[0] === true) : [codecTensor(t, effective as CodecSpec)];
+      const batched = this.batched(name);
+      return tail.serverKind === "triton" ? tritonTensors(t, effective as CodecSpec, batched) : [codecTensor(t, rowCodec(effective as CodecSpec, t.shape, batched))];
     });
     const tensorBytes = tensors.reduce((n, t) => n + payloadBytes(t), 0);
     const t2 = performance.now();

@@ -10,9 +10,10 @@
  *   int8-channel  NAME  INT8, NAME_scale / NAME_zero_point of shape [rows, C] (or [C]), one per
  *                 channel along the codec's axis (not the batch axis)
  *
- * The scale and zero point travel once per row (the same value repeated over the rows of one
- * request), because Triton's dynamic batcher concatenates requests along the batch dimension:
- * each row then keeps its own request's scale. Compression (+deflate, +zstd) has no plain form.
+ * Each row is quantized on its own and its scale and zero point travel with it (a row of
+ * NAME_scale per row of NAME): Triton's dynamic batcher concatenates requests along the batch
+ * dimension, so every row keeps its own parameters, and a row decodes exactly as it would have
+ * alone. Compression (+deflate, +zstd) has no plain form.
  */
 import { UsageError } from "../errors.js";
 import { codecName, encodeTensor, type CodecSpec } from "./codecs/codecs.js";
@@ -41,34 +42,41 @@ export function checkTritonCodec(spec: CodecSpec): void {
  */
 export function tritonTensors(t: OipTensor, spec: CodecSpec, batched: boolean): OipTensor[] {
   checkTritonCodec(spec);
-  const e = encodeTensor(t.data as Float32Array, t.shape, spec);
-  const b = e.bytes;
-  const rows = batched ? (t.shape[0] ?? 1) : 1;
+  const data = t.data as Float32Array;
   switch (spec.codec) {
     case "raw":
-      return [{ name: t.name, datatype: "FP32", shape: e.shape, data: new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4) }];
-    case "fp16":
-      return [{ name: t.name, datatype: "FP16", shape: e.shape, data: new Uint16Array(b.buffer, b.byteOffset, b.byteLength / 2) }];
+      return [{ name: t.name, datatype: "FP32", shape: [...t.shape], data: new Float32Array(data) }];
+    case "fp16": {
+      const b = encodeTensor(data, t.shape, spec).bytes;
+      return [{ name: t.name, datatype: "FP16", shape: [...t.shape], data: new Uint16Array(b.buffer, b.byteOffset, b.byteLength / 2) }];
+    }
     case "int8":
     case "int8-channel": {
-      const perChannel = spec.codec === "int8-channel";
-      const scales = perChannel ? (JSON.parse(String(e.parameters.sw_scales)) as number[]) : [Number(e.parameters.sw_scale)];
-      const zeros = perChannel ? (JSON.parse(String(e.parameters.sw_zero_points)) as number[]) : [Number(e.parameters.sw_zero_point)];
-      if (perChannel && batched && e.parameters.sw_axis === 0) {
-        throw new UsageError(`int8-channel along axis 0 of ${t.name} is the batch axis: give the channel axis (1 for NCHW) for a stock server`);
-      }
-      const k = scales.length;
-      const scale = new Float32Array(rows * k);
-      const zero = new Int8Array(rows * k);
+      // each row quantized on its own, so its scale and zero point are what it would get alone
+      const rows = batched ? (t.shape[0] ?? 1) : 1;
+      const rowShape = batched ? [1, ...t.shape.slice(1)] : [...t.shape];
+      const per = rows === 0 ? 0 : data.length / rows;
+      const q = new Int8Array(data.length);
+      const scales: number[] = [];
+      const zeros: number[] = [];
       for (let r = 0; r < rows; r++) {
-        scale.set(scales, r * k);
-        zero.set(zeros, r * k);
+        const e = encodeTensor(data.subarray(r * per, (r + 1) * per), rowShape, spec);
+        q.set(new Int8Array(e.bytes.buffer, e.bytes.byteOffset, e.bytes.byteLength), r * per);
+        if (spec.codec === "int8") {
+          scales.push(Number(e.parameters.sw_scale));
+          zeros.push(Number(e.parameters.sw_zero_point));
+        } else {
+          if (batched && e.parameters.sw_axis === 0) throw new UsageError(`int8-channel along axis 0 of ${t.name} is the batch axis: give the channel axis (1 for NCHW) for a stock server`);
+          scales.push(...(JSON.parse(String(e.parameters.sw_scales)) as number[]));
+          zeros.push(...(JSON.parse(String(e.parameters.sw_zero_points)) as number[]));
+        }
       }
+      const k = rows === 0 ? 0 : scales.length / rows;
       const shape = batched ? [rows, k] : [k];
       return [
-        { name: t.name, datatype: "INT8", shape: e.shape, data: new Int8Array(b.buffer, b.byteOffset, b.byteLength) },
-        { name: scaleInputName(t.name), datatype: "FP32", shape, data: scale },
-        { name: zeroPointInputName(t.name), datatype: "INT8", shape: [...shape], data: zero },
+        { name: t.name, datatype: "INT8", shape: [...t.shape], data: q },
+        { name: scaleInputName(t.name), datatype: "FP32", shape, data: Float32Array.from(scales) },
+        { name: zeroPointInputName(t.name), datatype: "INT8", shape: [...shape], data: Int8Array.from(zeros) },
       ];
     }
   }

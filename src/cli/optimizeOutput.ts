@@ -28,6 +28,7 @@ export const OptimizeOptions = z.object({
   latencyStat: z.enum(["mean", "p95"], { error: "use mean or p95" }).default("mean"),
   maxLatencyMs: cliNumber(z.number().positive()).optional(),
   minAccuracy: cliNumber(z.number().min(0).max(1, "--min-accuracy is a fraction in [0, 1], e.g. 0.6")).optional(),
+  minThroughputPerS: cliNumber(z.number().positive()).optional(),
   population: cliNumber(z.number().int().min(2)).optional(),
   out: z.string().min(1).optional(),
   json: z.boolean().default(false),
@@ -36,11 +37,11 @@ export type OptimizeCliOptions = z.infer<typeof OptimizeOptions>;
 
 const OBJECTIVE_NAMES: readonly string[] = OBJECTIVES;
 
-/** `--objectives latency,energy[,accuracy]` as a list, checked. */
+/** `--objectives latency,energy[,accuracy|throughput]` as a list, checked. */
 export function parseObjectives(spec: string): ObjectiveName[] {
   const list = spec.split(",").map((s) => s.trim());
   for (const o of list) {
-    if (!OBJECTIVE_NAMES.includes(o)) throw new UsageError(`--objectives: unknown objective "${o}"; use a comma-separated list of latency, energy, accuracy`);
+    if (!OBJECTIVE_NAMES.includes(o)) throw new UsageError(`--objectives: unknown objective "${o}"; use a comma-separated list of latency, energy, accuracy, throughput`);
   }
   if (new Set(list).size !== list.length) throw new UsageError(`--objectives: "${spec}" lists an objective twice; list each once`);
   return list as ObjectiveName[];
@@ -112,13 +113,15 @@ export async function emitParetoDocument(doc: ParetoFile, o: Pick<OptimizeCliOpt
       `${doc.cachedEvaluations > 0 ? `, ${doc.cachedEvaluations} from the measurement cache` : ""}` +
       `; hypervolume ${doc.hypervolume.toFixed(4)} (normalised, reference 1.1)`,
   );
-  lines.push("", `Pareto front (${doc.front.length}):`, "  latency ms   p95 ms    energy J  accuracy  config");
+  lines.push("", `Pareto front (${doc.front.length}):`, "  latency ms   p95 ms    energy J  accuracy   items/s  config");
   const num = (x: number | null | undefined, d: number) => (x === null || x === undefined ? "-" : x.toFixed(d));
   for (const f of doc.front) {
     const cfg = doc.space.dimensions.map((d) => `${d.name}=${String(f.config[d.name])}`).join(" ");
-    lines.push(`  ${num(f.latencyMs, 1).padStart(10)}  ${num(f.latency.p95, 1).padStart(7)}  ${num(f.energyJ.total, 3).padStart(10)}  ${num(f.accuracy?.value, 3).padStart(8)}  ${cfg}`);
+    lines.push(
+      `  ${num(f.latencyMs, 1).padStart(10)}  ${num(f.latency.p95, 1).padStart(7)}  ${num(f.energyJ.total, 3).padStart(10)}  ${num(f.accuracy?.value, 3).padStart(8)}  ${num(f.throughputPerS, 1).padStart(8)}  ${cfg}`,
+    );
   }
-  if (doc.front.length === 0) lines.push("  (none: no evaluated configuration meets the constraints; relax --max-latency-ms or --min-accuracy)");
+  if (doc.front.length === 0) lines.push("  (none: no evaluated configuration meets the constraints; relax --max-latency-ms, --min-accuracy or --min-throughput-per-s)");
   if (out !== undefined) lines.push("", `wrote ${resolve(out)}`);
   process.stdout.write(`${lines.join("\n")}\n`);
 }

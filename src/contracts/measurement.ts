@@ -112,6 +112,25 @@ export const measurementSchema = z.strictObject({
     .optional(),
   /** what the measurement depended on besides its config (absent in records before it was added) */
   conditions: conditionsSchema.optional(),
+  /**
+   * items per second: a stream through the pipeline (configs with deviceBatch / serverBatch), as
+   * measured; absent for one-at-a-time measurements (whose throughput is 1000 / the mean latency)
+   */
+  throughputPerS: z.number().positive().optional(),
+  /** how a pipelined stream ran (configs with deviceBatch / serverBatch) */
+  pipeline: z
+    .strictObject({
+      deviceBatch: z.number().int().positive(),
+      serverBatch: z.number().int().positive(),
+      tailConcurrency: z.number().int().positive(),
+      items: z.number().int().positive(),
+      seconds: nonNeg,
+      /** the bottleneck-stage bound of the same run (each stage alone), items/s */
+      boundPerS: z.number().positive().nullable(),
+      /** per item, each stage alone, ms */
+      stagesMs: z.strictObject({ head: nonNeg, transfer: nonNeg, tail: nonNeg }).nullable(),
+    })
+    .optional(),
   measuredAt: z.iso.datetime({ offset: true }),
   source: z.enum(["measured", "replay", "imported"]),
 });

@@ -22,6 +22,13 @@ export interface TailConnectionOptions {
   link?: LinkMode | undefined;
   /** per-request timeout (default 120 s: a first tail split of a large model is slow) */
   timeoutMs?: number | undefined;
+  /** keep-alive connections of the client (default 4; a pipeline needs one per request in flight) */
+  connections?: number | undefined;
+  /** the local child: execution target, inferences at once, server-side batching */
+  serverTarget?: string | undefined;
+  maxConcurrency?: number | undefined;
+  maxBatch?: number | undefined;
+  maxQueueDelayMs?: number | undefined;
 }
 
 export class TailConnection {
@@ -45,7 +52,7 @@ export class TailConnection {
     const net = o.network;
     const timeoutMs = o.timeoutMs ?? 120_000;
     if (o.serverUrl !== undefined) {
-      const client = new TailClient({ url: o.serverUrl, token: o.token, timeoutMs });
+      const client = new TailClient({ url: o.serverUrl, token: o.token, timeoutMs, connections: o.connections });
       if (!(await client.ready())) {
         await client.close();
         throw new UsageError(`the tail server at ${o.serverUrl} is not ready: start it with splitwatt serve, or leave out --server to use a local one`);
@@ -61,7 +68,16 @@ export class TailConnection {
     const linkEm: LinkEmulation | null = shaping.mode === "netns-tbf" ? shaping.link : null;
     let server: LocalTailServer;
     try {
-      server = await LocalTailServer.start({ models: { model: o.modelPath }, host: linkEm?.serverAddress ?? "127.0.0.1", inputShapes: o.inputShapes, execPrefix: linkEm?.execPrefix });
+      server = await LocalTailServer.start({
+        models: { model: o.modelPath },
+        host: linkEm?.serverAddress ?? "127.0.0.1",
+        inputShapes: o.inputShapes,
+        execPrefix: linkEm?.execPrefix,
+        target: o.serverTarget,
+        maxConcurrency: o.maxConcurrency,
+        maxBatch: o.maxBatch,
+        maxQueueDelayMs: o.maxQueueDelayMs,
+      });
     } catch (e) {
       await linkEm?.close();
       throw e;
@@ -69,7 +85,7 @@ export class TailConnection {
     // tbf shapes bandwidth but cannot delay: the client adds the profile's RTT on the kernel path
     const shape =
       shaping.mode === "app-token-bucket" ? shaping.shape : shaping.mode === "netns-tbf" && net !== null && net.rttMs > 0 ? { uplinkMbps: null, downlinkMbps: null, rttMs: net.rttMs } : undefined;
-    const client = new TailClient({ url: server.url, timeoutMs, ...(shape === undefined ? {} : { shape }) });
+    const client = new TailClient({ url: server.url, timeoutMs, connections: o.connections, ...(shape === undefined ? {} : { shape }) });
     const label = shaping.mode === "netns-tbf" && shape !== undefined ? `${shaping.link.label}; the profile's ${net?.rttMs} ms RTT added by the client` : shaping.label;
     const shaped = shaping.mode !== "none" && net !== null;
     return new TailConnection(
@@ -82,6 +98,16 @@ export class TailConnection {
       server,
       shaping,
     );
+  }
+
+  /** The link's round trip, ms: a health probe's median (the client's emulated RTT included); 0 when the server does not answer. */
+  async roundTripMs(): Promise<number> {
+    return (await this.client.ping()) ?? 0;
+  }
+
+  /** The local child's pid (null with a given URL). */
+  get serverPid(): number | null {
+    return this.server?.pid ?? null;
   }
 
   async close(): Promise<void> {

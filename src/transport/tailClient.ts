@@ -152,6 +152,26 @@ export class TailClient {
     }
   }
 
+  /**
+   * The round trip of a GET /v2/health/live, ms: the median of `n`, plus the RTT this client
+   * adds when it emulates a link (health requests are not shaped). Null when the server does not answer.
+   */
+  async ping(n = 5): Promise<number | null> {
+    const times: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const t0 = performance.now();
+      try {
+        const r = await this.pool.request({ method: "GET", path: this.path("/v2/health/live"), headers: this.headers(), headersTimeout: 5_000, bodyTimeout: 5_000 });
+        await r.body.dump();
+      } catch {
+        return null;
+      }
+      times.push(performance.now() - t0);
+    }
+    times.sort((a, b) => a - b);
+    return (times[Math.floor(times.length / 2)] as number) + (this.shaper?.rttMs ?? 0);
+  }
+
   async metadata(model: string): Promise<unknown> {
     const r = await this.pool.request({ method: "GET", path: this.path(`/v2/models/${encodeURIComponent(model)}`), headers: this.headers() }).catch((err: unknown) => {
       throw connectionError(err, this.base);

@@ -11,6 +11,7 @@ import { exportTritonCommand } from "./exportTriton.js";
 import { optimizeCommand } from "./optimize.js";
 import { measureCommand } from "./measure.js";
 import { decideCommand } from "./decide.js";
+import { runStreamCommand } from "./runStream.js";
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), "..", "..", "package.json"), "utf8")) as { version: string };
@@ -33,6 +34,7 @@ export function program(): Command {
   p.addCommand(optimizeCommand());
   p.addCommand(measureCommand());
   p.addCommand(decideCommand());
+  p.addCommand(runStreamCommand());
   // addCommand() does not pass settings down: give every subcommand the same error handling.
   const inherit = (c: Command): void => {
     for (const sub of c.commands) {

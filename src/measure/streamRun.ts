@@ -4,9 +4,10 @@
  * the split executor), with
  *
  * - the bottleneck bound of the same run: each stage alone, no overlap, on `calibration`
- *   inputs (in serial mode the serial run itself): head = device work per item, transfer = time
- *   on the link per item minus the round trip (latency, which pipelining hides), tail = server
- *   compute per item; boundPerS = 1000 / the slowest of them;
+ *   inputs, the median over its batches (in serial mode the serial run itself, its means):
+ *   head = device work per item, transfer = time on the link per item minus the round trip
+ *   (latency, which pipelining hides), tail = server compute per item; boundPerS = 1000 / the
+ *   slowest of them;
  * - tail requests in flight chosen from that calibration (Little's law) unless given;
  * - device energy over the whole stream's window (per-request windows overlap in a pipeline),
  *   per item = the window's energy / the items;
@@ -16,7 +17,7 @@
  */
 import type * as ort from "onnxruntime-node";
 import type { EnergyMeter, EnergyWindow } from "../hw/energyMeter.js";
-import { boundPerS, emptyTotals, PipelineExecutor, stageTimesPerItem, tailConcurrencyFor, type Feeds, type StageTimes, type StageTotals } from "../runtime/pipelineExecutor.js";
+import { boundPerS, emptyTotals, PipelineExecutor, stageTimesOf, stageTimesPerItem, tailConcurrencyFor, type Feeds, type StageTimes, type StageTotals } from "../runtime/pipelineExecutor.js";
 import type { ExecutionResult, SplitExecutor } from "../runtime/splitExecutor.js";
 
 export interface StreamWindow {
@@ -112,7 +113,7 @@ export async function streamRun(source: AsyncIterable<Feeds> | Iterable<Feeds>, 
     bs = pipeline.serverBatch;
     notes.push(...pipeline.notes);
     if (o.calibration !== undefined && o.calibration.length > 0) {
-      stagesMs = stageTimesPerItem((await pipeline.stagesAlone(o.calibration)).totals, o.rttMs);
+      stagesMs = stageTimesOf((await pipeline.stagesAlone(o.calibration)).samples, o.rttMs);
     }
     tailConcurrency = o.tailConcurrency ?? (stagesMs === null ? 2 : tailConcurrencyFor(stagesMs, o.rttMs, bs));
     if (tailConcurrency !== 2) {

@@ -101,6 +101,34 @@ export function stageTimesPerItem(t: StageTotals, rttMs: number): StageTimes {
   };
 }
 
+/** Each head batch and tail group of a stagesAlone run. */
+export interface StageSamples {
+  head: Array<{ items: number; ms: number }>;
+  tail: Array<{ items: number; deviceMs: number; transferMs: number; computeMs: number; remote: boolean }>;
+}
+
+const median = (xs: number[]): number => {
+  if (xs.length === 0) return 0;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+};
+
+/**
+ * Per-item stage times from stagesAlone's samples: the median over batches (groups) of each
+ * one's time per item, so a stall of a shared machine in one of them does not move the bound.
+ * head = head run + encode + decode, transfer = call - server time - `rttMs`, tail = server compute.
+ */
+export function stageTimesOf(s: StageSamples, rttMs: number): StageTimes {
+  const encodeDecode = median(s.tail.map((t) => t.deviceMs / t.items));
+  const remote = s.tail.filter((t) => t.remote);
+  return {
+    head: median(s.head.map((h) => h.ms / h.items)) + encodeDecode,
+    transfer: median(remote.map((t) => Math.max(0, t.transferMs - rttMs) / t.items)),
+    tail: median(s.tail.map((t) => t.computeMs / t.items)),
+  };
+}
+
 /** Items per second the slowest stage allows: 1000 / its ms per item (Infinity when every stage is free). */
 export function boundPerS(s: StageTimes): number {
   const slowest = Math.max(s.head, s.transfer, s.tail);
@@ -147,6 +175,8 @@ export class PipelineExecutor {
   private readonly outputs: readonly string[];
   private readonly handed: readonly string[];
   private localQueue: Promise<unknown> = Promise.resolve();
+  /** per head batch and tail group while stagesAlone runs */
+  private samples: StageSamples | null = null;
 
   constructor(
     readonly executor: SplitExecutor,
@@ -217,21 +247,25 @@ export class PipelineExecutor {
 
   /**
    * Each stage alone, no overlap: the heads of every input (batches of deviceBatch), then the
-   * tails (groups of serverBatch), one at a time. Its stage totals are the uncontended stage
-   * times the bottleneck bound is made of. Returns the outputs in input order.
+   * tails (groups of serverBatch), one at a time. Its totals and per-batch samples are the
+   * uncontended stage times the bottleneck bound is made of (stageTimesOf: medians, so a
+   * shared machine's stalls do not move it). Returns the outputs in input order.
    */
-  async stagesAlone(inputs: readonly Feeds[]): Promise<{ outputs: Feeds[]; totals: StageTotals }> {
+  async stagesAlone(inputs: readonly Feeds[]): Promise<{ outputs: Feeds[]; totals: StageTotals; samples: StageSamples }> {
     const before = this.totals;
     this.totals = emptyTotals();
+    const samples: StageSamples = { head: [], tail: [] };
+    this.samples = samples;
     try {
       const mids: Feeds[] = [];
       for (let i = 0; i < inputs.length; i += this.deviceBatch) mids.push(...(await this.head(inputs.slice(i, i + this.deviceBatch))));
-      if (this.executor.allOnDevice) return { outputs: mids, totals: finished(this.totals) };
+      if (this.executor.allOnDevice) return { outputs: mids, totals: finished(this.totals), samples };
       const outputs: Feeds[] = [];
       for (let i = 0; i < mids.length; i += this.serverBatch) outputs.push(...(await this.tail(mids.slice(i, i + this.serverBatch), false)));
-      return { outputs, totals: finished(this.totals) };
+      return { outputs, totals: finished(this.totals), samples };
     } finally {
       this.totals = before;
+      this.samples = null;
     }
   }
 
@@ -248,6 +282,7 @@ export class PipelineExecutor {
     this.totals.items += inputs.length;
     this.totals.headBatches++;
     this.totals.headMs += h.headMs;
+    this.samples?.head.push({ items: inputs.length, ms: h.headMs });
     return inputs.length === 1 ? [pick(h.values, this.handed)] : splitRecord(h.values, this.handed, inputs.map(() => 1));
   }
 
@@ -266,6 +301,13 @@ export class PipelineExecutor {
   }
 
   private count(r: ExecutionResult, items: number, local: boolean): void {
+    this.samples?.tail.push({
+      items,
+      deviceMs: r.timings.encodeMs + r.timings.decodeMs,
+      transferMs: r.timings.transferMs,
+      computeMs: r.server?.computeMs ?? r.timings.serverMs,
+      remote: !local && r.server !== null,
+    });
     const t = this.totals;
     t.tailGroups++;
     t.encodeMs += r.timings.encodeMs;

@@ -147,3 +147,7 @@ export { WindowedMedian, type Estimate, type StaleRule } from "./schedule/estima
 export { BREAKER_STATE_VALUE, CircuitBreaker, DEFAULT_BREAKER, type Admission, type BreakerSnapshot, type BreakerStateName, type CircuitBreakerOptions, type Outcome } from "./schedule/circuitBreaker.js";
 export { arrivalRate, chooseBatch, DEFAULT_ADAPTIVE_BATCH, initialAdaptiveBatch, observeArrival, observeBatch, serviceModel, type AdaptiveBatchOptions, type AdaptiveBatchState } from "./schedule/adaptiveBatch.js";
 export { DEFAULT_DEVICE_QUEUE, DeviceQueue, QueueClosedError, QueueFullError, type DeviceQueueOptions, type JobOptions, type QueueStats } from "./schedule/deviceQueue.js";
+export { startDaemon, type DaemonHandle, type StartDaemonOptions } from "./schedule/daemon/startDaemon.js";
+export { Daemon, type DaemonHooks, type DaemonLog } from "./schedule/daemon/daemon.js";
+export { defaultModelName } from "./schedule/daemon/defaultModelName.js";
+export { daemonConfigFileSchema, daemonOptionsSchema, readDaemonConfig, resolveDaemonOptions, type DaemonConfigFile, type DaemonOptions, type DaemonOptionsInput } from "./contracts/daemonConfig.js";

@@ -12,6 +12,7 @@ import { optimizeCommand } from "./optimize.js";
 import { measureCommand } from "./measure.js";
 import { decideCommand } from "./decide.js";
 import { runStreamCommand } from "./runStream.js";
+import { daemonCommand } from "./daemon.js";
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), "..", "..", "package.json"), "utf8")) as { version: string };
@@ -35,6 +36,7 @@ export function program(): Command {
   p.addCommand(measureCommand());
   p.addCommand(decideCommand());
   p.addCommand(runStreamCommand());
+  p.addCommand(daemonCommand());
   // addCommand() does not pass settings down: give every subcommand the same error handling.
   const inherit = (c: Command): void => {
     for (const sub of c.commands) {

@@ -1,25 +1,16 @@
 import { basename, join } from "node:path";
 import { RejectedError, UnsupportedError, UsageError } from "../errors.js";
 import { cpufreqGuard, type CpufreqGuard, type SavedPolicy } from "./cpufreqGuard.js";
+import { cpufreqHold, type FrequencyHold } from "./cpufreqHold.js";
 import { ioError } from "./ioError.js";
 import { minMaxWritePlan } from "./minMaxWritePlan.js";
-import type { CpufreqPolicy } from "./cpufreqPolicy.js";
+import type { CpufreqPolicy, SetFrequencyResult } from "./cpufreqPolicy.js";
 import { parseCpuList, parseKHzList, parseTimeInState, parseUInt, parseWords } from "./parse.js";
 import { roots, type HwRootOptions, type Roots } from "./roots.js";
 import type { ReadResult } from "./sysIO.js";
 
-export type { CpufreqPolicy } from "./cpufreqPolicy.js";
+export type { CpufreqPolicy, SetFrequencyMethod, SetFrequencyResult } from "./cpufreqPolicy.js";
 
-export type SetFrequencyMethod = "userspace-setspeed" | "minmax-pin";
-
-export interface SetFrequencyResult {
-  policy: string;
-  requestedKHz: number;
-  appliedKHz: number;
-  method: SetFrequencyMethod;
-  /** scaling_cur_freq right after the change (null when unreadable) */
-  curKHz: number | null;
-}
 
 export interface CpufreqOptions extends HwRootOptions {
   /** directory of the restore state file (default: SPLITWATT_STATE_DIR or ~/.local/state/splitwatt) */
@@ -283,6 +274,31 @@ export class Cpufreq {
     return out;
   }
 
+  /**
+   * Hold every policy's frequency for a long run (cpufreqHold.ts): the policies are read once
+   * and the governor taken once; each switch then writes only what changes. Restores what a dead
+   * run left behind first.
+   */
+  async hold(): Promise<FrequencyHold> {
+    this.prepareChange();
+    const policies = await this.policies();
+    if (policies.length === 0) throw new UnsupportedError(`no cpufreq policies under ${this.roots.sys("devices/system/cpu")}: this machine offers no frequency control`);
+    return cpufreqHold({
+      policies,
+      guard: this.guard,
+      snap: (p, kHz) => snapFrequency(p, kHz, this.snapTolerance),
+      write: (p, file, value) => this.write(p, file, value),
+      read: async (p, files) => {
+        const paths = files.map((f) => join(p.path, f));
+        const rs = await this.roots.io.readMany(paths);
+        return rs.map((r, i) => {
+          if (r === undefined || !r.ok) throw ioError(r, "read", paths[i] as string);
+          return r.text;
+        });
+      },
+    });
+  }
+
   private async write(p: CpufreqPolicy, file: string, value: string): Promise<void> {
     const path = join(p.path, file);
     try {
@@ -306,4 +322,4 @@ export class Cpufreq {
   }
 }
 
-export type { SavedPolicy };
+export type { SavedPolicy, FrequencyHold };

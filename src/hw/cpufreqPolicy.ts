@@ -27,3 +27,14 @@ export interface CpufreqPolicy {
   setspeed: boolean;
   timeInState: TimeInState[] | null;
 }
+
+export type SetFrequencyMethod = "userspace-setspeed" | "minmax-pin";
+
+export interface SetFrequencyResult {
+  policy: string;
+  requestedKHz: number;
+  appliedKHz: number;
+  method: SetFrequencyMethod;
+  /** scaling_cur_freq right after the change (null when unreadable or not read) */
+  curKHz: number | null;
+}

@@ -20,13 +20,13 @@
  * body on the wire (protocol header included; 0 when nothing is sent over a network);
  * `receivedBytes` = the response body.
  *
- * `run` is the head stage (`runHead`) then the tail stage (`runTail`: encode, tail, decode); the
- * pipeline executor (pipelineExecutor.ts) calls the two stages itself, on batches, overlapped.
- * `runTail(values, { local: true })` runs a remote executor's tail in this process (its session
- * is loaded on first use): the fallback when the server fails.
- *
  * No energy is measured here: callers wrap `run` in their meter's window. Cancellable with an
- * AbortSignal between stages and during the remote call.
+ * AbortSignal between stages and during the remote call. `run` is `head` (the device's part:
+ * head and codec) then `tail` (the rest), so a scheduler can run the device's part in its queue.
+ * `head` is `runHead` (the head session alone) then `encode` (the codec); the pipeline executor
+ * (pipelineExecutor.ts) calls `runHead` on device batches and `runTail` (encode + tail) on
+ * server groups, overlapped. `runTail(values, { local: true })` runs a remote executor's tail in
+ * this process (its session loaded on first use): the fallback when the server fails.
  */
 import * as ort from "onnxruntime-node";
 import { UsageError } from "../errors.js";
@@ -44,6 +44,7 @@ import { createSession, type SessionPurpose } from "./sessionFactory.js";
 export type TailSpec =
   /** the tail in this process */
   | { kind: "local"; target?: ExecutionTarget | undefined }
+  /** a tail server; `model` is the served model's name (it serves `<model>.tail.<cut>`) */
   /**
    * a tail server; `model` is the served model's name (it serves `<model>.tail.<cut>`).
    * `serverKind` "triton": a stock Open Inference Protocol server (Triton, KServe) serving the
@@ -107,23 +108,21 @@ export interface RunOptions {
   signal?: AbortSignal | undefined;
   /** this run's codec instead of the executor's */
   codec?: CodecSpec | null | undefined;
+  /** this run's remote-tail timeout instead of the tail spec's, ms */
+  timeoutMs?: number | undefined;
 }
 
 export interface TailRunOptions extends RunOptions {
   /** run the tail in this process even when the executor's tail is remote (loaded on first use) */
   local?: boolean | undefined;
-  /** performance.now() the stage's time counts from (default: its start); `run` passes the head's end */
-  from?: number | undefined;
 }
 
-/** What the head stage hands the tail stage. */
+/** What the head session alone gives. */
 export interface HeadResult {
   /** the inputs and every head output: the cut tensors, and at the last cut the model's outputs */
   values: Record<string, ort.Tensor>;
   /** the head session's run, ms (0 at cut 0) */
   headMs: number;
-  /** performance.now() at its end */
-  endedAt: number;
 }
 
 /**
@@ -135,6 +134,22 @@ export interface HeadResult {
 export function rowCodec(spec: CodecSpec, shape: readonly number[], batched: boolean): CodecSpec {
   return spec.codec === "int8" && batched && (shape[0] ?? 1) > 1 ? { codec: "int8-channel", compression: spec.compression, channelAxis: 0 } : spec;
 }
+
+/**
+ * What head() leaves for tail(): the result itself at the last cut; for a local tail the head's
+ * values and the encoded cut tensors; for a remote tail the tensors to send.
+ */
+export type HeadStage =
+  | { kind: "done"; result: ExecutionResult }
+  | {
+      kind: "local";
+      values: Record<string, ort.Tensor>;
+      encoded: Array<{ name: string; t: ort.Tensor; e: ReturnType<typeof encodeTensor> | null }>;
+      tensorBytes: number;
+      headMs: number;
+      encodeMs: number;
+    }
+  | { kind: "remote"; tensors: OipTensor[]; tensorBytes: number; headMs: number; encodeMs: number };
 
 function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted === true) throw signal.reason instanceof Error ? signal.reason : new Error("aborted");
@@ -164,8 +179,8 @@ export class SplitExecutor {
   private constructor(
     readonly analysis: ModelAnalysis,
     readonly options: SplitExecutorOptions,
-    private readonly head: ort.InferenceSession | null,
-    private tail: ort.InferenceSession | null,
+    private readonly head_: ort.InferenceSession | null,
+    private tail_: ort.InferenceSession | null,
   ) {
     this.crossing = (analysis.cuts[options.cut]?.tensors ?? []).map((t) => t.name);
   }
@@ -192,95 +207,97 @@ export class SplitExecutor {
     return new SplitExecutor(a, o, headS, tailS);
   }
 
-  /** Whether cut tensor `name` has the batch as its first dimension. */
-  private batched(name: string): boolean {
-    return this.analysis.shapes.get(name)?.batchDims[0] === true;
-  }
-
   /** True at the last cut: everything runs here. */
   get allOnDevice(): boolean {
     return this.options.cut === this.analysis.cuts.length - 1;
   }
 
-  /** Run one input (or a batch: every input with the same batch size): the head stage, then the tail stage. */
+  /** Run one input (or a batch: every input with the same batch size): head() then tail(). */
   async run(feeds: Record<string, ort.Tensor>, opts: RunOptions = {}): Promise<ExecutionResult> {
-    const h = await this.runHead(feeds, opts);
-    if (this.allOnDevice) {
-      const outputs = Object.fromEntries(this.analysis.graph.outputs.map((o) => [o, h.values[o] as ort.Tensor]));
-      const ms = h.headMs;
-      return { outputs, timings: { headMs: ms, encodeMs: 0, transferMs: 0, serverMs: 0, decodeMs: 0, totalMs: ms }, tensorBytes: 0, wireBytes: 0, receivedBytes: 0, server: null };
-    }
-    // the tail stage counts from the head's end: one run from the head's start to the tail's end
-    const t = await this.runTail(h.values, { ...opts, from: h.endedAt });
-    return { ...t, timings: { ...t.timings, headMs: h.headMs, totalMs: h.headMs + t.timings.totalMs } };
+    return this.tail(await this.head(feeds, opts), opts);
   }
 
   /**
-   * The head stage alone: the head session's run over `feeds` (nothing at cut 0). `values` holds
-   * the inputs and everything the head produced: the cut tensors (`crossing`), and at the last
-   * cut the model's outputs.
+   * The device's part of a run: the head and the codec over what crosses the cut. What is left
+   * (the tail, local or remote, and the decode) is `tail(stage)`; at the last cut the stage is
+   * already the result. A scheduler runs this part in its device queue and the rest outside it.
+   */
+  async head(feeds: Record<string, ort.Tensor>, opts: TailRunOptions = {}): Promise<HeadStage> {
+    return this.encode(await this.runHead(feeds, opts), opts);
+  }
+
+  /**
+   * The head session alone over `feeds` (nothing at cut 0). `values` holds the inputs and
+   * everything the head produced: the cut tensors (`crossing`), and at the last cut the outputs.
    */
   async runHead(feeds: Record<string, ort.Tensor>, opts: { signal?: AbortSignal | undefined } = {}): Promise<HeadResult> {
     throwIfAborted(opts.signal);
     const t0 = performance.now();
-    if (this.head === null) return { values: feeds, headMs: 0, endedAt: t0 };
-    const h = this.head;
+    if (this.head_ === null) return { values: feeds, headMs: 0 };
+    const h = this.head_;
     const values = { ...feeds, ...(await h.run(Object.fromEntries(h.inputNames.map((n) => [n, feeds[n] as ort.Tensor])))) };
-    const endedAt = performance.now();
-    return { values, headMs: endedAt - t0, endedAt };
+    return { values, headMs: performance.now() - t0 };
   }
 
   /**
-   * The tail stage alone, from what the head stage produced (at least the cut tensors): encode,
-   * the tail where the executor's spec says (or here, `local: true`: a remote executor loads the
-   * tail in this process on first use, for a fallback), decode. Timings have headMs 0 and
-   * totalMs = this stage's time.
+   * The tail stage alone, from what the head produced (at least the cut tensors): encode, the
+   * tail where the executor's spec says (or here, `local: true`), decode. headMs is 0.
    */
   async runTail(values: Record<string, ort.Tensor>, opts: TailRunOptions = {}): Promise<ExecutionResult> {
     if (this.allOnDevice) throw new Error("the last cut has no tail: everything ran in the head");
-    const codec = opts.codec === undefined ? this.options.codec : opts.codec;
-    throwIfAborted(opts.signal);
-    const tail = this.options.tail;
-    if (tail.kind === "local" || opts.local === true) return this.localTail(values, codec, opts.from);
-    return this.remoteTail(tail, values, codec, opts.signal, opts.from);
+    return this.tail(this.encode({ values, headMs: 0 }, opts), opts);
   }
 
-  /** The tail in this process, fed what the codec's round trip gives back (what a server would see). */
-  private async localTail(values: Record<string, ort.Tensor>, codec: CodecSpec | null, from: number | undefined): Promise<ExecutionResult> {
+  /** Whether cut tensor `name` has the batch as its first dimension. */
+  private batched(name: string): boolean {
+    return this.analysis.shapes.get(name)?.batchDims[0] === true;
+  }
+
+  /** The codec over what crosses the cut: the tensors for a local tail (`local`) or for the server. */
+  encode(h: HeadResult, opts: TailRunOptions = {}): HeadStage {
     const a = this.analysis;
-    const s = this.tail ?? (await this.localTailSession());
-    const t1 = from ?? performance.now();
-    let tensorBytes = 0;
-    const encoded = this.crossing.map((name) => {
-      const t = values[name];
-      if (t === undefined) throw new Error(`the head did not produce cut tensor ${name}`);
-      if (codec === null || t.type !== "float32") {
-        tensorBytes += (t.data as { byteLength: number }).byteLength;
-        return { name, t, e: null };
-      }
-      const e = encodeTensor(t.data as Float32Array, [...t.dims], rowCodec(codec, [...t.dims], this.batched(name)));
-      tensorBytes += e.bytes.byteLength;
-      return { name, t, e };
+    const { values, headMs } = h;
+    const codec = opts.codec === undefined ? this.options.codec : opts.codec;
+    const t1 = performance.now();
+    if (this.allOnDevice) {
+      const outputs = Object.fromEntries(a.graph.outputs.map((o) => [o, values[o] as ort.Tensor]));
+      return { kind: "done", result: { outputs, timings: { headMs, encodeMs: 0, transferMs: 0, serverMs: 0, decodeMs: 0, totalMs: headMs }, tensorBytes: 0, wireBytes: 0, receivedBytes: 0, server: null } };
+    }
+    throwIfAborted(opts.signal);
+    const tailSpec = this.options.tail;
+    if (tailSpec.kind === "local" || opts.local === true) {
+      // encode what crosses, then hand the tail what decoding gives back
+      let tensorBytes = 0;
+      const encoded = this.crossing.map((name) => {
+        const t = values[name];
+        if (t === undefined) throw new Error(`the head did not produce cut tensor ${name}`);
+        if (codec === null || t.type !== "float32") {
+          tensorBytes += (t.data as { byteLength: number }).byteLength;
+          return { name, t, e: null };
+        }
+        const e = encodeTensor(t.data as Float32Array, [...t.dims], rowCodec(codec, [...t.dims], this.batched(name)));
+        tensorBytes += e.bytes.byteLength;
+        return { name, t, e };
+      });
+      return { kind: "local", values, encoded, tensorBytes, headMs, encodeMs: performance.now() - t1 };
+    }
+    const effective = (codec ?? { codec: "raw", compression: "none" }) as CodecSpec;
+    const tensors = this.crossing.flatMap((name) => {
+      const v = values[name];
+      if (v === undefined) throw new Error(`the head did not produce cut tensor ${name}`);
+      const t = oipOf(name, v);
+      if (t.datatype !== "FP32") return [t];
+      const batched = this.batched(name);
+      // a stock server (Triton, KServe) gets plain tensors its exported tail decodes in the graph
+      return tailSpec.serverKind === "triton" ? tritonTensors(t, effective, batched) : [codecTensor(t, rowCodec(effective, t.shape, batched))];
     });
-    const t2 = performance.now();
-    const tailFeeds: Record<string, ort.Tensor> = {};
-    for (const { name, t, e } of encoded) tailFeeds[name] = e === null ? t : new ort.Tensor("float32", decodeTensor(e.bytes, e.datatype, e.shape, e.parameters), t.dims);
-    const out = await s.run(Object.fromEntries(s.inputNames.map((n) => [n, (tailFeeds[n] ?? values[n]) as ort.Tensor])));
-    const t3 = performance.now();
-    const outputs = Object.fromEntries(a.graph.outputs.map((o) => [o, out[o] as ort.Tensor]));
-    return {
-      outputs,
-      timings: { headMs: 0, encodeMs: t2 - t1, transferMs: 0, serverMs: t3 - t2, decodeMs: 0, totalMs: t3 - t1 },
-      tensorBytes,
-      wireBytes: 0,
-      receivedBytes: 0,
-      server: null,
-    };
+    const tensorBytes = tensors.reduce((n, t) => n + payloadBytes(t), 0);
+    return { kind: "remote", tensors, tensorBytes, headMs, encodeMs: performance.now() - t1 };
   }
 
   /** The tail session in this process: the one opened with a local spec, or loaded now for a remote executor (once). */
   private localTailSession(): Promise<ort.InferenceSession> {
-    if (this.tail !== null) return Promise.resolve(this.tail);
+    if (this.tail_ !== null) return Promise.resolve(this.tail_);
     if (this.loadingTail === null) {
       const o = this.options;
       const { tail } = splitModel(this.analysis, o.cut);
@@ -291,7 +308,7 @@ export class SplitExecutor {
         optimization: o.optimization,
         label: `the tail of ${o.label ?? this.analysis.model.path} at cut ${o.cut} (loaded here: the server failed)`,
       }).then((s) => {
-        this.tail = s;
+        this.tail_ = s;
         return s;
       });
       this.loadingTail.catch(() => {
@@ -301,28 +318,32 @@ export class SplitExecutor {
     return this.loadingTail;
   }
 
-  private async remoteTail(
-    tail: Extract<TailSpec, { kind: "remote" }>,
-    values: Record<string, ort.Tensor>,
-    codec: CodecSpec | null,
-    signal: AbortSignal | undefined,
-    from: number | undefined,
-  ): Promise<ExecutionResult> {
+  /** The rest of a run after head(): the tail (local or remote) and the decode. Stage times add up to totalMs (the time between the two calls is not counted). */
+  async tail(stage: HeadStage, opts: RunOptions = {}): Promise<ExecutionResult> {
+    if (stage.kind === "done") return stage.result;
     const a = this.analysis;
-    const t1 = from ?? performance.now();
-    const effective = codec ?? { codec: "raw", compression: "none" };
-    const tensors = this.crossing.flatMap((name) => {
-      const v = values[name];
-      if (v === undefined) throw new Error(`the head did not produce cut tensor ${name}`);
-      const t = oipOf(name, v);
-      if (t.datatype !== "FP32") return [t];
-      // a stock server (Triton, KServe) gets plain tensors its exported tail decodes in the graph
-      const batched = this.batched(name);
-      return tail.serverKind === "triton" ? tritonTensors(t, effective as CodecSpec, batched) : [codecTensor(t, rowCodec(effective as CodecSpec, t.shape, batched))];
-    });
-    const tensorBytes = tensors.reduce((n, t) => n + payloadBytes(t), 0);
+    throwIfAborted(opts.signal);
+    const { headMs, encodeMs, tensorBytes } = stage;
+    if (stage.kind === "local") {
+      const s = this.tail_ ?? (await this.localTailSession());
+      const t2 = performance.now();
+      const tailFeeds: Record<string, ort.Tensor> = {};
+      for (const { name, t, e } of stage.encoded) tailFeeds[name] = e === null ? t : new ort.Tensor("float32", decodeTensor(e.bytes, e.datatype, e.shape, e.parameters), t.dims);
+      const out = await s.run(Object.fromEntries(s.inputNames.map((n) => [n, (tailFeeds[n] ?? stage.values[n]) as ort.Tensor])));
+      const serverMs = performance.now() - t2;
+      const outputs = Object.fromEntries(a.graph.outputs.map((o) => [o, out[o] as ort.Tensor]));
+      return {
+        outputs,
+        timings: { headMs, encodeMs, transferMs: 0, serverMs, decodeMs: 0, totalMs: headMs + encodeMs + serverMs },
+        tensorBytes,
+        wireBytes: 0,
+        receivedBytes: 0,
+        server: null,
+      };
+    }
+    const tail = this.options.tail as Extract<TailSpec, { kind: "remote" }>;
     const t2 = performance.now();
-    const r = await tail.client.infer(`${tail.model}.tail.${this.options.cut}`, tensors, { binary: true, signal, timeoutMs: tail.timeoutMs });
+    const r = await tail.client.infer(`${tail.model}.tail.${this.options.cut}`, stage.tensors, { binary: true, signal: opts.signal, timeoutMs: opts.timeoutMs ?? tail.timeoutMs });
     const t3 = performance.now();
     const outputs: Record<string, ort.Tensor> = {};
     for (const name of a.graph.outputs) {
@@ -332,9 +353,11 @@ export class SplitExecutor {
     }
     const t4 = performance.now();
     const serverMs = r.serverMs ?? 0;
+    const transferMs = Math.max(0, t3 - t2 - serverMs);
+    const decodeMs = t4 - t3;
     return {
       outputs,
-      timings: { headMs: 0, encodeMs: t2 - t1, transferMs: Math.max(0, t3 - t2 - serverMs), serverMs, decodeMs: t4 - t3, totalMs: t4 - t1 },
+      timings: { headMs, encodeMs, transferMs, serverMs, decodeMs, totalMs: headMs + encodeMs + (t4 - t2) },
       tensorBytes,
       wireBytes: r.bytesSent,
       receivedBytes: r.bytesReceived,
@@ -343,9 +366,9 @@ export class SplitExecutor {
   }
 
   async release(): Promise<void> {
-    await this.head?.release();
-    const tail = this.tail ?? (await this.loadingTail?.catch(() => null)) ?? null;
-    this.tail = null;
+    await this.head_?.release();
+    const tail = this.tail_ ?? (await this.loadingTail?.catch(() => null)) ?? null;
+    this.tail_ = null;
     this.loadingTail = null;
     await tail?.release();
   }

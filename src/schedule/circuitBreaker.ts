@@ -120,6 +120,12 @@ export class CircuitBreaker {
     if (this.failures >= this.options.failureThreshold) this.open(nowMs);
   }
 
+  /** Open now whatever the state (the server is known to be out, e.g. unreachable at start); the probes then follow the backoff. */
+  trip(nowMs: number): void {
+    this.probeSentAtMs = null;
+    this.open(nowMs);
+  }
+
   snapshot(nowMs: number): BreakerSnapshot {
     this.expireProbe(nowMs);
     return {

@@ -59,10 +59,11 @@ const PREFIX = "sw-";
 export class LinkEmulation {
   readonly mode = "netns-tbf" as const;
   readonly execPrefix: string[];
-  readonly label: string;
   /** tbf parameters used on both ends */
   readonly tbf: { burstBytesUp: number; burstBytesDown: number; latencyMs: number };
   private closed = false;
+  private up: number;
+  private down: number;
 
   private constructor(
     /** the server's network namespace */
@@ -73,12 +74,49 @@ export class LinkEmulation {
     readonly serverInterface: string,
     readonly deviceAddress: string,
     readonly serverAddress: string,
-    readonly uplinkMbps: number,
-    readonly downlinkMbps: number,
+    uplinkMbps: number,
+    downlinkMbps: number,
   ) {
     this.execPrefix = ["ip", "netns", "exec", netnsName];
+    this.up = uplinkMbps;
+    this.down = downlinkMbps;
     this.tbf = { burstBytesUp: burstBytes(uplinkMbps), burstBytesDown: burstBytes(downlinkMbps), latencyMs: TBF_LATENCY_MS };
-    this.label = `kernel: netns ${netnsName}, veth ${deviceAddress} -> ${serverAddress}, tbf ${uplinkMbps} Mbit/s up / ${downlinkMbps} Mbit/s down`;
+  }
+
+  /** device -> server rate now, Mbit/s */
+  get uplinkMbps(): number {
+    return this.up;
+  }
+
+  /** server -> device rate now, Mbit/s */
+  get downlinkMbps(): number {
+    return this.down;
+  }
+
+  get label(): string {
+    return `kernel: netns ${this.netnsName}, veth ${this.deviceAddress} -> ${this.serverAddress}, tbf ${this.up} Mbit/s up / ${this.down} Mbit/s down`;
+  }
+
+  /**
+   * Change the rate of the running link (`tc qdisc change`: the qdiscs stay, connections
+   * survive; packets queued at the old rate drain at the new one). Either direction may be left
+   * out.
+   */
+  async setRate(rates: { uplinkMbps?: number | undefined; downlinkMbps?: number | undefined }): Promise<void> {
+    if (this.closed) throw new UnsupportedError(`the emulated link ${this.netnsName} is closed`);
+    for (const [k, v] of Object.entries(rates)) {
+      if (v !== undefined && (!(v > 0) || !Number.isFinite(v))) throw new UnsupportedError(`link emulation needs a positive ${k}, got ${v}`);
+    }
+    if (rates.uplinkMbps !== undefined) {
+      await run("tc", ["qdisc", "change", "dev", this.deviceInterface, "root", ...tbfArgs(rates.uplinkMbps)]);
+      this.up = rates.uplinkMbps;
+      this.tbf.burstBytesUp = burstBytes(rates.uplinkMbps);
+    }
+    if (rates.downlinkMbps !== undefined) {
+      await run("tc", ["-n", this.netnsName, "qdisc", "change", "dev", this.serverInterface, "root", ...tbfArgs(rates.downlinkMbps)]);
+      this.down = rates.downlinkMbps;
+      this.tbf.burstBytesDown = burstBytes(rates.downlinkMbps);
+    }
   }
 
   /**

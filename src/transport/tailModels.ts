@@ -9,6 +9,7 @@ import { splitModel } from "../model/splitModel.js";
 import { checkTargetInstalled, type ExecutionTarget } from "../runtime/executionTarget.js";
 import { SessionCache, type CachedSession } from "../runtime/sessionCache.js";
 import { createSession } from "../runtime/sessionFactory.js";
+import { ortToDatatype } from "./oip/index.js";
 
 export interface TensorMeta {
   name: string;
@@ -22,6 +23,25 @@ export interface ModelMeta {
   name: string;
   inputs: TensorMeta[];
   outputs: TensorMeta[];
+}
+
+/** The tensors `names` of an analysed model as metadata (dtype, shape with -1 for batch dimensions). */
+export function tensorMeta(a: ModelAnalysis, names: readonly string[]): TensorMeta[] {
+  return names.map((n) => {
+    const s = a.shapes.get(n);
+    return { name: n, dtype: s?.dtype ?? "float32", shape: (s?.shape ?? []).map((d, i) => (s?.batchDims[i] === true ? -1 : d)) };
+  });
+}
+
+/** The Open Inference Protocol's model metadata answer ($metadata_model_response) for `meta`. */
+export function metaJson(name: string, meta: ModelMeta): Record<string, unknown> {
+  return {
+    name,
+    versions: ["1"],
+    platform: "onnxruntime_onnx",
+    inputs: meta.inputs.map((t) => ({ name: t.name, datatype: ortToDatatype(t.dtype) ?? "FP32", shape: t.shape })),
+    outputs: meta.outputs.map((t) => ({ name: t.name, datatype: ortToDatatype(t.dtype) ?? "FP32", shape: t.shape })),
+  };
 }
 
 /** A name this server does not serve (a user error: a client's request, or `serve --warm-up`) */
@@ -132,11 +152,7 @@ export class TailModels {
   private async computeMetadata(name: string): Promise<ModelMeta> {
     const [model, cut] = this.parseName(name);
     const a = await this.analysis(model);
-    const meta = (names: string[]): TensorMeta[] =>
-      names.map((n) => {
-        const s = a.shapes.get(n);
-        return { name: n, dtype: s?.dtype ?? "float32", shape: (s?.shape ?? []).map((d, i) => (s?.batchDims[i] === true ? -1 : d)) };
-      });
+    const meta = (names: string[]): TensorMeta[] => tensorMeta(a, names);
     if (cut === null) return { name, inputs: meta(a.graph.inputs), outputs: meta(a.graph.outputs) };
     const c = a.cuts[cut];
     if (c === undefined || cut >= a.cuts.length - 1) {

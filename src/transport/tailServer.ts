@@ -1,29 +1,15 @@
-import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { createServer as createHttpsServer } from "node:https";
-import { timingSafeEqual } from "node:crypto";
-import type { AddressInfo } from "node:net";
-import * as ort from "onnxruntime-node";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import { UsageError } from "../errors.js";
 import { CodecError } from "./codecs/codecError.js";
-import { decodeTensor } from "./codecs/codecs.js";
 import { Admission, OverloadedError, type LoadSignal } from "./admission.js";
 import { ByteBudget } from "./byteBudget.js";
-import {
-  binaryOutputs,
-  datatypeToOrt,
-  decodeInferRequest,
-  encodeInferResponse,
-  errorBody,
-  OipError,
-  ortToDatatype,
-  type DecodedRequest,
-  type OipTensor,
-  type TypedArray,
-} from "./oip/index.js";
+import { answerError, BEARER_CHALLENGE, bearerAuth, closeHttp, contentLength, HttpError, listenHttp, readBody, sendResponse } from "./http/index.js";
+import { checkInputs, decodeInputs, type CheckedInput } from "./inputCheck.js";
+import { binaryOutputs, decodeInferRequest, encodeInferResponse, OipError, ortToDatatype, type OipTensor, type TypedArray } from "./oip/index.js";
 import { serverMetrics, type ServerMetrics } from "./serverMetrics.js";
 import { ortMessage } from "../model/ortMessage.js";
 import { TailBatcher, type BatchAnswer } from "./tailBatcher.js";
-import { ModelNotFoundError, TailModels, type ModelMeta, type TailModelsOptions } from "./tailModels.js";
+import { metaJson, ModelNotFoundError, TailModels, type ModelMeta, type TailModelsOptions } from "./tailModels.js";
 
 export interface TailServerOptions extends TailModelsOptions {
   host?: string | undefined;
@@ -75,7 +61,10 @@ export const LOAD_PARAMS = {
   queueDepth: "queue_depth",
   inFlight: "in_flight",
   estimatedWaitMs: "estimated_wait_ms",
-  /** from the request's arrival to the outputs being ready (response encoding not included) */
+  /**
+   * from the whole request body's arrival to the outputs being ready (decoding, the admission
+   * queue and the compute; the body's upload is the link's time, and response encoding is not included)
+   */
   serverMs: "server_time_ms",
   /** the onnxruntime run alone */
   computeMs: "compute_time_ms",
@@ -89,22 +78,7 @@ export const LOAD_PARAMS = {
   batchComputeMs: "batch_compute_time_ms",
 } as const;
 
-/**
- * A request refused before its body was read (413, 503) is answered after reading and discarding
- * up to this many bytes of it: a client still sending would otherwise get EPIPE / ECONNRESET
- * instead of the answer. Larger bodies are cut off (the answer is sent, then the connection closed).
- */
-export const MAX_DRAIN_BYTES = 64 << 20;
-
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(message);
-  }
-}
+export { MAX_DRAIN_BYTES } from "./http/index.js";
 
 /** The Open Inference Protocol tail server (KServe v2 REST + Triton's binary tensor data extension). */
 export class TailServer {
@@ -114,7 +88,7 @@ export class TailServer {
   private readonly budget: ByteBudget;
   private readonly maxBodyBytes: number;
   private server: Server | undefined;
-  private readonly token: Buffer | undefined;
+  private readonly authorized: (req: IncomingMessage) => boolean;
   private notReadyLogged = false;
   private readonly batcher: TailBatcher | null;
   private readonly batchable = new Map<string, boolean>();
@@ -128,7 +102,7 @@ export class TailServer {
     if (this.budget.limitBytes < this.maxBodyBytes) {
       throw new UsageError(`the buffer budget (${this.budget.limitBytes} bytes) is smaller than the largest body (${this.maxBodyBytes} bytes): raise --max-buffer-mb or lower --max-body-mb`);
     }
-    this.token = opts.token === undefined ? undefined : Buffer.from(opts.token);
+    this.authorized = bearerAuth(opts.token);
     const maxBatch = opts.maxBatch ?? 1;
     this.batcher =
       maxBatch > 1
@@ -149,37 +123,15 @@ export class TailServer {
 
   /** Listen; resolves with the base URL (http(s)://host:port). */
   async listen(): Promise<string> {
-    const handler = (req: IncomingMessage, res: ServerResponse): void => {
+    const { server, url } = await listenHttp({ host: this.opts.host, port: this.opts.port ?? 8000, tls: this.opts.tls, requestTimeoutMs: this.opts.requestTimeoutMs }, (req, res) => {
       this.handle(req, res).catch((err: unknown) => this.fail(res, req, err));
-    };
-    // Node's requestTimeout (default 300 s) bounds the time to receive a request; it is checked
-    // every connectionsCheckingInterval (default 30 s), so that interval follows the timeout
-    const requestTimeout = this.opts.requestTimeoutMs ?? 30_000;
-    const timeouts = {
-      keepAliveTimeout: 30_000,
-      requestTimeout,
-      headersTimeout: Math.min(30_000, requestTimeout),
-      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(requestTimeout / 4))),
-    };
-    this.server = this.opts.tls === undefined ? createHttpServer(timeouts, handler) : createHttpsServer({ ...this.opts.tls, ...timeouts }, handler);
-    const host = this.opts.host ?? "127.0.0.1";
-    await new Promise<void>((resolve, reject) => {
-      this.server?.once("error", reject);
-      this.server?.listen(this.opts.port ?? 8000, host, () => resolve());
     });
-    const a = this.server.address() as AddressInfo;
-    const h = a.family === "IPv6" ? `[${a.address}]` : a.address;
-    return `${this.opts.tls === undefined ? "http" : "https"}://${h}:${a.port}`;
+    this.server = server;
+    return url;
   }
 
   async close(): Promise<void> {
-    const s = this.server;
-    if (s !== undefined) {
-      await new Promise<void>((resolve) => {
-        s.close(() => resolve());
-        s.closeIdleConnections();
-      });
-    }
+    if (this.server !== undefined) await closeHttp(this.server);
     await this.models.close();
   }
 
@@ -187,26 +139,8 @@ export class TailServer {
     this.opts.log?.({ time: new Date().toISOString(), ...record });
   }
 
-  private authorized(req: IncomingMessage): boolean {
-    if (this.token === undefined) return true;
-    // the scheme is case-insensitive (RFC 7235 section 2.1)
-    const m = /^bearer +(\S+) *$/i.exec(req.headers.authorization ?? "");
-    if (m === null) return false;
-    const given = Buffer.from(m[1] as string);
-    return given.length === this.token.length && timingSafeEqual(given, this.token);
-  }
-
   private send(res: ServerResponse, status: number, body: Uint8Array | Uint8Array[] | string, headers: Record<string, string> = {}): void {
-    const chunks = typeof body === "string" ? [Buffer.from(body)] : Array.isArray(body) ? body : [body];
-    const length = chunks.reduce((n, c) => n + c.length, 0);
-    res.writeHead(status, { "Content-Length": String(length), ...(typeof body === "string" ? { "Content-Type": "application/json" } : {}), ...headers });
-    if (chunks.length === 1) res.end(chunks[0]);
-    else {
-      res.cork();
-      for (const c of chunks) res.write(c);
-      res.uncork();
-      res.end();
-    }
+    sendResponse(res, status, body, headers);
   }
 
   private fail(res: ServerResponse, req: IncomingMessage, err: unknown): void {
@@ -236,107 +170,14 @@ export class TailServer {
       this.log({ level: "error", msg: "request failed", path: req.url, error: ortMessage(err) });
     }
     this.metrics.errors.inc({ status: String(status) });
-    if (res.headersSent || res.destroyed) {
-      res.destroy();
-      return;
-    }
-    const answer = (drained: boolean): void => {
-      if (res.destroyed || req.socket.destroyed) return; // the client went away meanwhile
-      const load = this.admission.load();
-      const close: Record<string, string> = drained ? {} : { Connection: "close" };
-      this.send(res, status, Buffer.from(errorBody(message)), { "Content-Type": "application/json", ...headers, ...close, ...loadHeaders(load) });
-      if (!drained) res.once("finish", () => req.socket.destroy());
-    };
-    // a body still arriving is read and discarded (bounded) first, so the client sees this answer
-    if (req.complete || req.readableEnded) answer(true);
-    else void this.drain(req).then(answer);
+    answerError(req, res, status, message, { ...headers, ...loadHeaders(this.admission.load()) });
   }
 
-  /** Read and discard the rest of `req`'s body, up to MAX_DRAIN_BYTES and 5 s; true when it ended. */
-  private drain(req: IncomingMessage): Promise<boolean> {
-    const declared = contentLength(req);
-    if (declared !== null && declared > MAX_DRAIN_BYTES) return Promise.resolve(false);
-    return new Promise((resolve) => {
-      let seen = 0;
-      const finish = (ended: boolean): void => {
-        clearTimeout(timer);
-        req.removeListener("data", onData);
-        req.removeListener("end", onEnd);
-        req.removeListener("error", onError);
-        req.removeListener("close", onClose);
-        if (!ended) req.pause();
-        resolve(ended);
-      };
-      const onData = (c: Buffer): void => {
-        seen += c.length;
-        if (seen > MAX_DRAIN_BYTES) finish(false);
-      };
-      const onEnd = (): void => finish(true);
-      const onError = (): void => finish(false);
-      const onClose = (): void => finish(req.complete);
-      const timer = setTimeout(() => finish(false), 5_000);
-      req.on("data", onData);
-      req.once("end", onEnd);
-      req.once("error", onError);
-      req.once("close", onClose);
-      req.resume();
-    });
-  }
-
-  /**
-   * The body, read only now (after admission). With a Content-Length it goes straight into one
-   * buffer of that size (its bytes were taken from the budget already); without, `hold` takes
-   * each chunk's bytes from the budget as it arrives. On failure the request is paused, so what
-   * has not arrived stays in the kernel until fail() drains it.
-   */
-  private readBody(req: IncomingMessage, declared: number | null, hold: (bytes: number) => void): Promise<Uint8Array> {
-    const limit = this.maxBodyBytes;
-    return new Promise((resolve, reject) => {
-      const target = declared === null ? null : Buffer.allocUnsafe(declared);
-      const chunks: Buffer[] = [];
-      let size = 0;
-      const cleanup = (): void => {
-        req.removeListener("data", onData);
-        req.removeListener("end", onEnd);
-        req.removeListener("error", onError);
-        req.removeListener("close", onClose);
-      };
-      const fail = (e: unknown): void => {
-        cleanup();
-        req.pause();
-        reject(e);
-      };
-      const onData = (c: Buffer): void => {
-        if (size + c.length > limit) return fail(new HttpError(413, `request body is over this server's limit of ${limit} bytes`));
-        if (target !== null) {
-          if (size + c.length > target.length) return fail(new HttpError(400, `request body is longer than its Content-Length of ${target.length} bytes`));
-          c.copy(target, size);
-        } else {
-          try {
-            hold(c.length);
-          } catch (e) {
-            return fail(e);
-          }
-          chunks.push(c);
-        }
-        size += c.length;
-      };
-      const onEnd = (): void => {
-        cleanup();
-        this.metrics.bytesIn.inc(size);
-        if (target !== null && size !== target.length) return reject(new HttpError(400, `request body has ${size} bytes, its Content-Length says ${target.length}`));
-        const b = target ?? (chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
-        resolve(new Uint8Array(b.buffer, b.byteOffset, b.byteLength));
-      };
-      const onError = (e: Error): void => fail(new HttpError(400, `request body could not be read: ${e.message}`));
-      const onClose = (): void => {
-        if (!req.complete) fail(new HttpError(400, "the client closed the connection before sending the whole body"));
-      };
-      req.on("data", onData);
-      req.once("end", onEnd);
-      req.once("error", onError);
-      req.once("close", onClose);
-    });
+  /** The body (after admission), counted in the metrics. */
+  private async readBody(req: IncomingMessage, declared: number | null, hold: (bytes: number) => void): Promise<Uint8Array> {
+    const body = await readBody(req, { declared, maxBodyBytes: this.maxBodyBytes, hold });
+    this.metrics.bytesIn.inc(body.byteLength);
+    return body;
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -356,7 +197,7 @@ export class TailServer {
       }
       return this.send(res, 200, "{}");
     }
-    if (!this.authorized(req)) throw new HttpError(401, "missing or wrong bearer token: send Authorization: Bearer <token>", { "WWW-Authenticate": 'Bearer realm="splitwatt"' });
+    if (!this.authorized(req)) throw new HttpError(401, "missing or wrong bearer token: send Authorization: Bearer <token>", { ...BEARER_CHALLENGE });
     if (path === "/metrics") {
       const l = this.load();
       this.metrics.queueDepth.set(l.queueDepth);
@@ -387,17 +228,7 @@ export class TailServer {
       await this.modelCall(name, () => this.models.loadable(this.models.parseName(name)[0]));
       return this.send(res, 200, "{}");
     }
-    return this.send(
-      res,
-      200,
-      JSON.stringify({
-        name,
-        versions: ["1"],
-        platform: "onnxruntime_onnx",
-        inputs: meta.inputs.map((t) => ({ name: t.name, datatype: ortToDatatype(t.dtype) ?? "FP32", shape: t.shape })),
-        outputs: meta.outputs.map((t) => ({ name: t.name, datatype: ortToDatatype(t.dtype) ?? "FP32", shape: t.shape })),
-      }),
-    );
+    return this.send(res, 200, JSON.stringify(metaJson(name, meta)));
   }
 
   /** Whether requests for this model may be batched: every input and output has a symbolic first dimension and no other. */
@@ -426,7 +257,6 @@ export class TailServer {
   }
 
   private async infer(req: IncomingMessage, res: ServerResponse, name: string): Promise<void> {
-    const t0 = performance.now();
     // everything that needs no body first: the model (404), the declared size (413), a place (503)
     const meta = await this.modelCall(name, () => this.models.metadata(name));
     const declared = contentLength(req);
@@ -450,6 +280,8 @@ export class TailServer {
     try {
       if (declared !== null) hold(declared);
       const body = await this.readBody(req, declared, hold);
+      // the server's time starts once the whole body is in: receiving it is the link's time
+      const t0 = performance.now();
       const decoded = decodeInferRequest(body, req.headers, { maxTensorBytes: this.maxBodyBytes, maxTensors: 64 });
       // names, types, shapes and decoded sizes against the model before anything is decoded
       const inputs = checkInputs(name, meta, decoded, this.maxBodyBytes);
@@ -519,88 +351,12 @@ export class TailServer {
   }
 }
 
-/** A request input checked against the model, not decoded yet. */
-interface CheckedInput {
-  tensor: OipTensor;
-  /** sent with a splitwatt codec (sw_codec / sw_compression): decoded to float32 */
-  coded: boolean;
-  /** the tensor's shape (for a coded one: sw_shape, the shape it decodes to) */
-  shape: number[];
-  ortType: string;
-}
-
-/**
- * Every input of `decoded` against the model's inputs: name, type, rank and fixed dimensions, and
- * for a coded input the size it decodes to (at most `maxDecodedBytes`, the body limit: a
- * compressed request may not cost more memory than an uncompressed one could). Nothing is
- * decompressed or dequantised here: a request's cost follows what the model accepts, never what
- * its parameters claim.
- */
-function checkInputs(name: string, meta: ModelMeta, decoded: DecodedRequest, maxDecodedBytes: number): CheckedInput[] {
-  const out: CheckedInput[] = [];
-  for (const t of decoded.inputs) {
-    const want = meta.inputs.find((i) => i.name === t.name);
-    if (want === undefined) throw new HttpError(400, `model "${name}" has no input "${t.name}"; it takes ${meta.inputs.map((i) => i.name).join(", ")}`);
-    const coded = (t.parameters?.sw_codec ?? "raw") !== "raw" || (t.parameters?.sw_compression ?? "none") !== "none";
-    const shape = coded ? payloadShape(t) : t.shape;
-    const ortType = coded ? "float32" : datatypeToOrt(t.datatype);
-    if (ortType !== want.dtype) throw new HttpError(400, `input "${t.name}" of "${name}" is ${want.dtype}, got ${coded ? "a float32 codec" : t.datatype}`);
-    if (shape.length !== want.shape.length || shape.some((d, i) => want.shape[i] !== -1 && want.shape[i] !== d)) {
-      throw new HttpError(400, `input "${t.name}" of "${name}" has shape [${want.shape.join(",")}] (-1 = any), got [${shape.join(",")}]`);
-    }
-    if (coded) {
-      const bytes = shape.reduce((n, d) => n * d, 4);
-      if (bytes > maxDecodedBytes) {
-        throw new HttpError(413, `input "${t.name}" would decode to ${bytes} bytes (shape [${shape.join(",")}] as float32), over this server's limit of ${maxDecodedBytes} bytes`);
-      }
-    }
-    out.push({ tensor: t, coded, shape, ortType: ortType as string });
-  }
-  for (const i of meta.inputs) if (!out.some((c) => c.tensor.name === i.name)) throw new HttpError(400, `input "${i.name}" of "${name}" is missing`);
-  return out;
-}
-
-/** Checked inputs -> onnxruntime feeds, decoding splitwatt codecs (bounded by the checked shape). */
-function decodeInputs(inputs: CheckedInput[]): Record<string, ort.Tensor> {
-  const feeds: Record<string, ort.Tensor> = {};
-  for (const { tensor: t, coded, shape, ortType } of inputs) {
-    const view = t.data as TypedArray;
-    const data = coded ? decodeTensor(new Uint8Array(view.buffer, view.byteOffset, view.byteLength), String(t.parameters?.sw_datatype ?? t.datatype), shape, t.parameters ?? {}) : view;
-    feeds[t.name] = new ort.Tensor(ortType as "float32", data as Float32Array, shape);
-  }
-  return feeds;
-}
-
 /** What must agree for requests to batch together: each input's name, type and dimensions after the first. */
 function signatureOf(inputs: CheckedInput[]): string {
   return inputs
     .map((i) => `${i.tensor.name}:${i.ortType}:${i.shape.slice(1).join(",")}`)
     .sort()
     .join(";");
-}
-
-/** The request's Content-Length, or null when it sends none (chunked). */
-function contentLength(req: IncomingMessage): number | null {
-  const v = req.headers["content-length"];
-  if (v === undefined) return null;
-  const n = Number(v);
-  return Number.isSafeInteger(n) && n >= 0 ? n : null;
-}
-
-/** The shape of a compressed payload, from its sw_shape parameter (the wire shape is [bytes]). */
-function payloadShape(t: OipTensor): number[] {
-  const raw = t.parameters?.sw_shape;
-  if (raw === undefined) return t.shape;
-  let shape: unknown;
-  try {
-    shape = JSON.parse(String(raw));
-  } catch {
-    shape = null;
-  }
-  if (!Array.isArray(shape) || shape.length > 16 || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-    throw new HttpError(400, `input "${t.name}": sw_shape must be a JSON array of non-negative integers, got ${String(raw).slice(0, 60)}`);
-  }
-  return shape as number[];
 }
 
 function routeOf(path: string): string {

@@ -146,6 +146,39 @@ describe("kernel link emulation (netns + veth + tbf)", () => {
     await link.close(); // idempotent
   });
 
+  it("setRate changes a running link's tbf rate (tc qdisc change): throughput follows, the qdiscs stay", async () => {
+    if (!avail.ok) {
+      process.stdout.write(`setRate not exercised: kernel link emulation unavailable (${avail.reason}); the daemon's app-shaped variant covers rate changes there\n`);
+      await expect(LinkEmulation.start({ uplinkMbps: 8, downlinkMbps: 8 })).rejects.toThrow(UnsupportedError);
+      return;
+    }
+    const link = await LinkEmulation.start({ uplinkMbps: 40, downlinkMbps: 40, name: "rate" });
+    try {
+      const bytes = 400_000;
+      const measure = async (): Promise<number> => {
+        const { port } = await startServer(link, 0);
+        const r = await exchange(link.serverAddress, port, bytes, 0);
+        return (r.upBytes * 8) / (r.upMs * 1000);
+      };
+      await link.setRate({ uplinkMbps: 4 });
+      expect(execFileSync("tc", ["qdisc", "show", "dev", link.deviceInterface], { encoding: "utf8" })).toMatch(/tbf .*rate 4Mbit/);
+      expect(execFileSync("tc", ["-n", link.netnsName, "qdisc", "show", "dev", link.serverInterface], { encoding: "utf8" })).toMatch(/tbf .*rate 40Mbit/);
+      expect(link.label).toMatch(/tbf 4 Mbit\/s up \/ 40 Mbit\/s down/);
+      const slow = await measure();
+      await link.setRate({ uplinkMbps: 16, downlinkMbps: 20 });
+      const fast = await measure();
+      process.stdout.write(`tbf changed 4 -> 16 Mbit/s: measured ${slow.toFixed(2)} -> ${fast.toFixed(2)} Mbit/s\n`);
+      expect(slow).toBeGreaterThan(4 * 0.7);
+      expect(slow).toBeLessThan(4 * 1.3);
+      expect(fast).toBeGreaterThan(16 * 0.7);
+      expect(fast).toBeLessThan(16 * 1.3);
+      await expect(link.setRate({ uplinkMbps: 0 })).rejects.toThrow(/positive uplinkMbps/);
+    } finally {
+      await link.close();
+    }
+    await expect(link.setRate({ uplinkMbps: 5 })).rejects.toThrow(/closed/);
+  });
+
   it("a process killed with SIGTERM leaves no namespace behind (exit hook; runs the compiled dist/)", async () => {
     const dist = fileURLToPath(new URL("../../dist/transport/linkEmulation.js", import.meta.url));
     expect(existsSync(dist), `${dist} is missing: run npx tsc -p tsconfig.json first`).toBe(true);

@@ -173,6 +173,28 @@ describe("split executor, remote tail through a real splitwatt serve on loopback
     }
   });
 
+  it("head() then tail() is run(): the device's part alone leaves the tensors to send; at the last cut it is the result", async () => {
+    const feeds = modelInputs(tiny, { seed: 8 });
+    const ref = await reference(tiny, feeds, "inference");
+    for (const cut of [0, 3, tiny.cuts.length - 1]) {
+      const x = await SplitExecutor.open(tiny, { cut, codec: parseCodec("raw"), tail: { kind: "remote", client, model: "tiny" } });
+      try {
+        const w0 = performance.now();
+        const stage = await x.head(feeds);
+        expect(stage.kind).toBe(cut === tiny.cuts.length - 1 ? "done" : "remote");
+        if (stage.kind === "remote") expect(stage.tensorBytes).toBe(tiny.cuts[cut]?.bytes);
+        // time between the two parts (a scheduler's queue) is not counted
+        await new Promise((r) => setTimeout(r, 30));
+        const r = await x.tail(stage);
+        expect(compareOutputs(ref, r.outputs, tiny.graph.outputs, 1e-5).ok).toBe(true);
+        expectStagesAddUp(r);
+        expect(r.timings.totalMs).toBeLessThanOrEqual(performance.now() - w0 - 29);
+      } finally {
+        await x.release();
+      }
+    }
+  });
+
   it("is cancellable: an aborted signal rejects the run", async () => {
     const x = await SplitExecutor.open(tiny, { cut: 2, codec: parseCodec("raw"), tail: { kind: "remote", client, model: "tiny" } });
     try {

@@ -26,6 +26,22 @@ describe("circuit breaker", () => {
     expect(b.serverUp(7)).toBe(false);
   });
 
+  it("trip() opens at once from any state (a server unreachable at start); probes then follow the backoff", () => {
+    const b = new CircuitBreaker(replaying([0.5]), { failureThreshold: 3, baseBackoffMs: 1000, jitter: 0 });
+    b.trip(10);
+    expect(b.snapshot(10)).toMatchObject({ state: "open", trips: 1, nextProbeAtMs: 1010 });
+    expect(b.serverUp(500)).toBe(false);
+    expect(b.admit(1010)).toBe("probe");
+    // tripped while a probe is out: the probe's slot is dropped, the backoff doubles
+    b.trip(1020);
+    expect(b.snapshot(1020)).toMatchObject({ state: "open", trips: 2, nextProbeAtMs: 3020 });
+    b.record(1030, "success", true);
+    expect(b.snapshot(1030).state).toBe("open");
+    expect(b.admit(3020)).toBe("probe");
+    b.record(3021, "success", true);
+    expect(b.serverUp(3021)).toBe(true);
+  });
+
   it("open: the first probe waits the base backoff with jitter from the PRNG; one probe at a time; success re-admits", () => {
     const rng = replaying([0.25]);
     const b = new CircuitBreaker(rng, { failureThreshold: 1, baseBackoffMs: 1000, jitter: 0.2 });

@@ -102,6 +102,29 @@ describe("Open Inference Protocol endpoints", () => {
   });
 });
 
+describe("server time", () => {
+  it("server_time_ms starts when the whole body has arrived: a body that takes 300 ms to upload is the link's time, not the server's", async () => {
+    const req = encodeInferRequest({ inputs: [fp32("x", x.subarray(0, 3 * 48 * 192), [1, 3, 48, 192])] }, { binary: false });
+    const body = Buffer.concat(Array.isArray(req.body) ? req.body : [req.body]);
+    const u = new URL("/v2/models/cls/infer", url);
+    const r = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const q = request({ method: "POST", hostname: u.hostname, port: u.port, path: u.pathname, headers: { "content-type": "application/json", "content-length": String(body.length) } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString() }));
+      });
+      q.on("error", reject);
+      q.flushHeaders();
+      q.write(body.subarray(0, 100));
+      setTimeout(() => q.end(body.subarray(100)), 300);
+    });
+    expect(r.status).toBe(200);
+    const p = (JSON.parse(r.text) as { parameters: Record<string, number> }).parameters;
+    expect(p.server_time_ms).toBeLessThan(250);
+    expect(p.compute_time_ms).toBeLessThanOrEqual(p.server_time_ms as number);
+  });
+});
+
 describe("app-level link shaping in the client", () => {
   it("a shaped upload takes bytes / uplink rate + RTT longer, reported as shapedMs; results unchanged", async () => {
     const one = fp32("x", x.subarray(0, 3 * 48 * 192), [1, 3, 48, 192]); // 110.6 kB of FP32

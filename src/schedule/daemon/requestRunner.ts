@@ -1,0 +1,319 @@
+/**
+ * One request, start to answer (the daemon's one path; every endpoint calls it):
+ *
+ *   1. `--on-infeasible reject`: decide now; no configuration predicted to meet the deadline is
+ *      a 422 at once, saying the best predicted latency
+ *   2. device queue (earliest deadline first; 429 when full): decide with the deadline left and
+ *      the current estimates (the policy sees the server as down while the breaker is not
+ *      closed), switch the CPU frequency when the configuration names another one, run the head
+ *      and the codec
+ *   3. outside the queue: the tail on the server, within the time left for it (deadline + grace,
+ *      less the local fallback's time); its answer feeds the estimator and the breaker
+ *   4. the server failed or timed out mid-flight: the same request runs on the device (queued
+ *      again, same deadline: decided among all-on-device configurations, else the whole model)
+ *   5. device energy over the request's window (head start to result), energy by part, the
+ *      outcome recorded (metrics, recent decisions); an external meter's figure is settled later
+ *
+ * The caller's signal (client gone, or the watchdog at deadline + grace) cancels a queued job
+ * and a remote call; nothing else waits on it.
+ */
+import type * as ort from "onnxruntime-node";
+import { canonicalConfigKey, type Config } from "../../contracts/measurement.js";
+import type { EnergyMeter, EnergyWindow } from "../../hw/energyMeter.js";
+import type { ExecutionResult } from "../../runtime/splitExecutor.js";
+import { HttpError } from "../../transport/http/httpError.js";
+import { TailServerError } from "../../transport/tailClient.js";
+import type { DeviceQueue } from "../deviceQueue.js";
+import { NoCandidateError } from "../policies/index.js";
+import type { Decision, Policy } from "../policy.js";
+import type { DaemonMetrics } from "./daemonMetrics.js";
+import type { DecisionLog } from "./decisionLog.js";
+import { deviceEnergy, energyParts, type EnergyContext } from "./energyParts.js";
+import type { ExecutorSet } from "./executors.js";
+import type { FrequencyControl } from "./frequencyControl.js";
+import type { FallbackReason, Outcome } from "./outcome.js";
+import type { PolicyBook } from "./policyBook.js";
+import type { RequestParams } from "./requestParams.js";
+import type { RunnableConfig } from "./runnableConfig.js";
+import type { ServerLink } from "./serverLink.js";
+
+/** Below this many ms left for the server, the request goes to the device at once. */
+const MIN_REMOTE_MS = 1;
+
+export interface RunnerDeps {
+  executors: ExecutorSet;
+  /** runnable form of every configuration, by canonical key */
+  runnable: (config: Config) => RunnableConfig;
+  /** the whole model on the device, as a configuration (the fallback of last resort) */
+  whole: RunnableConfig;
+  /** what the local fallback is expected to take, ms */
+  localEstimateMs: number;
+  queue: DeviceQueue;
+  frequency: FrequencyControl;
+  meter: EnergyMeter;
+  server: ServerLink | null;
+  policies: PolicyBook;
+  metrics: DaemonMetrics;
+  decisions: DecisionLog;
+  energy: Omit<EnergyContext, "bandwidthMbps">;
+  clock: () => number;
+  graceMs: number;
+  serverTimeoutMs: number;
+  onInfeasible: "run-fastest" | "reject";
+  log: (record: Record<string, unknown>) => void;
+  logRequests: boolean;
+}
+
+export interface RunRequest {
+  feeds: Record<string, ort.Tensor>;
+  params: RequestParams;
+  /** performance.now() when the request arrived */
+  arrivalMs: number;
+  signal: AbortSignal;
+}
+
+interface Ran {
+  result: ExecutionResult;
+  decision: Decision | null;
+  config: RunnableConfig;
+  switched: boolean;
+  switchMs: number;
+}
+
+const ms = (x: number): string => `${x < 10 ? x.toFixed(2) : x.toFixed(1)} ms`;
+
+export class RequestRunner {
+  private current: Config | null = null;
+  private seq = 0;
+  private pending: Array<{ id: number; window: EnergyWindow; outcome: Outcome }> = [];
+  private settling: Promise<void> | null = null;
+
+  constructor(private readonly d: RunnerDeps) {}
+
+  /** The configuration the device runs now. */
+  get currentConfig(): Config | null {
+    return this.current;
+  }
+
+  private decide(policy: Policy, p: RequestParams, nowMs: number, deadlineLeftMs: number, serverUp: boolean): Decision {
+    const link = this.d.server?.estimator.state(nowMs) ?? { bandwidthMbps: null, rttMs: null, serverWaitMs: null };
+    return policy.decide({ deadlineMs: deadlineLeftMs, minAccuracy: p.minAccuracy }, { nowMs, link, serverUp, current: this.current });
+  }
+
+  /** A decision, with the policy's NoCandidateError as the 422 it is for a request. */
+  private decideOr422(policy: Policy, p: RequestParams, nowMs: number, left: number, serverUp: boolean): Decision {
+    try {
+      return this.decide(policy, p, nowMs, left, serverUp);
+    } catch (err) {
+      if (err instanceof NoCandidateError) throw new HttpError(422, err.message);
+      throw err;
+    }
+  }
+
+  private async switchFrequency(c: RunnableConfig): Promise<{ switched: boolean; ms: number }> {
+    try {
+      const r = await this.d.frequency.apply(c.cpuFreqMHz);
+      if (r.switched) {
+        this.d.metrics.switches.inc();
+        this.d.metrics.switchTime.observe(r.ms / 1000);
+      }
+      return r;
+    } catch (err) {
+      // the request still runs, at whatever frequency the board is at
+      this.d.log({ level: "warn", msg: "frequency switch failed", mhz: c.cpuFreqMHz, error: (err as Error).message });
+      return { switched: false, ms: 0 };
+    }
+  }
+
+  async run(req: RunRequest): Promise<Outcome> {
+    const d = this.d;
+    const { params, arrivalMs, signal } = req;
+    const policy = d.policies.get(params.policy);
+    const absMs = arrivalMs + params.deadlineMs;
+    const id = ++this.seq;
+    if (d.onInfeasible === "reject") {
+      const now = d.clock();
+      const pre = this.decideOr422(policy, params, now, absMs - now, d.server?.up(now) ?? false);
+      if (!pre.feasible) {
+        d.metrics.infeasible.inc({ policy: policy.name, action: "rejected" });
+        throw new HttpError(
+          422,
+          `no configuration is predicted to meet deadline_ms ${params.deadlineMs} under the current estimates: the best predicted latency is ${ms(pre.predicted.latencyMs)} (${canonicalConfigKey(pre.entry.config)}, P ${pre.probability.toFixed(3)}); send a deadline_ms of at least ${Math.ceil(pre.predicted.latencyMs)}, or run the daemon with --on-infeasible run-fastest`,
+        );
+      }
+    }
+    // 2. the device's part, in the queue
+    const head = await d.queue.push(
+      async () => {
+        const start = d.clock();
+        const serverUp = d.server?.up(start) ?? false;
+        const decision = this.decideOr422(policy, params, start, absMs - start, serverUp);
+        const config = d.runnable(decision.entry.config);
+        const exec = d.executors.of(config) ?? d.executors.whole;
+        const sw = await this.switchFrequency(config);
+        const mark = d.meter.mark();
+        const stage = await exec.head(req.feeds, { codec: config.codec, signal });
+        return { start, serverUp, decision, config, exec, sw, mark, stage };
+      },
+      { deadlineMs: absMs, signal, kind: "head" },
+    );
+    let fallback: Outcome["fallback"] = d.server !== null && !head.serverUp ? { reason: "breaker-open", detail: d.server.error ?? "the tail server is out", from: null } : null;
+    let ran: Ran;
+    if (head.stage.kind === "done") ran = { result: head.stage.result, decision: head.decision, config: head.config, switched: head.sw.switched, switchMs: head.sw.ms };
+    else {
+      // 3. the tail, within the time the fallback leaves
+      const server = d.server as ServerLink;
+      const budget = absMs + d.graceMs - d.clock() - d.localEstimateMs;
+      let failure: { reason: FallbackReason; detail: string } | null = null;
+      let result: ExecutionResult | null = null;
+      if (budget < MIN_REMOTE_MS) failure = { reason: "no-time-for-server", detail: `no time left for the server (${ms(Math.max(0, budget + d.localEstimateMs))} to the deadline + grace, the device needs ~${ms(d.localEstimateMs)})` };
+      else {
+        try {
+          result = await head.exec.tail(head.stage, { signal, timeoutMs: Math.max(1, Math.floor(Math.min(budget, d.serverTimeoutMs))) });
+          const now = d.clock();
+          server.outcome(now, "success");
+          server.observe(now, result);
+        } catch (err) {
+          if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : err;
+          const timeout = err instanceof TailServerError && err.status === 504;
+          const detail = (err as Error).message;
+          server.outcome(d.clock(), timeout ? "timeout" : "error", detail);
+          failure = { reason: timeout ? "server-timeout" : "server-error", detail };
+          d.log({ level: "warn", msg: "remote tail failed: the request runs on the device", id, reason: failure.reason, error: detail });
+        }
+      }
+      if (result !== null) ran = { result, decision: head.decision, config: head.config, switched: head.sw.switched, switchMs: head.sw.ms };
+      else {
+        // 4. the same request on the device
+        const f = failure as { reason: FallbackReason; detail: string };
+        fallback = { ...f, from: head.decision.entry.config };
+        const local = await this.runLocal(policy, req, absMs);
+        ran = { ...local, switched: head.sw.switched || local.switched, switchMs: head.sw.ms + local.switchMs };
+      }
+    }
+    // 5. energy, outcome, records
+    const end = d.clock();
+    const window = d.meter.since(head.mark);
+    const bandwidthMbps = d.server?.estimator.state(end).bandwidthMbps ?? null;
+    const energy = energyParts(ran.result, window, d.meter.meter !== null, { ...d.energy, bandwidthMbps });
+    const used = ran.decision;
+    const entryConfig = used?.entry.config ?? { split: ran.config.split, cpuFreqMHz: ran.config.cpuFreqMHz ?? "current", deviceTarget: ran.config.deviceTarget, serverTarget: "-", codec: "raw" };
+    if (used !== null) this.current = used.entry.config;
+    const t = ran.result.timings;
+    const latencyMs = end - arrivalMs;
+    const outcome: Outcome = {
+      id,
+      policy: policy.name,
+      config: entryConfig,
+      configKey: canonicalConfigKey(entryConfig),
+      reason: used?.reason ?? "the whole model on the device: no all-on-device configuration in the front",
+      feasible: head.decision.feasible,
+      probability: used?.probability ?? 0,
+      predicted: used === null ? { latencyMs: d.localEstimateMs, breakdownMs: null, energyJ: { device: null, network: null, server: null, total: 0 }, perPart: false } : { latencyMs: used.predicted.latencyMs, breakdownMs: used.predicted.breakdownMs, energyJ: used.predicted.energyJ, perPart: used.predicted.perPart },
+      deadlineMs: params.deadlineMs,
+      deadlineMet: latencyMs <= params.deadlineMs,
+      latencyMs,
+      queueMs: head.start - arrivalMs,
+      breakdownMs: { head: t.headMs, encode: t.encodeMs, transfer: t.transferMs, server: t.serverMs, decode: t.decodeMs },
+      frequency: { controlled: d.frequency.controlled, mhz: d.frequency.currentMHz, switched: ran.switched, switchMs: ran.switchMs },
+      fallback,
+      energy,
+      bytesSent: ran.result.wireBytes,
+      outputs: ran.result.outputs,
+    };
+    this.record(outcome, window);
+    return outcome;
+  }
+
+  /** The request on the device: decided among all-on-device configurations, else the whole model. */
+  private async runLocal(policy: Policy, req: RunRequest, absMs: number): Promise<Omit<Ran, never>> {
+    const d = this.d;
+    return d.queue.push(
+      async () => {
+        const now = d.clock();
+        let decision: Decision | null = null;
+        try {
+          decision = this.decide(policy, req.params, now, absMs - now, false);
+        } catch (err) {
+          if (!(err instanceof NoCandidateError)) throw err;
+        }
+        const config = decision === null ? d.whole : d.runnable(decision.entry.config);
+        const exec = d.executors.of(config) ?? d.executors.whole;
+        const sw = await this.switchFrequency(config);
+        const result = await exec.run(req.feeds, { codec: config.codec, signal: req.signal });
+        return { result, decision, config, switched: sw.switched, switchMs: sw.ms };
+      },
+      { deadlineMs: absMs, signal: req.signal, kind: "fallback" },
+    );
+  }
+
+  private record(o: Outcome, window: EnergyWindow): void {
+    const d = this.d;
+    const m = d.metrics;
+    m.decisions.inc({ policy: o.policy, config: o.configKey });
+    m.deadlines.inc({ policy: o.policy, result: o.deadlineMet ? "hit" : "miss" });
+    m.latency.observe({ policy: o.policy }, o.latencyMs / 1000);
+    if (!o.feasible) m.infeasible.inc({ policy: o.policy, action: "ran-fastest" });
+    if (o.fallback !== null) m.fallbacks.inc({ reason: o.fallback.reason });
+    const e = o.energy;
+    for (const part of ["device", "network", "server"] as const) {
+      const j = e.energyJ[part];
+      if (j !== null) m.energy.observe({ part, source: e.source[part] ?? "none" }, j);
+    }
+    d.decisions.add({
+      id: o.id,
+      at: new Date().toISOString(),
+      policy: o.policy,
+      configKey: o.configKey,
+      deadlineMs: o.deadlineMs,
+      latencyMs: Math.round(o.latencyMs * 1000) / 1000,
+      predictedLatencyMs: Math.round(o.predicted.latencyMs * 1000) / 1000,
+      probability: o.probability,
+      feasible: o.feasible,
+      deadlineMet: o.deadlineMet,
+      fallback: o.fallback?.reason ?? null,
+      energyJ: e.energyJ.total,
+      deviceEnergySource: e.source.device,
+    });
+    if (e.devicePending) this.settleLater(o, window);
+  }
+
+  /** An external meter's window: settled (its readings in) in the background, then recorded. */
+  private settleLater(o: Outcome, window: EnergyWindow): void {
+    if (this.pending.length >= 10_000) this.pending.shift();
+    this.pending.push({ id: o.id, window, outcome: o });
+    if (this.settling === null) {
+      this.settling = this.settleAll().finally(() => {
+        this.settling = null;
+      });
+    }
+  }
+
+  private async settleAll(): Promise<void> {
+    while (this.pending.length > 0) {
+      const batch = this.pending.splice(0);
+      let settled: EnergyWindow[];
+      try {
+        settled = await this.d.meter.settle(batch.map((b) => b.window));
+      } catch (err) {
+        this.d.log({ level: "warn", msg: "meter readings could not be settled", error: (err as Error).message });
+        return;
+      }
+      batch.forEach((b, i) => {
+        const w = settled[i];
+        if (w === undefined) return;
+        const dev = deviceEnergy(w, true);
+        if (dev.j === null) return;
+        const e = b.outcome.energy;
+        this.d.metrics.energy.observe({ part: "device", source: dev.source }, dev.j);
+        const rec = this.d.decisions.find(b.id);
+        if (rec !== undefined) rec.energyJ = dev.j + (e.energyJ.network ?? 0) + (e.energyJ.server ?? 0);
+      });
+    }
+  }
+
+  /** Resolves once every pending meter window is settled (or could not be). */
+  async drained(): Promise<void> {
+    while (this.settling !== null) await this.settling;
+  }
+}

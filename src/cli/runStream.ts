@@ -177,7 +177,7 @@ export function runStreamCommand(): Command {
         const group = Math.max(chosen.bd, chosen.bs);
         // warm-up and calibration on synthetic inputs of the model's shape (a directory's own inputs are for the stream)
         if (o.warmUp > 0) await streamRun(synthetic(o.warmUp * group), { executor: x, deviceBatch: chosen.bd, serverBatch: chosen.bs, rttMs: 0, serial: o.serial });
-        const rttMs = conn === null ? 0 : await conn.roundTripMs();
+        const rtt = conn === null ? { totalMs: 0, networkMs: 0 } : await conn.roundTrip();
         const calibrationItems = o.calibration ?? Math.max(16, 4 * group);
         const names: string[] = [];
         let lagMs = 0;
@@ -213,7 +213,8 @@ export function runStreamCommand(): Command {
           deviceBatch: chosen.bd,
           serverBatch: chosen.bs,
           serial: o.serial,
-          rttMs,
+          rttMs: rtt.totalMs,
+          networkRttMs: rtt.networkMs,
           tailConcurrency: o.inFlight,
           calibration: o.serial ? undefined : synthetic(calibrationItems, 1000),
           meter,

@@ -354,7 +354,9 @@ export class Profiler {
     const cycle = function* (n: number): Generator<Record<string, ort.Tensor>> {
       for (let i = 0; i < n; i++) yield distinct[i % distinct.length] as Record<string, ort.Tensor>;
     };
-    const rttMs = this.connection === null ? 0 : await this.connection.roundTripMs();
+    const rtt = this.connection === null ? { totalMs: 0, networkMs: 0 } : await this.connection.roundTrip();
+    const rttMs = rtt.totalMs;
+    const networkRttMs = rtt.networkMs;
     const group = Math.max(bd, bs, 2);
     await streamRun(cycle((this.opts.warmUp ?? 3) * group), { executor: x, deviceBatch: bd, serverBatch: bs, rttMs, signal });
     const idleMs = this.opts.idleMs ?? 500;
@@ -368,6 +370,7 @@ export class Profiler {
       deviceBatch: bd,
       serverBatch: bs,
       rttMs,
+      networkRttMs,
       calibration: [...cycle(2 * group)],
       meter: this.meter,
       signal,

@@ -32,8 +32,10 @@ export interface StreamRunOptions {
   serverBatch: number;
   /** one item at a time through the split executor, no pipeline */
   serial?: boolean | undefined;
-  /** the link's round trip, ms (taken out of the transfer stage; 0 when unknown) */
+  /** the link's whole round trip, ms (for the requests in flight; 0 when unknown) */
   rttMs: number;
+  /** of it, the network's own (a probe's), taken out of each request's transfer with the emulated RTT as spent (default rttMs) */
+  networkRttMs?: number | undefined;
   /** tail requests in flight (default: from the calibration) */
   tailConcurrency?: number | undefined;
   /** inputs the stages run alone on, for the bound (pipelined only; default none: no bound) */
@@ -81,6 +83,7 @@ function addRun(t: StageTotals, r: ExecutionResult, allOnDevice: boolean): void 
   t.tailGroups++;
   t.encodeMs += r.timings.encodeMs;
   t.transferMs += r.timings.transferMs;
+  t.rttSleptMs += r.server?.rttSleptMs ?? 0;
   t.serverMs += r.timings.serverMs;
   t.computeMs += r.server?.computeMs ?? r.timings.serverMs;
   t.decodeMs += r.timings.decodeMs;
@@ -113,7 +116,7 @@ export async function streamRun(source: AsyncIterable<Feeds> | Iterable<Feeds>, 
     bs = pipeline.serverBatch;
     notes.push(...pipeline.notes);
     if (o.calibration !== undefined && o.calibration.length > 0) {
-      stagesMs = stageTimesOf((await pipeline.stagesAlone(o.calibration)).samples, o.rttMs);
+      stagesMs = stageTimesOf((await pipeline.stagesAlone(o.calibration)).samples, o.networkRttMs ?? o.rttMs);
     }
     tailConcurrency = o.tailConcurrency ?? (stagesMs === null ? 2 : tailConcurrencyFor(stagesMs, o.rttMs, bs));
     if (tailConcurrency !== 2) {
@@ -173,7 +176,7 @@ export async function streamRun(source: AsyncIterable<Feeds> | Iterable<Feeds>, 
     });
   }
   const totals = pipeline === null ? { ...serialTotals, serverEnergyJ: serialTotals.requests === 0 ? null : serialTotals.serverEnergyJ } : pipeline.stageTotals();
-  if (pipeline === null) stagesMs = stageTimesPerItem(totals, o.rttMs);
+  if (pipeline === null) stagesMs = stageTimesPerItem(totals, o.networkRttMs ?? o.rttMs);
   const items = index;
   return {
     items,

@@ -100,9 +100,11 @@ export class TailConnection {
     );
   }
 
-  /** The link's round trip, ms: a health probe's median (the client's emulated RTT included); 0 when the server does not answer. */
-  async roundTripMs(): Promise<number> {
-    return (await this.client.ping()) ?? 0;
+  /** The link's round trip, ms: the quickest health probe (`networkMs`, 0 when the server does not answer) plus the RTT the client emulates. */
+  async roundTrip(): Promise<{ totalMs: number; networkMs: number; emulatedMs: number }> {
+    const networkMs = (await this.client.ping()) ?? 0;
+    const emulatedMs = this.client.emulatedRttMs;
+    return { totalMs: networkMs + emulatedMs, networkMs, emulatedMs };
   }
 
   /** The local child's pid (null with a given URL). */

@@ -50,6 +50,8 @@ export interface StageTotals {
   requests: number;
   encodeMs: number;
   transferMs: number;
+  /** of transferMs, the time spent in an emulated RTT (TailClient's link emulation) */
+  rttSleptMs: number;
   /** the server's own time (remote) or the local tail's run */
   serverMs: number;
   /** the server's onnxruntime time where it reports one (else its own time) */
@@ -72,6 +74,7 @@ export const emptyTotals = (): StageTotals => ({
   requests: 0,
   encodeMs: 0,
   transferMs: 0,
+  rttSleptMs: 0,
   serverMs: 0,
   computeMs: 0,
   decodeMs: 0,
@@ -91,12 +94,16 @@ export interface StageTimes {
   tail: number;
 }
 
-/** Per-item stage times of `t`; `rttMs` (the link's round trip, latency rather than occupancy) is taken out of each request's transfer. */
-export function stageTimesPerItem(t: StageTotals, rttMs: number): StageTimes {
+/**
+ * Per-item stage times of `t`. The round trip is latency rather than occupancy: each request's
+ * emulated RTT as it was spent, and `networkRttMs` (the network's own, e.g. a health probe's),
+ * are taken out of its transfer.
+ */
+export function stageTimesPerItem(t: StageTotals, networkRttMs: number): StageTimes {
   const per = (ms: number, n: number): number => (n > 0 ? ms / n : 0);
   return {
     head: per(t.headMs + t.encodeMs + t.decodeMs, t.items),
-    transfer: per(Math.max(0, t.transferMs - t.requests * rttMs), t.items),
+    transfer: per(Math.max(0, t.transferMs - t.rttSleptMs - t.requests * networkRttMs), t.items),
     tail: per(t.computeMs, t.items),
   };
 }
@@ -104,7 +111,7 @@ export function stageTimesPerItem(t: StageTotals, rttMs: number): StageTimes {
 /** Each head batch and tail group of a stagesAlone run. */
 export interface StageSamples {
   head: Array<{ items: number; ms: number }>;
-  tail: Array<{ items: number; deviceMs: number; transferMs: number; computeMs: number; remote: boolean }>;
+  tail: Array<{ items: number; deviceMs: number; transferMs: number; rttSleptMs: number; computeMs: number; remote: boolean }>;
 }
 
 const median = (xs: number[]): number => {
@@ -117,14 +124,15 @@ const median = (xs: number[]): number => {
 /**
  * Per-item stage times from stagesAlone's samples: the median over batches (groups) of each
  * one's time per item, so a stall of a shared machine in one of them does not move the bound.
- * head = head run + encode + decode, transfer = call - server time - `rttMs`, tail = server compute.
+ * head = head run + encode + decode, transfer = call - server time - the emulated RTT as spent -
+ * `networkRttMs`, tail = server compute.
  */
-export function stageTimesOf(s: StageSamples, rttMs: number): StageTimes {
+export function stageTimesOf(s: StageSamples, networkRttMs: number): StageTimes {
   const encodeDecode = median(s.tail.map((t) => t.deviceMs / t.items));
   const remote = s.tail.filter((t) => t.remote);
   return {
     head: median(s.head.map((h) => h.ms / h.items)) + encodeDecode,
-    transfer: median(remote.map((t) => Math.max(0, t.transferMs - rttMs) / t.items)),
+    transfer: median(remote.map((t) => Math.max(0, t.transferMs - t.rttSleptMs - networkRttMs) / t.items)),
     tail: median(s.tail.map((t) => t.computeMs / t.items)),
   };
 }
@@ -305,6 +313,7 @@ export class PipelineExecutor {
       items,
       deviceMs: r.timings.encodeMs + r.timings.decodeMs,
       transferMs: r.timings.transferMs,
+      rttSleptMs: r.server?.rttSleptMs ?? 0,
       computeMs: r.server?.computeMs ?? r.timings.serverMs,
       remote: !local && r.server !== null,
     });
@@ -312,6 +321,7 @@ export class PipelineExecutor {
     t.tailGroups++;
     t.encodeMs += r.timings.encodeMs;
     t.transferMs += r.timings.transferMs;
+    t.rttSleptMs += r.server?.rttSleptMs ?? 0;
     t.serverMs += r.timings.serverMs;
     t.computeMs += r.server?.computeMs ?? r.timings.serverMs;
     t.decodeMs += r.timings.decodeMs;

@@ -91,6 +91,8 @@ export interface ServerReport {
   energySource: string | null;
   /** delay the client added to emulate a link (part of transfer) */
   shapedMs: number;
+  /** of it, the time actually spent in the emulated RTT, ms (0 or absent without one) */
+  rttSleptMs?: number | undefined;
 }
 
 export interface ExecutionResult {
@@ -361,7 +363,7 @@ export class SplitExecutor {
       tensorBytes,
       wireBytes: r.bytesSent,
       receivedBytes: r.bytesReceived,
-      server: { serverMs: r.serverMs, computeMs: r.computeMs, load: r.load, energyJ: r.serverEnergyJ, energySource: r.serverEnergySource, shapedMs: r.shapedMs },
+      server: { serverMs: r.serverMs, computeMs: r.computeMs, load: r.load, energyJ: r.serverEnergyJ, energySource: r.serverEnergySource, shapedMs: r.shapedMs, rttSleptMs: r.rttSleptMs },
     };
   }
 

@@ -104,13 +104,13 @@ async function benchModel(spec, meter) {
   const distinct = Array.from({ length: 16 }, (_, i) => modelInputs(m.a, { seed: 5, sample: i }));
   const stream = (n) => Array.from({ length: n }, (_, i) => distinct[i % distinct.length]);
   try {
-    const rttMs = await conn.roundTripMs();
+    const { totalMs: rttMs, networkMs: networkRttMs } = await conn.roundTrip();
     // warm-up, and a first estimate of the time per item to size the runs
-    const warm = await streamRun(stream(24), { executor: x, deviceBatch: 1, serverBatch: 1, rttMs, calibration: stream(8) });
+    const warm = await streamRun(stream(24), { executor: x, deviceBatch: 1, serverBatch: 1, rttMs, networkRttMs, calibration: stream(8) });
     const perItemMs = 1000 / Math.max(1, warm.throughputPerS);
     const items = (speedup) => Math.max(48, Math.min(3000, Math.round(((SECONDS * 1000) / perItemMs) * speedup)));
     const run = (bd, bs, serial, n) =>
-      streamRun(stream(n), { executor: x, deviceBatch: bd, serverBatch: bs, serial, rttMs, calibration: serial ? undefined : stream(Math.max(16, 4 * Math.max(bd, bs))), meter });
+      streamRun(stream(n), { executor: x, deviceBatch: bd, serverBatch: bs, serial, rttMs, networkRttMs, calibration: serial ? undefined : stream(Math.max(16, 4 * Math.max(bd, bs))), meter });
     // the best (bd, bs) of a small grid, short runs
     let best = { bd: 1, bs: 1, tp: 0 };
     for (const bd of [1, 2, 4]) {

@@ -145,10 +145,10 @@ describe("pipeline executor", () => {
 
   it("the bound is the slowest stage; requests in flight cover a round trip (Little's law)", () => {
     const s = stageTimesPerItem(
-      { items: 10, headBatches: 10, headMs: 20, tailGroups: 5, remoteItems: 10, requests: 5, encodeMs: 5, transferMs: 5 * 12, serverMs: 40, computeMs: 30, decodeMs: 5, tensorBytes: 0, wireBytes: 0, receivedBytes: 0, serverEnergyJ: null, serverEnergySource: null },
-      10,
+      { items: 10, headBatches: 10, headMs: 20, tailGroups: 5, remoteItems: 10, requests: 5, encodeMs: 5, transferMs: 5 * 12, rttSleptMs: 20, serverMs: 40, computeMs: 30, decodeMs: 5, tensorBytes: 0, wireBytes: 0, receivedBytes: 0, serverEnergyJ: null, serverEnergySource: null },
+      6,
     );
-    // head (20 + 5 + 5) / 10; transfer (60 - 5 x 10) / 10; tail 30 / 10
+    // head (20 + 5 + 5) / 10; transfer (60 - 20 emulated RTT as spent - 5 x 6 network RTT) / 10; tail 30 / 10
     expect(s).toEqual({ head: 3, transfer: 1, tail: 3 });
     expect(boundPerS(s)).toBeCloseTo(1000 / 3);
     // a group of 2: round trip (1 + 3) x 2 + 10 = 18 ms over 6 ms of the slowest stage: 3 + 1

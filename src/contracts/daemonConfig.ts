@@ -31,6 +31,8 @@ const fields = {
   server: z.url({ error: "server must be a URL, e.g. http://10.0.0.2:8000" }),
   /** the name the server serves the model under (it serves <serverModel>.tail.<cut>) */
   serverModel: z.string().min(1),
+  /** splitwatt: splitwatt serve; triton: a stock Triton/KServe server serving `export-triton --codec` tails (plain tensors, no load signal) */
+  serverKind: z.enum(["splitwatt", "triton"], { error: "serverKind is splitwatt or triton" }),
   /** the tail server's bearer token */
   serverToken: z.string().min(1),
   /** CA certificate (PEM path) to trust for an https tail server */
@@ -101,6 +103,20 @@ const fields = {
   logRequests: z.boolean(),
   /** decisions kept for /v1/status */
   recentDecisions: z.number().int().min(1).max(10_000),
+  /**
+   * the pipeline of /v1/models/<name>/infer-batch and /v1/models/<name>/stream: the configuration
+   * (default: the front's highest-throughput entry the daemon can run) and its batch sizes and
+   * tail requests in flight (default: the entry's batch sizes, else 1, and 4 requests)
+   */
+  stream: z
+    .strictObject({
+      split: z.number().int().min(0),
+      codec: z.string().min(1),
+      deviceBatch: z.number().int().min(1).max(4096),
+      serverBatch: z.number().int().min(1).max(4096),
+      tailConcurrency: z.number().int().min(1).max(64),
+    })
+    .partial(),
 };
 
 /** The YAML file: every key optional, nothing else allowed. */
@@ -112,6 +128,8 @@ export const daemonOptionsSchema = daemonConfigFileSchema.extend({
   front: fields.front,
   model: fields.model,
   serverModel: fields.serverModel.default("model"),
+  serverKind: fields.serverKind.default("splitwatt"),
+  stream: fields.stream.default({}),
   serverTimeoutMs: fields.serverTimeoutMs.default(30_000),
   host: fields.host.default("127.0.0.1"),
   port: fields.port.default(8001),

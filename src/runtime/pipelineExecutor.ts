@@ -20,6 +20,7 @@ import { UnreachableError } from "../errors.js";
 import { TailServerError } from "../transport/tailClient.js";
 import { concatRecords, splitRecord } from "./batchRows.js";
 import { Pipeline, type PipelineResult } from "./pipeline.js";
+import type { CodecSpec } from "../transport/codecs/codecs.js";
 import type { ExecutionResult, SplitExecutor } from "./splitExecutor.js";
 
 export type Feeds = Record<string, ort.Tensor>;
@@ -36,6 +37,13 @@ export interface PipelineExecutorOptions {
   fallback?: boolean | undefined;
   onFallback?: ((cause: unknown) => void) | undefined;
   now?: (() => number) | undefined;
+  /** the codec of the cut tensors (default the executor's) */
+  codec?: CodecSpec | undefined;
+  /**
+   * runs the device's work of a head batch (default: at once), e.g. through a daemon's device
+   * queue so that requests with deadlines go first
+   */
+  runDevice?: (<T>(job: () => Promise<T>) => Promise<T>) | undefined;
 }
 
 /** Sums over the stage work done, for the bound and the report. */
@@ -183,6 +191,8 @@ export class PipelineExecutor {
   private readonly outputs: readonly string[];
   private readonly handed: readonly string[];
   private localQueue: Promise<unknown> = Promise.resolve();
+  private readonly codec: CodecSpec | undefined;
+  private readonly runDevice: <T>(job: () => Promise<T>) => Promise<T>;
   /** per head batch and tail group while stagesAlone runs */
   private samples: StageSamples | null = null;
 
@@ -202,6 +212,8 @@ export class PipelineExecutor {
     }
     this.deviceBatch = bd;
     this.serverBatch = bs;
+    this.codec = opts.codec;
+    this.runDevice = opts.runDevice ?? ((job) => job());
     this.outputs = a.graph.outputs;
     // what the head stage hands over: the cut tensors, or at the last cut the outputs
     this.handed = executor.allOnDevice ? this.outputs : executor.crossing;
@@ -286,7 +298,7 @@ export class PipelineExecutor {
       }
     }
     const feeds = inputs.length === 1 ? (inputs[0] as Feeds) : concatRecords(inputs, names);
-    const h = await this.executor.runHead(feeds);
+    const h = await this.runDevice(() => this.executor.runHead(feeds));
     this.totals.items += inputs.length;
     this.totals.headBatches++;
     this.totals.headMs += h.headMs;
@@ -296,7 +308,10 @@ export class PipelineExecutor {
 
   private async tail(mids: Feeds[], local: boolean): Promise<Feeds[]> {
     const values = mids.length === 1 ? (mids[0] as Feeds) : concatRecords(mids, this.handed);
-    const r = local ? await this.serialLocal(() => this.executor.runTail(values, { local: true })) : await this.executor.runTail(values);
+    const codec = this.codec;
+    const r = local
+      ? await this.serialLocal(() => this.executor.runTail(values, { local: true, codec }))
+      : await this.executor.runTail(values, codec === undefined ? {} : { codec });
     this.count(r, mids.length, local);
     return mids.length === 1 ? [r.outputs] : splitRecord(r.outputs, this.outputs, mids.map(() => 1));
   }

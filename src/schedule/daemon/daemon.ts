@@ -32,10 +32,12 @@ import { mulberry32 } from "../../mulberry32.js";
 import { modelInputs } from "../../runtime/modelInputs.js";
 import { ByteBudget } from "../../transport/byteBudget.js";
 import { CodecError } from "../../transport/codecs/codecError.js";
+import { codecName, type CodecSpec } from "../../transport/codecs/codecs.js";
 import { answerError, BEARER_CHALLENGE, bearerAuth, contentLength, HttpError, listenHttp, readBody } from "../../transport/http/index.js";
 import { networkProfile, type NetworkProfile } from "../../transport/networkProfile.js";
 import { OipError } from "../../transport/oip/index.js";
 import { TailClient } from "../../transport/tailClient.js";
+import { checkTritonCodec } from "../../transport/tritonCodec.js";
 import { tensorMeta, type ModelMeta } from "../../transport/tailModels.js";
 import { BREAKER_STATE_VALUE } from "../circuitBreaker.js";
 import { DeviceQueue, QueueClosedError, QueueFullError } from "../deviceQueue.js";
@@ -256,9 +258,10 @@ export class Daemon implements DaemonContext {
           estimator: o.estimator,
           rttIntervalMs: o.probe.rttIntervalMs ?? 5000,
           bandwidthProbe: o.probe.bandwidth ?? true,
+          triton: o.serverKind === "triton" ? { codecOf: tritonCodecs([...runnables.values()], L, o.front) } : undefined,
         });
       }
-      parts.executors = await ExecutorSet.open(a, [...runnables.values()], { client: parts.client, serverModel: o.serverModel, label: o.model });
+      parts.executors = await ExecutorSet.open(a, [...runnables.values()], { client: parts.client, serverModel: o.serverModel, label: o.model, serverKind: o.serverKind });
       await parts.executors.warmUp(a);
       const localEstimateMs = await wholeModelMs(parts.executors, a, file);
       let switchCost: { timeMs: number; energyJ: number; source: string } | null = null;
@@ -504,6 +507,27 @@ export class Daemon implements DaemonContext {
     })();
     return this.closing;
   }
+}
+
+/**
+ * A stock server's tail takes one codec, the one `export-triton --codec` gave it: the codec of
+ * each remote cut's configurations, which must agree (and be one a stock server can take).
+ */
+function tritonCodecs(configs: readonly RunnableConfig[], lastCut: number, front: string): (cut: number) => CodecSpec {
+  const byCut = new Map<number, CodecSpec>();
+  for (const c of configs) {
+    if (c.split === lastCut) continue;
+    checkTritonCodec(c.codec);
+    const seen = byCut.get(c.split);
+    if (seen !== undefined && codecName(seen) !== codecName(c.codec)) {
+      throw new UsageError(
+        `${front} sends cut ${c.split} both as ${codecName(seen)} and as ${codecName(c.codec)}, but a Triton/KServe tail takes the one codec it was exported with: optimize with one codec per cut (--codec), or use serverKind splitwatt`,
+        { path: front },
+      );
+    }
+    byCut.set(c.split, c.codec);
+  }
+  return (cut) => byCut.get(cut) ?? { codec: "raw", compression: "none" };
 }
 
 /**

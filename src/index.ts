@@ -7,8 +7,16 @@
 
 // contracts
 export {
+  adaptersSchema,
   canonicalConfigKey,
   checkMeasurement,
+  onSoftwareAdapter,
+  softwareAdapterLabel,
+  switchCostSchema,
+  webgpuAdapterSchema,
+  type Adapters,
+  type SwitchCost,
+  type WebGpuAdapter,
   conditionsSchema,
   configSchema,
   ENERGY_SOURCES,
@@ -42,7 +50,9 @@ export * from "./errors.js";
 export { mulberry32 } from "./mulberry32.js";
 
 // model surgery
-export { analyzeModel, type CutPoint, type ModelAnalysis } from "./model/cutPoints.js";
+export { analyzeModel, type CutOptions, type CutPoint, type ModelAnalysis } from "./model/cutPoints.js";
+export { batchLayout, type BatchLayout } from "./model/batchLayout.js";
+export { inputLayout, type InputLayout } from "./model/tensorShapes.js";
 export { loadModel, parseModel, saveModel, serializeModel, type OnnxModel } from "./model/onnxModel.js";
 export { resolveModel, type ResolvedModel } from "./model/resolveModel.js";
 export { splitModel, type SplitParts } from "./model/splitModel.js";
@@ -50,7 +60,10 @@ export { zooBuild, zooList, zooPath } from "./model/zoo/zoo.js";
 export { clsAccuracy, clsAccuracyOf, clsEvalSet } from "./model/evalset/index.js";
 
 // runtime: sessions and the split executor
-export { canonicalTargetName, executionTargetName, parseExecutionTarget, type ExecutionTarget, type TargetSide } from "./runtime/executionTarget.js";
+export { canonicalTargetName, executionTargetName, parseExecutionTarget, usesGpuAdapter, type ExecutionTarget, type TargetSide } from "./runtime/executionTarget.js";
+export { cpuThreadChoices, ensureTargetAvailable, offeredTargets, targetUnavailableReason } from "./runtime/targetAvailability.js";
+export { acceleratorSwitchCostMs, warmUp, type HeadWarmUp, type WarmUpTimes } from "./runtime/warmUp.js";
+export { webgpuProbe, type WebGpuProbe } from "./runtime/webgpu.js";
 export { modelInputs, modelInputSpecs } from "./runtime/modelInputs.js";
 export { SessionCache } from "./runtime/sessionCache.js";
 export { createSession, sessionOptions, type SessionPurpose, type SessionRequest } from "./runtime/sessionFactory.js";
@@ -72,9 +85,10 @@ export {
 } from "./runtime/pipelineExecutor.js";
 export { concatRecords, concatRows, sliceRows, splitRecord } from "./runtime/batchRows.js";
 export { decodePng } from "./runtime/decodePng.js";
-export { readNpy, writeNpy } from "./runtime/npy.js";
 export { inputDirItems, listInputDir, type InputItem } from "./runtime/inputDir.js";
-export { seededFloats, syntheticInputs, syntheticTensor, type InputSpec } from "./runtime/syntheticInputs.js";
+export { checkInputValues, inputValuesDigest, seededFloats, syntheticInputs, syntheticTensor, type InputSpec } from "./runtime/syntheticInputs.js";
+export { readInputFile } from "./runtime/inputFile.js";
+export { parseNpy, writeNpy, type NpyArray } from "./runtime/npy.js";
 export { compareOutputs, verifySplit, type SplitCheck } from "./runtime/verifySplit.js";
 
 // transport
@@ -93,6 +107,7 @@ export { exportTriton, planTriton, writeTriton, type TritonPlan } from "./transp
 // hardware
 export { boardProfile, type BoardProfile } from "./hw/boardProfile.js";
 export { Cpufreq } from "./hw/cpufreq.js";
+export { Gpufreq, gpuFreqSwitchCostMs, type GpuFreqDevice, type SetGpuFrequencyResult } from "./hw/gpufreq.js";
 export { EnergyMeter } from "./hw/energyMeter.js";
 
 // measurement
@@ -109,6 +124,7 @@ export { LocalTailServer } from "./measure/localTailServer.js";
 // the cost model
 export { latencyQuantile, measuredLinkState, predict, predictCore, probabilityWithin, radioEnergyJ, transferTimeMs, type CostRecord, type LinkState, type Prediction, type PredictionCore } from "./predict/costModel.js";
 export { predictFromAnchors } from "./predict/fromAnchors.js";
+export { switchCostMs, type SwitchCostMs } from "./predict/switchCost.js";
 
 // search
 export { dominates } from "./search/dominance.js";
@@ -151,3 +167,20 @@ export { startDaemon, type DaemonHandle, type StartDaemonOptions } from "./sched
 export { Daemon, type DaemonHooks, type DaemonLog } from "./schedule/daemon/daemon.js";
 export { defaultModelName } from "./schedule/daemon/defaultModelName.js";
 export { daemonConfigFileSchema, daemonOptionsSchema, readDaemonConfig, resolveDaemonOptions, type DaemonConfigFile, type DaemonOptions, type DaemonOptionsInput } from "./contracts/daemonConfig.js";
+
+// replay and benchmark reports
+export { BENCH_RESULTS_VERSION, benchResultsSchema, checkBenchResults, readBenchResults, strategyResultSchema, writeBenchResults, type BenchResults, type SourceLabel, type StrategyResult } from "./contracts/benchResults.js";
+export { mergeTraces, parseConditionsTrace, traceAt, writeConditionsTrace, type ConditionsTrace, type TracePoint } from "./contracts/conditionsTrace.js";
+export { writeWorkloadCsv, type WorkloadRequest } from "./contracts/workloadCsv.js";
+export { stepTrace, walkTrace } from "./replay/bandwidthTraces.js";
+export { benchDocument, configurationKeys } from "./replay/benchDocument.js";
+export { benchReplay, drawUniform, type BenchReplayOptions, type ReplayStrategy, type RequestSink } from "./replay/benchReplay.js";
+export { PoolRuns, type RunOutcome } from "./replay/poolRuns.js";
+export { QuantileSketch } from "./replay/quantileSketch.js";
+export { StrategyTally } from "./replay/strategyTally.js";
+export { weibullDeadlines, weibullSample } from "./replay/weibullDeadlines.js";
+export { workloadStream, type TimedRequest } from "./replay/workloadStream.js";
+export { energyChart, frontChart, hitRateChart, latencyCdfChart, decisionMixChart, paretoFileChart, reportCharts, timelineChart, compareChart, type ChartSpec } from "./report/chartSpecs.js";
+export { renderBenchReport, renderCompareReport, renderFrontReport } from "./report/htmlReport.js";
+export { renderSvg } from "./report/renderSvg.js";
+export { summaryMarkdown } from "./report/summaryTable.js";

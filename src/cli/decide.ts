@@ -8,10 +8,11 @@ import { Command } from "commander";
 import { z } from "zod";
 import type { LoadedParetoFile, ParetoFile } from "../contracts/paretoFile.js";
 import { MalformedError, UsageError } from "../errors.js";
+import { cliNumber } from "./cliNumber.js";
 import { run } from "./run.js";
 
-const positive = (what: string) => z.coerce.number({ error: `${what}` }).refine((x) => Number.isFinite(x) && x > 0, what);
-const nonNegative = (what: string) => z.coerce.number({ error: `${what}` }).refine((x) => Number.isFinite(x) && x >= 0, what);
+const positive = (what: string) => cliNumber(z.number({ error: what }).refine((x) => Number.isFinite(x) && x > 0, what), what);
+const nonNegative = (what: string) => cliNumber(z.number({ error: what }).refine((x) => Number.isFinite(x) && x >= 0, what), what);
 
 const DecideOptions = z.object({
   front: z.string().min(1),
@@ -20,8 +21,8 @@ const DecideOptions = z.object({
   bandwidthMbps: positive("give the bandwidth as a positive number of Mbit/s, e.g. 20").optional(),
   rttMs: nonNegative("give the RTT as a number of ms >= 0, e.g. 10").optional(),
   serverWaitMs: nonNegative("give the server's queue wait as a number of ms >= 0, e.g. 0").optional(),
-  minAccuracy: z.coerce.number().min(0, "--min-accuracy is a fraction in [0, 1], e.g. 0.6").max(1, "--min-accuracy is a fraction in [0, 1], e.g. 0.6").optional(),
-  target: z.coerce.number().gt(0, "--target is a probability in (0, 1), e.g. 0.99").lt(1, "--target is a probability in (0, 1), e.g. 0.99").optional(),
+  minAccuracy: cliNumber(z.number().min(0, "--min-accuracy is a fraction in [0, 1], e.g. 0.6").max(1, "--min-accuracy is a fraction in [0, 1], e.g. 0.6")).optional(),
+  target: cliNumber(z.number().gt(0, "--target is a probability in (0, 1), e.g. 0.99").lt(1, "--target is a probability in (0, 1), e.g. 0.99")).optional(),
   config: z.string().min(1).optional(),
   serverDown: z.boolean().default(false),
   json: z.boolean().default(false),

@@ -21,6 +21,8 @@ export function inspectJson(spec: string, a: ModelAnalysis) {
     computeNodes: a.graph.compute.length,
     constantOnlyNodes: a.graph.constantOnly.length,
     totalMacs: a.totalMacs,
+    batch: a.batch,
+    inputValues: Object.keys(a.inputValues),
     inputs: a.graph.inputs.map(tensor),
     outputs: a.graph.outputs.map(tensor),
     subgraphs: a.graph.subgraphs,
@@ -53,9 +55,14 @@ function human(spec: string, a: ModelAnalysis): string {
   const kib = (b: number) => (b >= 1 << 20 ? `${(b / (1 << 20)).toFixed(2)} MiB` : `${(b / 1024).toFixed(1)} KiB`);
   lines.push(`${spec}  (${a.model.path})`);
   const constantOnly = a.graph.constantOnly.length > 0 ? ` (+${a.graph.constantOnly.length} constant-only, copied into the part that reads them)` : "";
-  lines.push(
-    `opset ${a.model.opset}, ${a.graph.compute.length} compute nodes${constantOnly}, ${(a.totalMacs / 1e6).toFixed(1)} M MACs at batch 1; inputs ${a.graph.inputs.map((i) => `${i}[${a.shapes.get(i)?.shape.join("x")}]`).join(", ")}`,
-  );
+  const input = (i: string) => {
+    const s = a.shapes.get(i);
+    return `${i}[${s?.shape.join("x")}]${s !== undefined && s.dtype !== "float32" ? ` ${s.dtype}` : ""}`;
+  };
+  lines.push(`opset ${a.model.opset}, ${a.graph.compute.length} compute nodes${constantOnly}, ${(a.totalMacs / 1e6).toFixed(1)} M MACs at batch 1; inputs ${a.graph.inputs.map(input).join(", ")}`);
+  if (a.batch !== 1) lines.push(`shapes measured at batch ${a.batch} (--input-shape); shapes, bytes and MACs are per item`);
+  const given = Object.keys(a.inputValues);
+  if (given.length > 0) lines.push(`shapes measured with the given values of ${given.join(", ")} (zeros elsewhere)`);
   for (const n of notes(a)) lines.push(`note: ${n}`);
   lines.push("");
   lines.push(" cut  node                                  tensors                       bytes        head MACs  ");

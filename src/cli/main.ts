@@ -13,6 +13,9 @@ import { measureCommand } from "./measure.js";
 import { decideCommand } from "./decide.js";
 import { runStreamCommand } from "./runStream.js";
 import { daemonCommand } from "./daemon.js";
+import { workloadCommand } from "./workload.js";
+import { reportCommand } from "./report.js";
+import { benchCommand } from "./bench.js";
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), "..", "..", "package.json"), "utf8")) as { version: string };
@@ -37,6 +40,9 @@ export function program(): Command {
   p.addCommand(decideCommand());
   p.addCommand(runStreamCommand());
   p.addCommand(daemonCommand());
+  p.addCommand(workloadCommand());
+  p.addCommand(benchCommand());
+  p.addCommand(reportCommand());
   // addCommand() does not pass settings down: give every subcommand the same error handling.
   const inherit = (c: Command): void => {
     for (const sub of c.commands) {

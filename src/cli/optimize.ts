@@ -1,6 +1,4 @@
-import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
-import { basename, dirname, extname, resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import { Command } from "commander";
 import { MalformedError, UsageError } from "../errors.js";
 import { emitParetoDocument, LIVE_DEFAULT_BUDGET, OptimizeOptions, optimizeProgress, parseObjectives, type OptimizeCliOptions } from "./optimizeOutput.js";
@@ -11,29 +9,16 @@ import { run } from "./run.js";
 async function runReplayOptimize(o: OptimizeCliOptions, poolPath: string): Promise<void> {
   const objectives = parseObjectives(o.objectives);
   if (o.guided) throw new UsageError("--guided profiles the model on this machine: it is for live mode (--model or --config), not --replay");
-  let text: string;
-  try {
-    text = readFileSync(poolPath, "utf8");
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code ?? "error";
-    throw new UsageError(`cannot read pool ${poolPath} (${code}); give the path of a measured pool in DynaSplit's CSV format`, { path: poolPath, cause: e });
+  if (o.deviceTargets !== undefined || o.serverTargets !== undefined) {
+    throw new UsageError("--device-targets and --server-targets choose live targets: in --replay the pool's edge-accelerator and server-accelerator columns are the targets");
   }
-  const [{ importDynasplitCsv }, { poolEvaluator }, { optimize }, { paretoDocument }] = await Promise.all([
+  const [{ readDynasplitPool }, { poolEvaluator }, { optimize }, { paretoDocument }] = await Promise.all([
     import("../contracts/dynasplitCsv.js"),
     import("../search/poolEvaluator.js"),
     import("../search/optimize.js"),
     import("../search/paretoDocument.js"),
   ]);
-  const sha256 = createHash("sha256").update(text).digest("hex");
-  const model = basename(poolPath, extname(poolPath)) || "pool";
-  let pool: ReturnType<typeof importDynasplitCsv>;
-  try {
-    pool = importDynasplitCsv(text, { model: { name: model, sha256 }, host: { name: "replay" }, fileName: poolPath });
-  } catch (e) {
-    // the pool is the user's file: a malformed one is a user error (exit 2)
-    if (e instanceof MalformedError) throw new UsageError(`${e.message}; fix the file or give a pool in DynaSplit's CSV format`, { path: poolPath, cause: e });
-    throw e;
-  }
+  const { pool, sha256, model } = readDynasplitPool(poolPath);
   let replay: ReturnType<typeof poolEvaluator>;
   try {
     replay = poolEvaluator(pool, { conditions: { network: o.network ?? null } });
@@ -82,6 +67,8 @@ export function optimizeCommand(): Command {
     .option("--replay <pool.csv>", "replay mode: answer every configuration from a measured pool (DynaSplit's CSV format)")
     .option("--model <model>", "live mode: measure every candidate of MODEL on this machine (a path, zoo name or paddle:cls)")
     .option("--config <file.yaml>", "live mode with full control from a YAML file (see configs/optimize.example.yaml)")
+    .option("--device-targets <list>", "live: device targets to search, comma-separated (default: what this machine runs: cpu, cpu:N and webgpu when it has a WebGPU adapter)")
+    .option("--server-targets <list>", "live: server targets to search (default: the local server's, as --device-targets; with --server, what that server runs)")
     .option("--network <name>", "network profile (live: default wifi-20mbps, or none; replay: recorded only, the pool's transfer times are used)")
     .option("--budget <n>", `unique completed evaluations (default: replay 20% of the valid space, live ${LIVE_DEFAULT_BUDGET})`)
     .option("--seed <s>", "seed of the search; the same seed gives the same run", "1")

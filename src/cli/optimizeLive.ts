@@ -6,7 +6,8 @@
  */
 import { dirname, resolve } from "node:path";
 import type { Command } from "commander";
-import type { Config } from "../contracts/measurement.js";
+import { z } from "zod";
+import { softwareAdapterLabel, type Config } from "../contracts/measurement.js";
 import { optimizeConfigAsOptions, readOptimizeConfig, type ObjectiveName } from "../contracts/optimizeConfig.js";
 import { env } from "../env.js";
 import { UsageError } from "../errors.js";
@@ -16,8 +17,18 @@ import type { LiveDimensionsSpec } from "../search/liveSpace.js";
 import { emitParetoDocument, LIVE_DEFAULT_BUDGET, OptimizeOptions, optimizeProgress, parseObjectives, type OptimizeCliOptions } from "./optimizeOutput.js";
 import { openProfiler, ProfilerOptions, storePath, type ProfilerCliOptions } from "./profilerOptions.js";
 
+const targetList = z
+  .string()
+  .min(1)
+  .transform((s) => s.split(",").map((x) => x.trim()))
+  .refine((l) => l.every((x) => x.length > 0), "give a comma-separated list of targets, e.g. cpu,cpu:1,webgpu");
+
 /** Live mode's options: the search's and the profiler's, validated together. */
-const LiveOptions = OptimizeOptions.extend(ProfilerOptions.shape).extend({ network: ProfilerOptions.shape.network });
+const LiveOptions = OptimizeOptions.extend(ProfilerOptions.shape).extend({
+  network: ProfilerOptions.shape.network,
+  deviceTargets: targetList.optional(),
+  serverTargets: targetList.optional(),
+});
 
 interface LivePlan {
   model: string;
@@ -57,7 +68,12 @@ function plan(raw: Record<string, unknown>, cmd: Command): LivePlan {
   return {
     model: o.model,
     profiler: ProfilerOptions.parse(o),
-    dimensions: file?.dimensions ?? {},
+    // the file's dimensions, with the target lists as merged above (the command line wins)
+    dimensions: {
+      ...(file?.dimensions ?? {}),
+      ...(o.deviceTargets === undefined ? {} : { deviceTarget: o.deviceTargets }),
+      ...(o.serverTargets === undefined ? {} : { serverTarget: o.serverTargets }),
+    },
     objectives,
     latencyStat: o.latencyStat,
     constraints,
@@ -74,6 +90,10 @@ function plan(raw: Record<string, unknown>, cmd: Command): LivePlan {
 export async function runLiveOptimize(o: OptimizeCliOptions, raw: Record<string, unknown>, cmd: Command): Promise<void> {
   const p = plan(raw, cmd);
   if (p.out !== undefined) outputDir(dirname(p.out), "out (the pareto file)");
+  // targets asked for that this machine cannot run are refused first, in one line (before the model is built or a server started)
+  const [{ parseExecutionTarget }, { ensureTargetAvailable }] = await Promise.all([import("../runtime/executionTarget.js"), import("../runtime/targetAvailability.js")]);
+  for (const t of p.dimensions.deviceTarget ?? []) await ensureTargetAvailable(parseExecutionTarget(t, "device"), "device");
+  if (p.profiler.server === undefined) for (const t of p.dimensions.serverTarget ?? []) await ensureTargetAvailable(parseExecutionTarget(t, "server"), "server");
   const progress = optimizeProgress({ mode: "live" });
   const tty = process.stderr.isTTY === true && !env().ci;
   const { profiler, warnings } = await openProfiler(p.model, p.profiler, tty ? () => {} : undefined);
@@ -115,6 +135,8 @@ export async function runLiveOptimize(o: OptimizeCliOptions, raw: Record<string,
       signal: controller.signal,
     });
     progress.done();
+    // points measured on a software GPU adapter (lavapipe, SwiftShader) say so in the file's notes too
+    const softwareNotes = [...new Set(result.evaluated.map((e) => softwareAdapterLabel(e.result.entry?.adapter)).filter((l): l is string => l !== null))];
     const doc = paretoDocument(result, {
       mode: "live",
       source: {
@@ -125,7 +147,7 @@ export async function runLiveOptimize(o: OptimizeCliOptions, raw: Record<string,
         link: profiler.linkDescription,
         serverEnergy: p.profiler.serverEnergy,
         deviceEnergy: profiler.deviceEnergyLabel,
-        notes: profiler.notes,
+        notes: [...profiler.notes, ...softwareNotes],
         ...(guided === null ? {} : { guided }),
       },
       model: p.model,

@@ -5,6 +5,7 @@
 import { resolve } from "node:path";
 import { z } from "zod";
 import { OBJECTIVES, USER_ALGORITHMS, type ObjectiveName } from "../contracts/optimizeConfig.js";
+import { onSoftwareAdapter, softwareAdapterLabel } from "../contracts/measurement.js";
 import type { ParetoFile } from "../contracts/paretoFile.js";
 import { env } from "../env.js";
 import { UsageError } from "../errors.js";
@@ -30,6 +31,9 @@ export const OptimizeOptions = z.object({
   minAccuracy: cliNumber(z.number().min(0).max(1, "--min-accuracy is a fraction in [0, 1], e.g. 0.6")).optional(),
   minThroughputPerS: cliNumber(z.number().positive()).optional(),
   population: cliNumber(z.number().int().min(2)).optional(),
+  /** live only (optimizeLive.ts parses the lists) */
+  deviceTargets: z.string().optional(),
+  serverTargets: z.string().optional(),
   out: z.string().min(1).optional(),
   json: z.boolean().default(false),
 });
@@ -115,13 +119,22 @@ export async function emitParetoDocument(doc: ParetoFile, o: Pick<OptimizeCliOpt
   );
   lines.push("", `Pareto front (${doc.front.length}):`, "  latency ms   p95 ms    energy J  accuracy   items/s  config");
   const num = (x: number | null | undefined, d: number) => (x === null || x === undefined ? "-" : x.toFixed(d));
+  const software = new Set<string>();
   for (const f of doc.front) {
     const cfg = doc.space.dimensions.map((d) => `${d.name}=${String(f.config[d.name])}`).join(" ");
+    // a point on a software adapter is never shown as an accelerator figure
+    const label = softwareAdapterLabel(f.adapter);
+    if (label !== null) software.add(label);
     lines.push(
-      `  ${num(f.latencyMs, 1).padStart(10)}  ${num(f.latency.p95, 1).padStart(7)}  ${num(f.energyJ.total, 3).padStart(10)}  ${num(f.accuracy?.value, 3).padStart(8)}  ${num(f.throughputPerS, 1).padStart(8)}  ${cfg}`,
+      `  ${num(f.latencyMs, 1).padStart(10)}  ${num(f.latency.p95, 1).padStart(7)}  ${num(f.energyJ.total, 3).padStart(10)}  ${num(f.accuracy?.value, 3).padStart(8)}  ${num(f.throughputPerS, 1).padStart(8)}  ${cfg}${label === null ? "" : "  [software GPU]"}`,
     );
   }
   if (doc.front.length === 0) lines.push("  (none: no evaluated configuration meets the constraints; relax --max-latency-ms, --min-accuracy or --min-throughput-per-s)");
+  const archived = doc.archive.filter((e) => onSoftwareAdapter(e.adapter)).length;
+  if (archived > 0) {
+    for (const l of software) lines.push(`  [software GPU] ${l}`);
+    lines.push(`${archived} of ${doc.archive.length} evaluated configurations ran on a software GPU adapter: their figures are not accelerator figures`);
+  }
   if (out !== undefined) lines.push("", `wrote ${resolve(out)}`);
   process.stdout.write(`${lines.join("\n")}\n`);
 }

@@ -7,7 +7,7 @@ import { defaultStateDir } from "../hw/cpufreqGuard.js";
 import { outputDir } from "../outputDir.js";
 import type { Profiler } from "../measure/profiler.js";
 import { addMeterOptions, MeterCliOptions } from "./meterOptions.js";
-import { ModelOptions } from "./modelOptions.js";
+import { addModelInputOptions, ModelOptions } from "./modelOptions.js";
 import { cliNumber } from "./cliNumber.js";
 
 export const ProfilerOptions = ModelOptions.extend({
@@ -33,15 +33,12 @@ export const ProfilerOptions = ModelOptions.extend({
 
 export type ProfilerCliOptions = z.infer<typeof ProfilerOptions>;
 
-const collect = (v: string, prev: string[] = []) => [...prev, v];
-
 /**
  * The measuring options. `--network` and `--json` are added by each command (optimize's
  * `--network` has a replay meaning too). `maxSeconds` is the per-configuration time cap's default.
  */
 export function addProfilerOptions(c: Command, defaults: { maxSeconds: number } = { maxSeconds: 30 }): Command {
-  c
-    .option("--input-shape <name=dims>", "concrete input shape where the model's is symbolic, e.g. x=1,3,48,192 (repeatable)", collect)
+  addModelInputOptions(c)
     .option("--input-size <n>", "input size for zoo models (default 224)")
     .option("--server <url>", "tail server URL (default: start a local splitwatt serve child on loopback)")
     .option("--server-model <name>", "the model's name on --server (it serves NAME.tail.<cut>)", "model")
@@ -76,7 +73,7 @@ export async function openProfiler(spec: string, o: ProfilerCliOptions, onProgre
   ]);
   // the store's directory before the model: a bad --store fails at once
   outputDir(dirname(resolve(storePath(o))), "--store");
-  const { resolved, analysis } = await openModel(spec, { ...o, maxTensors: 4 });
+  const { resolved, analysis } = await openModel(spec, { ...o, maxTensors: 4 }, { singleItem: "measurements are per request of one item" });
   const store = MeasurementStore.open(storePath(o));
   const accuracyCache = AccuracyCache.open(join(defaultStateDir(), "accuracy.jsonl"));
   const profiler = await Profiler.open({

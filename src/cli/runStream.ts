@@ -144,7 +144,7 @@ export function runStreamCommand(): Command {
             network,
             link: o.link,
             connections: 32,
-            serverTarget: o.serverTarget,
+            target: o.serverTarget,
             // one tail at a time on the local server: the server is one stage of the pipeline
             maxConcurrency: 1,
           });

@@ -4,7 +4,7 @@ import { Command, Option } from "commander";
 import { z } from "zod";
 import { env } from "../env.js";
 import { UsageError } from "../errors.js";
-import { parseInputShapes } from "./modelOptions.js";
+import { parseInputShapes, parseInputValues } from "./modelOptions.js";
 import { run } from "./run.js";
 import { cliNumber } from "./cliNumber.js";
 
@@ -25,6 +25,8 @@ const ServeOptions = z.object({
   cacheMb: cliNumber(z.number().positive()).default(1024),
   warmUp: z.array(z.string()).default([]),
   inputShape: z.array(z.string()).default([]),
+  inputValues: z.array(z.string()).default([]),
+  inputFile: z.array(z.string()).default([]),
   exitWithStdin: z.boolean().default(false),
   energy: z.enum(["auto", "off"], { error: "use auto or off" }).default("auto"),
   maxBatch: cliNumber(z.number().int().min(1).max(4096)).default(1),
@@ -42,7 +44,7 @@ export function serveCommand(): Command {
     .option("--token <token>", "require Authorization: Bearer <token> (env SPLITWATT_TOKEN)")
     .option("--tls-cert <file>", "serve HTTPS with this certificate (PEM)")
     .option("--tls-key <file>", "and this key (PEM)")
-    .option("--target <target>", "execution target: cpu, cpu:N (threads), cuda, tensorrt", "cpu")
+    .option("--target <target>", "execution target: cpu, cpu:N (threads), webgpu (GPU through onnxruntime's WebGPU provider, when this machine has an adapter), cuda, tensorrt", "cpu")
     .option("--max-concurrency <n>", "inferences run at once", "2")
     .option("--max-queue <n>", "requests waiting beyond that before 503 + Retry-After", "64")
     .option("--max-body-mb <mb>", "largest request body (413 beyond), and the largest tensor a codec may decode to", "64")
@@ -56,6 +58,8 @@ export function serveCommand(): Command {
     )
     .option("--warm-up <name>", "load this model or tail at start (repeatable)", collect)
     .option("--input-shape <name=dims>", "input shape for models whose inputs are symbolic (repeatable)", collect)
+    .option("--input-values <name=values>", "one item's values for an input, fed to the shape probe instead of zeros (repeatable; as in inspect)", collect)
+    .option("--input-file <file>", "input values from FILE.json or NAME=FILE.npy (repeatable; as in inspect)", collect)
     .option("--energy <mode>", "auto: measure each inference with this machine's energy counter (RAPL, hwmon, NVML, ...) and report it (energy_j); off", "auto")
     .option("--max-batch <n>", "server-side batching: requests for the same tail run as one onnxruntime call of at most N rows (1 = off)", "1")
     .option("--max-queue-delay-ms <ms>", "how long a partial batch waits for more requests (0: what is queued when a slot frees up)", "0")
@@ -79,12 +83,27 @@ export function serveCommand(): Command {
             throw new UsageError(`cannot read ${f}: give a PEM file`);
           }
         };
-        const [{ TailServer }, { parseExecutionTarget }, { shapeCache }, { defaultStateDir }] = await Promise.all([
+        const [{ TailServer }, { executionTargetName, parseExecutionTarget }, { ensureTargetAvailable }, { webgpuProbe }, { shapeCache }, { defaultStateDir }, { readInputFile }] = await Promise.all([
           import("../transport/tailServer.js"),
           import("../runtime/executionTarget.js"),
+          import("../runtime/targetAvailability.js"),
+          import("../runtime/webgpu.js"),
           import("../model/shapeCache.js"),
           import("../hw/cpufreqGuard.js"),
+          import("../runtime/inputFile.js"),
         ]);
+        const inputValues: Record<string, number[]> = {};
+        for (const [flag, values] of [...o.inputFile.map((f) => [`--input-file ${f}`, readInputFile(f)] as const), ["--input-values", parseInputValues(o.inputValues)] as const]) {
+          for (const [name, v] of Object.entries(values)) {
+            if (inputValues[name] !== undefined) throw new UsageError(`${flag}: input ${name} is given twice: give each input once`);
+            inputValues[name] = v;
+          }
+        }
+        const target = parseExecutionTarget(o.target, "server");
+        // refused in one line before anything starts (webgpu: the probe's reason and the fix)
+        await ensureTargetAvailable(target, "server");
+        const probe = target.kind === "webgpu" ? await webgpuProbe() : null;
+        const adapter = probe?.available === true ? probe.adapter : null;
         const log = (r: Record<string, unknown>) => process.stderr.write(`${JSON.stringify(r)}\n`);
         // the server's own energy source, reported per inference; an estimate is never reported
         let meter: import("../hw/energyMeter.js").EnergyMeter | undefined;
@@ -102,7 +121,8 @@ export function serveCommand(): Command {
           port: o.port,
           token: o.token ?? env().token,
           tls: o.tlsCert === undefined || o.tlsKey === undefined ? undefined : { cert: readPem(o.tlsCert), key: readPem(o.tlsKey) },
-          target: parseExecutionTarget(o.target, "server"),
+          target,
+          adapter,
           maxConcurrent: o.maxConcurrency,
           maxQueue: o.maxQueue,
           maxBodyBytes: Math.round(o.maxBodyMb * 2 ** 20),
@@ -114,6 +134,7 @@ export function serveCommand(): Command {
           timeoutMs: o.timeoutMs,
           cacheBytes: Math.round(o.cacheMb * 2 ** 20),
           inputShapes: parseInputShapes(o.inputShape),
+          inputValues,
           shapeCache: shapeCache({
             dir: join(defaultStateDir(), "analysis"),
             onWarning: (m) => log({ time: new Date().toISOString(), level: "warn", msg: "analysis cache", detail: m }),
@@ -150,6 +171,9 @@ export function serveCommand(): Command {
           models: Object.keys(models),
           auth: server.opts.token !== undefined,
           batching: o.maxBatch > 1 ? { maxBatch: o.maxBatch, maxQueueDelayMs: o.maxQueueDelayMs } : null,
+          target: executionTargetName(target),
+          // the GPU adapter tails run on; software: a CPU implementation of Vulkan (lavapipe), not an accelerator
+          ...(adapter === null ? {} : { adapter }),
           // the energy source reported per inference, or null (none, or only an estimate: not reported)
           energy: meter?.device.map((d) => d.id) ?? null,
         });

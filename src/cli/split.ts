@@ -52,6 +52,8 @@ export function splitCommand(): Command {
           version: 1,
           model: { spec, path: resolved.path, sha256: analysis.model.sha256, opset: analysis.model.opset },
           inputShapes: analysis.inputShapes,
+          batch: analysis.batch,
+          inputValues: Object.keys(analysis.inputValues),
           cut: { index: cut.index, position: cut.position, node: cut.node, tensors: cut.tensors, bytes: cut.bytes, headMacs: cut.headMacs, naturalBottleneck: cut.naturalBottleneck },
           totalMacs: analysis.totalMacs,
           head: written.head === null ? null : { file: "head.onnx", bytes: written.head },
@@ -66,7 +68,7 @@ export function splitCommand(): Command {
           process.stdout.write(
             `cut ${cut.index} of ${spec}: ${cut.tensors.map((t) => `${t.name}[${t.shape.join("x")}]`).join(", ")} (${cut.bytes} bytes)\n` +
               `wrote ${[written.head === null ? null : "head.onnx", written.tail === null ? null : "tail.onnx", "split.json"].filter((x) => x !== null).join(", ")} to ${out}` +
-              `${check ? `; head then tail matches the full model (max abs diff ${check.maxAbsDiff})` : ""}\n`,
+              `${check ? `; head then tail matches the full model${analysis.batch === 1 ? "" : ` at batch ${analysis.batch}`} (max abs diff ${check.maxAbsDiff})` : ""}\n`,
           );
       }),
     );

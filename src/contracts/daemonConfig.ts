@@ -91,6 +91,11 @@ const fields = {
   serverBoard: z.string().min(1),
   /** server energy accounting when the server reports none: marginal or node (default: as the front was measured) */
   serverEnergy: z.enum(["marginal", "node"], { error: "serverEnergy is marginal or node" }),
+  /**
+   * what the `estimate` device source scales by: system (all CPUs, the board's; default) or process
+   * (the daemon's own CPU time: when other work shares the machine, e.g. a bench with the tail server on it)
+   */
+  utilisation: z.enum(["system", "process"], { error: "utilisation is system or process" }),
   /** board profile for the `estimate` device source */
   board: z.string().min(1),
   /** network profile for radio energy; default the front's */
@@ -145,6 +150,7 @@ export const daemonOptionsSchema = daemonConfigFileSchema.extend({
   maxBodyMb: fields.maxBodyMb.default(64),
   requestTimeoutMs: fields.requestTimeoutMs.default(30_000),
   preprocess: fields.preprocess.default("auto"),
+  utilisation: fields.utilisation.default("system"),
   logRequests: fields.logRequests.default(false),
   recentDecisions: fields.recentDecisions.default(50),
 });

@@ -30,6 +30,9 @@
  * Numbers are written the way Python prints floats (`1200.0`, `1e-05`), so their files
  * round-trip byte for byte; an empty cell reads as null where the field may be null.
  */
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { basename, extname } from "node:path";
 import { MalformedError, UsageError } from "../errors.js";
 import { measurementKey, wilson95, type Config, type ConfigValue, type Measurement } from "./measurement.js";
 
@@ -256,6 +259,28 @@ export function importDynasplitCsv(text: string, opts: ImportOptions): Measureme
     out.push(m);
   }
   return out;
+}
+
+/**
+ * A measured pool file in DynaSplit's CSV format, read for replay: the runs, the file's sha256
+ * and a model name from the file name. A missing or malformed file is the user's error (exit 2).
+ */
+export function readDynasplitPool(poolPath: string): { pool: Measurement[]; sha256: string; model: string } {
+  let text: string;
+  try {
+    text = readFileSync(poolPath, "utf8");
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? "error";
+    throw new UsageError(`cannot read pool ${poolPath} (${code}); give the path of a measured pool in DynaSplit's CSV format`, { path: poolPath, cause: e });
+  }
+  const sha256 = createHash("sha256").update(text).digest("hex");
+  const model = basename(poolPath, extname(poolPath)) || "pool";
+  try {
+    return { pool: importDynasplitCsv(text, { model: { name: model, sha256 }, host: { name: "replay" }, fileName: poolPath }), sha256, model };
+  } catch (e) {
+    if (e instanceof MalformedError) throw new UsageError(`${e.message}; fix the file or give a pool in DynaSplit's CSV format`, { path: poolPath, cause: e });
+    throw e;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -60,6 +60,58 @@ export const UNKNOWN_CONDITIONS: Conditions = {
   radio: null,
 };
 
+/**
+ * The GPU adapter a WebGPU session ran on (src/runtime/webgpu.ts names it from the Vulkan
+ * loader's devices: onnxruntime-node does not report it). `software`: a CPU implementation of
+ * Vulkan (lavapipe/llvmpipe, SwiftShader), so its figures are NOT accelerator figures; null when
+ * the adapter could not be identified.
+ */
+export const webgpuAdapterSchema = z.strictObject({
+  /** "nvidia", "intel", "arm", "mesa" (lavapipe), ...: the Vulkan vendor */
+  vendor: z.string().min(1),
+  /** GPU architecture; null where neither onnxruntime-node nor Vulkan names it */
+  architecture: z.string().min(1).nullable(),
+  /** the device, e.g. "llvmpipe (LLVM 15.0.6, 256 bits)" */
+  device: z.string().min(1),
+  /** the Vulkan driver, e.g. "llvmpipe"; null when unknown */
+  driver: z.string().min(1).nullable(),
+  /** driver details, e.g. "Mesa 25.0.7-2~bpo12+1 (LLVM 15.0.6)" */
+  description: z.string(),
+  software: z.boolean().nullable(),
+  /** how it was named: the only Vulkan device, the one Dawn ranks first among several, or not at all */
+  identifiedBy: z.enum(["only-vulkan-device", "dawn-ranking", "unknown"]),
+});
+export type WebGpuAdapter = z.infer<typeof webgpuAdapterSchema>;
+
+/** Which adapter the head (device) and the tail (server) ran on; null = not on a GPU (a CPU target) or nothing ran there. */
+export const adaptersSchema = z.strictObject({ device: webgpuAdapterSchema.nullable(), server: webgpuAdapterSchema.nullable() });
+export type Adapters = z.infer<typeof adaptersSchema>;
+
+/** True when any part ran on a software adapter (lavapipe, SwiftShader): such figures are not accelerator figures. */
+export function onSoftwareAdapter(adapter: Adapters | undefined): boolean {
+  return adapter?.device?.software === true || adapter?.server?.software === true;
+}
+
+/** The one-line label every output gives a measurement on a software adapter (null when none ran on one). */
+export function softwareAdapterLabel(adapter: Adapters | undefined): string | null {
+  if (!onSoftwareAdapter(adapter)) return null;
+  const parts = (["device", "server"] as const).flatMap((side) => {
+    const a = adapter?.[side];
+    return a?.software === true ? [`${side === "device" ? "head" : "tail"} on ${a.device}`] : [];
+  });
+  return `software GPU (${parts.join(", ")}): a CPU implementation of Vulkan, not accelerator figures`;
+}
+
+/**
+ * What switching to this configuration costs beyond a steady request, ms, as measured: the
+ * accelerator's (loading the head session on its target plus the first run's extra time, which
+ * on WebGPU is shader compilation: src/runtime/warmUp.ts acceleratorSwitchCostMs) and the GPU
+ * frequency's (the measured time to set it: src/hw/gpufreq.ts gpuFreqSwitchCostMs). null where
+ * not measured (no head; no GPU frequency dimension).
+ */
+export const switchCostSchema = z.strictObject({ acceleratorMs: z.number().nonnegative().nullable(), gpuFreqMs: z.number().nonnegative().nullable() });
+export type SwitchCost = z.infer<typeof switchCostSchema>;
+
 export const measurementSchema = z.strictObject({
   version: z.literal(1),
   /** `measurementKey(config, host.name, model.sha256)`; checked on append and on read */
@@ -131,6 +183,10 @@ export const measurementSchema = z.strictObject({
       stagesMs: z.strictObject({ head: nonNeg, transfer: nonNeg, tail: nonNeg }).nullable(),
     })
     .optional(),
+  /** the GPU adapters the head and tail ran on (absent in records before it was added) */
+  adapter: adaptersSchema.optional(),
+  /** the measured switch cost (absent in records before it was added, and in imported ones) */
+  switchCost: switchCostSchema.optional(),
   measuredAt: z.iso.datetime({ offset: true }),
   source: z.enum(["measured", "replay", "imported"]),
 });

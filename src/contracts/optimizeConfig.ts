@@ -29,6 +29,10 @@ const stringList = z.union([z.string().min(1).transform((s) => s.split(",").map(
 export const optimizeConfigSchema = z.strictObject({
   model: z.string().min(1),
   inputShape: z.record(z.string(), z.array(z.number().int().positive())).optional(),
+  /** per input, one item's values (row-major) instead of synthetic ones */
+  inputValues: z.record(z.string(), z.union([z.number(), z.array(z.number()).min(1)])).optional(),
+  /** FILE.json or NAME=FILE.npy, relative to the YAML file */
+  inputFile: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
   inputSize: z.number().int().positive().optional(),
   server: z.url().optional(),
   serverModel: z.string().min(1).optional(),
@@ -44,6 +48,7 @@ export const optimizeConfigSchema = z.strictObject({
     .strictObject({
       split: z.union([z.enum(["all", "bottlenecks"]), z.array(z.number().int().min(0)).min(2)]).optional(),
       cpuFreqMHz: z.union([z.literal("all"), z.array(z.number().positive()).min(1)]).optional(),
+      gpuFreqMHz: z.union([z.literal("all"), z.array(z.number().positive()).min(1)]).optional(),
       deviceTarget: stringList.optional(),
       serverTarget: stringList.optional(),
       codec: stringList.optional(),
@@ -119,15 +124,26 @@ export function readOptimizeConfig(path: string): OptimizeConfigFile {
 
 /**
  * The file as the command's options (commander's camelCase names), leaving out what the file
- * does not set. `out` is resolved against the file's directory; `inputShape` becomes the
- * command line's `NAME=D1,D2,...` list; `dimensions` has no command-line form and stays grouped.
+ * does not set. `out` and `inputFile` are resolved against the file's directory; `inputShape`
+ * and `inputValues` become the command line's `NAME=D1,D2,...` lists;
+ * `dimensions.deviceTarget` / `serverTarget` become `--device-targets` / `--server-targets`
+ * (comma lists); the other dimensions have no command-line form and stay grouped.
  */
 export function optimizeConfigAsOptions(file: OptimizeConfigFile, fileDir: string): Record<string, unknown> {
-  const { measure, constraints, inputShape, out, objectives, ...flat } = file;
+  const { measure, constraints, inputShape, inputValues, inputFile, out, objectives, ...flat } = file;
   const o: Record<string, unknown> = { ...flat, ...measure, ...constraints };
   if (inputShape !== undefined) o.inputShape = Object.entries(inputShape).map(([k, v]) => `${k}=${v.join(",")}`);
+  if (inputValues !== undefined) o.inputValues = Object.entries(inputValues).map(([k, v]) => `${k}=${(typeof v === "number" ? [v] : v).map(String).join(",")}`);
+  if (inputFile !== undefined) {
+    o.inputFile = (typeof inputFile === "string" ? [inputFile] : inputFile).map((f) => {
+      const npy = /^(.+)=(.+\.npy)$/i.exec(f);
+      return npy === null ? resolve(fileDir, f) : `${npy[1]}=${resolve(fileDir, npy[2] as string)}`;
+    });
+  }
   if (objectives !== undefined) o.objectives = objectives.join(",");
   if (out !== undefined) o.out = resolve(fileDir, out);
+  if (file.dimensions?.deviceTarget !== undefined) o.deviceTargets = file.dimensions.deviceTarget.join(",");
+  if (file.dimensions?.serverTarget !== undefined) o.serverTargets = file.dimensions.serverTarget.join(",");
   for (const k of Object.keys(o)) if (o[k] === undefined) delete o[k];
   return o;
 }

@@ -10,7 +10,8 @@
  *   Entry = { config, key, latencyMs, latency: { p50, p95, p99, max, n, samples },
  *             breakdownMs: { head, encode, transfer, server, decode }, bytes, wireBytes,
  *             energyJ: { device, network, server, total }, energySource: { device, network, server },
- *             accuracy: { value, n, ci95 } | null, conditions }
+ *             accuracy: { value, n, ci95 } | null, conditions,
+ *             adapter?: { device, server }, switchCost?: { acceleratorMs, gpuFreqMs } }
  *
  * `front` is the non-dominated feasible set under the conditions measured; `archive` holds
  * every evaluated configuration (front included), because one dominated under the measured
@@ -18,6 +19,10 @@
  * re-predicts it (src/predict/costModel.ts). `latencyMs` is the mean; `latency.samples` is a
  * bounded, sorted sample of the per-inference latencies (at most MAX_LATENCY_SAMPLES evenly
  * spaced order statistics), for deadline-aware policies.
+ *
+ * `adapter` (which GPU adapter the head and the tail ran on, `software: true` for lavapipe /
+ * SwiftShader: not accelerator figures) and `switchCost` (what the daemon counts when it changes
+ * accelerator or GPU frequency) are optional additions to version 2: files without them load.
  *
  * Version 1 files (front only, no per-part data) still load: `readParetoFile` upgrades them with
  * the unknown parts null and says so in one warning.
@@ -28,7 +33,17 @@ import { basename, dirname, join } from "node:path";
 import { z } from "zod";
 import { IoError, MalformedError, UsageError } from "../errors.js";
 import { outputDir } from "../outputDir.js";
-import { canonicalConfigKey, conditionsSchema, configSchema, ENERGY_SOURCES, UNKNOWN_CONDITIONS, type Config, type Measurement } from "./measurement.js";
+import {
+  adaptersSchema,
+  canonicalConfigKey,
+  conditionsSchema,
+  configSchema,
+  ENERGY_SOURCES,
+  switchCostSchema,
+  UNKNOWN_CONDITIONS,
+  type Config,
+  type Measurement,
+} from "./measurement.js";
 import { OBJECTIVES, SEARCH_ALGORITHMS } from "./optimizeConfig.js";
 
 /** Latency samples kept per entry (evenly spaced order statistics of the measured ones). */
@@ -74,6 +89,10 @@ export const paretoEntrySchema = z.strictObject({
   conditions: conditionsSchema,
   /** items per second: measured through the pipeline, or 1000 / the mean latency one at a time; absent in older files */
   throughputPerS: z.number().positive().nullable().optional(),
+  /** the GPU adapters the head and tail ran on (null: a CPU target); absent in files before it was added */
+  adapter: adaptersSchema.optional(),
+  /** the measured cost of switching to this configuration's accelerator and GPU frequency; absent where not measured */
+  switchCost: switchCostSchema.optional(),
 });
 export type ParetoEntry = z.infer<typeof paretoEntrySchema>;
 
@@ -190,6 +209,8 @@ export function entryOfMeasurement(m: Measurement): ParetoEntry {
     accuracy: m.accuracy === null ? null : { value: m.accuracy.value, n: m.accuracy.n, ci95: m.accuracy.ci95 },
     conditions: m.conditions ?? { ...UNKNOWN_CONDITIONS, network: typeof m.host.network === "string" ? m.host.network : null },
     throughputPerS: m.throughputPerS ?? (m.latencyMs.mean > 0 ? 1000 / m.latencyMs.mean : null),
+    ...(m.adapter === undefined ? {} : { adapter: { device: m.adapter.device, server: m.adapter.server } }),
+    ...(m.switchCost === undefined ? {} : { switchCost: { ...m.switchCost } }),
   };
 }
 

@@ -24,6 +24,8 @@ const shape = {
   hysteresis: z.number().min(0).lt(1),
   /** splitwatt: time and energy of one CPU-frequency switch (default none; the daemon measures it) */
   switchCost: z.strictObject({ timeMs: z.number().nonnegative(), energyJ: z.number().nonnegative() }),
+  /** random: seed of its draws (the same seed, arrival time and deadline give the same choice; default 1) */
+  seed: z.number().int().min(0).max(0xffffffff),
   /** static: the configuration, as an object or as `dim=value,dim=value` */
   config: z.union([z.string().min(1), configSchema]),
 };
@@ -38,6 +40,7 @@ export const policyOptionsSchema = z.strictObject({
   cvFloor: shape.cvFloor.default(0.01),
   hysteresis: shape.hysteresis.default(0.05),
   switchCost: shape.switchCost.default({ timeMs: 0, energyJ: 0 }),
+  seed: shape.seed.default(1),
   config: shape.config.optional(),
 });
 export type PolicyOptionsInput = z.input<typeof policyOptionsSchema>;

@@ -2,6 +2,7 @@ import { basename, join } from "node:path";
 import { RejectedError, UnsupportedError, UsageError } from "../errors.js";
 import { cpufreqGuard, type CpufreqGuard, type SavedPolicy } from "./cpufreqGuard.js";
 import { cpufreqHold, type FrequencyHold } from "./cpufreqHold.js";
+import { attributeIO, type AttributeIO } from "./attributeIO.js";
 import { ioError } from "./ioError.js";
 import { minMaxWritePlan } from "./minMaxWritePlan.js";
 import type { CpufreqPolicy, SetFrequencyResult } from "./cpufreqPolicy.js";
@@ -71,11 +72,13 @@ export class Cpufreq {
   /** the restore guard (state file + exit hooks); share it with Gpufreq so both write one state file */
   readonly guard: CpufreqGuard;
   private readonly snapTolerance: number;
+  private readonly attributes: AttributeIO;
   private recovered = false;
 
   constructor(opts: CpufreqOptions = {}) {
     this.roots = roots(opts);
     this.snapTolerance = opts.snapTolerance ?? 0.01;
+    this.attributes = attributeIO(this.roots.io, WRITE_HINTS);
     this.guard = cpufreqGuard({ roots: this.roots, stateDir: opts.stateDir, installHooks: opts.restoreOnExit ?? true, onWarning: (w) => this.warnings.push(w) });
   }
 
@@ -300,25 +303,15 @@ export class Cpufreq {
   }
 
   private async write(p: CpufreqPolicy, file: string, value: string): Promise<void> {
-    const path = join(p.path, file);
-    try {
-      await this.roots.io.write(path, value);
-    } catch (err) {
-      throw ioError(err, "write", path, WRITE_HINTS, value);
-    }
+    await this.attributes.write(join(p.path, file), value);
   }
 
   private async readText(p: CpufreqPolicy, file: string): Promise<string> {
-    const path = join(p.path, file);
-    const [r] = await this.roots.io.readMany([path]);
-    if (r === undefined || !r.ok) throw ioError(r, "read", path);
-    return r.text;
+    return this.attributes.read(join(p.path, file));
   }
 
   private async readCur(p: CpufreqPolicy): Promise<number | null> {
-    const [r] = await this.roots.io.readMany([join(p.path, "scaling_cur_freq")]);
-    if (r === undefined || !r.ok || !/^\d+$/.test(r.text.trim())) return null;
-    return Number(r.text.trim());
+    return this.attributes.readUInt(join(p.path, "scaling_cur_freq"));
   }
 }
 

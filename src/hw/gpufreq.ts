@@ -3,7 +3,7 @@ import { RejectedError, UnsupportedError, UsageError } from "../errors.js";
 import { snapFrequency } from "./cpufreq.js";
 import { cpufreqGuard, type CpufreqGuard } from "./cpufreqGuard.js";
 import { gpuFreqFiles, type GpuFreqKind } from "./gpuFreqFiles.js";
-import { ioError } from "./ioError.js";
+import { attributeIO, type AttributeIO } from "./attributeIO.js";
 import { minMaxWritePlan } from "./minMaxWritePlan.js";
 import { parseUInt, parseWords } from "./parse.js";
 import type { SavedGpu } from "./restoreGpus.js";
@@ -55,6 +55,18 @@ export interface SetGpuFrequencyResult {
   method: SetGpuFrequencyMethod;
   /** the current frequency right after the change (null when unreadable) */
   curKHz: number | null;
+  /** how long the change took, ms: reading the device, writing and verifying (gpuFreqSwitchCostMs) */
+  setMs: number;
+}
+
+/**
+ * The switch cost of a GPU frequency, ms, as the daemon counts it when it changes the GPU clock:
+ * the measured time of the change (Gpufreq.setFrequency / setAll: every write and its
+ * verification, one GPU after another). It does not include the clock's settling inside the GPU,
+ * which sysfs does not show.
+ */
+export function gpuFreqSwitchCostMs(results: readonly Pick<SetGpuFrequencyResult, "setMs">[]): number {
+  return results.reduce((sum, r) => sum + r.setMs, 0);
 }
 
 export interface GpufreqOptions extends HwRootOptions {
@@ -88,11 +100,13 @@ export class Gpufreq {
   readonly warnings: string[] = [];
   readonly guard: CpufreqGuard;
   private readonly snapTolerance: number;
+  private readonly attributes: AttributeIO;
   private recovered = false;
 
   constructor(opts: GpufreqOptions = {}) {
     this.roots = roots(opts);
     this.snapTolerance = opts.snapTolerance ?? 0.01;
+    this.attributes = attributeIO(this.roots.io, WRITE_HINTS);
     this.guard = opts.guard ?? cpufreqGuard({ roots: this.roots, stateDir: opts.stateDir, installHooks: opts.restoreOnExit ?? true });
   }
 
@@ -281,6 +295,12 @@ export class Gpufreq {
    * min <= max (verified by reading the limits back).
    */
   async setFrequency(idOrName: string, requestedKHz: number): Promise<SetGpuFrequencyResult> {
+    const t0 = performance.now();
+    const r = await this.applyFrequency(idOrName, requestedKHz);
+    return { ...r, setMs: performance.now() - t0 };
+  }
+
+  private async applyFrequency(idOrName: string, requestedKHz: number): Promise<Omit<SetGpuFrequencyResult, "setMs">> {
     this.prepareChange();
     const d = await this.device(idOrName);
     const target = this.target(d, requestedKHz);
@@ -327,25 +347,16 @@ export class Gpufreq {
   }
 
   private async write(d: GpuFreqDevice, file: string, value: string): Promise<void> {
-    const path = join(d.path, file);
-    try {
-      await this.roots.io.write(path, value);
-    } catch (err) {
-      throw ioError(err, "write", path, WRITE_HINTS, value);
-    }
+    await this.attributes.write(join(d.path, file), value);
   }
 
   private async readText(d: GpuFreqDevice, file: string): Promise<string> {
-    const path = join(d.path, file);
-    const [r] = await this.roots.io.readMany([path]);
-    if (r === undefined || !r.ok) throw ioError(r, "read", path);
-    return r.text;
+    return this.attributes.read(join(d.path, file));
   }
 
   private async readCur(d: GpuFreqDevice): Promise<number | null> {
-    const [r] = await this.roots.io.readMany([join(d.path, gpuFreqFiles(d.kind).cur)]);
-    if (r === undefined || !r.ok || !/^\d+$/.test(r.text.trim())) return null;
-    return kHzOf(Number(r.text.trim()), d.kind);
+    const v = await this.attributes.readUInt(join(d.path, gpuFreqFiles(d.kind).cur));
+    return v === null ? null : kHzOf(v, d.kind);
   }
 }
 

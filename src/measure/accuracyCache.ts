@@ -1,5 +1,5 @@
 /**
- * Accuracy per (model hash, cut, codec, evaluation set): it does not depend on frequency or
+ * Accuracy per (model hash, cut, codec, evaluation set, given input values): it does not depend on frequency or
  * target, so it is measured once and kept in an append-only JSON-lines file (one fsync'd line
  * per entry; a partial last line from a crash is ignored).
  */
@@ -18,8 +18,9 @@ const EntrySchema = z.object({
   evalSet: z.enum(["paddle-cls", "agreement"]),
 });
 
-export function accuracyKey(modelSha256: string, cut: number, codec: string, evalSet: string, n: number): string {
-  return `${modelSha256}|cut=${cut}|codec=${codec}|set=${evalSet}|n=${n}`;
+/** `inputs`: the digest of given input values (inputValuesDigest), null when none were given. */
+export function accuracyKey(modelSha256: string, cut: number, codec: string, evalSet: string, n: number, inputs: string | null = null): string {
+  return `${modelSha256}|cut=${cut}|codec=${codec}|set=${evalSet}|n=${n}${inputs === null ? "" : `|inputs=${inputs.slice(0, 16)}`}`;
 }
 
 export class AccuracyCache {

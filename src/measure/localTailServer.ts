@@ -4,7 +4,9 @@
  * process exits first, so no server is left behind.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { dirname, resolve } from "node:path";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { IoError } from "../errors.js";
 
@@ -16,6 +18,8 @@ export interface LocalTailServerOptions {
   /** execution target of the server (default cpu) */
   target?: string | undefined;
   inputShapes?: Record<string, number[]> | undefined;
+  /** one item's values per input (handed over as an --input-file the child reads before it listens) */
+  inputValues?: Readonly<Record<string, readonly number[]>> | undefined;
   /** names to load before listening */
   warmUp?: string[] | undefined;
   /** command prefix, e.g. ["ip", "netns", "exec", NS] to run the server in a namespace */
@@ -56,6 +60,20 @@ export class LocalTailServer {
     const args = [splitwattBin(), "serve", "--host", opts.host ?? "127.0.0.1", "--port", "0", "--target", opts.target ?? "cpu", "--exit-with-stdin"];
     for (const [name, path] of Object.entries(opts.models)) args.push("--model", `${name}=${path}`);
     for (const [name, dims] of Object.entries(opts.inputShapes ?? {})) args.push("--input-shape", `${name}=${dims.join(",")}`);
+    // values go in a file (an argument may hold 128 KiB at most); the child reads it before listening
+    const valuesDir = Object.keys(opts.inputValues ?? {}).length === 0 ? null : mkdtempSync(join(tmpdir(), "sw-input-values-"));
+    if (valuesDir !== null) {
+      writeFileSync(join(valuesDir, "values.json"), JSON.stringify(opts.inputValues));
+      args.push("--input-file", join(valuesDir, "values.json"));
+    }
+    try {
+      return await LocalTailServer.spawnChild(opts, args);
+    } finally {
+      if (valuesDir !== null) rmSync(valuesDir, { recursive: true, force: true });
+    }
+  }
+
+  private static async spawnChild(opts: LocalTailServerOptions, args: string[]): Promise<LocalTailServer> {
     for (const w of opts.warmUp ?? []) args.push("--warm-up", w);
     if (opts.maxConcurrency !== undefined) args.push("--max-concurrency", String(opts.maxConcurrency));
     if (opts.maxBatch !== undefined) args.push("--max-batch", String(opts.maxBatch));

@@ -25,7 +25,21 @@ export interface NodeProfile {
 interface TraceEvent {
   cat?: string;
   name?: string;
+  /** start, µs from the session's start */
+  ts?: number;
   dur?: number;
+}
+
+/**
+ * The events after the first run's `model_run` window (the warm-up: on WebGPU its kernels
+ * include shader compilation, ~1000x a steady run on lavapipe), and how many runs they leave out
+ * (1; 0 when the trace has no `model_run` event, and nothing is left out).
+ */
+export function afterFirstRun(events: readonly TraceEvent[]): { events: TraceEvent[]; dropped: 0 | 1 } {
+  const first = events.find((e) => e.cat === "Session" && e.name === "model_run" && typeof e.ts === "number" && typeof e.dur === "number");
+  if (first === undefined) return { events: [...events], dropped: 0 };
+  const end = (first.ts as number) + (first.dur as number);
+  return { events: events.filter((e) => typeof e.ts !== "number" || e.ts >= end), dropped: 1 };
 }
 
 /** Per-node mean times from a trace: events `<node name>_kernel_time` of category Node, dur in µs. */
@@ -47,7 +61,8 @@ export function nodeTimesFromTrace(events: readonly TraceEvent[], nodeNames: rea
 }
 
 /**
- * Profile `runs` runs (after one warm-up) of the whole model with these session options.
+ * Profile `runs` runs (after one warm-up, whose times are left out) of the whole model with
+ * these session options.
  * Kernel time of nodes the trace names differently (fused or renamed) is spread over the
  * compute nodes in proportion to their MACs.
  */
@@ -57,18 +72,18 @@ export async function nodeProfile(a: ModelAnalysis, target: ExecutionTarget, run
     // the profile purpose turns optimisation off: every compute node keeps its name, so the trace maps onto the cuts
     const session = await createSession(a.model.bytes, { target, purpose: "profile", profileFilePrefix: join(dir, "p"), label: a.model.path });
     const feeds = modelInputs(a, { seed: 11 });
-    await session.run(feeds); // warm-up, in the trace too: counted below as one more run
+    await session.run(feeds); // warm-up: left out of the trace's times below (afterFirstRun)
     const t0 = performance.now();
     for (let i = 0; i < runs; i++) await session.run(feeds);
     const runMs = (performance.now() - t0) / runs;
     session.endProfiling();
     await session.release();
     const file = readdirSync(dir).find((f) => f.endsWith(".json"));
-    const events = file === undefined ? [] : (JSON.parse(readFileSync(join(dir, file), "utf8")) as TraceEvent[]);
+    const trace = afterFirstRun(file === undefined ? [] : (JSON.parse(readFileSync(join(dir, file), "utf8")) as TraceEvent[]));
     const { nodeMs, unmatchedMs } = nodeTimesFromTrace(
-      events,
+      trace.events,
       a.graph.compute.map((n) => n.name),
-      runs + 1,
+      runs + 1 - trace.dropped,
     );
     const matchedMs = nodeMs.reduce((s, x) => s + x, 0);
     if (unmatchedMs > 0) {

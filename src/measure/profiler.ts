@@ -1,23 +1,34 @@
 /**
- * The profiler: one configuration (split, device CPU frequency, device target, server target,
- * codec) -> one Measurement, for real. It sets the frequency (restored after), runs the head
- * here, sends the cut tensors through the codec to a tail server (a local `splitwatt serve`
- * child when no URL is given), repeats requests until the latency interval is tight or the time
- * cap is reached, and accounts energy by part with the source of each figure. Measurements go
- * to a store and are reused: nothing is measured twice.
+ * The profiler: one configuration (split, device CPU frequency, device GPU frequency, device
+ * target, server target, codec) -> one Measurement, for real. It sets the frequencies (restored
+ * after), runs the head here, sends the cut tensors through the codec to a tail server (a local
+ * `splitwatt serve` child per server target when no URL is given), repeats requests until the
+ * latency interval is tight or the time cap is reached, and accounts energy by part with the
+ * source of each figure. Measurements go to a store and are reused: nothing is measured twice.
+ *
+ * A head is warmed up when its session is opened (SplitExecutor.warmUpHead: the first run, which
+ * compiles shaders on WebGPU, is never a measured request); its session creation, first run and
+ * steady state go into the record's host facts (`warmUp`) and its switch cost into `switchCost`,
+ * with the GPU clock's measured set time. The record names the GPU adapter the head and the tail
+ * ran on (`adapter`; `software: true` for lavapipe / SwiftShader: not accelerator figures).
  */
 import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import type * as ort from "onnxruntime-node";
-import { measurementKey, type Conditions, type Config, type EnergySourceName, type Measurement } from "../contracts/measurement.js";
+import { measurementKey, softwareAdapterLabel, type Adapters, type Conditions, type Config, type EnergySourceName, type Measurement, type WebGpuAdapter } from "../contracts/measurement.js";
 import { UsageError } from "../errors.js";
 import { boardProfile, type BoardProfile } from "../hw/boardProfile.js";
 import { Cpufreq, type SetFrequencyResult } from "../hw/cpufreq.js";
 import { EnergyMeter, type EnergyWindow } from "../hw/energyMeter.js";
 import type { HwRootOptions } from "../hw/roots.js";
 import type { ModelAnalysis } from "../model/cutPoints.js";
-import { canonicalTargetName, parseExecutionTarget } from "../runtime/executionTarget.js";
+import { Gpufreq, gpuFreqSwitchCostMs, type GpuFreqDevice, type SetGpuFrequencyResult } from "../hw/gpufreq.js";
+import { canonicalTargetName, parseExecutionTarget, usesGpuAdapter } from "../runtime/executionTarget.js";
+import { ensureTargetAvailable, offeredTargets } from "../runtime/targetAvailability.js";
+import { acceleratorSwitchCostMs, type HeadWarmUp } from "../runtime/warmUp.js";
+import { webgpuProbe } from "../runtime/webgpu.js";
 import { modelInputs } from "../runtime/modelInputs.js";
+import { inputValuesDigest } from "../runtime/syntheticInputs.js";
 import { SplitExecutor, type ExecutionResult } from "../runtime/splitExecutor.js";
 import { codecName, parseCodec, type CodecSpec } from "../transport/codecs/codecs.js";
 import { networkProfile, radioEnergyJ, type NetworkProfile } from "../transport/networkProfile.js";
@@ -36,10 +47,16 @@ import type { ServerKind } from "../transport/tritonCodec.js";
 
 export type { LinkMode };
 
-/** One live configuration. `cpuFreqMHz` "current" leaves the frequency alone (machines without cpufreq). */
+/**
+ * One live configuration. `cpuFreqMHz` "current" leaves the frequency alone (machines without
+ * cpufreq). `gpuFreqMHz`, where given, pins the board's GPU clock (the first GPU Gpufreq lists);
+ * absent, the GPU clock is left alone and the config has no such dimension (its store key is
+ * unchanged).
+ */
 export interface LiveConfig {
   split: number;
   cpuFreqMHz: number | "current";
+  gpuFreqMHz?: number | undefined;
   deviceTarget: string;
   serverTarget: string;
   codec: string;
@@ -109,6 +126,13 @@ export interface ProfileResult {
   notes: string[];
 }
 
+/** An open head: its executor and what warming it up took. */
+interface OpenExecutor {
+  key: string;
+  x: SplitExecutor;
+  warm: HeadWarmUp | null;
+}
+
 /** One measured request: what the executor saw, and the device's energy window (settled with the others before it is used). */
 interface Sample {
   run: ExecutionResult;
@@ -119,15 +143,22 @@ const mean = (xs: readonly number[]): number => (xs.length === 0 ? 0 : xs.reduce
 
 export class Profiler {
   readonly notes: string[] = [];
+  /** tail connections by server target (a local child per target; one for a given URL) */
+  private readonly connections = new Map<string, TailConnection>();
+  /** the connection of the last split request */
   private connection: TailConnection | null = null;
   /** the executor of the last (split, device target): heads load once per cut and target */
-  private executor: { key: string; x: SplitExecutor } | null = null;
+  private executor: OpenExecutor | null = null;
   private closed = false;
 
   private constructor(
     private readonly opts: ProfilerOptions,
     private readonly meter: EnergyMeter,
     private readonly cpufreq: Cpufreq | null,
+    /** the GPU clock the gpuFreqMHz dimension sets (the first GPU Gpufreq lists), null when the board exposes none */
+    private readonly gpu: { gpufreq: Gpufreq; device: GpuFreqDevice } | null,
+    /** the restore guard both clocks share (one state file) */
+    private readonly restoreClocks: () => void,
     private readonly network: NetworkProfile | null,
     private readonly serverProfile: BoardProfile,
     private readonly accuracyCache: AccuracyCache,
@@ -154,7 +185,20 @@ export class Profiler {
     await meter.ready();
     const cpufreq = new Cpufreq({ ...hw, stateDir: opts.stateDir });
     const hasPolicies = (await cpufreq.policies().catch(() => [])).length > 0;
-    const p = new Profiler(opts, meter, hasPolicies ? cpufreq : null, network, serverProfile, opts.accuracyCache ?? AccuracyCache.open(null), opts.hostName ?? hostname());
+    // one restore guard (state file, exit hooks) for the CPU and the GPU clocks
+    const gpufreq = new Gpufreq({ ...hw, stateDir: opts.stateDir, guard: cpufreq.guard });
+    const gpuDevice = (await gpufreq.devices().catch(() => []))[0];
+    const p = new Profiler(
+      opts,
+      meter,
+      hasPolicies ? cpufreq : null,
+      gpuDevice === undefined ? null : { gpufreq, device: gpuDevice },
+      () => cpufreq.restore(),
+      network,
+      serverProfile,
+      opts.accuracyCache ?? AccuracyCache.open(null),
+      opts.hostName ?? hostname(),
+    );
     if (meter.estimated) {
       p.notes.push(
         `device energy is an estimate (board profile ${meter.board.name} x ${opts.serverUrl === undefined ? "this process's CPU utilisation, the local server's excluded" : "CPU utilisation"}, at the CPU frequency of each request: host.deviceEstimateFreqMHz): this machine has no energy counter`,
@@ -226,11 +270,48 @@ export class Profiler {
     return p === undefined ? ["current"] : [Math.round(p.minKHz / 1000), Math.round(p.maxKHz / 1000)];
   }
 
+  /**
+   * The GPU clock's frequencies (MHz) for the gpuFreqMHz dimension: the first GPU's table
+   * (devfreq), or its hardware range's ends without one (i915: RPn and RP0); empty when the
+   * board exposes no GPU clock.
+   */
+  gpuFrequencies(): number[] {
+    const d = this.gpu?.device;
+    if (d === undefined) return [];
+    const kHz = d.availableKHz ?? [d.minKHz, d.maxKHz];
+    // exact MHz (Jetson Orin's top step is 1300.5 MHz): a rounded value would not be offered
+    return [...new Set(kHz.map((k) => k / 1000))].sort((a, b) => a - b);
+  }
+
+  /** True when the tail server is a given URL (not a local child): its target is what it runs, not ours to choose */
+  get remoteServer(): boolean {
+    return this.opts.serverUrl !== undefined;
+  }
+
+  /** The GPU clock the gpuFreqMHz dimension sets (its id, e.g. "devfreq:17000000.ga10b"), null without one. */
+  get gpuClock(): string | null {
+    return this.gpu?.device.id ?? null;
+  }
+
+  /**
+   * The targets a search offers on a side by default: on the device and a local tail server,
+   * `cpu`, `cpu:N` and `webgpu` when the WebGPU probe gets an adapter (targetAvailability.ts);
+   * with a given server URL, what that server says it runs (GET /v2), else `cpu`.
+   */
+  async offeredTargets(side: "device" | "server"): Promise<string[]> {
+    if (side === "server" && this.opts.serverUrl !== undefined) {
+      const placement = (await this.tailConnection("cpu")).placement;
+      return [placement.target ?? "cpu"];
+    }
+    return offeredTargets();
+  }
+
   /** The record's config for a live config (as keys in the store). */
   configOf(c: LiveConfig): Config {
     return {
       split: c.split,
       cpuFreqMHz: c.cpuFreqMHz,
+      ...(c.gpuFreqMHz === undefined ? {} : { gpuFreqMHz: c.gpuFreqMHz }),
       deviceTarget: c.deviceTarget,
       serverTarget: c.serverTarget,
       codec: c.codec,
@@ -260,6 +341,10 @@ export class Profiler {
       if (!Number.isFinite(c.cpuFreqMHz) || c.cpuFreqMHz <= 0) throw new UsageError(`--freq-mhz ${c.cpuFreqMHz}: give a positive number of MHz`);
       if (this.cpufreq === null) throw new UsageError("this machine offers no cpufreq, so the frequency cannot be set: leave out --freq-mhz (the current frequency is used)");
     }
+    if (c.gpuFreqMHz !== undefined) {
+      if (!Number.isFinite(c.gpuFreqMHz) || c.gpuFreqMHz <= 0) throw new UsageError(`--gpu-freq-mhz ${c.gpuFreqMHz}: give a positive number of MHz`);
+      if (this.gpu === null) throw new UsageError("this board exposes no GPU clock (no devfreq GPU, no i915 card): leave out --gpu-freq-mhz (see splitwatt hw)");
+    }
     return { config: { ...c, codec: codecName(codec), deviceTarget: canonicalTargetName(c.deviceTarget, "device"), serverTarget: canonicalTargetName(c.serverTarget, "server") }, codec };
   }
 
@@ -273,24 +358,45 @@ export class Profiler {
     if (stored !== undefined && opts.fresh !== true) return { measurement: stored, cached: true, stopReason: "cached", notes: [] };
 
     const progress = this.opts.onProgress ?? (() => {});
+    const last = c.split === this.lastSplit;
+    const deviceTarget = parseExecutionTarget(c.deviceTarget, "device");
+    const serverTarget = parseExecutionTarget(c.serverTarget, "server");
+    // refused in one line before anything changes (webgpu without an adapter: the probe's reason and the fix)
+    if (c.split > 0) await ensureTargetAvailable(deviceTarget, "device");
+    if (!last && this.opts.serverUrl === undefined) await ensureTargetAvailable(serverTarget, "server");
     let freq: SetFrequencyResult[] = [];
+    let gpuFreq: SetGpuFrequencyResult | null = null;
     const warningsBefore = this.meter.warnings.length;
     try {
       if (c.cpuFreqMHz !== "current" && this.cpufreq !== null) {
         freq = await this.cpufreq.setAll(c.cpuFreqMHz * 1000);
         if (freq.length > 0) this.meter.frequencyApplied(mean(freq.map((f) => f.appliedKHz)));
       }
-      const x = await this.executorOf(c);
+      if (c.gpuFreqMHz !== undefined && this.gpu !== null) gpuFreq = await this.gpu.gpufreq.setFrequency(this.gpu.device.id, c.gpuFreqMHz * 1000);
       if (c.deviceBatch !== undefined || c.serverBatch !== undefined) {
-        const { measurement, notes, reason } = await this.measureStream(x, c, config, key, freq, opts.signal);
+        const { x } = await this.executorOf(c, modelInputs(this.opts.analysis, { seed: 7 }));
+        const connection = last ? null : await this.tailConnection(c.serverTarget);
+        this.connection = connection ?? this.connection;
+        const { measurement, notes, reason } = await this.measureStream(x, c, config, key, freq, connection, opts.signal);
         notes.push(...this.meter.warnings.slice(warningsBefore));
         if (measurement.energyJ.device !== null) this.opts.store?.append(measurement);
         else notes.push("not stored: the stream had no device energy figure; measure again");
         return { measurement, cached: false, stopReason: reason, notes: [...this.notes, ...notes] };
       }
       const feeds = modelInputs(this.opts.analysis, { seed: 7 });
+      const open = await this.executorOf(c, feeds);
+      const x = open.x;
+      const connection = last ? null : await this.tailConnection(c.serverTarget);
+      if (connection !== null && this.opts.serverUrl !== undefined && connection.placement.target !== null && connection.placement.target !== c.serverTarget) {
+        throw new UsageError(
+          `the server at ${this.opts.serverUrl} runs tails on ${connection.placement.target}, not ${c.serverTarget}: give --server-target ${connection.placement.target} (with --server, the server target is what that server runs)`,
+        );
+      }
+      this.connection = connection ?? this.connection;
       const request = (): Promise<Sample> => this.request(x, feeds, codec, opts.signal);
-      const warmUp = this.opts.warmUp ?? 3;
+      // a tail on a GPU compiles its shaders on its first request: never a measured one
+      const gpuTail = !last && usesGpuAdapter(serverTarget);
+      const warmUp = Math.max(this.opts.warmUp ?? 3, gpuTail ? 1 : 0);
       for (let i = 0; i < warmUp; i++) await request();
       // idle baseline at this frequency, after the warm-up's load has passed
       const idleMs = this.opts.idleMs ?? 500;
@@ -317,18 +423,22 @@ export class Profiler {
           progress(`split ${c.split} @ ${c.cpuFreqMHz} MHz ${c.codec}: ${st.n} requests, mean ${st.mean.toFixed(1)} ms ±${(st.ciRel * 100).toFixed(1)}%`);
         }
       }
-      const { measurement, notes } = await this.record(c, config, key, samples, idleW, freq);
+      const adapter: Adapters = {
+        device: c.split > 0 && usesGpuAdapter(deviceTarget) ? await this.deviceAdapter() : null,
+        server: last ? null : (connection?.placement.adapter ?? null),
+      };
+      const { measurement, notes } = await this.record(c, config, key, samples, idleW, freq, { warm: open.warm, gpuFreq, adapter, connection });
       notes.push(...this.meter.warnings.slice(warningsBefore));
+      const label = softwareAdapterLabel(adapter);
+      if (label !== null) notes.push(label);
       // a record without a device figure (meter gaps in every request) is not kept: measure it again
       if (measurement.energyJ.device !== null) this.opts.store?.append(measurement);
       else notes.push("not stored: no request had a device energy figure; measure again");
       return { measurement, cached: false, stopReason: reason, notes: [...this.notes, ...notes] };
     } finally {
       // also after a partial change (a later policy refused): restore() undoes what was changed
-      if (c.cpuFreqMHz !== "current") {
-        this.cpufreq?.restore();
-        this.meter.frequencyApplied(null);
-      }
+      if (c.cpuFreqMHz !== "current" || c.gpuFreqMHz !== undefined) this.restoreClocks();
+      if (c.cpuFreqMHz !== "current") this.meter.frequencyApplied(null);
     }
   }
 
@@ -345,6 +455,7 @@ export class Profiler {
     config: Config,
     key: string,
     freq: SetFrequencyResult[],
+    connection: TailConnection | null,
     signal: AbortSignal | undefined,
   ): Promise<{ measurement: Measurement; notes: string[]; reason: StopReason }> {
     const a = this.opts.analysis;
@@ -354,7 +465,7 @@ export class Profiler {
     const cycle = function* (n: number): Generator<Record<string, ort.Tensor>> {
       for (let i = 0; i < n; i++) yield distinct[i % distinct.length] as Record<string, ort.Tensor>;
     };
-    const rtt = this.connection === null ? { totalMs: 0, networkMs: 0 } : await this.connection.roundTrip();
+    const rtt = connection === null ? { totalMs: 0, networkMs: 0 } : await connection.roundTrip();
     const rttMs = rtt.totalMs;
     const networkRttMs = rtt.networkMs;
     const group = Math.max(bd, bs, 2);
@@ -395,7 +506,7 @@ export class Profiler {
       serverAccounting: this.opts.serverAccounting ?? "marginal",
       deviceSource: this.meter.estimated ? "estimate" : sourceName(this.meter.device[0]?.kind),
       accuracy: await this.accuracyOf(c),
-      conditions: this.conditions([], idleW, c.split === this.lastSplit),
+      conditions: this.conditions([], idleW, c.split === this.lastSplit, connection),
       host: {
         name: this.hostName,
         board: this.meter.board.name,
@@ -418,7 +529,7 @@ export class Profiler {
     if (this.opts.accuracy === false) return null;
     const a = this.opts.analysis;
     const n = this.opts.accuracyN ?? (this.opts.evalSet === "paddle-cls" ? 400 : 32);
-    const akey = accuracyKey(a.model.sha256, c.split, c.codec, this.opts.evalSet, n);
+    const akey = accuracyKey(a.model.sha256, c.split, c.codec, this.opts.evalSet, n, this.opts.evalSet === "agreement" ? inputValuesDigest(a.inputValues) : null);
     let acc = this.accuracyCache.get(akey);
     if (acc === undefined) {
       this.opts.onProgress?.(`accuracy of split ${c.split} ${c.codec} on ${n} ${this.opts.evalSet === "paddle-cls" ? "labelled samples" : "samples (agreement with the unsplit model)"}`);
@@ -428,6 +539,12 @@ export class Profiler {
     return { value: acc.value, n: acc.n, ci95: acc.ci95 };
   }
 
+  /** The adapter WebGPU heads run on (the probe's; null when it names none). */
+  private async deviceAdapter(): Promise<WebGpuAdapter | null> {
+    const p = await webgpuProbe();
+    return p.available ? p.adapter : null;
+  }
+
   /** One request through the executor, inside a device-energy window. */
   private async request(x: SplitExecutor, feeds: Record<string, ort.Tensor>, codec: CodecSpec, signal: AbortSignal | undefined): Promise<Sample> {
     const mark = this.meter.mark();
@@ -435,15 +552,19 @@ export class Profiler {
     return { run, energy: this.meter.since(mark) };
   }
 
-  /** The executor of `c`'s split and device target (a tail connection is opened on first need). */
-  private async executorOf(c: LiveConfig): Promise<SplitExecutor> {
-    const key = `${c.split}|${c.deviceTarget}`;
-    if (this.executor?.key === key) return this.executor.x;
+  /**
+   * The executor of `c`'s split, device target and server target (a tail connection is opened on
+   * first need), its head warmed up when it is new.
+   */
+  private async executorOf(c: LiveConfig, feeds: Record<string, ort.Tensor>): Promise<OpenExecutor> {
+    const last = c.split === this.lastSplit;
+    const key = `${c.split}|${c.deviceTarget}|${last ? "" : c.serverTarget}`;
+    if (this.executor?.key === key) return this.executor;
     if (this.executor !== null) {
       await this.executor.x.release();
       this.executor = null;
     }
-    const client = c.split === this.lastSplit ? null : (await this.tailConnection()).client;
+    const client = last ? null : (await this.tailConnection(c.serverTarget)).client;
     const x = await SplitExecutor.open(this.opts.analysis, {
       cut: c.split,
       deviceTarget: parseExecutionTarget(c.deviceTarget, "device"),
@@ -452,30 +573,42 @@ export class Profiler {
       tail: client === null ? { kind: "local" } : { kind: "remote", client, model: this.opts.serverModel ?? "model", serverKind: this.opts.serverKind },
       label: this.opts.modelName,
     });
-    this.executor = { key, x };
-    return x;
+    try {
+      // the head's first run (shader compilation on WebGPU) before any request, timed apart
+      const warm = await x.warmUpHead(feeds);
+      this.executor = { key, x, warm };
+    } catch (e) {
+      await x.release();
+      throw e;
+    }
+    return this.executor;
   }
 
-  private async tailConnection(): Promise<TailConnection> {
-    if (this.connection !== null) return this.connection;
-    this.connection = await TailConnection.open({
+  /** The tail server for a server target: a local child per target, or the given URL (one connection, whatever the target). */
+  private async tailConnection(serverTarget: string): Promise<TailConnection> {
+    const key = this.opts.serverUrl === undefined ? serverTarget : "";
+    const open = this.connections.get(key);
+    if (open !== undefined) return open;
+    const connection = await TailConnection.open({
       serverUrl: this.opts.serverUrl,
       token: this.opts.token,
       modelPath: this.opts.modelPath,
       inputShapes: this.opts.analysis.inputShapes,
+      inputValues: this.opts.analysis.inputValues,
       network: this.network,
       link: this.opts.link,
       // a pipelined configuration keeps several requests in flight, each on its own connection
       connections: 16,
+      target: serverTarget,
     });
-    this.notes.push(this.connection.note);
-    return this.connection;
+    this.connections.set(key, connection);
+    if (!this.notes.includes(connection.note)) this.notes.push(connection.note);
+    return connection;
   }
 
   /** What the link was like while `samples` ran. */
-  private conditions(samples: readonly Sample[], idleW: number | null, last: boolean): Conditions {
+  private conditions(samples: readonly Sample[], idleW: number | null, last: boolean, conn: TailConnection | null): Conditions {
     const net = this.network;
-    const conn = this.connection;
     const rttMs = conn?.addedRttMs ?? null;
     let measuredBandwidthMbps: number | null = null;
     let serverWaitMs: number | null = null;
@@ -509,6 +642,7 @@ export class Profiler {
     samples: Sample[],
     idleW: number | null,
     freq: SetFrequencyResult[],
+    x: { warm: HeadWarmUp | null; gpuFreq: SetGpuFrequencyResult | null; adapter: Adapters; connection: TailConnection | null },
   ): Promise<{ measurement: Measurement; notes: string[] }> {
     const a = this.opts.analysis;
     const totals = samples.map((s) => s.run.timings.totalMs);
@@ -572,6 +706,9 @@ export class Profiler {
         deviceActiveJ,
         ...facts,
         appliedFreqKHz: freq.map((f) => f.appliedKHz),
+        // the head's warm-up when its session was opened (shared by every config with this split and targets)
+        warmUp: x.warm,
+        gpuFreq: x.gpuFreq === null ? null : { device: x.gpuFreq.device, appliedKHz: x.gpuFreq.appliedKHz, method: x.gpuFreq.method, setMs: x.gpuFreq.setMs },
         network: net?.name ?? null,
         link: this.linkDescription,
         serverAccounting: reported ? "measured by the server over its compute windows" : (this.opts.serverAccounting ?? "marginal"),
@@ -592,7 +729,9 @@ export class Profiler {
       energyJ: { device: deviceJ, network: networkJ, server: serverJ, total: deviceJ === null ? null : parts.reduce((x, y) => x + y, deviceJ) },
       energySource: { device: deviceSource, network: networkJ === null ? null : "estimate", server: serverSource },
       accuracy,
-      conditions: this.conditions(samples, idleW, last),
+      conditions: this.conditions(samples, idleW, last, x.connection),
+      adapter: x.adapter,
+      switchCost: { acceleratorMs: x.warm === null ? null : acceleratorSwitchCostMs(x.warm), gpuFreqMs: x.gpuFreq === null ? null : gpuFreqSwitchCostMs([x.gpuFreq]) },
       measuredAt: new Date().toISOString(),
       source: "measured",
     };
@@ -639,10 +778,12 @@ export class Profiler {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.cpufreq?.restore();
+    this.restoreClocks();
     await this.executor?.x.release();
     this.executor = null;
-    await this.connection?.close();
+    for (const c of this.connections.values()) await c.close();
+    this.connections.clear();
+    this.connection = null;
     await this.meter.close();
   }
 }

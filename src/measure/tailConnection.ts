@@ -4,6 +4,7 @@
  * as root, else a token bucket in the client; see transport/linkEmulation.ts). It says how the
  * link was made, for every output, and what it knows of the link's conditions.
  */
+import type { WebGpuAdapter } from "../contracts/measurement.js";
 import { UsageError } from "../errors.js";
 import { chooseShaping, type LinkEmulation, type ShapingChoice } from "../transport/linkEmulation.js";
 import type { NetworkProfile } from "../transport/networkProfile.js";
@@ -18,17 +19,26 @@ export interface TailConnectionOptions {
   token?: string | undefined;
   modelPath: string;
   inputShapes?: Record<string, number[]> | undefined;
+  /** one item's values per input, for the local server's shape probe */
+  inputValues?: Readonly<Record<string, readonly number[]>> | undefined;
   network: NetworkProfile | null;
   link?: LinkMode | undefined;
   /** per-request timeout (default 120 s: a first tail split of a large model is slow) */
   timeoutMs?: number | undefined;
   /** keep-alive connections of the client (default 4; a pipeline needs one per request in flight) */
   connections?: number | undefined;
-  /** the local child: execution target, inferences at once, server-side batching */
-  serverTarget?: string | undefined;
+  /** the local child: inferences at once, server-side batching */
   maxConcurrency?: number | undefined;
   maxBatch?: number | undefined;
   maxQueueDelayMs?: number | undefined;
+  /** the local child's execution target (`serve --target`, default cpu); ignored with serverUrl */
+  target?: string | undefined;
+}
+
+/** Where the server says it runs tails (GET /v2; null for servers that do not say). */
+export interface ServerPlacement {
+  target: string | null;
+  adapter: WebGpuAdapter | null;
 }
 
 export class TailConnection {
@@ -46,7 +56,18 @@ export class TailConnection {
     readonly serverName: string,
     private readonly server: LocalTailServer | null,
     private readonly shaping: ShapingChoice | null,
+    /** where the server says it runs tails */
+    readonly placement: ServerPlacement,
   ) {}
+
+  private static async placementOf(client: TailClient): Promise<ServerPlacement> {
+    try {
+      const info = await client.serverInfo();
+      return { target: info.target, adapter: info.adapter };
+    } catch {
+      return { target: null, adapter: null };
+    }
+  }
 
   static async open(o: TailConnectionOptions): Promise<TailConnection> {
     const net = o.network;
@@ -58,7 +79,7 @@ export class TailConnection {
         throw new UsageError(`the tail server at ${o.serverUrl} is not ready: start it with splitwatt serve, or leave out --server to use a local one`);
       }
       const note = net === null ? "real network to the given server; no radio energy (no --network profile)" : `real network to the given server; radio energy from the ${net.name} profile x measured transfer time`;
-      return new TailConnection(client, `real network to ${o.serverUrl}`, note, null, null, o.serverUrl, null, null);
+      return new TailConnection(client, `real network to ${o.serverUrl}`, note, null, null, o.serverUrl, null, null, await TailConnection.placementOf(client));
     }
     const link = o.link ?? "auto";
     const shaping: ShapingChoice =
@@ -71,9 +92,10 @@ export class TailConnection {
       server = await LocalTailServer.start({
         models: { model: o.modelPath },
         host: linkEm?.serverAddress ?? "127.0.0.1",
+        target: o.target,
         inputShapes: o.inputShapes,
+        inputValues: o.inputValues,
         execPrefix: linkEm?.execPrefix,
-        target: o.serverTarget,
         maxConcurrency: o.maxConcurrency,
         maxBatch: o.maxBatch,
         maxQueueDelayMs: o.maxQueueDelayMs,
@@ -97,6 +119,7 @@ export class TailConnection {
       "local",
       server,
       shaping,
+      await TailConnection.placementOf(client),
     );
   }
 

@@ -3,7 +3,9 @@ import { crossingAt, graphInfo, type GraphInfo } from "./graphInfo.js";
 import { nodeMacs } from "./nodeMacs.js";
 import type { OnnxModel } from "./onnxModel.js";
 import { shapeCache, type ShapeCache } from "./shapeCache.js";
-import { concreteInputShapes, measuredTensors, tensorShapes, type ShapeOptions, type TensorShape } from "./tensorShapes.js";
+import { checkInputValues } from "../runtime/syntheticInputs.js";
+import { dtypeName } from "./tensorType.js";
+import { inputLayout, measuredTensors, tensorShapes, type ShapeOptions, type TensorShape } from "./tensorShapes.js";
 
 export interface CutTensor {
   name: string;
@@ -32,9 +34,14 @@ export interface CutPoint {
 export interface ModelAnalysis {
   model: OnnxModel;
   graph: GraphInfo;
+  /** per item (batch 1), whatever batch they were measured at */
   shapes: Map<string, TensorShape>;
-  /** concrete input shapes (batch 1) the shapes and bytes are for */
+  /** concrete input shapes of one item (batch 1) the shapes and bytes are for */
   inputShapes: Record<string, number[]>;
+  /** the batch the shapes were measured at, and splits are verified at (1 unless --input-shape gave another) */
+  batch: number;
+  /** per graph input, one item's values fed instead of synthetic ones on every path (modelInputs); empty when none were given */
+  inputValues: Readonly<Record<string, readonly number[]>>;
   cuts: CutPoint[];
   totalMacs: number;
 }
@@ -56,12 +63,19 @@ const processShapes = shapeCache();
  */
 export async function analyzeModel(model: OnnxModel, opts: CutOptions = {}): Promise<ModelAnalysis> {
   const graph = graphInfo(model);
-  const inputShapes = concreteInputShapes(model, graph, opts);
+  const layout = inputLayout(model, graph, opts);
+  const inputShapes = layout.shapes;
+  const inputValues = opts.inputValues ?? {};
+  checkInputValues(
+    graph.inputs.map((name) => ({ name, dtype: dtypeName(graph.declared.get(name)?.elemType ?? 1), shape: inputShapes[name] as number[] })),
+    inputValues,
+    "given input values",
+  );
   const cache = opts.shapeCache ?? processShapes;
-  const key = { sha256: model.sha256, inputShapes };
+  const key = { sha256: model.sha256, inputShapes, batch: layout.batch, inputValues };
   let shapes = cache.get(key, measuredTensors(graph));
   if (shapes === null) {
-    shapes = await tensorShapes(model, graph, { inputShapes });
+    shapes = await tensorShapes(model, graph, { inputShapes: opts.inputShapes, inputValues });
     cache.set(key, shapes);
   }
   const maxTensors = opts.maxTensors ?? 4;
@@ -101,7 +115,7 @@ export async function analyzeModel(model: OnnxModel, opts: CutOptions = {}): Pro
     if (index > 0) smallest = Math.min(smallest, bytes);
     cuts.push({ index, position: k, node: last === undefined ? null : { name: last.name, op: last.opType }, tensors, bytes, headMacs: cumulative, naturalBottleneck: natural });
   });
-  return { model, graph, shapes, inputShapes, cuts, totalMacs: macs.reduce((a, b) => a + b, 0) };
+  return { model, graph, shapes, inputShapes, batch: layout.batch, inputValues, cuts, totalMacs: macs.reduce((a, b) => a + b, 0) };
 }
 
 /** Dims of every initializer and Constant tensor (weights carry their own dims). */

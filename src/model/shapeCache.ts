@@ -3,6 +3,7 @@ import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, wri
 import { join } from "node:path";
 import * as ort from "onnxruntime-node";
 import { z } from "zod";
+import { inputValuesDigest } from "../runtime/syntheticInputs.js";
 import type { TensorShape } from "./tensorShapes.js";
 import { dtypeBytes, dtypeName } from "./tensorType.js";
 
@@ -10,7 +11,7 @@ import { dtypeBytes, dtypeName } from "./tensorType.js";
  * Bump when what the shape analysis stores changes (which tensors it measures, how it names
  * batch dims): entries written under another format are never read.
  */
-const FORMAT = 1;
+const FORMAT = 2;
 /** Entries kept in the directory; the least recently written go first. */
 const MAX_ENTRIES = 64;
 /** Analyses kept in this process. */
@@ -22,6 +23,10 @@ export interface ShapeCacheKey {
   sha256: string;
   /** the concrete input shapes (batch 1) the shapes were measured at */
   inputShapes: Record<string, number[]>;
+  /** the batch the probe ran at (default 1) */
+  batch?: number | undefined;
+  /** the values the probe fed instead of zeros (default none) */
+  inputValues?: Readonly<Record<string, readonly number[]>> | undefined;
 }
 
 export interface ShapeCache {
@@ -48,15 +53,22 @@ const Shape = z.object({
 });
 const Entry = z.object({
   format: z.literal(FORMAT),
-  key: z.object({ sha256: z.string(), inputShapes: z.record(z.string(), z.array(z.number().int())), onnxruntime: z.string() }),
+  key: z.object({
+    sha256: z.string(),
+    inputShapes: z.record(z.string(), z.array(z.number().int())),
+    batch: z.number().int().min(1),
+    inputValuesSha256: z.string().nullable(),
+    onnxruntime: z.string(),
+  }),
   shapes: z.array(Shape),
 });
 type Entry = z.infer<typeof Entry>;
 
-/** The key as stored: input shapes in name order, and the onnxruntime that measured them. */
+/** The key as stored: input shapes in name order, the batch, a digest of the given values, and the onnxruntime that measured them. */
 function canonicalKey(key: ShapeCacheKey): Entry["key"] {
   const inputShapes = Object.fromEntries(Object.keys(key.inputShapes).sort().map((k) => [k, key.inputShapes[k] as number[]]));
-  return { sha256: key.sha256, inputShapes, onnxruntime: ort.env.versions.common ?? "unknown" };
+  const inputValuesSha256 = inputValuesDigest(key.inputValues ?? {});
+  return { sha256: key.sha256, inputShapes, batch: key.batch ?? 1, inputValuesSha256, onnxruntime: ort.env.versions.common ?? "unknown" };
 }
 
 /** Why a stored shape cannot be right, or null: its size must follow from its dims and type. */
@@ -70,7 +82,8 @@ function inconsistency(s: TensorShape): string | null {
 /**
  * The measured shapes of a model's tensors, kept so `split`, `inspect` and the tail server's
  * on-demand split do not run the shape probe again: in memory (the last few, per cache) and, given
- * a directory, in one JSON file per (model sha256, input shapes, onnxruntime version). Files
+ * a directory, in one JSON file per (model sha256, input shapes, batch, given input values,
+ * onnxruntime version). Files
  * are written atomically (temporary file + rename) and checked on read (schema, key, every
  * wanted tensor present, bytes consistent with dims); an entry failing a check is reported and
  * ignored, never trusted.
@@ -116,7 +129,7 @@ export function shapeCache(opts: ShapeCacheOptions = {}): ShapeCache {
     } catch {
       return ignore("not JSON");
     }
-    if (JSON.stringify(entry.key) !== JSON.stringify(key)) return ignore("it is for another model, input shape or onnxruntime");
+    if (JSON.stringify(entry.key) !== JSON.stringify(key)) return ignore("it is for another model, input shape, batch, input values or onnxruntime");
     for (const s of entry.shapes) {
       const why = inconsistency(s);
       if (why !== null) return ignore(why);

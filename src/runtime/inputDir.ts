@@ -20,7 +20,7 @@ import type { ModelAnalysis } from "../model/cutPoints.js";
 import { preprocessCls } from "../model/evalset/preprocessCls.js";
 import { sliceRows } from "./batchRows.js";
 import { decodePng } from "./decodePng.js";
-import { readNpy } from "./npy.js";
+import { parseNpy } from "./npy.js";
 
 export interface InputItem {
   /** the file, and the row within it when it held several */
@@ -80,7 +80,7 @@ function tensorsOf(a: ModelAnalysis, path: string, name: string): Record<string,
   };
   if (ext === ".jpg" || ext === ".jpeg") throw new UsageError(`${name}: JPEG is not decoded here (no decoder without a native dependency); convert it to PNG`);
   if (ext === ".npy") {
-    const arr = readNpy(readFileSync(path), name);
+    const arr = parseNpy(readFileSync(path), name);
     return { [only()]: toTensor(a, only(), arr.data, arr.shape, name) };
   }
   let doc: unknown;

@@ -1,6 +1,9 @@
 /**
  * The input specs of an analysed model (names, types, concrete shapes at batch 1 and which
- * dimensions follow the batch), for syntheticInputs.
+ * dimensions follow the batch), for syntheticInputs, and the model's inputs built from them: the
+ * values given with the analysis (`inputValues`: --input-values, --input-file) on every path that
+ * runs the model (verification, accuracy by agreement, node profiling, the profiler), seeded
+ * synthetic values elsewhere.
  */
 import type { ModelAnalysis } from "../model/cutPoints.js";
 import { syntheticInputs, type InputSpec, type SyntheticOptions } from "./syntheticInputs.js";
@@ -14,7 +17,7 @@ export function modelInputSpecs(a: ModelAnalysis): InputSpec[] {
   });
 }
 
-/** Seeded inputs of the whole model (see syntheticInputs for the rule). */
+/** Seeded inputs of the whole model, one item unless `opts.batch` (see syntheticInputs for the rule), with the analysis's given values. */
 export function modelInputs(a: ModelAnalysis, opts: SyntheticOptions = {}): Record<string, ort.Tensor> {
-  return syntheticInputs(modelInputSpecs(a), opts);
+  return syntheticInputs(modelInputSpecs(a), { ...opts, values: { ...a.inputValues, ...opts.values } });
 }

@@ -1,68 +1,83 @@
 /**
- * NumPy's .npy format (format versions 1.0-3.0, as numpy.lib.format documents it): a magic
- * string, a header (a Python dict literal with descr, fortran_order and shape), then the array's
- * bytes. Little-endian float32/float64/int64/int32/int8/uint8/bool in C order are read; float64
- * becomes float32 when `asFloat32`.
+ * NumPy's .npy format (numpy.lib.format, versions 1.0-3.0): the 6-byte magic "\x93NUMPY", major
+ * and minor version bytes, the header length (uint16 little-endian in 1.0, uint32 in 2.0 and
+ * 3.0), an ASCII (3.0: UTF-8) Python dict literal `{'descr': '<f4', 'fortran_order': False,
+ * 'shape': (2, 3), }`, then the elements. Numeric and bool dtypes of either byte order are read;
+ * Fortran-ordered arrays are returned in C (row-major) order.
  */
 import { UsageError } from "../errors.js";
+import { fromFloat16 } from "../transport/codecs/fromFloat16.js";
 
 export interface NpyArray {
-  /** onnxruntime type name */
-  dtype: "float32" | "float64" | "int64" | "int32" | "int8" | "uint8" | "bool";
+  /** the descr without its byte order, e.g. f4, i8, b1 */
+  dtype: string;
   shape: number[];
-  data: Float32Array | Float64Array | BigInt64Array | Int32Array | Int8Array | Uint8Array;
+  /** row-major; int64 and uint64 elements as numbers (exact up to 2^53) */
+  data: number[];
 }
 
-const DESCR: Record<string, { dtype: NpyArray["dtype"]; bytes: number }> = {
-  "<f4": { dtype: "float32", bytes: 4 },
-  "<f8": { dtype: "float64", bytes: 8 },
-  "<i8": { dtype: "int64", bytes: 8 },
-  "<i4": { dtype: "int32", bytes: 4 },
-  "|i1": { dtype: "int8", bytes: 1 },
-  "|u1": { dtype: "uint8", bytes: 1 },
-  "|b1": { dtype: "bool", bytes: 1 },
+const READERS: Record<string, { bytes: number; read: (v: DataView, at: number, little: boolean) => number }> = {
+  f4: { bytes: 4, read: (v, at, le) => v.getFloat32(at, le) },
+  f8: { bytes: 8, read: (v, at, le) => v.getFloat64(at, le) },
+  f2: { bytes: 2, read: (v, at, le) => fromFloat16(Uint16Array.of(v.getUint16(at, le)))[0] as number },
+  i1: { bytes: 1, read: (v, at) => v.getInt8(at) },
+  u1: { bytes: 1, read: (v, at) => v.getUint8(at) },
+  b1: { bytes: 1, read: (v, at) => (v.getUint8(at) === 0 ? 0 : 1) },
+  i2: { bytes: 2, read: (v, at, le) => v.getInt16(at, le) },
+  u2: { bytes: 2, read: (v, at, le) => v.getUint16(at, le) },
+  i4: { bytes: 4, read: (v, at, le) => v.getInt32(at, le) },
+  u4: { bytes: 4, read: (v, at, le) => v.getUint32(at, le) },
+  i8: { bytes: 8, read: (v, at, le) => Number(v.getBigInt64(at, le)) },
+  u8: { bytes: 8, read: (v, at, le) => Number(v.getBigUint64(at, le)) },
 };
 
-export function readNpy(bytes: Uint8Array, name = "the file"): NpyArray {
-  const bad = (why: string): UsageError => new UsageError(`${name} is not a .npy file splitwatt can read (${why}): save it with numpy.save as a C-ordered little-endian array`);
-  if (bytes.length < 10 || bytes[0] !== 0x93 || String.fromCharCode(...bytes.subarray(1, 6)) !== "NUMPY") throw bad("no NUMPY magic");
-  const major = bytes[6] as number;
+/** Parse an .npy file's bytes; `label` names it in errors. */
+export function parseNpy(bytes: Uint8Array, label: string): NpyArray {
+  const bad = (why: string) => new UsageError(`${label}: not a NumPy array splitwatt reads: ${why}`, { path: label });
+  const magic = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59];
+  if (bytes.length < 10 || magic.some((b, i) => bytes[i] !== b)) throw bad("it does not start with \\x93NUMPY (save it with numpy.save)");
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const headerLen = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
+  const major = bytes[6] as number;
+  if (major < 1 || major > 3) throw bad(`format version ${major}.${bytes[7]} (1.0-3.0 are read)`);
+  const headerLen = major === 1 ? view.getUint16(8, true) : bytes.length >= 12 ? view.getUint32(8, true) : -1;
   const start = major === 1 ? 10 : 12;
-  if (major < 1 || major > 3 || start + headerLen > bytes.length) throw bad(`format version ${major}`);
+  if (headerLen < 0 || start + headerLen > bytes.length) throw bad("the header is cut short");
   const header = new TextDecoder().decode(bytes.subarray(start, start + headerLen));
-  const descr = /'descr'\s*:\s*'([^']+)'/.exec(header)?.[1];
+  const descr = /'descr'\s*:\s*'([^']*)'/.exec(header)?.[1];
   const fortran = /'fortran_order'\s*:\s*(True|False)/.exec(header)?.[1];
   const shapeText = /'shape'\s*:\s*\(([^)]*)\)/.exec(header)?.[1];
-  if (descr === undefined || fortran === undefined || shapeText === undefined) throw bad("a header without descr, fortran_order and shape");
-  if (fortran === "True") throw bad("Fortran order");
-  const type = DESCR[descr];
-  if (type === undefined) throw bad(`dtype ${descr}`);
+  if (descr === undefined || fortran === undefined || shapeText === undefined) throw bad(`the header lacks descr, fortran_order or shape (${header.trim().slice(0, 80)})`);
   const shape = shapeText
     .split(",")
-    .map((s) => s.trim())
-    .filter((s) => s !== "")
+    .map((d) => d.trim())
+    .filter((d) => d !== "")
     .map(Number);
-  if (shape.some((d) => !Number.isSafeInteger(d) || d < 0)) throw bad(`shape (${shapeText})`);
+  if (shape.some((d) => !Number.isInteger(d) || d < 0)) throw bad(`shape (${shapeText}) is not a tuple of sizes`);
+  const order = descr[0];
+  const dtype = order === "<" || order === ">" || order === "|" || order === "=" ? descr.slice(1) : descr;
+  const reader = READERS[dtype];
+  if (reader === undefined) throw bad(`its dtype ${descr} is not a number or bool type (float16/32/64, int8-64, uint8-64, bool are read)`);
+  const little = order !== ">";
   const n = shape.reduce((a, b) => a * b, 1);
-  const at = start + headerLen;
-  if (bytes.length - at !== n * type.bytes) throw bad(`${bytes.length - at} data bytes for shape (${shape.join(", ")}) of ${descr}`);
-  // a copy: aligned, and independent of the file's buffer
-  const body = new Uint8Array(bytes.subarray(at)).buffer; // Buffer.slice would be a view of the file's pool
-  const data =
-    type.dtype === "float32"
-      ? new Float32Array(body)
-      : type.dtype === "float64"
-        ? new Float64Array(body)
-        : type.dtype === "int64"
-          ? new BigInt64Array(body)
-          : type.dtype === "int32"
-            ? new Int32Array(body)
-            : type.dtype === "int8"
-              ? new Int8Array(body)
-              : new Uint8Array(body);
-  return { dtype: type.dtype, shape, data };
+  const dataStart = start + headerLen;
+  if (bytes.length - dataStart < n * reader.bytes) throw bad(`shape (${shape.join(", ")}) of ${descr} needs ${n * reader.bytes} data bytes, the file has ${bytes.length - dataStart}`);
+  const stored = Array.from({ length: n }, (_, i) => reader.read(view, dataStart + i * reader.bytes, little));
+  if (fortran === "False" || shape.length < 2) return { dtype, shape, data: stored };
+  // Fortran order: element (c_0, ..., c_k) is stored at sum c_j * (d_0 * ... * d_{j-1})
+  const data = new Array<number>(n);
+  const fStrides = shape.map((_, j) => shape.slice(0, j).reduce((a, b) => a * b, 1));
+  for (let i = 0; i < n; i++) {
+    let rest = i;
+    let at = 0;
+    for (let j = shape.length - 1; j >= 0; j--) {
+      const d = shape[j] as number;
+      const c = rest % d;
+      rest = (rest - c) / d;
+      at += c * (fStrides[j] as number);
+    }
+    data[i] = stored[at] as number;
+  }
+  return { dtype, shape, data };
 }
 
 /** An array as .npy bytes (format 1.0), for tests and for writing inputs. */

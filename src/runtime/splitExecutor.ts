@@ -32,14 +32,15 @@ import * as ort from "onnxruntime-node";
 import { UsageError } from "../errors.js";
 import type { ModelAnalysis } from "../model/cutPoints.js";
 import { serializeModel } from "../model/onnxModel.js";
-import { splitModel } from "../model/splitModel.js";
+import { splitModel, type SplitParts } from "../model/splitModel.js";
 import type { LoadSignal } from "../transport/admission.js";
 import { decodeTensor, encodeTensor, type CodecSpec } from "../transport/codecs/codecs.js";
 import { datatypeToOrt, ortToDatatype, type OipTensor } from "../transport/oip/index.js";
 import { codecTensor, type TailClient } from "../transport/tailClient.js";
 import { checkTritonCodec, tritonTensors, type ServerKind } from "../transport/tritonCodec.js";
-import type { ExecutionTarget } from "./executionTarget.js";
+import { executionTargetName, type ExecutionTarget } from "./executionTarget.js";
 import { createSession, type SessionPurpose } from "./sessionFactory.js";
+import { warmUp, type HeadWarmUp } from "./warmUp.js";
 
 export type TailSpec =
   /** the tail in this process */
@@ -68,6 +69,8 @@ export interface SplitExecutorOptions {
   optimization?: "disabled" | "basic" | "extended" | "all" | undefined;
   /** the model's name in error messages */
   label?: string | undefined;
+  /** the head and tail to run instead of splitModel's for `cut` (verifying parts made elsewhere) */
+  parts?: Pick<SplitParts, "head" | "tail"> | undefined;
 }
 
 export interface StageTimings {
@@ -183,6 +186,8 @@ export class SplitExecutor {
     readonly options: SplitExecutorOptions,
     private readonly head_: ort.InferenceSession | null,
     private tail_: ort.InferenceSession | null,
+    /** creating the head's session, ms (0 without a head) */
+    readonly headSessionCreateMs: number,
   ) {
     this.crossing = (analysis.cuts[options.cut]?.tensors ?? []).map((t) => t.name);
   }
@@ -195,10 +200,12 @@ export class SplitExecutor {
     }
     if (o.codec === null && o.tail.kind === "remote") throw new UsageError("a remote tail needs a codec (raw sends the tensors as they are)");
     if (o.tail.kind === "remote" && o.tail.serverKind === "triton" && o.codec !== null) checkTritonCodec(o.codec);
-    const { head, tail } = splitModel(a, o.cut);
+    const { head, tail } = o.parts ?? splitModel(a, o.cut);
     const label = o.label ?? a.model.path;
     const purpose = o.purpose ?? "inference";
+    const t0 = performance.now();
     const headS = head === null ? null : await createSession(serializeModel(head), { target: o.deviceTarget, purpose, optimization: o.optimization, label: `the head of ${label} at cut ${o.cut}` });
+    const headSessionCreateMs = head === null ? 0 : performance.now() - t0;
     let tailS: ort.InferenceSession | null = null;
     try {
       if (tail !== null && o.tail.kind === "local") tailS = await createSession(serializeModel(tail), { target: o.tail.target, purpose, optimization: o.optimization, label: `the tail of ${label} at cut ${o.cut}` });
@@ -206,7 +213,20 @@ export class SplitExecutor {
       await headS?.release();
       throw e;
     }
-    return new SplitExecutor(a, o, headS, tailS);
+    return new SplitExecutor(a, o, headS, tailS, headSessionCreateMs);
+  }
+
+  /**
+   * Warm the head up before the first measured request: its first run (shader compilation on
+   * WebGPU) and `steadyRuns` more, each timed, with the session's creation time. Call it once
+   * right after open(): on a used session the first run is no longer the first. null at cut 0
+   * (no head). acceleratorSwitchCostMs(result) is what a switch to this target costs.
+   */
+  async warmUpHead(feeds: Record<string, ort.Tensor>, steadyRuns = 3): Promise<HeadWarmUp | null> {
+    const h = this.head_;
+    if (h === null) return null;
+    const times = await warmUp(h, Object.fromEntries(h.inputNames.map((n) => [n, feeds[n] as ort.Tensor])), steadyRuns);
+    return { target: executionTargetName(this.options.deviceTarget ?? { kind: "cpu", threads: 0 }), sessionCreateMs: this.headSessionCreateMs, ...times };
   }
 
   /** True at the last cut: everything runs here. */

@@ -8,6 +8,7 @@ import type * as ort from "onnxruntime-node";
 import { BadModelError, SplitwattError } from "../errors.js";
 import type { ModelAnalysis } from "../model/cutPoints.js";
 import { ortMessage } from "../model/ortMessage.js";
+import { splitModel, type SplitParts } from "../model/splitModel.js";
 import { modelInputs } from "./modelInputs.js";
 import { createSession } from "./sessionFactory.js";
 import { SplitExecutor } from "./splitExecutor.js";
@@ -26,6 +27,7 @@ export interface SplitCheck {
 export interface VerifyOptions {
   /** cut indices to check (default: all) */
   indices?: number[] | undefined;
+  /** batch to check at (default: the batch the analysis measured at, `a.batch`) */
   batch?: number | undefined;
   seed?: number | undefined;
   /** onnxruntime graph optimisation level, the same for the full model and both parts (default "disabled": no fusion across the cut) */
@@ -90,14 +92,25 @@ export function compareOutputs(
 
 /**
  * Check that head then tail computes what the unsplit model computes, on seeded inputs
- * (runtime/syntheticInputs.ts), for every cut (or the given ones).
+ * (runtime/syntheticInputs.ts) and the analysis's given values, at the analysis's batch, for
+ * every cut (or the given ones).
  */
 export async function verifySplit(a: ModelAnalysis, opts: VerifyOptions = {}): Promise<SplitCheck[]> {
-  const feeds = modelInputs(a, { seed: opts.seed ?? 1, batch: opts.batch ?? 1 });
+  return verifyParts(a, (index) => splitModel(a, index), opts);
+}
+
+/**
+ * verifySplit with the parts of each cut made by `partsOf` instead of splitModel: the same seeded
+ * inputs (and given values), batch, sessions and tolerance, so a head or tail from elsewhere (read
+ * back from disk, or a test's deliberately wrong one) is checked exactly as splitModel's are.
+ */
+export async function verifyParts(a: ModelAnalysis, partsOf: (index: number) => Pick<SplitParts, "head" | "tail">, opts: VerifyOptions = {}): Promise<SplitCheck[]> {
+  const feeds = modelInputs(a, { seed: opts.seed ?? 1, batch: opts.batch ?? a.batch });
   const given = Object.entries(feeds)
     .map(([k, v]) => `${k}=${v.dims.join(",")}`)
     .join(" ");
-  const ref = await ortStep(a, `onnxruntime cannot run ${a.model.path} on the seeded random inputs (${given}) the check uses`, async () => {
+  const inputs = Object.keys(a.inputValues).length === 0 ? "the seeded random inputs" : `the given values of ${Object.keys(a.inputValues).join(", ")} and seeded random inputs`;
+  const ref = await ortStep(a, `onnxruntime cannot run ${a.model.path} on ${inputs} (${given}) the check uses`, async () => {
     const full = await createSession(a.model.bytes, { purpose: "exact", optimization: opts.optimization, label: a.model.path });
     try {
       return await full.run(feeds);
@@ -110,7 +123,7 @@ export async function verifySplit(a: ModelAnalysis, opts: VerifyOptions = {}): P
   const out: SplitCheck[] = [];
   for (const index of indices) {
     const outputs = await ortStep(a, `head then tail of cut ${index} does not run in onnxruntime where the full model does`, async () => {
-      const x = await SplitExecutor.open(a, { cut: index, codec: null, tail: { kind: "local" }, purpose: "exact", optimization: opts.optimization });
+      const x = await SplitExecutor.open(a, { cut: index, codec: null, tail: { kind: "local" }, purpose: "exact", optimization: opts.optimization, parts: partsOf(index) });
       try {
         return (await x.run(feeds)).outputs;
       } finally {

@@ -34,3 +34,24 @@ export async function warmUp(
   const steadyRunMs = sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
   return { firstRunMs, steadyRunMs, steadyRunsMs };
 }
+
+/** What opening and warming up a head on a target took (SplitExecutor.warmUpHead). */
+export interface HeadWarmUp extends WarmUpTimes {
+  /** the head's execution target, canonical name (`cpu`, `cpu:2`, `webgpu`) */
+  target: string;
+  /** creating the head's session (loading the model onto the target) */
+  sessionCreateMs: number;
+}
+
+/**
+ * The switch cost of an accelerator, ms, as the daemon counts it when it changes the head's
+ * target: what the switch adds to the request that first runs on the new target, i.e. creating
+ * the session plus the first run's excess over the steady state (shader compilation on WebGPU,
+ * kernel selection elsewhere). Never negative. Measure it with SplitExecutor.warmUpHead: it
+ * depends on the model, the cut, the target and what is cached (Mesa's shader cache on disk,
+ * onnxruntime's per-process program cache), so a switch back to a target in the same process
+ * costs less than the first.
+ */
+export function acceleratorSwitchCostMs(w: Pick<HeadWarmUp, "sessionCreateMs" | "firstRunMs" | "steadyRunMs">): number {
+  return w.sessionCreateMs + Math.max(0, w.firstRunMs - w.steadyRunMs);
+}

@@ -1,43 +1,40 @@
 /**
  * Whether onnxruntime's WebGPU execution provider works on this machine, and on what: the only
- * place that knows how to ask. onnxruntime-node (1.30) bundles the provider on Linux x64; it runs
- * on Dawn over Vulkan, so it needs a Vulkan driver Dawn accepts (Debian 12's Mesa 22 is not
- * enough; Mesa >= 24 is). The probe creates a real session on a tiny model, runs it, checks the
- * result against the CPU provider, and times the first run (shader compilation) apart from the
- * steady state. Done once per process; the answer is cached.
+ * place that knows how to ask. onnxruntime-node (1.30) bundles the provider on Linux x64 (not on
+ * Linux arm64); it runs on Dawn over Vulkan, so it needs a Vulkan driver Dawn accepts (Debian
+ * 12's Mesa 22 is not enough; Mesa >= 24 is). The probe creates a real session (through the
+ * session factory) on a tiny model, runs it, checks the result against the CPU provider, and
+ * times the first run (shader compilation) apart from the steady state.
+ *
+ * The probe runs in a child process (webgpuProbeMain.ts) and its answer is cached for this
+ * process: Dawn writes its own warnings and errors to the process's stderr ("Warning:
+ * vkCreateInstance: Found no drivers!", a source location, ...), which would break the CLI's
+ * one-line refusal; in the child they are captured and dropped, and a driver that crashes Dawn
+ * takes the child down, not splitwatt.
  *
  * onnxruntime-node does not report the adapter Dawn picked (no adapter info in its API, its
- * verbose log or its profile), and its WebGPU options take no power preference (the provider's
- * `ep.webgpuexecutionprovider.powerPreference` config is not reachable from the Node binding:
- * unknown provider options are refused and session `extra` entries arrive after the provider is
- * created; onnxruntime's default is high-performance). The adapter is therefore named from the
- * Vulkan loader's device list (src/hw/vulkanDevices.ts): exact when there is one device, the
- * device Dawn ranks first for high-performance when there are several.
+ * verbose log or its profile), and its WebGPU options take no power preference (the provider
+ * refuses `powerPreference`: "WebGPU EP has an unrecognized option"; session `extra` entries
+ * arrive after the provider is created; onnxruntime's default is high-performance). The adapter
+ * is therefore named from the Vulkan loader's device list (src/hw/vulkanDevices.ts): exact when
+ * there is one device, the device Dawn ranks first for high-performance when there are several.
  */
+import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { GraphProtoSchema, ModelProtoSchema, NodeProtoSchema, OperatorSetIdProtoSchema, TensorProto_DataType, TensorProtoSchema } from "onnx-buf";
 import * as ort from "onnxruntime-node";
+import { z } from "zod";
+import { webgpuAdapterSchema, type WebGpuAdapter } from "../contracts/measurement.js";
+import { BadModelError } from "../errors.js";
 import { likelyWebGpuDevice, VULKAN_DRIVER_FIX, vulkanDevices, type VulkanDevice } from "../hw/vulkanDevices.js";
 import { valueInfo } from "../model/valueInfo.js";
+import { createSession } from "./sessionFactory.js";
 import { warmUp, type WarmUpTimes } from "./warmUp.js";
 
-/** The adapter a WebGPU session runs on. */
-export interface WebGpuAdapter {
-  /** "nvidia", "intel", "arm", "mesa" (lavapipe), ...: the Vulkan vendor */
-  vendor: string;
-  /** GPU architecture; null: neither onnxruntime-node nor Vulkan names it */
-  architecture: string | null;
-  /** the device, e.g. "llvmpipe (LLVM 15.0.6, 256 bits)" */
-  device: string;
-  /** the Vulkan driver, e.g. "llvmpipe"; null when unknown */
-  driver: string | null;
-  /** driver details, e.g. "Mesa 25.0.7-2~bpo12+1 (LLVM 15.0.6)" */
-  description: string;
-  /** a CPU implementation (lavapipe/llvmpipe, SwiftShader): its figures are not accelerator figures. null: the adapter could not be identified */
-  software: boolean | null;
-  /** how the adapter was named: the only Vulkan device, the one Dawn ranks first among several, or not at all */
-  identifiedBy: "only-vulkan-device" | "dawn-ranking" | "unknown";
-}
+export type { WebGpuAdapter };
 
 export type WebGpuProbe =
   | {
@@ -50,11 +47,17 @@ export type WebGpuProbe =
     }
   | { available: false; reason: string };
 
-/** onnxruntime session options that put a session on the WebGPU provider. */
-export function webgpuSessionOptions(): ort.InferenceSession.SessionOptions {
-  return { executionProviders: [{ name: "webgpu" }] };
-}
+const probeSchema = z.union([
+  z.strictObject({
+    available: z.literal(true),
+    adapter: webgpuAdapterSchema,
+    powerPreference: z.literal("high-performance"),
+    timings: z.strictObject({ sessionCreateMs: z.number(), firstRunMs: z.number(), steadyRunMs: z.number(), steadyRunsMs: z.array(z.number()) }),
+  }),
+  z.strictObject({ available: z.literal(false), reason: z.string().min(1) }),
+]);
 
+const WEBGPU = { kind: "webgpu" } as const;
 const PROBE_WIDTH = 16;
 
 /** y = Relu(x · W), x [1, 16], W a fixed 16x16 matrix: one matrix-multiply shader and one element-wise one. */
@@ -95,9 +98,16 @@ function firstLine(err: unknown): string {
   return text.replace(/^\/\S+:\d+ \S.*? was false\. /, "").trim();
 }
 
-async function probe(): Promise<WebGpuProbe> {
+/**
+ * The probe itself, in this process (Dawn's stderr lines land on this process's stderr): what
+ * the child runs. Use webgpuProbe() everywhere else.
+ */
+export async function probeWebGpuHere(): Promise<WebGpuProbe> {
   if (!ort.listSupportedBackends().some((b) => b.name === "webgpu" && b.bundled)) {
-    return { available: false, reason: "this onnxruntime-node build has no WebGPU execution provider (it is bundled on Linux x64 and Windows; on other platforms build onnxruntime with --use_webgpu)" };
+    return {
+      available: false,
+      reason: `this onnxruntime-node build (${process.platform}-${process.arch}) has no WebGPU execution provider (the prebuilt one has it on Linux x64 and Windows): build onnxruntime-node with --use_webgpu (see the README's "WebGPU on a board"), or use cpu`,
+    };
   }
   const vulkan = await vulkanDevices();
   const bytes = probeModel();
@@ -105,9 +115,9 @@ async function probe(): Promise<WebGpuProbe> {
   let session: ort.InferenceSession;
   const t0 = performance.now();
   try {
-    session = await ort.InferenceSession.create(bytes, webgpuSessionOptions());
+    session = await createSession(bytes, { target: WEBGPU, label: "the WebGPU probe model" });
   } catch (err) {
-    const why = firstLine(err);
+    const why = firstLine(err instanceof BadModelError ? err.cause : err);
     if (/adapter/i.test(why)) {
       const seen = vulkan.devices.length > 0 ? `Vulkan lists ${vulkan.devices.map((d) => `${d.name}${d.driverInfo === null ? "" : ` (${d.driverInfo})`}`).join(", ")} but Dawn accepts none` : (vulkan.reason ?? "no Vulkan device");
       return { available: false, reason: `no WebGPU adapter (${seen}): ${VULKAN_DRIVER_FIX}` };
@@ -118,10 +128,10 @@ async function probe(): Promise<WebGpuProbe> {
   try {
     const times = await warmUp(session, { x }, 3);
     const got = (await session.run({ x })).y?.data as Float32Array | undefined;
-    const cpu = await ort.InferenceSession.create(bytes, { executionProviders: ["cpu"] });
+    const cpu = await createSession(bytes, { label: "the WebGPU probe model" });
     const want = (await cpu.run({ x })).y?.data as Float32Array | undefined;
     await cpu.release();
-    if (got === undefined || want === undefined || got.length !== want.length) return { available: false, reason: "the WebGPU session returned no result for the probe model" };
+    if (got === undefined || want === undefined || got.length !== want.length) return { available: false, reason: "the WebGPU session returned no result for the probe model: update the GPU driver" };
     const maxDiff = got.reduce((m, v, i) => Math.max(m, Math.abs(v - (want[i] as number))), 0);
     if (!(maxDiff <= 1e-4)) return { available: false, reason: `the WebGPU adapter computes wrong results (probe model differs from the CPU by ${maxDiff}): update the GPU driver` };
     return { available: true, adapter: adapterFromVulkan(vulkan.devices), powerPreference: "high-performance", timings: { sessionCreateMs, ...times } };
@@ -132,14 +142,46 @@ async function probe(): Promise<WebGpuProbe> {
   }
 }
 
+/** dist/runtime/webgpuProbeMain.js of this package (src/runtime and dist/runtime are both two levels below the root). */
+export function webgpuProbeScript(): string {
+  return resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "dist", "runtime", "webgpuProbeMain.js");
+}
+
+const PROBE_TIMEOUT_MS = 120_000;
+
+/** Run the probe in a child process; its stderr (Dawn's lines) is captured, its answer is one JSON line on stdout. */
+function probeInChild(): Promise<WebGpuProbe> {
+  const script = webgpuProbeScript();
+  if (!existsSync(script)) return Promise.resolve({ available: false, reason: `the WebGPU probe script ${script} is missing: build splitwatt (npm run build)` });
+  return new Promise((done) => {
+    execFile(process.execPath, [script], { timeout: PROBE_TIMEOUT_MS, maxBuffer: 1 << 20, encoding: "utf8" }, (err, stdout, stderr) => {
+      const lastLine = (text: string): string => text.trim().split("\n").pop()?.trim() ?? "";
+      const answer = lastLine(stdout);
+      if (answer !== "") {
+        try {
+          const r = probeSchema.safeParse(JSON.parse(answer));
+          if (r.success) return done(r.data);
+        } catch {
+          // not JSON: fall through to the failure below
+        }
+      }
+      const e = err as (NodeJS.ErrnoException & { killed?: boolean; signal?: string | null }) | null;
+      const detail = lastLine(stderr) || "no output";
+      if (e?.killed === true) return done({ available: false, reason: `the WebGPU probe did not finish within ${PROBE_TIMEOUT_MS / 1000} s (${detail}): check the GPU driver, or use cpu` });
+      if (typeof e?.signal === "string") return done({ available: false, reason: `the WebGPU probe crashed (${e.signal}: ${detail}): update the GPU driver, or use cpu` });
+      done({ available: false, reason: `the WebGPU probe failed (${detail}): update the GPU driver, or use cpu` });
+    });
+  });
+}
+
 let cached: Promise<WebGpuProbe> | undefined;
 
 /**
  * Whether a WebGPU session can get an adapter here, which one, and what the probe model's
- * first run cost. Probed once per process (a few hundred ms with a warm Mesa shader cache,
- * seconds on lavapipe without); later calls return the same answer. Never rejects.
+ * first run cost. Probed once per process in a child process (about a second with a warm Mesa
+ * shader cache; more on lavapipe without); later calls return the same answer. Never rejects.
  */
 export function webgpuProbe(): Promise<WebGpuProbe> {
-  cached ??= probe().catch((err: unknown) => ({ available: false as const, reason: `the WebGPU probe failed: ${firstLine(err)}` }));
+  cached ??= probeInChild().catch((err: unknown) => ({ available: false as const, reason: `the WebGPU probe failed: ${firstLine(err)}` }));
   return cached;
 }

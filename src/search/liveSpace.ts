@@ -1,13 +1,20 @@
 /**
  * The live search space and its evaluator: dimensions from the system (the model's cuts, the
- * frequencies cpufreq offers, the targets, the codecs) and a Profiler behind a measurement
- * store, so a configuration measured once is never measured again and a restarted run with the
- * same arguments replays its evaluations from the store and carries on.
+ * frequencies cpufreq offers, the GPU clock's frequencies, the targets this machine can run, the
+ * codecs) and a Profiler behind a measurement store, so a configuration measured once is never
+ * measured again and a restarted run with the same arguments replays its evaluations from the
+ * store and carries on.
+ *
+ * Defaults: `deviceTarget` and `serverTarget` are what this machine runs (`cpu`, `cpu:N`, and
+ * `webgpu` when the WebGPU probe gets an adapter; with a given server URL, what that server
+ * says it runs); `gpuFreqMHz` is a dimension when the board exposes a GPU clock and a device
+ * target runs on the GPU (it changes nothing for a CPU head).
  */
 import { UsageError } from "../errors.js";
 import type { Config, ConfigValue } from "../contracts/measurement.js";
 import { entryOfMeasurement } from "../contracts/paretoFile.js";
-import { canonicalTargetName } from "../runtime/executionTarget.js";
+import { canonicalTargetName, parseExecutionTarget, usesGpuAdapter } from "../runtime/executionTarget.js";
+import { ensureTargetAvailable } from "../runtime/targetAvailability.js";
 import { codecName, parseCodec } from "../transport/codecs/codecs.js";
 import type { LiveConfig, Profiler } from "../measure/profiler.js";
 import type { AnchorSpec } from "./anchors.js";
@@ -20,6 +27,8 @@ export interface LiveDimensionsSpec {
   split?: "all" | "bottlenecks" | number[] | undefined;
   /** MHz values, or "all" offered */
   cpuFreqMHz?: "all" | number[] | undefined;
+  /** GPU clock MHz values, or "all" offered (only where the board exposes a GPU clock) */
+  gpuFreqMHz?: "all" | number[] | undefined;
   deviceTarget?: string[] | undefined;
   serverTarget?: string[] | undefined;
   codec?: string[] | undefined;
@@ -60,8 +69,8 @@ export async function liveSpace(profiler: Profiler, spec: LiveDimensionsSpec = {
     }
     freqs = [...new Set(spec.cpuFreqMHz)].sort((x, y) => x - y);
   }
-  const deviceTargets = spec.deviceTarget ?? ["cpu"];
-  const serverTargets = spec.serverTarget ?? ["cpu"];
+  const deviceTargets = spec.deviceTarget ?? (await profiler.offeredTargets("device"));
+  const serverTargets = spec.serverTarget ?? (await profiler.offeredTargets("server"));
   const codecs = spec.codec ?? [...DEFAULT_CODECS];
   for (const [name, list] of [
     ["deviceTarget", deviceTargets],
@@ -74,13 +83,30 @@ export async function liveSpace(profiler: Profiler, spec: LiveDimensionsSpec = {
   const canonicalCodecs = [...new Set(codecs.map((c) => codecName(parseCodec(c))))];
   const canonicalTargets = [...new Set(deviceTargets.map((t) => canonicalTargetName(t, "device")))];
   const canonicalServers = [...new Set(serverTargets.map((t) => canonicalTargetName(t, "server")))];
+  // a target asked for that this machine cannot run is refused here, in one line, before any measurement
+  for (const t of canonicalTargets) await ensureTargetAvailable(parseExecutionTarget(t, "device"), "device");
+  if (!profiler.remoteServer) for (const t of canonicalServers) await ensureTargetAvailable(parseExecutionTarget(t, "server"), "server");
+  const gpuTargets = new Set(canonicalTargets.filter((t) => usesGpuAdapter(parseExecutionTarget(t, "device"))));
+  const gpuOffered = profiler.gpuFrequencies();
+  let gpuFreqs: number[] = [];
+  if (spec.gpuFreqMHz !== undefined && spec.gpuFreqMHz !== "all") {
+    if (gpuOffered.length === 0) throw new UsageError("this board exposes no GPU clock, so GPU frequencies cannot be searched: leave out gpuFreqMHz (see splitwatt hw)");
+    if (gpuTargets.size === 0) throw new UsageError("gpuFreqMHz needs a device target on the GPU (webgpu): add it to deviceTarget, or leave out gpuFreqMHz");
+    for (const f of spec.gpuFreqMHz) if (!gpuOffered.includes(f)) throw new UsageError(`GPU ${f} MHz is not offered here; offered MHz: ${gpuOffered.join(", ")}`);
+    gpuFreqs = [...new Set(spec.gpuFreqMHz)].sort((x, y) => x - y);
+  } else if (gpuTargets.size > 0) gpuFreqs = gpuOffered;
   const firstDevice = canonicalTargets[0] as string;
+  const firstGpuFreq = gpuFreqs[0];
   const firstServer = canonicalServers[0] as string;
   const firstCodec = canonicalCodecs[0] as string;
   // Validity, as DynaSplit's rules: nothing runs on the device at split 0 (one device target
-  // stands for all), nothing on the server and nothing is sent at split L.
+  // stands for all), nothing on the server and nothing is sent at split L; the GPU clock
+  // matters only to a head on the GPU (elsewhere its lowest value stands for all, as DynaSplit's
+  // accelerator mode does when the accelerator is off).
   const isValid = (c: Config): boolean =>
-    (c.split !== 0 || c.deviceTarget === firstDevice) && (c.split !== L || (c.serverTarget === firstServer && c.codec === firstCodec));
+    (c.split !== 0 || c.deviceTarget === firstDevice) &&
+    (c.split !== L || (c.serverTarget === firstServer && c.codec === firstCodec)) &&
+    (firstGpuFreq === undefined || c.gpuFreqMHz === firstGpuFreq || (c.split !== 0 && gpuTargets.has(String(c.deviceTarget))));
   // batch dimensions: both or neither (a stream needs both sizes); one given alone takes [1] for the other
   const batched = spec.deviceBatch !== undefined || spec.serverBatch !== undefined;
   const sizes = (list: number[] | undefined, name: string): number[] => {
@@ -97,6 +123,7 @@ export async function liveSpace(profiler: Profiler, spec: LiveDimensionsSpec = {
     [
       { name: "split", values: splits, ordered: true },
       { name: "cpuFreqMHz", values: freqs, ordered: true },
+      ...(gpuFreqs.length > 0 ? [{ name: "gpuFreqMHz", values: gpuFreqs, ordered: true }] : []),
       { name: "deviceTarget", values: canonicalTargets, ordered: false },
       { name: "serverTarget", values: canonicalServers, ordered: false },
       { name: "codec", values: canonicalCodecs, ordered: false },
@@ -112,7 +139,7 @@ export async function liveSpace(profiler: Profiler, spec: LiveDimensionsSpec = {
   const numericFreqs = freqs.filter((f): f is number => typeof f === "number");
   const anchors: AnchorSpec = {
     split: { dimension: "split", device: L, server: 0 },
-    deviceDimensions: ["cpuFreqMHz", "deviceTarget", ...(batched ? ["deviceBatch"] : [])],
+    deviceDimensions: ["cpuFreqMHz", ...(gpuFreqs.length > 0 ? ["gpuFreqMHz"] : []), "deviceTarget", ...(batched ? ["deviceBatch"] : [])],
     serverDimensions: ["serverTarget", ...(batched ? ["serverBatch"] : [])],
     // all on the server: the device only sends, at its highest frequency (the quickest send)
     ...(numericFreqs.length > 0 ? { fill: { cpuFreqMHz: Math.max(...numericFreqs) } } : {}),
@@ -124,6 +151,7 @@ export async function liveSpace(profiler: Profiler, spec: LiveDimensionsSpec = {
     const c: LiveConfig = {
       split: config.split as number,
       cpuFreqMHz: config.cpuFreqMHz as number | "current",
+      ...(config.gpuFreqMHz === undefined ? {} : { gpuFreqMHz: config.gpuFreqMHz as number }),
       deviceTarget: String(config.deviceTarget),
       serverTarget: String(config.serverTarget),
       codec: String(config.codec),

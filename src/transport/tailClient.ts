@@ -1,6 +1,7 @@
 import { setTimeout as sleepMs } from "node:timers/promises";
 import { Pool, errors as undiciErrors } from "undici";
 import { SplitwattError, UnreachableError, UsageError } from "../errors.js";
+import { webgpuAdapterSchema, type WebGpuAdapter } from "../contracts/measurement.js";
 import type { LoadSignal } from "./admission.js";
 import { encodeTensor, type CodecSpec } from "./codecs/codecs.js";
 import { decodeInferResponse, encodeInferRequest, type OipTensor } from "./oip/index.js";
@@ -177,6 +178,26 @@ export class TailClient {
   /** The RTT this client adds to every infer request when it emulates a link, ms (0 otherwise). */
   get emulatedRttMs(): number {
     return this.shaper?.rttMs ?? 0;
+  }
+
+  /**
+   * The server metadata (GET /v2). A splitwatt server also says where it runs tails (`target`,
+   * e.g. "cpu", "webgpu") and on which GPU adapter (`adapter`, null on a CPU target); other
+   * Open Inference Protocol servers leave both out (null here).
+   */
+  async serverInfo(): Promise<{ name: string | null; target: string | null; adapter: WebGpuAdapter | null }> {
+    const r = await this.pool.request({ method: "GET", path: this.path("/v2"), headers: this.headers() });
+    const text = await r.body.text();
+    if (r.statusCode !== 200) throw new TailServerError(r.statusCode, errorText(text));
+    let body: Record<string, unknown> = {};
+    try {
+      const parsed: unknown = JSON.parse(text);
+      if (typeof parsed === "object" && parsed !== null) body = parsed as Record<string, unknown>;
+    } catch {
+      // not JSON: nothing known
+    }
+    const adapter = webgpuAdapterSchema.safeParse(body.adapter);
+    return { name: typeof body.name === "string" ? body.name : null, target: typeof body.target === "string" ? body.target : null, adapter: adapter.success ? adapter.data : null };
   }
 
   async metadata(model: string): Promise<unknown> {

@@ -59,6 +59,8 @@ export interface TailModelsOptions {
   cacheBytes?: number | undefined;
   /** input shapes for models whose inputs are symbolic */
   inputShapes?: Record<string, number[]> | undefined;
+  /** one item's values per input name, for the shape probe of each model having that input (--input-values) */
+  inputValues?: Readonly<Record<string, readonly number[]>> | undefined;
   /** where measured tensor shapes are kept between runs (default: this process's memo) */
   shapeCache?: ShapeCache | undefined;
 }
@@ -97,7 +99,13 @@ export class TailModels {
     let a = this.analyses.get(model);
     if (a === undefined) {
       const spec = this.opts.models[model] as string;
-      a = resolveModel(spec).then((r) => analyzeModel(loadModel(r.path), { inputShapes: { ...(r.inputShapes ?? {}), ...(this.opts.inputShapes ?? {}) }, shapeCache: this.opts.shapeCache }));
+      a = resolveModel(spec).then((r) => {
+        const m = loadModel(r.path);
+        const weights = new Set(m.proto.graph?.initializer.map((t) => t.name));
+        const inputs = new Set((m.proto.graph?.input ?? []).map((i) => i.name).filter((n) => !weights.has(n)));
+        const inputValues = Object.fromEntries(Object.entries(this.opts.inputValues ?? {}).filter(([n]) => inputs.has(n)));
+        return analyzeModel(m, { inputShapes: { ...(r.inputShapes ?? {}), ...(this.opts.inputShapes ?? {}) }, inputValues, shapeCache: this.opts.shapeCache });
+      });
       this.analyses.set(model, a);
       a.catch(() => this.analyses.delete(model));
     }
@@ -133,9 +141,13 @@ export class TailModels {
     return c;
   }
 
-  /** Every registered model is loadable (see loadable); the first that is not rejects. */
+  /** Every registered model is loadable (see loadable), and every given input value is some model's input; the first that is not rejects. */
   async checkAll(): Promise<void> {
     for (const m of this.names()) await this.loadable(m);
+    const inputs = new Set<string>();
+    for (const m of this.names()) for (const i of (await this.analysis(m)).graph.inputs) inputs.add(i);
+    const unknown = Object.keys(this.opts.inputValues ?? {}).filter((n) => !inputs.has(n));
+    if (unknown.length > 0) throw new UsageError(`--input-values ${unknown[0]}: no served model has an input named "${unknown[0]}"; their inputs are ${[...inputs].join(", ")}`);
   }
 
   /** Metadata of a served name without loading a session (computed once per name: every request asks). */

@@ -1,11 +1,12 @@
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import type { WebGpuAdapter } from "../contracts/measurement.js";
 import { UsageError } from "../errors.js";
-import { CodecError } from "./codecs/codecError.js";
+import { executionTargetName } from "../runtime/executionTarget.js";
 import { Admission, OverloadedError, type LoadSignal } from "./admission.js";
 import { ByteBudget } from "./byteBudget.js";
-import { answerError, BEARER_CHALLENGE, bearerAuth, closeHttp, contentLength, HttpError, listenHttp, readBody, sendResponse } from "./http/index.js";
+import { answerError, BEARER_CHALLENGE, bearerAuth, clientErrorAnswer, closeHttp, contentLength, HttpError, listenHttp, readBody, sendResponse } from "./http/index.js";
 import { checkInputs, decodeInputs, type CheckedInput } from "./inputCheck.js";
-import { binaryOutputs, decodeInferRequest, encodeInferResponse, OipError, ortToDatatype, type OipTensor, type TypedArray } from "./oip/index.js";
+import { binaryOutputs, decodeInferRequest, encodeInferResponse, ortToDatatype, type OipTensor, type TypedArray } from "./oip/index.js";
 import { serverMetrics, type ServerMetrics } from "./serverMetrics.js";
 import { ortMessage } from "../model/ortMessage.js";
 import { TailBatcher, type BatchAnswer } from "./tailBatcher.js";
@@ -48,6 +49,8 @@ export interface TailServerOptions extends TailModelsOptions {
   maxBatch?: number | undefined;
   /** how long a partial batch waits for more requests, ms (default 0: what is queued when a slot is free) */
   maxQueueDelayMs?: number | undefined;
+  /** the GPU adapter tails run on (target webgpu: the probe's), reported in the server metadata; null or absent on a CPU target */
+  adapter?: WebGpuAdapter | null | undefined;
 }
 
 /** What the server needs of an energy meter (src/hw/energyMeter.ts's EnergyMeter fits). */
@@ -148,16 +151,9 @@ export class TailServer {
     let headers: Record<string, string> = {};
     // what the client sees of a failure that is not its own: never the server's paths or internals
     let message = "internal error while serving this request (the server log has the details)";
-    if (err instanceof HttpError) {
-      status = err.status;
-      headers = err.headers;
-      message = err.message;
-    } else if (err instanceof OipError) {
-      status = err.status;
-      message = err.message;
-    } else if (err instanceof CodecError) {
-      status = 400;
-      message = err.message;
+    const known = clientErrorAnswer(err);
+    if (known !== null) {
+      ({ status, headers, message } = known);
     } else if (err instanceof ModelNotFoundError) {
       status = 404;
       message = err.message;
@@ -205,7 +201,18 @@ export class TailServer {
       return this.send(res, 200, Buffer.from(await this.metrics.registry.metrics()), { "Content-Type": this.metrics.registry.contentType });
     }
     if (path === "/v2") {
-      return this.send(res, 200, JSON.stringify({ name: "splitwatt", version: "0.1.0", extensions: ["binary_tensor_data", "splitwatt_codecs", "splitwatt_load"] }));
+      // splitwatt_target: where this server runs tails (`target`) and on which GPU adapter (`adapter`, null on a CPU target)
+      return this.send(
+        res,
+        200,
+        JSON.stringify({
+          name: "splitwatt",
+          version: "0.1.0",
+          extensions: ["binary_tensor_data", "splitwatt_codecs", "splitwatt_load", "splitwatt_target"],
+          target: executionTargetName(this.opts.target ?? { kind: "cpu", threads: 0 }),
+          adapter: this.opts.adapter ?? null,
+        }),
+      );
     }
     const m = /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?(\/ready|\/infer)?$/.exec(path);
     if (m === null) throw new HttpError(404, `no such endpoint: ${req.method} ${path}`);

@@ -99,7 +99,7 @@ async function benchModel(spec, meter) {
   log(`${spec}: choosing the setting`);
   const st = await setting(m);
   log(`${spec}: ${st.why}`);
-  const conn = await TailConnection.open({ modelPath: m.path, inputShapes: m.a.inputShapes, network: st.network, link: "auto", connections: 32, serverTarget: "cpu:1", maxConcurrency: 1 });
+  const conn = await TailConnection.open({ modelPath: m.path, inputShapes: m.a.inputShapes, network: st.network, link: "auto", connections: 32, target: "cpu:1", maxConcurrency: 1 });
   const x = await SplitExecutor.open(m.a, { cut: st.cut, codec: parseCodec("raw"), deviceTarget: ONE, tail: { kind: "remote", client: conn.client, model: "model" }, label: spec });
   const distinct = Array.from({ length: 16 }, (_, i) => modelInputs(m.a, { seed: 5, sample: i }));
   const stream = (n) => Array.from({ length: n }, (_, i) => distinct[i % distinct.length]);

@@ -21,7 +21,8 @@ afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-const QUICK = ["--network", "none", "--no-accuracy", "--min-runs", "3", "--max-seconds", "1", "--warm-up", "1", "--idle-ms", "0"];
+// CPU targets only: the WebGPU ones (slow shader compilation on lavapipe) are covered by test/e2e/webgpu.test.ts
+const QUICK = ["--network", "none", "--no-accuracy", "--min-runs", "3", "--max-seconds", "1", "--warm-up", "1", "--idle-ms", "0", "--device-targets", "cpu", "--server-targets", "cpu"];
 const args = (store: string, budget: number) => ["optimize", "--model", "tiny_cnn", "--budget", String(budget), "--seed", "3", "--store", store, ...QUICK];
 const lines = (f: string): number => (existsSync(f) ? readFileSync(f, "utf8").split("\n").filter((l) => l.trim() !== "").length : 0);
 /** pids of processes whose environment carries `mark` (children inherit it) */
@@ -115,6 +116,8 @@ describe("splitwatt optimize --model (live)", () => {
         "dimensions:",
         "  split: [0, 6, 9, 14]",
         "  codec: [raw, int8]",
+        "  deviceTarget: [cpu]",
+        "  serverTarget: cpu",
         "objectives: [latency, energy, accuracy]",
         "constraints: { minAccuracy: 0.5 }",
         "budget: 99",
@@ -135,7 +138,9 @@ describe("splitwatt optimize --model (live)", () => {
     const dims = Object.fromEntries(doc.space.dimensions.map((x: { name: string; values: unknown[] }) => [x.name, x.values]));
     expect(dims.split).toEqual([0, 6, 9, 14]);
     expect(dims.codec).toEqual(["raw", "int8"]);
+    expect([dims.deviceTarget, dims.serverTarget]).toEqual([["cpu"], ["cpu"]]);
     expect(doc.network).toBeNull();
+    expect(doc.front.length).toBeGreaterThan(0);
     for (const f of doc.front) expect(f.accuracy.value).toBeGreaterThanOrEqual(0.5);
     expect(lines(join(d, "m.jsonl"))).toBe(5);
   }, 300_000);

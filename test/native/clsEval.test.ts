@@ -137,10 +137,23 @@ describe("preprocessCls (PaddleOCR resize_norm_img)", () => {
 });
 
 describe("clsAccuracy on PaddleOCR's text-direction classifier", () => {
-  it("wilsonInterval gives the Wilson score interval", () => {
-    const [lo, hi] = wilsonInterval(397, 400);
-    expect(lo).toBeCloseTo(0.97818, 4);
-    expect(hi).toBeCloseTo(0.99745, 4);
+  // Newcombe RG (1998), "Two-sided confidence intervals for the single proportion: comparison of
+  // seven methods", Statistics in Medicine 17:857-872, Table I, method 3 (the score method without
+  // continuity correction, i.e. Wilson's), 95% intervals printed to four decimals. Recomputed
+  // from the formula with z = 1.96 they agree to all four digits.
+  it.each([
+    [81, 263, 0.2553, 0.3662],
+    [15, 148, 0.0624, 0.1605],
+    [0, 20, 0, 0.1611],
+    [1, 29, 0.0061, 0.1718],
+  ])("wilsonInterval(%i, %i) is Newcombe's (1998) Wilson score interval %f-%f", (correct, n, lo, hi) => {
+    const [l, h] = wilsonInterval(correct, n);
+    // within half a unit of the printed fourth decimal
+    expect(Math.abs(l - lo)).toBeLessThanOrEqual(0.00005);
+    expect(Math.abs(h - hi)).toBeLessThanOrEqual(0.00005);
+  });
+
+  it("wilsonInterval is exact at the ends and [0, 1] with no samples", () => {
     expect(wilsonInterval(0, 10)[0]).toBe(0);
     expect(wilsonInterval(10, 10)[1]).toBe(1);
     expect(wilsonInterval(0, 0)).toEqual([0, 1]);

@@ -126,9 +126,11 @@ describe("setting the frequency, verified by read-back through the fake kernel",
     expect(r.appliedKHz).toBe(1_497_600);
   });
 
-  it("setGovernor refuses a governor the driver lacks", async () => {
-    const { cf } = setup(intelPstateActive);
-    await expect(cf.setGovernor("policy0", "userspace")).rejects.toThrow(/not offered.*performance, powersave|not offered/);
+  it("setGovernor refuses a governor the driver lacks, naming the ones it offers; nothing is written", async () => {
+    const { cf, kernel } = setup(intelPstateActive);
+    await expect(cf.setGovernor("policy0", "userspace")).rejects.toThrow(RejectedError);
+    await expect(cf.setGovernor("policy0", "userspace")).rejects.toThrow('governor "userspace" is not offered by policy0 (intel_pstate); offered: performance, powersave');
+    expect(kernel.writes).toEqual([]);
     await cf.setGovernor("policy0", "performance");
     expect((await cf.policy("policy0")).governor).toBe("performance");
     cf.restore();

@@ -1,3 +1,5 @@
+import { writeFileSync } from "node:fs";
+import * as os from "node:os";
 import { afterEach, describe, expect, it } from "vitest";
 import { boardProfile } from "../../src/hw/boardProfile.js";
 import { EnergyMeter } from "../../src/hw/energyMeter.js";
@@ -73,6 +75,51 @@ describe("EnergyMeter windows", () => {
     expect(w.deviceJ).toBe(0);
   });
 
+  // The rule: a source whose read failed at any sample inside the window gives no figure (null,
+  // with the errno), never what the good samples around the failure happen to add up to. The
+  // failure is injected between two good samples: a mark() in between takes a sample (as the
+  // sampler thread would), so the window has new samples and only its error count tells.
+  it("a counter read error inside the window: that source has no figure; the others still count", async () => {
+    const { t, meter } = await meterOn((tt) => {
+      bareMachine(tt);
+      raplTwoSockets(tt);
+    });
+    const pkg1 = `${raplZoneDir("intel-rapl:1")}/energy_uj`;
+    const from = meter.mark();
+    bump(t, "intel-rapl:0", 2_000_000n);
+    bump(t, "intel-rapl:0:1", 500_000n);
+    bump(t, "intel-rapl:1:0", 250_000n);
+    const good = t.read(pkg1);
+    t.raw(pkg1, ""); // the driver answers with no data
+    meter.mark();
+    t.remove(pkg1); // then the file is gone
+    meter.mark();
+    t.file(pkg1, BigInt(good) + 1_000_000n); // back, 1 J later
+    const w = meter.since(from);
+    const failed = w.sources.find((s) => s.id === "rapl:package-1");
+    expect(failed).toMatchObject({ energyJ: null, powerW: null, device: true, note: `read failed (errno ${os.constants.errno.ENOENT})` });
+    // package-0 + its dram + package-1's dram; package-1's joule is not guessed
+    expect(w.deviceJ).toBeCloseTo(2.75, 9);
+    expect(w.sources.find((s) => s.id === "rapl:package-1/dram")?.energyJ).toBeCloseTo(0.25, 12);
+  });
+
+  it("a power sensor read error inside the window: no figure, not 0 J", async () => {
+    const { meter } = await meterOn((tt) => {
+      bareMachine(tt);
+      hwmonIna219(tt, { busMV: 5000, currentMA: 1000 });
+    });
+    const power = meter.sources.find((s) => s.id === "hwmon:ina219/power1")?.path as string;
+    expect(power).toMatch(/power1_input$/);
+    const from = meter.mark();
+    writeFileSync(power, "");
+    meter.mark();
+    writeFileSync(power, "5000000\n");
+    await new Promise((r) => setTimeout(r, 20));
+    const w = meter.since(from);
+    const r = w.sources.find((s) => s.id === "hwmon:ina219/power1");
+    expect(r).toMatchObject({ energyJ: null, powerW: null, device: true, note: `read failed (errno ${os.constants.errno.ENODATA})` });
+  });
+
   it("integrates a power-only sensor with the sampler thread running", async () => {
     const { meter } = await meterOn((tt) => {
       bareMachine(tt);
@@ -114,12 +161,19 @@ describe("EnergyMeter windows", () => {
     await new Promise((r) => setTimeout(r, 100));
     const w = meter.since(from);
     expect(w.cpuUtilisation).toBeLessThan(0.2);
-    // and busy itself: spin for 100 ms on one of two CPUs, about 50%
+    // and busy itself: spin until this process has used 100 ms of CPU (however long that takes
+    // on a loaded machine); the window's utilisation x duration x CPUs is this process's CPU time:
+    // at least the 100 ms spun inside the window, at most what it used around the window
+    const cpuUs = (u: NodeJS.CpuUsage): number => u.user + u.system;
+    const outer = process.cpuUsage();
     const from2 = meter.mark();
-    const end = performance.now() + 100;
-    while (performance.now() < end);
+    const spin = process.cpuUsage();
+    while (cpuUs(process.cpuUsage(spin)) < 100_000);
     const w2 = meter.since(from2);
-    expect(w2.cpuUtilisation).toBeGreaterThan(0.3);
-    expect(w2.cpuUtilisation).toBeLessThanOrEqual(0.6);
+    const outerUs = cpuUs(process.cpuUsage(outer));
+    const cpus = 2; // the fake /proc/stat lists cpu0 and cpu1
+    const meterUs = (w2.cpuUtilisation as number) * (w2.durationMs * 1000) * cpus;
+    expect(meterUs).toBeGreaterThanOrEqual(100_000 * (1 - 1e-9));
+    expect(meterUs).toBeLessThanOrEqual(outerUs * (1 + 1e-9));
   });
 });

@@ -1,3 +1,4 @@
+import { chmodSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
 import { energySources } from "../../src/hw/energySources.js";
 import {
@@ -14,6 +15,7 @@ import {
 } from "../fixtures/boards.js";
 import { buildFakeNvml } from "../fixtures/fakeNvml.js";
 import { FakeTree } from "../fixtures/fakeTree.js";
+import { repoPath, runUnprivileged, UNPRIVILEGED_UID } from "../fixtures/unprivileged.js";
 
 const trees: FakeTree[] = [];
 afterEach(() => {
@@ -55,19 +57,38 @@ describe("energy source discovery on fake trees", () => {
     expect(d.warnings.join("\n")).toMatch(/intel-rapl:1 ignored/);
   });
 
-  it("RAPL through perf: a PMU description pointing at a software PMU opens for real; an unknown PMU type is reported unusable", async () => {
-    // type 1 = PERF_TYPE_SOFTWARE; event=0x02 is then PERF_COUNT_SW_PAGE_FAULTS, which any root can open.
-    const ok = await discover((t) => {
-      bareMachine(t, { paranoid: 2 });
-      perfPowerPmu(t, { type: 1, events: ["energy-pkg"] });
-    }).found;
-    if (process.getuid?.() === 0) {
-      expect(ok.probes.find((p) => p.kind === "perf")).toMatchObject({ available: true });
-      expect(ok.device.map((s) => s.id)).toEqual(["perf:package-0"]);
-      expect(ok.sources[0]?.spec).toMatchObject({ kind: "counter-perf", type: 1, config: 2, cpu: 0 });
-    } else {
-      expect(ok.probes.find((p) => p.kind === "perf")?.reason).toMatch(/not permitted.*perf_event_paranoid = 2/);
-    }
+  // RAPL through perf with the PMU description pointing at the software PMU (type 1; event 0x02 is
+  // then PERF_COUNT_SW_PAGE_FAULTS): root opens it for real, anyone else is refused by the kernel at
+  // perf_event_paranoid 2. The root branch runs in this process (skipped, saying so, when it is not
+  // root); the refused branch in an unprivileged child on the same fake tree.
+  const perfTree = (t: FakeTree): void => {
+    bareMachine(t, { paranoid: 2 });
+    perfPowerPmu(t, { type: 1, events: ["energy-pkg"] });
+  };
+  const isRoot = process.getuid?.() === 0;
+
+  it.skipIf(!isRoot)(`RAPL through perf as root: a software PMU opens for real and becomes the device source${isRoot ? "" : " [SKIPPED: this process is not root; the unprivileged branch is the next test]"}`, async () => {
+    const ok = await discover(perfTree).found;
+    expect(ok.probes.find((p) => p.kind === "perf")).toMatchObject({ available: true });
+    expect(ok.device.map((s) => s.id)).toEqual(["perf:package-0"]);
+    expect(ok.sources[0]?.spec).toMatchObject({ kind: "counter-perf", type: 1, config: 2, cpu: 0 });
+  });
+
+  it(`RAPL through perf without root: not permitted, naming perf_event_paranoid = 2 (child process, uid ${UNPRIVILEGED_UID})`, () => {
+    const t = FakeTree.create();
+    trees.push(t);
+    perfTree(t);
+    chmodSync(t.root, 0o755); // mkdtemp makes it 0700: let the child in
+    const found = runUnprivileged<{ perf: { available: boolean; reason?: string } | undefined; device: string[] }>(`
+      const { energySources } = await import(${JSON.stringify(repoPath("dist/hw/energySources.js"))});
+      const d = await energySources({ sysfsRoot: ${JSON.stringify(t.sysfsRoot)}, procRoot: ${JSON.stringify(t.procRoot)}, devRoot: ${JSON.stringify(t.devRoot)}, nvmlLib: "/nonexistent/libnvidia-ml.so.1" });
+      console.log(JSON.stringify({ perf: d.probes.find((p) => p.kind === "perf"), device: d.device.map((s) => s.id) }));
+    `);
+    expect(found.perf).toMatchObject({ available: false, reason: expect.stringMatching(/not permitted.*perf_event_paranoid = 2/) });
+    expect(found.device).not.toContain("perf:package-0");
+  });
+
+  it("RAPL through perf: an unknown PMU type is reported unusable", async () => {
     const bad = await discover((t) => {
       bareMachine(t);
       perfPowerPmu(t, { type: 9999 });

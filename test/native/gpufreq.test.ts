@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { Cpufreq } from "../../src/hw/cpufreq.js";
-import { Gpufreq } from "../../src/hw/gpufreq.js";
+import { Gpufreq, gpuFreqSwitchCostMs } from "../../src/hw/gpufreq.js";
 import { binding } from "../../src/native/binding.js";
 import { boards, devfreqJetsonGpu, devfreqMali, gpufreqBoards, i915Gpu, ORIN_GPU_TABLE, raspberryPi4 } from "../fixtures/boards.js";
 import { FakeKernel } from "../fixtures/fakeKernel.js";
@@ -83,7 +83,10 @@ describe("setting the GPU frequency, verified through the fake kernel", () => {
   it("devfreq with userspace: governor userspace + userspace/set_freq, cur_freq checked; restore puts the governor and limits back", async () => {
     const { gf, t, kernel } = setup(devfreqJetsonGpu);
     const r = await gf.setFrequency("17000000.ga10b", 612_000);
-    expect(r).toEqual({ device: "devfreq:17000000.ga10b", requestedKHz: 612_000, appliedKHz: 612_000, method: "userspace-set_freq", curKHz: 612_000 });
+    expect(r).toEqual({ device: "devfreq:17000000.ga10b", requestedKHz: 612_000, appliedKHz: 612_000, method: "userspace-set_freq", curKHz: 612_000, setMs: expect.any(Number) });
+    // the measured set time is the GPU clock's switch cost
+    expect(r.setMs).toBeGreaterThan(0);
+    expect(gpuFreqSwitchCostMs([r, { setMs: 1.5 }])).toBeCloseTo(r.setMs + 1.5, 12);
     expect(t.read(`${ORIN}/governor`)).toBe("userspace");
     expect(t.read(`${ORIN}/cur_freq`)).toBe("612000000");
     expect(kernel.writeLog(t.root)).toEqual([`${ORIN}/governor=userspace`, `${ORIN}/userspace/set_freq=612000000`]);

@@ -216,7 +216,7 @@ describe("profiler, a batched configuration (a stream through the pipeline)", ()
     try {
       const { liveSpace } = await import("../../src/search/liveSpace.js");
       const L = analysis.cuts.length - 1;
-      const live = await liveSpace(p, { split: [0, 6, L], codec: ["raw"], deviceBatch: [1, 4], serverBatch: [1, 8] });
+      const live = await liveSpace(p, { split: [0, 6, L], deviceTarget: ["cpu"], serverTarget: ["cpu"], codec: ["raw"], deviceBatch: [1, 4], serverBatch: [1, 8] });
       expect(live.space.dimensions.map((d) => d.name)).toEqual(["split", "cpuFreqMHz", "deviceTarget", "serverTarget", "codec", "deviceBatch", "serverBatch"]);
       // split 0: 2 server batches; split 6: 2 x 2; split L: 2 device batches
       expect(live.space.countValid()).toBe(2 + 4 + 2);

@@ -7,6 +7,7 @@ import { monitorEventLoopDelay } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { caught } from "../fixtures/caught.js";
+import { runUnprivileged, UNPRIVILEGED_UID } from "../fixtures/unprivileged.js";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type {
   NativeBinding,
@@ -38,6 +39,35 @@ function sampler(options: SamplerOptions): NativeSampler {
   samplers.push(s);
   return s;
 }
+
+const CPU_CLOCK: SamplerSourceSpec = { kind: "counter-perf", id: "clk", type: 1, config: 0, cpu: 0, scaleToNJ: 1, maxRange: 0n };
+/** ok, or the error the constructor threw */
+interface PerfAttempt {
+  ok: boolean;
+  code?: string;
+  syscall?: string;
+  path?: string;
+}
+/** Whether this process may open CPU_CLOCK, and whether an unprivileged one may (decided before the tests are collected). */
+const perfHere: PerfAttempt = (() => {
+  try {
+    new native.Sampler({ sources: [CPU_CLOCK] }).dispose();
+    return { ok: true };
+  } catch (err) {
+    const e = err as NativeIoError;
+    return { ok: false, code: e.code, syscall: e.syscall, path: e.path };
+  }
+})();
+const perfUnprivileged = runUnprivileged<PerfAttempt>(`
+  import { createRequire } from "node:module";
+  const native = createRequire(${JSON.stringify(ADDON)})(${JSON.stringify(ADDON)});
+  try {
+    new native.Sampler({ sources: [{ kind: "counter-perf", id: "clk", type: 1, config: 0, cpu: 0, scaleToNJ: 1, maxRange: 0n }] }).dispose();
+    console.log(JSON.stringify({ ok: true }));
+  } catch (e) {
+    console.log(JSON.stringify({ ok: false, code: e.code, syscall: e.syscall, path: e.path }));
+  }
+`);
 
 function file(name: string, value: string | number | bigint): string {
   const p = path.join(dir, name);
@@ -152,24 +182,35 @@ describe("counter sources (manual mode)", () => {
     expect(err.path).toContain("type=9999");
   });
 
-  it("counter-perf counts on this machine when perf is permitted", () => {
-    let s: NativeSampler;
-    try {
-      // PERF_TYPE_SOFTWARE / PERF_COUNT_SW_CPU_CLOCK: always present, may be forbidden
-      s = sampler({ sources: [{ kind: "counter-perf", id: "clk", type: 1, config: 0, cpu: 0, scaleToNJ: 1, maxRange: 0n }] });
-    } catch (err) {
-      expect(["EACCES", "EPERM"]).toContain((err as NativeIoError).code);
-      return;
-    }
-    s.tick(0n);
-    const until = Date.now() + 5;
-    while (Date.now() < until) {
-      /* burn a little cpu time */
-    }
-    const src = s.tick(S).sources[0]!;
-    expect(src.errors).toBe(0);
-    expect(src.samples).toBe(2);
-  });
+  // The CPU-wide software counter PERF_TYPE_SOFTWARE / PERF_COUNT_SW_CPU_CLOCK on cpu 0: root may
+  // open it (so may anyone at perf_event_paranoid <= 0), others are refused. Each branch is its own
+  // test: this process's, and an unprivileged child's (uid 65534 when this process is root). Where
+  // one cannot run here, it is skipped with the reason in its title.
+  it.skipIf(!perfHere.ok)(
+    `counter-perf counts CPU-clock nanoseconds where perf_event_open is permitted (this process, uid ${process.getuid?.()})${perfHere.ok ? "" : ` [SKIPPED: perf_event_open fails here with ${perfHere.code}]`}`,
+    () => {
+      const s = sampler({ sources: [CPU_CLOCK] });
+      s.tick(0n);
+      const start = performance.now();
+      while (performance.now() - start < 5) {
+        /* 5 ms of wall time: the CPU clock of cpu 0 runs on under it */
+      }
+      const src = s.tick(S).sources[0]!;
+      expect(src.errors).toBe(0);
+      expect(src.samples).toBe(2);
+      // scaleToNJ 1: energyNJ is the counter's advance between the two reads, in ns
+      expect(src.energyNJ).toBeGreaterThanOrEqual(4_500_000n);
+      expect(src.last).toBeGreaterThan(0);
+    },
+  );
+
+  it.skipIf(perfUnprivileged.ok)(
+    `counter-perf where perf_event_open is refused: the constructor throws EACCES or EPERM naming the event (child process, uid ${UNPRIVILEGED_UID})${perfUnprivileged.ok ? ` [SKIPPED: permitted even for uid ${UNPRIVILEGED_UID} here]` : ""}`,
+    () => {
+      expect(perfUnprivileged).toMatchObject({ ok: false, syscall: "perf_event_open", path: expect.stringContaining("type=1 config=0x0 cpu=0") });
+      expect(["EACCES", "EPERM"]).toContain(perfUnprivileged.code);
+    },
+  );
 });
 
 describe("power sources (manual mode)", () => {

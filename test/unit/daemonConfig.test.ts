@@ -34,7 +34,7 @@ describe("daemon config files and options", () => {
     const o = resolveDaemonOptions({ ...file, port: 9100 });
     expect(o.port).toBe(9100);
     expect(o.host).toBe("127.0.0.1");
-    expect(resolveDaemonOptions({ front: "f.json", model: "tiny_cnn" })).toMatchObject({ port: 8001, serverModel: "model", graceMs: 1000, queue: { maxQueued: 64 }, policyOptions: { target: 0.99 }, breaker: {}, logRequests: false });
+    expect(resolveDaemonOptions({ front: "f.json", model: "tiny_cnn" })).toMatchObject({ port: 8001, serverModel: "model", graceMs: 1000, queue: { maxQueued: 64 }, policyOptions: {}, breaker: {}, logRequests: false, utilisation: "system" });
     expect(resolveDaemonOptions({ front: "f.json", model: "tiny_cnn", queue: {} }).queue.maxQueued).toBe(64);
   });
 

@@ -384,6 +384,33 @@ describe("FakeKernel", () => {
     return { t, k, p, read };
   }
 
+  it("an attribute it rewrites is never seen empty by a concurrent reader (a sampler holds its fd open)", async () => {
+    const { k, p } = setup();
+    await k.write(p(0, "scaling_governor"), "userspace");
+    const file = p(0, "scaling_cur_freq");
+    // a reader in another thread preads through one open fd, as the native sampler does
+    const { Worker } = await import("node:worker_threads");
+    const code = `
+      const { openSync, readSync } = require("node:fs");
+      const { parentPort, workerData } = require("node:worker_threads");
+      const fd = openSync(workerData.file, "r");
+      const buf = Buffer.alloc(64);
+      let empty = 0, reads = 0, stop = false;
+      parentPort.on("message", () => { stop = true; });
+      (function loop() {
+        for (let i = 0; i < 2000; i++) { reads++; if (readSync(fd, buf, 0, 64, 0) === 0 || buf.toString("utf8", 0, 1).trim() === "") empty++; }
+        if (stop) parentPort.postMessage({ empty, reads }); else setImmediate(loop);
+      })();`;
+    const w = new Worker(code, { eval: true, workerData: { file } });
+    for (let i = 0; i < 1000; i++) await k.write(p(0, "scaling_setspeed"), i % 2 === 0 ? "800000" : "2200000");
+    const done = new Promise<{ empty: number; reads: number }>((resolve) => w.once("message", resolve));
+    w.postMessage("stop");
+    const r = await done;
+    await w.terminate();
+    expect(r.reads).toBeGreaterThan(1000);
+    expect(r.empty).toBe(0);
+  });
+
   it("rejects an unknown governor with EINVAL, accepts one case-insensitively", async () => {
     const { k, p, read } = setup();
     const e = await rejection(k.write(p(0, "scaling_governor"), "turbo\n"));

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { UNKNOWN_CONDITIONS } from "../../src/contracts/measurement.js";
 import type { CostRecord } from "../../src/predict/costModel.js";
-import { nodeTimesFromTrace, type NodeProfile } from "../../src/measure/nodeProfile.js";
+import { afterFirstRun, nodeTimesFromTrace, type NodeProfile } from "../../src/measure/nodeProfile.js";
 import { analyzeModel, type ModelAnalysis } from "../../src/model/cutPoints.js";
 import { loadModel } from "../../src/model/onnxModel.js";
 import { zooPath } from "../../src/model/zoo/zoo.js";
@@ -38,6 +38,23 @@ describe("profile-guided predictions", () => {
     const r = nodeTimesFromTrace(events, ["conv1", "relu1", "pool1"], 2);
     expect(r.nodeMs).toEqual([2, 0.1, 0]);
     expect(r.unmatchedMs).toBeCloseTo(0.4, 12);
+  });
+
+  it("leaves the warm-up run out of the trace (its first WebGPU run compiles shaders): events before the first model_run ends", () => {
+    // shaped as onnxruntime 1.30's trace of tiny_cnn on lavapipe: conv1 46 ms in the first run, 0.05 ms after
+    const events = [
+      { cat: "Session", name: "model_run", ts: 78_021, dur: 345_190 },
+      { cat: "Node", name: "conv1_kernel_time", ts: 87_795, dur: 46_174 },
+      { cat: "Session", name: "model_run", ts: 426_715, dur: 15_836 },
+      { cat: "Node", name: "conv1_kernel_time", ts: 427_122, dur: 55 },
+      { cat: "Session", name: "model_run", ts: 443_162, dur: 13_088 },
+      { cat: "Node", name: "conv1_kernel_time", ts: 443_630, dur: 51 },
+    ];
+    const t = afterFirstRun(events);
+    expect(t.dropped).toBe(1);
+    expect(nodeTimesFromTrace(t.events, ["conv1"], 3 - t.dropped).nodeMs[0]).toBeCloseTo(0.053, 12);
+    // a trace without model_run events is kept whole
+    expect(afterFirstRun(events.filter((e) => e.name !== "model_run"))).toEqual({ events: events.filter((e) => e.name !== "model_run"), dropped: 0 });
   });
 
   it("reproduces its calibration anchors and orders cuts by head share", () => {

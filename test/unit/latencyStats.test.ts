@@ -69,11 +69,26 @@ describe("adaptive stopping", () => {
     expect(adaptiveStop([], 10_000, rule)).toBeNull();
   });
 
-  it("property: a sample that stopped on 'ci' has its interval within the target", () => {
+  it("property: it stops on 'ci' exactly when the interval is within the target (from minRuns, below maxRuns)", () => {
+    // latencies around a base with a relative spread from 0 to 60%: intervals on both sides of
+    // the target, so both outcomes are reached (counted below)
+    const samples = fc
+      .record({ base: fc.double({ min: 1, max: 100, noNaN: true }), spread: fc.integer({ min: 0, max: 600 }).map((k) => k / 1000), us: fc.array(fc.integer({ min: -1000, max: 1000 }).map((k) => k / 1000), { minLength: 1, maxLength: 60, size: "max" }) })
+      .map(({ base, spread, us }) => us.map((u) => base * (1 + spread * u)));
+    let stoppedOnCi = 0;
+    let wentOn = 0;
     fc.assert(
-      fc.property(fc.array(fc.double({ min: 1, max: 100, noNaN: true }), { minLength: 1, maxLength: 60 }), (xs) => {
-        if (adaptiveStop(xs, 0, rule) === "ci") expect(latencyStats(xs).ciRel).toBeLessThanOrEqual(rule.ciRel);
+      fc.property(samples, (xs) => {
+        const stop = adaptiveStop(xs, 0, rule);
+        const inRange = xs.length >= rule.minRuns && xs.length < rule.maxRuns;
+        expect(stop === "ci").toBe(inRange && latencyStats(xs).ciRel <= rule.ciRel);
+        expect(stop === "max-runs").toBe(xs.length >= rule.maxRuns);
+        if (stop === "ci") stoppedOnCi++;
+        else if (inRange) wentOn++;
       }),
+      { numRuns: 500 },
     );
+    expect(stoppedOnCi).toBeGreaterThan(50);
+    expect(wentOn).toBeGreaterThan(50);
   });
 });

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { UsageError } from "../../src/errors.js";
 import { listNetworkProfiles, networkProfile, networksDir, radioEnergyJ } from "../../src/transport/networkProfile.js";
+import { caught } from "../fixtures/caught.js";
 
 describe("network profiles", () => {
   it("ships the four profiles, each valid, with rates, RTT, radio powers, sources and stated assumptions", () => {
@@ -58,11 +59,9 @@ describe("network profiles", () => {
     writeFileSync(join(dir, "stale.json"), JSON.stringify({ ...lte, uplinkMbps: 20 }));
     expect(() => networkProfile(join(dir, "stale.json"))).toThrow(/radio\.txW is .* but radio\.model gives/);
     for (const f of ["bad.json", "neg.json", "nosrc.json", "stale.json"]) {
-      try {
-        networkProfile(join(dir, f));
-      } catch (e) {
-        expect((e as Error).message).not.toContain("\n");
-      }
+      const err = caught(() => networkProfile(join(dir, f))); // fails the test when nothing throws
+      expect(err, f).toBeInstanceOf(UsageError);
+      expect(err.message, f).not.toContain("\n");
     }
   });
 

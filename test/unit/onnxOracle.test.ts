@@ -14,7 +14,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { analyzeModel } from "../../src/model/cutPoints.js";
 import { parseModel, saveModel } from "../../src/model/onnxModel.js";
 import { splitModel } from "../../src/model/splitModel.js";
-import { branching, bytesOf, constantSubgraphs, residual, storageFields, vi } from "../fixtures/onnxGraphs.js";
+import { branching, bytesOf, constantSubgraphs, recurrent, residual, storageFields, vi } from "../fixtures/onnxGraphs.js";
 
 const dir = mkdtempSync(join(tmpdir(), "sw-oracle-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -60,6 +60,7 @@ describe("head and tail against onnx.checker and onnx.utils.extract_model (pytho
     ["branching (a Constant weight)", branching],
     ["every TensorProto storage field", storageFields],
     ["constant-only subgraphs feeding late consumers", constantSubgraphs],
+    ["recurrent state inputs with the batch in dim 1 (LSTM)", () => recurrent()],
   ])("%s: every part passes the checker and holds what extract_model keeps", async (name, build) => {
     const m = build();
     const a = await analyzeModel(parseModel(bytesOf(m), `${name}.onnx`));

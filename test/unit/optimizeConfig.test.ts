@@ -2,7 +2,8 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
-import { readOptimizeConfig } from "../../src/contracts/optimizeConfig.js";
+import { optimizeConfigAsOptions, readOptimizeConfig } from "../../src/contracts/optimizeConfig.js";
+import { ProfilerOptions } from "../../src/cli/profilerOptions.js";
 
 describe("optimize --config files", () => {
   it("the annotated example in configs/ is valid", () => {
@@ -13,6 +14,16 @@ describe("optimize --config files", () => {
     expect(c.constraints).toEqual({ maxLatencyMs: 100, minAccuracy: 0.95 });
   });
 
+  it("inputValues and inputFile become the command's --input-values and --input-file (files relative to the YAML file)", () => {
+    const d = mkdtempSync(join(tmpdir(), "sw-cfg-"));
+    const f = join(d, "o.yaml");
+    writeFileSync(f, "model: m.onnx\ninputShape: { x: [1, 4] }\ninputValues: { mode: [16000], gain: 0.5 }\ninputFile: [sample.json, 'h0=state/h0.npy']\n");
+    const o = optimizeConfigAsOptions(readOptimizeConfig(f), d);
+    expect([o.inputShape, o.inputValues, o.inputFile]).toEqual([["x=1,4"], ["mode=16000", "gain=0.5"], [join(d, "sample.json"), `h0=${join(d, "state/h0.npy")}`]]);
+    // the options the profiler's command validates
+    expect(ProfilerOptions.parse(o)).toMatchObject({ inputValues: ["mode=16000", "gain=0.5"], inputFile: [join(d, "sample.json"), `h0=${join(d, "state/h0.npy")}`] });
+  });
+
   it("unknown keys, wrong types and bad YAML are one-line errors naming the field", () => {
     const d = mkdtempSync(join(tmpdir(), "sw-cfg-"));
     const cases: Array<[string, RegExp]> = [
@@ -21,6 +32,7 @@ describe("optimize --config files", () => {
       ["model: x\ndimensions: { codec: [] }\n", /dimensions\.codec/],
       ["model: [unclosed\n", /not valid YAML/],
       ["budget: 3\n", /model/],
+      ["model: x\ninputValues: { mode: [one] }\n", /inputValues\.mode/],
     ];
     cases.forEach(([text, re], i) => {
       const f = join(d, `c${i}.yaml`);

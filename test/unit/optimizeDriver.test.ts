@@ -179,6 +179,7 @@ describe("optimize driver", () => {
 
   it("objectives: p95 latency and accuracy (as 1 - accuracy) are used when asked; missing figures are usage errors", async () => {
     const r = await optimize(base(recording().evaluate, { objectives: ["latency", "energy", "accuracy"], latencyStat: "p95", budget: 50 }));
+    expect(r.evaluated).toHaveLength(50);
     for (const e of r.evaluated) expect(e.objectives).toEqual([e.result.latency.p95, e.result.energyJ, 1 - e.result.accuracy!]);
     const noAcc: Evaluator = async (c) => ({ ...(table.get(canonicalConfigKey(c)) ?? (table.values().next().value as EvaluationResult)), accuracy: null });
     await expect(optimize(base(noAcc, { objectives: ["energy", "accuracy"] }))).rejects.toThrow(UsageError);

@@ -28,6 +28,7 @@ const table: BoardProfile = {
 
 describe("estimatePowerW", () => {
   it("is idleW at util 0 and maxW at util 1 and the maximum frequency, for every shipped profile", () => {
+    expect(listBoardProfiles().length).toBeGreaterThanOrEqual(2);
     for (const name of listBoardProfiles()) {
       const p = boardProfile(name);
       const fmax = p.cpu?.maxMHz ?? null;

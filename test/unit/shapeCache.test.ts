@@ -7,7 +7,7 @@ import { analyzeModel } from "../../src/model/cutPoints.js";
 import { loadModel, parseModel } from "../../src/model/onnxModel.js";
 import { shapeCache } from "../../src/model/shapeCache.js";
 import { TailModels } from "../../src/transport/tailModels.js";
-import { bytesOf, chain, model, storageFields } from "../fixtures/onnxGraphs.js";
+import { bytesOf, chain, ifByInt64, model, storageFields } from "../fixtures/onnxGraphs.js";
 
 const root = mkdtempSync(join(tmpdir(), "sw-shapecache-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -59,9 +59,20 @@ describe("analysis cache (measured tensor shapes)", () => {
     expect(readdirSync(dir).filter((f) => f.endsWith(".json"))).toHaveLength(2);
   });
 
+  it("keyed by the batch analysed at and the given input values: each measured and kept apart", async () => {
+    const dir = freshDir();
+    const m = () => parseModel(bytesOf(ifByInt64()), "if.onnx");
+    const runs = [{}, { inputShapes: { x: [4, 4] } }, { inputValues: { mode: [1] } }, { inputValues: { mode: [2] } }];
+    for (const o of runs) expect((await sessionsDuring(() => analyzeModel(m(), { ...o, shapeCache: shapeCache({ dir }) }))).sessions).toBe(1);
+    expect(readdirSync(dir).filter((f) => f.endsWith(".json"))).toHaveLength(4);
+    for (const o of runs) expect((await sessionsDuring(() => analyzeModel(m(), { ...o, shapeCache: shapeCache({ dir }) }))).sessions).toBe(0);
+    const key = JSON.parse(readFileSync(entryFile(dir), "utf8")).key;
+    expect(Object.keys(key)).toEqual(["sha256", "inputShapes", "batch", "inputValuesSha256", "onnxruntime"]);
+  });
+
   it.each([
     ["not JSON", (_: string) => "{ this is not json", /not JSON/],
-    ["another format", (t: string) => t.replace('"format":1', '"format":99'), /not a valid entry \(format/],
+    ["another format", (t: string) => t.replace('"format":2', '"format":99'), /not a valid entry \(format/],
     ["bytes that do not follow from the dims", (t: string) => t.replace(/"shape":\[1,4\],"batchDims":\[true,false\],"bytes":16/, '"shape":[1,4],"batchDims":[true,false],"bytes":17'), /has 17 bytes/],
     ["a tensor missing", (t: string) => t.replace(/\{"name":"idx"[^}]*\},?/, ""), /lacks tensors this model has \(idx\)/],
     ["another model's key", (t: string) => t.replace(/"sha256":"[0-9a-f]+"/, `"sha256":"${"0".repeat(64)}"`), /another model/],

@@ -19,10 +19,23 @@ describe("split accuracy (agreement with the unsplit model)", () => {
     }
   });
 
-  it("a lossy codec can only lose agreement, and the same inputs give the same answer", async () => {
-    const once = await splitAccuracy(a, 6, { codec: "int8", compression: "none" }, { evalSet: "agreement", n: 8 });
-    const again = await splitAccuracy(a, 6, { codec: "int8", compression: "none" }, { evalSet: "agreement", n: 8 });
-    expect(once.value).toBeLessThanOrEqual(1);
-    expect(again).toEqual(once);
+  it("a lossy codec can only lose agreement: where raw agrees on every input, int8 loses some; the same inputs give the same answer", async () => {
+    const n = 32;
+    const lossy: Awaited<ReturnType<typeof splitAccuracy>>[] = [];
+    for (const cut of [4, 6, 8]) {
+      const raw = await splitAccuracy(a, cut, { codec: "raw", compression: "none" }, { evalSet: "agreement", n });
+      const int8 = await splitAccuracy(a, cut, { codec: "int8", compression: "none" }, { evalSet: "agreement", n });
+      expect(raw.value, `raw at cut ${cut}`).toBe(1);
+      expect(int8.value, `int8 at cut ${cut}`).toBeLessThanOrEqual(raw.value);
+      expect(Number.isInteger(int8.value * n)).toBe(true); // a count of agreeing inputs
+      lossy.push(int8);
+    }
+    // the loss is real: 8-bit cut tensors flip a top-1 decision somewhere (seeded inputs; 31/32
+    // at cut 4, 6 and 8 when written), yet most decisions survive
+    const worst = Math.min(...lossy.map((r) => r.value));
+    expect(worst).toBeLessThan(1);
+    expect(worst).toBeGreaterThan(0.5);
+    const again = await splitAccuracy(a, 6, { codec: "int8", compression: "none" }, { evalSet: "agreement", n });
+    expect(again).toEqual(lossy[1]);
   });
 });

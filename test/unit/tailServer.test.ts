@@ -70,7 +70,9 @@ describe("Open Inference Protocol endpoints", () => {
   it("health, server metadata, model metadata and readiness", async () => {
     expect((await raw("GET", "/v2/health/live")).status).toBe(200);
     expect((await raw("GET", "/v2/health/ready")).status).toBe(200);
-    expect(JSON.parse((await raw("GET", "/v2")).text)).toMatchObject({ name: "splitwatt", extensions: expect.arrayContaining(["binary_tensor_data"]) });
+    expect(JSON.parse((await raw("GET", "/v2")).text)).toMatchObject({ name: "splitwatt", extensions: expect.arrayContaining(["binary_tensor_data", "splitwatt_target"]) });
+    // where it runs tails, and on which GPU adapter (none: a CPU target)
+    expect(await client.serverInfo()).toEqual({ name: "splitwatt", target: "cpu", adapter: null });
     const meta = JSON.parse((await raw("GET", "/v2/models/cls")).text);
     expect(meta).toMatchObject({ name: "cls", versions: ["1"], inputs: [{ name: "x", datatype: "FP32", shape: [-1, 3, 48, 192] }] });
     const tail = JSON.parse((await raw("GET", `/v2/models/cls.tail.${CUT}/versions/1`)).text);

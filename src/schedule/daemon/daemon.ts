@@ -31,11 +31,9 @@ import { shapeCache } from "../../model/shapeCache.js";
 import { mulberry32 } from "../../mulberry32.js";
 import { modelInputs } from "../../runtime/modelInputs.js";
 import { ByteBudget } from "../../transport/byteBudget.js";
-import { CodecError } from "../../transport/codecs/codecError.js";
 import { codecName, type CodecSpec } from "../../transport/codecs/codecs.js";
-import { answerError, BEARER_CHALLENGE, bearerAuth, contentLength, HttpError, listenHttp, readBody } from "../../transport/http/index.js";
+import { answerError, BEARER_CHALLENGE, bearerAuth, clientErrorAnswer, contentLength, HttpError, listenHttp, readBody } from "../../transport/http/index.js";
 import { networkProfile, type NetworkProfile } from "../../transport/networkProfile.js";
-import { OipError } from "../../transport/oip/index.js";
 import { TailClient } from "../../transport/tailClient.js";
 import { checkTritonCodec } from "../../transport/tritonCodec.js";
 import { tensorMeta, type ModelMeta } from "../../transport/tailModels.js";
@@ -233,7 +231,7 @@ export class Daemon implements DaemonContext {
       const meter = await EnergyMeter.open({
         sysfsRoot: o.sysfsRoot,
         board: o.board,
-        utilisation: "system",
+        utilisation: o.utilisation,
         meter: o.meter === undefined ? undefined : { spec: o.meter, periodMs: o.meterPeriodMs },
         onWarning: (w) => log({ level: "warn", msg: "energy meter", detail: w }),
       });
@@ -411,16 +409,9 @@ export class Daemon implements DaemonContext {
     let status = 500;
     let headers: Record<string, string> = {};
     let message = "internal error while serving this request (the daemon's log has the details)";
-    if (err instanceof HttpError) {
-      status = err.status;
-      headers = err.headers;
-      message = err.message;
-    } else if (err instanceof OipError) {
-      status = err.status;
-      message = err.message;
-    } else if (err instanceof CodecError) {
-      status = 400;
-      message = err.message;
+    const known = clientErrorAnswer(err);
+    if (known !== null) {
+      ({ status, headers, message } = known);
     } else if (err instanceof QueueFullError) {
       status = 429;
       headers = { "Retry-After": String(err.retryAfterS) };

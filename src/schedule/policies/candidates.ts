@@ -180,3 +180,36 @@ export function frozen(p: Prediction): Prediction {
   Object.freeze(p.energyJ);
   return Object.freeze(p);
 }
+
+/**
+ * The link, server state and accuracy floor a policy last decided under, so what depends only
+ * on them (the choice of a policy the deadline does not enter, the chosen configuration's
+ * prediction) is reused until one of them changes: a replay holds the link for a whole trace
+ * step, the daemon's estimates move slowly. `changed` compares by value and remembers.
+ */
+export class LinkMemo {
+  private bw: unknown = Number.NaN;
+  private rtt: unknown = Number.NaN;
+  private wait: unknown = Number.NaN;
+  private tx: unknown = Number.NaN;
+  private rx: unknown = Number.NaN;
+  private up: unknown = Number.NaN;
+  private acc: unknown = Number.NaN;
+
+  changed(link: KnownLink, serverUp = true, minAccuracy?: number): boolean {
+    const bw = link.bandwidthMbps ?? null;
+    const rtt = link.rttMs ?? null;
+    const wait = link.serverWaitMs ?? null;
+    const tx = link.radio === undefined ? undefined : (link.radio?.txW ?? null);
+    const rx = link.radio === undefined ? undefined : (link.radio?.rxW ?? null);
+    if (bw === this.bw && rtt === this.rtt && wait === this.wait && tx === this.tx && rx === this.rx && serverUp === this.up && minAccuracy === this.acc) return false;
+    this.bw = bw;
+    this.rtt = rtt;
+    this.wait = wait;
+    this.tx = tx;
+    this.rx = rx;
+    this.up = serverUp;
+    this.acc = minAccuracy;
+    return true;
+  }
+}

@@ -8,9 +8,9 @@
  */
 import type { LoadedParetoFile } from "../../contracts/paretoFile.js";
 import { UsageError } from "../../errors.js";
-import { costTotals } from "../../predict/costModel.js";
+import { costTotals, type Prediction } from "../../predict/costModel.js";
 import type { Decision, Policy, PolicyRequest, PolicyState } from "../policy.js";
-import { accurateEnough, byEnergy, firstWithinDeadline, joules, ms, noCandidate, predictionOf, prepareCandidates, prob, totalsFor } from "./candidates.js";
+import { accurateEnough, byEnergy, firstWithinDeadline, frozen, joules, LinkMemo, ms, noCandidate, predictionOf, prepareCandidates, prob, totalsFor } from "./candidates.js";
 import { meetProbability } from "./meetProbability.js";
 import { probabilityRule, type PolicyOptions } from "./policyOptions.js";
 
@@ -23,6 +23,12 @@ export function cloudOnly(file: LoadedParetoFile, opts: PolicyOptions): Policy {
   const serverIdx = server.map((_, i) => i);
   const localOrder = byEnergy(cands, cands.map((_, i) => i).filter((i) => cands[i]!.local));
   const rule = probabilityRule(opts);
+  const memo = new LinkMemo();
+  let chosen = -1;
+  let chosenE = 0;
+  let chosenShift = 0;
+  let chosenLatency = 0;
+  let chosenPrediction: Prediction | null = null;
   const t = costTotals();
 
   return {
@@ -47,28 +53,40 @@ export function cloudOnly(file: LoadedParetoFile, opts: PolicyOptions): Policy {
           switchCost: null,
         };
       }
-      let best = -1;
-      let bestE = Number.POSITIVE_INFINITY;
-      let bestAcc = -1;
-      let bestMs = Number.POSITIVE_INFINITY;
-      for (const i of serverIdx) {
-        const c = cands[i]!;
-        if (!accurateEnough(c, request.minAccuracy)) continue;
-        totalsFor(c, state.link, t);
-        const e = t.energyJ;
-        const acc = c.accuracy ?? -1;
-        if (e < bestE || (e === bestE && (acc > bestAcc || (acc === bestAcc && t.latencyMs < bestMs)))) {
-          best = i;
-          bestE = e;
-          bestAcc = acc;
-          bestMs = t.latencyMs;
+      // the choice does not depend on the deadline: kept until the link or accuracy floor change
+      if (memo.changed(state.link, true, request.minAccuracy)) {
+        let best = -1;
+        let bestE = Number.POSITIVE_INFINITY;
+        let bestAcc = -1;
+        let bestMs = Number.POSITIVE_INFINITY;
+        for (const i of serverIdx) {
+          const c = cands[i]!;
+          if (!accurateEnough(c, request.minAccuracy)) continue;
+          totalsFor(c, state.link, t);
+          const e = t.energyJ;
+          const acc = c.accuracy ?? -1;
+          if (e < bestE || (e === bestE && (acc > bestAcc || (acc === bestAcc && t.latencyMs < bestMs)))) {
+            best = i;
+            bestE = e;
+            bestAcc = acc;
+            bestMs = t.latencyMs;
+          }
+        }
+        chosen = best;
+        if (best >= 0) {
+          totalsFor(cands[best]!, state.link, t);
+          chosenE = bestE;
+          chosenShift = t.shiftMs;
+          chosenLatency = t.latencyMs;
+          chosenPrediction = frozen(predictionOf(cands[best]!, t));
         }
       }
+      const best = chosen;
       if (best < 0) throw noCandidate("cloud-only", cands, serverIdx, request.minAccuracy, true);
+      const bestE = chosenE;
       const c = cands[best]!;
-      totalsFor(c, state.link, t);
-      const predicted = predictionOf(c, t);
-      const probability = meetProbability(c.entry.latency.samples, t.shiftMs, t.latencyMs, 0, c.spreadMs, d, rule);
+      const predicted = chosenPrediction as Prediction;
+      const probability = meetProbability(c.entry.latency.samples, chosenShift, chosenLatency, 0, c.spreadMs, d, rule);
       return {
         entry: c.entry,
         index: best,

@@ -24,14 +24,37 @@
  *                 lower E), and the decision is marked infeasible
  *
  * So a configuration below the target is never chosen while one at or above it exists.
+ *
+ * How (the same answer, fewer evaluations; test/unit/policyMemo.test.ts): the predicted totals
+ * are kept per link, and once the same link comes again the candidates are sorted by predicted
+ * energy; the scan then goes up that order and stops at the first candidate whose predicted
+ * energy exceeds the best eligible one's (a switch only adds energy); a candidate with fewer samples than minSamples whose fitted normal
+ * tail is below the target at D is skipped without counting its samples (P is at most that
+ * tail). Only when none qualifies are all of them evaluated, for the most likely.
  */
 import { canonicalConfigKey, type Config } from "../../contracts/measurement.js";
 import type { LoadedParetoFile } from "../../contracts/paretoFile.js";
 import { costTotals } from "../../predict/costModel.js";
 import type { Decision, Policy, PolicyRequest, PolicyState } from "../policy.js";
-import { accurateEnough, frequencyDimension, joules, ms, noCandidate, predictionOf, prepareCandidates, prob, totalsFor } from "./candidates.js";
-import { meetProbability } from "./meetProbability.js";
+import type { KnownLink } from "../policy.js";
+import { accurateEnough, frequencyDimension, joules, LinkMemo, ms, noCandidate, predictionOf, prepareCandidates, prob, totalsFor, type Candidate } from "./candidates.js";
+import { meetProbability, normalCdf } from "./meetProbability.js";
 import { probabilityRule, type PolicyOptions } from "./policyOptions.js";
+
+/**
+ * A z below which normalCdf stays under `target`: the point where it reaches the target (by
+ * bisection on normalCdf itself), less a margin far wider than its approximation error.
+ */
+export function zBelowTarget(target: number): number {
+  let lo = -40;
+  let hi = 40;
+  for (let k = 0; k < 200 && hi - lo > 1e-12; k++) {
+    const mid = (lo + hi) / 2;
+    if (normalCdf(mid) >= target) hi = mid;
+    else lo = mid;
+  }
+  return lo - 1e-3;
+}
 
 export function splitwatt(file: LoadedParetoFile, opts: PolicyOptions): Policy {
   const { doc } = file;
@@ -42,6 +65,45 @@ export function splitwatt(file: LoadedParetoFile, opts: PolicyOptions): Policy {
   const rule = probabilityRule(opts);
   const { target, hysteresis, switchCost } = opts;
   const t = costTotals();
+  // a switch: a frequency dimension, and the candidate's value differs from the current one (unknown before the first request)
+  const anySwitch = freqDim !== null;
+  // per link: every candidate's predicted totals and the candidates by predicted energy, recomputed
+  // only when the link's figures change (the daemon's estimates move slowly; a replay holds them for a
+  // whole trace step)
+  const n = cands.length;
+  const energyJ = new Float64Array(n);
+  const latencyMs = new Float64Array(n);
+  const shiftMs = new Float64Array(n);
+  const identity = Int32Array.from(all);
+  let order = identity;
+  let sorted = false;
+  const memo = new LinkMemo();
+  /** Recompute the totals when the link changed; sort by energy once the same link comes twice (a link that changes every time never pays for the sort). */
+  const refresh = (link: KnownLink): void => {
+    if (!memo.changed(link)) {
+      if (!sorted) {
+        order = Int32Array.from(all).sort((a, b) => energyJ[a]! - energyJ[b]! || a - b);
+        sorted = true;
+      }
+      return;
+    }
+    for (let i = 0; i < n; i++) {
+      totalsFor(cands[i]!, link, t);
+      energyJ[i] = t.energyJ;
+      latencyMs[i] = t.latencyMs;
+      shiftMs[i] = t.shiftMs;
+    }
+    order = identity;
+    sorted = false;
+  };
+  // below this z the fitted normal tail is under the target, so P (at most that tail) is too
+  const zFloor = zBelowTarget(target);
+  /** cheap and safe: with fewer samples than minSamples, P <= the fitted tail, which is below the target here */
+  const tailBelowTarget = (c: Candidate, meanMs: number, deadlineMs: number): boolean => {
+    if (c.entry.latency.samples.length >= rule.minSamples) return false;
+    const sd = Math.max(c.spreadMs, rule.cvFloor * meanMs);
+    return sd > 0 && (deadlineMs - meanMs) / sd < zFloor;
+  };
   // the current configuration is usually one of the entries' own config objects (the daemon passes
   // the last decision's): found by identity, else by its canonical key
   const byObject = new Map<Config, number>(cands.map((c, i) => [c.entry.config, i]));
@@ -67,49 +129,71 @@ export function splitwatt(file: LoadedParetoFile, opts: PolicyOptions): Policy {
       const current = state.current;
       const currentIndex = current === null ? -1 : indexOf(current);
       const currentFreq = current === null || freqDim === null ? undefined : current[freqDim];
-      // a switch: a frequency dimension, and the candidate's value differs from the current one (unknown before the first request)
-      const anySwitch = freqDim !== null;
+
+      refresh(link);
+      const passes = (c: Candidate): boolean => (state.serverUp || c.local) && accurateEnough(c, minAccuracy);
+      const switches = (i: number): boolean => anySwitch && (current === null || cands[i]!.freq !== currentFreq);
+      const probabilityOf = (i: number, extraMs: number): number =>
+        meetProbability(cands[i]!.entry.latency.samples, shiftMs[i]!, latencyMs[i]!, extraMs, cands[i]!.spreadMs, d, rule);
 
       let considered = 0;
-      let eligible = 0;
       let best = -1;
       let bestE = Number.POSITIVE_INFINITY;
       let bestP = -1;
       let bestMs = Number.POSITIVE_INFINITY;
-      let likely = -1;
-      let likelyP = -1;
-      let likelyMs = Number.POSITIVE_INFINITY;
-      let likelyE = Number.POSITIVE_INFINITY;
       let currentE = Number.NaN;
       let currentP = -1;
-      for (let i = 0; i < cands.length; i++) {
+      let currentSeen = false;
+      // up the candidates by predicted energy (in file order, without the early stop, until sorted)
+      for (let k = 0; k < order.length; k++) {
+        const i = order[k]!;
         const c = cands[i]!;
-        if ((!state.serverUp && !c.local) || !accurateEnough(c, minAccuracy)) continue;
+        if (!passes(c)) continue;
         considered++;
-        totalsFor(c, link, t);
-        const sw = anySwitch && (current === null || c.freq !== currentFreq);
+        // every later candidate's energy is at least its predicted energy, which exceeds the best's
+        if (sorted && best >= 0 && energyJ[i]! > bestE) break;
+        const sw = switches(i);
         const extraMs = sw ? switchCost.timeMs : 0;
-        const e = t.energyJ + (sw ? switchCost.energyJ : 0);
-        const lat = t.latencyMs + extraMs;
-        const p = meetProbability(c.entry.latency.samples, t.shiftMs, t.latencyMs, extraMs, c.spreadMs, d, rule);
+        const e = energyJ[i]! + (sw ? switchCost.energyJ : 0);
+        const lat = latencyMs[i]! + extraMs;
+        if (i !== currentIndex && tailBelowTarget(c, lat, d)) continue;
+        const p = probabilityOf(i, extraMs);
         if (i === currentIndex) {
           currentE = e;
           currentP = p;
+          currentSeen = true;
         }
-        if (p >= target) {
-          eligible++;
-          if (e < bestE || (e === bestE && (p > bestP || (p === bestP && lat < bestMs)))) {
-            best = i;
-            bestE = e;
-            bestP = p;
-            bestMs = lat;
+        if (p >= target && (e < bestE || (e === bestE && (p > bestP || (p === bestP && lat < bestMs))))) {
+          best = i;
+          bestE = e;
+          bestP = p;
+          bestMs = lat;
+        }
+      }
+      if (currentIndex >= 0 && !currentSeen && passes(cands[currentIndex]!)) {
+        const sw = switches(currentIndex);
+        currentE = energyJ[currentIndex]! + (sw ? switchCost.energyJ : 0);
+        currentP = probabilityOf(currentIndex, sw ? switchCost.timeMs : 0);
+      }
+      // none qualifies: the most likely to meet the deadline, over all of them
+      let likely = -1;
+      let likelyP = -1;
+      let likelyMs = Number.POSITIVE_INFINITY;
+      if (best < 0) {
+        let likelyE = Number.POSITIVE_INFINITY;
+        for (let i = 0; i < cands.length; i++) {
+          if (!passes(cands[i]!)) continue;
+          const sw = switches(i);
+          const extraMs = sw ? switchCost.timeMs : 0;
+          const e = energyJ[i]! + (sw ? switchCost.energyJ : 0);
+          const lat = latencyMs[i]! + extraMs;
+          const p = probabilityOf(i, extraMs);
+          if (p > likelyP || (p === likelyP && (lat < likelyMs || (lat === likelyMs && e < likelyE)))) {
+            likely = i;
+            likelyP = p;
+            likelyMs = lat;
+            likelyE = e;
           }
-        }
-        if (p > likelyP || (p === likelyP && (lat < likelyMs || (lat === likelyMs && e < likelyE)))) {
-          likely = i;
-          likelyP = p;
-          likelyMs = lat;
-          likelyE = e;
         }
       }
       if (considered === 0) throw noCandidate("splitwatt", cands, all, minAccuracy, state.serverUp);
@@ -130,10 +214,10 @@ export function splitwatt(file: LoadedParetoFile, opts: PolicyOptions): Policy {
       } else {
         index = best;
         probability = bestP;
-        reason = `${down}lowest expected energy (${joules(bestE)}) with P ${prob(bestP)} >= ${target} of meeting ${ms(d)}; ${eligible} of ${considered} configurations qualify`;
+        reason = `${down}lowest expected energy (${joules(bestE)}) with P ${prob(bestP)} >= ${target} of meeting ${ms(d)}`;
       }
       const c = cands[index]!;
-      const switched = anySwitch && (current === null || c.freq !== currentFreq) && (switchCost.timeMs > 0 || switchCost.energyJ > 0);
+      const switched = switches(index) && (switchCost.timeMs > 0 || switchCost.energyJ > 0);
       return {
         entry: c.entry,
         index,

@@ -9,9 +9,9 @@
 import { canonicalConfigKey, type Config, type ConfigValue } from "../../contracts/measurement.js";
 import type { LoadedParetoFile, ParetoFile } from "../../contracts/paretoFile.js";
 import { UsageError } from "../../errors.js";
-import { costTotals } from "../../predict/costModel.js";
+import { costTotals, type Prediction } from "../../predict/costModel.js";
 import type { Decision, Policy, PolicyRequest, PolicyState } from "../policy.js";
-import { byEnergy, firstWithinDeadline, ms, noCandidate, predictionOf, prepareCandidates, prob, totalsFor } from "./candidates.js";
+import { byEnergy, firstWithinDeadline, frozen, LinkMemo, ms, noCandidate, predictionOf, prepareCandidates, prob, totalsFor } from "./candidates.js";
 import { meetProbability } from "./meetProbability.js";
 import { probabilityRule, type PolicyOptions } from "./policyOptions.js";
 
@@ -51,6 +51,10 @@ export function staticConfig(file: LoadedParetoFile, opts: PolicyOptions): Polic
   const localOrder = byEnergy(cands, cands.map((_, i) => i).filter((i) => cands[i]!.local));
   const rule = probabilityRule(opts);
   const t = costTotals();
+  const memo = new LinkMemo();
+  let ownShift = 0;
+  let ownLatency = 0;
+  let ownPrediction: Prediction | null = null;
 
   return {
     name: "static",
@@ -71,9 +75,23 @@ export function staticConfig(file: LoadedParetoFile, opts: PolicyOptions): Polic
         reason = "the static configuration";
       }
       const c = cands[index]!;
-      totalsFor(c, state.link, t);
-      const predicted = predictionOf(c, t);
-      const probability = meetProbability(c.entry.latency.samples, t.shiftMs, t.latencyMs, 0, c.spreadMs, d, rule);
+      let predicted: Prediction;
+      let probability: number;
+      if (index === 0) {
+        // the static configuration's prediction: kept until the link changes
+        if (memo.changed(state.link)) {
+          totalsFor(c, state.link, t);
+          ownShift = t.shiftMs;
+          ownLatency = t.latencyMs;
+          ownPrediction = frozen(predictionOf(c, t));
+        }
+        predicted = ownPrediction as Prediction;
+        probability = meetProbability(c.entry.latency.samples, ownShift, ownLatency, 0, c.spreadMs, d, rule);
+      } else {
+        totalsFor(c, state.link, t);
+        predicted = predictionOf(c, t);
+        probability = meetProbability(c.entry.latency.samples, t.shiftMs, t.latencyMs, 0, c.spreadMs, d, rule);
+      }
       const feasible = predicted.latencyMs <= d;
       return { entry: c.entry, index, predicted, probability, feasible, reason: `${reason} (predicted ${ms(predicted.latencyMs)}${feasible ? "" : `, beyond ${ms(d)}`}, P ${prob(probability)})`, switchCost: null };
     },

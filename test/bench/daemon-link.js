@@ -1,0 +1,203 @@
+#!/usr/bin/env node
+// dynasplit and splitwatt side by side on a kernel-shaped link stepping 100 -> 5 -> 100 Mbit/s
+// (not a test; root, iproute2 and a writable cgroup cpu controller needed).
+//
+// The testbed is one machine, so the edge device is emulated and says so:
+// - the device side (optimize's profiler, then the daemon) runs in a cgroup capped at
+//   SPLITWATT_BENCH_DEVICE_SHARE (default 0.1) of one CPU, its heads on one thread (deviceTarget
+//   cpu:1), so that the device is slower than the tail server (which runs uncapped in its own
+//   network namespace) as an edge board is slower than its server;
+// - device energy is the `estimate` source priced with the raspberry-pi-4 power model over the
+//   device process's own CPU time (utilisation: process), server energy the jetson-orin-nano model
+//   (marginal), network energy a wired link's PHY (0.5 W, the ethernet-1gbps profile's
+//   assumption) at 20 Mbit/s.
+// 1. the front: `splitwatt optimize --model resnet18` on this machine, small budget, its link the
+//    kernel's tbf at 20 Mbit/s (the front is written next to the results and kept);
+// 2. a `splitwatt serve` child behind a netns + tbf link at 100 Mbit/s, a `splitwatt daemon`
+//    child (capped) in front of it; a seeded stream of deadlines, each sent once with
+//    policy=dynasplit and once with policy=splitwatt (alternating which goes first); the link's
+//    rate changed with `tc qdisc change` between phases: 100, 5, 100 Mbit/s;
+// 3. per phase and policy: deadline hit rate, mean energy per request, mean latency, share sent
+//    to the server.
+//
+//   npx tsc -p tsconfig.json && npm run bench:daemon-link
+//   SPLITWATT_BENCH_REQUESTS=60 SPLITWATT_BENCH_FRONT=/path/kept.pareto.json npm run bench:daemon-link
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { encodeInferRequest, LinkEmulation, mulberry32, readParetoFile } from "../../dist/index.js";
+
+const SHARE = Number(process.env.SPLITWATT_BENCH_DEVICE_SHARE ?? "0.2");
+const REQUESTS = Number(process.env.SPLITWATT_BENCH_REQUESTS ?? "40");
+const MODEL = process.env.SPLITWATT_BENCH_MODEL ?? "resnet18";
+const repo = resolve(import.meta.dirname, "../..");
+const bin = join(repo, "bin/splitwatt.js");
+const dir = mkdtempSync(join(tmpdir(), "sw-bench-link-"));
+const env = { ...process.env, CI: "true", SPLITWATT_STATE_DIR: join(dir, "state") };
+
+function fail(why) {
+  console.error(`bench:daemon-link cannot run here: ${why}`);
+  process.exit(1);
+}
+
+const avail = await LinkEmulation.available();
+if (!avail.ok) fail(`kernel link emulation unavailable (${avail.reason})`);
+const CG_ROOT = "/sys/fs/cgroup/cpu";
+if (!existsSync(join(CG_ROOT, "cgroup.procs"))) fail(`no cgroup v1 cpu controller at ${CG_ROOT} to cap the emulated device`);
+
+// --- the emulated device: a CPU-capped cgroup ----------------------------------------------
+const cg = join(CG_ROOT, `splitwatt-bench-${process.pid}`);
+mkdirSync(cg);
+writeFileSync(join(cg, "cpu.cfs_period_us"), "10000");
+writeFileSync(join(cg, "cpu.cfs_quota_us"), String(Math.round(SHARE * 10000)));
+const capped = (pid) => writeFileSync(join(cg, "cgroup.procs"), String(pid));
+const uncapped = (pid) => {
+  try {
+    writeFileSync(join(CG_ROOT, "cgroup.procs"), String(pid));
+  } catch {
+    // gone
+  }
+};
+/** Tail servers started by a capped process are the server: move them out of the cgroup. */
+const watcher = setInterval(() => {
+  for (const pid of readFileSync(join(cg, "cgroup.procs"), "utf8").split("\n").filter(Boolean)) {
+    try {
+      if (/\0serve\0/.test(readFileSync(`/proc/${pid}/cmdline`, "latin1"))) uncapped(pid);
+    } catch {
+      // gone
+    }
+  }
+}, 50);
+
+function child(args, opts = {}) {
+  const prefix = opts.prefix ?? [];
+  const cmd = prefix.length > 0 ? prefix[0] : process.execPath;
+  const argv = prefix.length > 0 ? [...prefix.slice(1), process.execPath, bin, ...args] : [bin, ...args];
+  const c = spawn(cmd, argv, { env, stdio: ["ignore", "pipe", "pipe"] });
+  if (opts.capped) capped(c.pid);
+  let err = "";
+  c.stderr.on("data", (b) => (err += b));
+  const exited = new Promise((res) => c.on("exit", (code) => res(code)));
+  if (opts.toEnd) return exited.then((code) => ({ code, err }));
+  return new Promise((res, rej) => {
+    let out = "";
+    c.stdout.on("data", (b) => {
+      out += b;
+      if (out.includes("\n")) res({ c, url: out.split("\n")[0].trim(), exited, err: () => err });
+    });
+    exited.then((code) => rej(new Error(`${args[0]} exited ${code}: ${err.slice(-2000)}`)));
+  });
+}
+
+const wired = join(dir, "wired-20mbps.json");
+const ethernet = JSON.parse(readFileSync(join(repo, "configs/networks/ethernet-1gbps.json"), "utf8"));
+writeFileSync(
+  wired,
+  JSON.stringify({ ...ethernet, name: "wired-20mbps", description: "bench: a 20 Mbit/s wired link; PHY power from the ethernet-1gbps profile (an assumption)", uplinkMbps: 20, downlinkMbps: 20, rttMs: 0 }),
+);
+
+let links = [];
+const children = [];
+try {
+  // --- 1. the front, measured on this machine ----------------------------------------------
+  let frontPath = process.env.SPLITWATT_BENCH_FRONT;
+  if (frontPath === undefined || !existsSync(frontPath)) {
+    frontPath = frontPath ?? join(repo, `${MODEL}-bench-link.pareto.json`);
+    const cfg = join(dir, "optimize.yaml");
+    writeFileSync(
+      cfg,
+      [
+        `model: ${MODEL}`,
+        `network: ${wired}`,
+        "link: kernel",
+        "board: raspberry-pi-4",
+        "serverBoard: jetson-orin-nano",
+        "serverEnergy: marginal",
+        "dimensions: { split: bottlenecks, deviceTarget: [cpu:1], codec: [fp16, int8] }",
+        "objectives: [latency, energy]",
+        "budget: 14",
+        "measure: { maxSeconds: 3, accuracy: false, idleMs: 300 }",
+        `out: ${frontPath}`,
+        "",
+      ].join("\n"),
+    );
+    const t0 = performance.now();
+    console.error(`optimize --model ${MODEL} on this machine (device capped at ${SHARE} CPU, kernel tbf 20 Mbit/s), budget 14 ...`);
+    const r = await child(["optimize", "--config", cfg], { capped: true, toEnd: true });
+    if (r.code !== 0) throw new Error(`optimize failed (${r.code}): ${r.err.slice(-2000)}`);
+    console.error(`front written to ${frontPath} in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+  }
+  const { doc } = readParetoFile(frontPath);
+  const L = Math.max(...doc.space.dimensions.find((d) => d.name === "split").values);
+  const local = doc.archive.filter((e) => e.config.split === L).sort((a, b) => a.latencyMs - b.latencyMs)[0];
+  const localMs = local.latency.p95 ?? local.latencyMs;
+
+  // --- 2. the daemon on the stepped link ----------------------------------------------------
+  const link = await LinkEmulation.start({ uplinkMbps: 100, downlinkMbps: 100, name: "bench" });
+  links.push(link);
+  const server = await child(["serve", "--model", `model=${MODEL}`, "--host", link.serverAddress, "--port", "0"], { prefix: link.execPrefix });
+  children.push(server);
+  const dcfg = join(dir, "daemon.yaml");
+  writeFileSync(dcfg, [`network: ${wired}`, "board: raspberry-pi-4", "serverBoard: jetson-orin-nano", "utilisation: process", "graceMs: 3000", "estimator: { window: 5 }", "probe: { rttIntervalMs: 1000 }", ""].join("\n"));
+  const daemon = await child(["daemon", "--model", MODEL, "--front", frontPath, "--server", server.url, "--port", "0", "--config", dcfg], { capped: true });
+  children.push(daemon);
+  // binary tensors (a JSON body of 150k numbers would cost the capped device more than the model)
+  const data = new Float32Array(3 * 224 * 224).fill(0.5);
+  const request = (policy, deadline) => {
+    const r = encodeInferRequest({ inputs: [{ name: "input", datatype: "FP32", shape: [1, 3, 224, 224], data }], parameters: { deadline_ms: deadline, policy } }, { binary: true });
+    const headers = Object.fromEntries(Object.entries(r.headers).filter(([k]) => k.toLowerCase() !== "content-length"));
+    return { headers, body: Buffer.concat(Array.isArray(r.body) ? r.body : [r.body]) };
+  };
+  const rnd = mulberry32(7);
+  // deadlines the all-on-device configuration meets (its measured p95 x 1.1 .. 1.4)
+  const deadline = () => Math.round(localMs * (1.1 + 0.3 * rnd()));
+  const results = [];
+  const phases = [
+    ["100 Mbit/s", 100],
+    ["5 Mbit/s", 5],
+    ["100 Mbit/s again", 100],
+  ];
+  for (const [phase, mbps] of phases) {
+    await link.setRate({ uplinkMbps: mbps, downlinkMbps: mbps });
+    for (let i = 0; i < REQUESTS; i++) {
+      const d = deadline();
+      const order = i % 2 === 0 ? ["dynasplit", "splitwatt"] : ["splitwatt", "dynasplit"];
+      for (const policy of order) {
+        const q = request(policy, d);
+        const r = await fetch(`${daemon.url}/v2/models/${MODEL}/infer`, { method: "POST", headers: q.headers, body: q.body });
+        const j = await r.json();
+        if (r.status !== 200) throw new Error(`daemon answered ${r.status}: ${j.error}`);
+        const p = j.parameters;
+        results.push({ phase, policy, met: p.deadline_met, energy: p.energy_j, latency: p.latency_ms, remote: JSON.parse(p.config).split !== L, fallback: p.fallback });
+      }
+    }
+  }
+  const status = await (await fetch(`${daemon.url}/v1/status`)).json();
+
+  // --- 3. the table ---------------------------------------------------------------------------
+  const mean = (xs) => xs.reduce((s, v) => s + v, 0) / xs.length;
+  console.log(`${MODEL}, front from splitwatt optimize on this machine (${doc.archive.length} configurations, ${doc.front.length} on the front; all on the device: mean ${local.latencyMs.toFixed(1)} ms, p95 ${localMs.toFixed(1)} ms, ${local.energyJ.total.toFixed(3)} J)`);
+  console.log(`device: this machine capped at ${SHARE} CPU (cgroup), heads on one thread; energy: estimate (raspberry-pi-4 model x the daemon's CPU time) + wired PHY 0.5 W + jetson-orin-nano server model (marginal)`);
+  console.log(`link: ${link.label.replace(/tbf .*$/, "tbf stepped 100 -> 5 -> 100 Mbit/s")}; ${REQUESTS} deadlines per phase (uniform in ${Math.round(localMs * 1.1)}-${Math.round(localMs * 1.4)} ms), each sent to both policies`);
+  console.log("| phase | policy | deadline hit rate | mean energy per request | mean latency | sent to the server |");
+  console.log("| --- | --- | --- | --- | --- | --- |");
+  for (const [phase] of phases) {
+    for (const policy of ["dynasplit", "splitwatt"]) {
+      const rs = results.filter((r) => r.phase === phase && r.policy === policy);
+      console.log(`| ${phase} | ${policy} | ${((100 * rs.filter((r) => r.met).length) / rs.length).toFixed(0)}% | ${mean(rs.map((r) => r.energy)).toFixed(3)} J | ${mean(rs.map((r) => r.latency)).toFixed(1)} ms | ${((100 * rs.filter((r) => r.remote).length) / rs.length).toFixed(0)}% |`);
+    }
+  }
+  console.log(`final estimates: bandwidth ${status.server.estimates.bandwidthMbps?.toFixed(1)} Mbit/s, RTT ${status.server.estimates.rttMs?.toFixed(2)} ms; fallbacks ${status.decisions.fallbacks}`);
+} finally {
+  clearInterval(watcher);
+  for (const c of children) c.c.kill("SIGTERM");
+  await Promise.all(children.map((c) => c.exited));
+  for (const l of links) await l.close();
+  for (const pid of readFileSync(join(cg, "cgroup.procs"), "utf8").split("\n").filter(Boolean)) uncapped(pid);
+  try {
+    rmdirSync(cg);
+  } catch (err) {
+    console.error(`could not remove ${cg}: ${err.message}`);
+  }
+}

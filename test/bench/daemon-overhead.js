@@ -1,0 +1,164 @@
+#!/usr/bin/env node
+// The daemon's overhead over calling the split executor directly (not a test). One `splitwatt
+// serve` child on loopback serves tiny_cnn's tails; the same configuration runs (a) through a
+// SplitExecutor in this process and (b) through a `splitwatt daemon` child (static policy pinned
+// to that configuration: the decision, the device queue, the energy windows, the estimators and
+// the HTTP hop from this process to the daemon all count), alternately in rounds (A B B A), for a
+// remote configuration (cut 3, raw, 16 KiB sent) and the all-on-device one. Prints p50 / p99 of
+// each and the overhead (daemon - direct) at p50. Target (issue 13): under 1 ms at p50.
+//
+//   npx tsc -p tsconfig.json && npm run bench:daemon
+//   SPLITWATT_BENCH_REQUESTS=500 SPLITWATT_BENCH_ROUNDS=4 npm run bench:daemon
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { Pool } from "undici";
+import { analyzeModel, checkParetoFile, encodeInferRequest, loadModel, modelInputs, parseCodec, SplitExecutor, TailClient, zooPath } from "../../dist/index.js";
+
+const REQUESTS = Number(process.env.SPLITWATT_BENCH_REQUESTS ?? "300");
+const ROUNDS = Number(process.env.SPLITWATT_BENCH_ROUNDS ?? "4");
+const bin = resolve(import.meta.dirname, "../../bin/splitwatt.js");
+const dir = mkdtempSync(join(tmpdir(), "sw-bench-daemon-"));
+
+function child(args) {
+  const c = spawn(process.execPath, [bin, ...args], { env: { ...process.env, CI: "true", SPLITWATT_STATE_DIR: join(dir, "state") }, stdio: ["ignore", "pipe", "pipe"] });
+  let err = "";
+  c.stderr.on("data", (b) => (err += b));
+  return new Promise((res, rej) => {
+    let out = "";
+    c.stdout.on("data", (b) => {
+      out += b;
+      if (out.includes("\n")) res({ c, url: out.split("\n")[0].trim() });
+    });
+    c.on("exit", (code) => rej(new Error(`${args[0]} exited ${code}: ${err}`)));
+  });
+}
+
+/** A live front of two configurations of the model (cut `remote`, raw, and all on the device). */
+function front(sha, L, remote, bytes) {
+  const entry = (config, parts, energy) => {
+    const latencyMs = parts.head + parts.transfer + parts.server;
+    return {
+      config,
+      key: null,
+      latencyMs,
+      latency: { p50: null, p95: null, p99: null, max: latencyMs, n: 1, samples: [latencyMs] },
+      breakdownMs: { ...parts, encode: 0, decode: 0 },
+      bytes: parts.transfer > 0 ? bytes : 0,
+      wireBytes: parts.transfer > 0 ? bytes : 0,
+      energyJ: { ...energy, total: energy.device + energy.network + energy.server },
+      energySource: { device: "estimate", network: "estimate", server: "estimate" },
+      accuracy: null,
+      conditions: { network: null, bandwidthMbps: parts.transfer > 0 ? 1000 : null, measuredBandwidthMbps: null, rttMs: parts.transfer > 0 ? 0 : null, serverWaitMs: null, link: null, server: null, deviceIdleW: null, radio: null },
+    };
+  };
+  const cfg = (split) => ({ split, cpuFreqMHz: "current", deviceTarget: "cpu", serverTarget: "cpu", codec: "raw" });
+  const archive = [entry(cfg(remote), { head: 0.2, transfer: 0.3, server: 0.5 }, { device: 0.01, network: 0, server: 0.001 }), entry(cfg(L), { head: 0.5, transfer: 0, server: 0 }, { device: 0.02, network: 0, server: 0 })];
+  const doc = {
+    version: 2,
+    generatedAt: new Date().toISOString(),
+    mode: "live",
+    source: { bench: "daemon-overhead", modelSha256: sha },
+    model: "tiny_cnn",
+    network: null,
+    space: {
+      dimensions: [
+        { name: "split", values: [remote, L], ordered: true },
+        { name: "cpuFreqMHz", values: ["current"], ordered: true },
+        { name: "deviceTarget", values: ["cpu"], ordered: false },
+        { name: "serverTarget", values: ["cpu"], ordered: false },
+        { name: "codec", values: ["raw"], ordered: false },
+      ],
+      validConfigurations: null,
+    },
+    objectives: ["latency", "energy"],
+    latencyStat: "mean",
+    constraints: { maxLatencyMs: null, minAccuracy: null },
+    algorithm: "exhaustive",
+    memetic: false,
+    populationSize: 2,
+    seed: 1,
+    budget: 2,
+    evaluations: 2,
+    cachedEvaluations: 0,
+    unevaluable: 0,
+    generations: 0,
+    aborted: false,
+    hypervolume: 0,
+    hypervolumeReference: { normalisation: "feasible-evaluated-ideal-nadir", objectiveSpace: ["latencyMs (mean)", "energyJ"], ideal: null, nadir: null, reference: [1.1, 1.1] },
+    front: archive,
+    archive,
+  };
+  const r = checkParetoFile(doc);
+  if (!r.ok) throw new Error(r.reason);
+  return doc;
+}
+
+const pct = (xs, q) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * (s.length - 1)))];
+};
+
+const tiny = await zooPath("tiny_cnn");
+const a = await analyzeModel(loadModel(tiny));
+const L = a.cuts.length - 1;
+const REMOTE = 3;
+const frontPath = join(dir, "front.pareto.json");
+writeFileSync(frontPath, JSON.stringify(front(a.model.sha256, L, REMOTE, a.cuts[REMOTE].bytes)));
+const server = await child(["serve", "--model", "model=tiny_cnn", "--port", "0"]);
+const client = new TailClient({ url: server.url });
+const feeds = modelInputs(a, { seed: 3 });
+const x = feeds.input;
+const rows = [];
+try {
+  for (const [label, split] of [
+    [`remote tail (cut ${REMOTE}, raw, ${a.cuts[REMOTE].bytes} B)`, REMOTE],
+    ["all on the device", L],
+  ]) {
+    const exec = await SplitExecutor.open(a, { cut: split, codec: parseCodec("raw"), tail: { kind: "remote", client, model: "model" } });
+    const cfgPath = join(dir, `daemon-${split}.yaml`);
+    writeFileSync(cfgPath, `policyOptions:\n  config: split=${split},cpuFreqMHz=current,deviceTarget=cpu,serverTarget=cpu,codec=raw\nprobe: { rttIntervalMs: 0, bandwidth: false }\n`);
+    const daemon = await child(["daemon", "--model", "tiny_cnn", "--front", frontPath, "--server", server.url, "--policy", "static", "--config", cfgPath, "--port", "0"]);
+    const pool = new Pool(daemon.url, { connections: 1, pipelining: 1 });
+    const req = encodeInferRequest({ inputs: [{ name: "input", datatype: "FP32", shape: [...x.dims], data: x.data }], parameters: { deadline_ms: 1000, binary_data_output: true } }, { binary: true });
+    const body = Buffer.concat(Array.isArray(req.body) ? req.body : [req.body]);
+    const direct = async () => {
+      const t = performance.now();
+      await exec.run(feeds);
+      return performance.now() - t;
+    };
+    const viaDaemon = async () => {
+      const t = performance.now();
+      const r = await pool.request({ method: "POST", path: "/v2/models/tiny_cnn/infer", body, headers: req.headers });
+      await r.body.arrayBuffer();
+      if (r.statusCode !== 200) throw new Error(`daemon answered ${r.statusCode}`);
+      return performance.now() - t;
+    };
+    for (let i = 0; i < 50; i++) {
+      await direct();
+      await viaDaemon();
+    }
+    const times = { direct: [], daemon: [] };
+    for (let round = 0; round < ROUNDS; round++) {
+      const order = round % 2 === 0 ? ["direct", "daemon", "daemon", "direct"] : ["daemon", "direct", "direct", "daemon"];
+      for (const side of order) for (let i = 0; i < REQUESTS / 2; i++) times[side].push(side === "direct" ? await direct() : await viaDaemon());
+    }
+    rows.push({ label, direct: times.direct, daemon: times.daemon });
+    await pool.close();
+    await exec.release();
+    daemon.c.kill("SIGTERM");
+    await new Promise((r) => daemon.c.on("exit", r));
+  }
+} finally {
+  await client.close();
+  server.c.kill("SIGTERM");
+  rmSync(dir, { recursive: true, force: true });
+}
+console.log(`daemon overhead over the split executor called directly (tiny_cnn, loopback, ${ROUNDS} rounds A B B A, ${REQUESTS * ROUNDS} requests per side)`);
+console.log("| configuration | direct p50 | direct p99 | via daemon p50 | via daemon p99 | overhead p50 |");
+console.log("| --- | --- | --- | --- | --- | --- |");
+for (const r of rows) {
+  const f = (v) => `${v.toFixed(3)} ms`;
+  console.log(`| ${r.label} | ${f(pct(r.direct, 0.5))} | ${f(pct(r.direct, 0.99))} | ${f(pct(r.daemon, 0.5))} | ${f(pct(r.daemon, 0.99))} | ${f(pct(r.daemon, 0.5) - pct(r.direct, 0.5))} |`);
+}

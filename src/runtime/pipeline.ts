@@ -58,6 +58,13 @@ export interface PipelineOptions {
   batchDelayMs?: number | undefined;
   /** clock, ms (default performance.now) */
   now?: (() => number) | undefined;
+  /**
+   * the head batch to take now, 1..deviceBatch (default deviceBatch): at most this many, and with
+   * batchDelayMs > 0 a partial batch waits for this many (an adaptive batch size that follows
+   * the arrival rate, BPS: src/schedule/adaptiveBatcher.ts); null: no target yet, take what has
+   * arrived (up to deviceBatch) without waiting. deviceBatch stays the largest batch and the bound
+   */
+  headBatchTarget?: (() => number | null) | undefined;
 }
 
 /** One item's result. */
@@ -123,6 +130,7 @@ export class Pipeline<I, M, O> {
   readonly capacity: StageCounts;
   private readonly batchDelayMs: number;
   private readonly now: () => number;
+  private readonly headBatchTarget: (() => number | null) | undefined;
   private readonly input: Item<I, M, O>[] = [];
   private readonly handover: Item<I, M, O>[] = [];
   private readonly waiters: Waiter<I, M, O>[] = [];
@@ -151,6 +159,7 @@ export class Pipeline<I, M, O> {
     this.capacity = { input, head: this.deviceBatch, handover, tail, total: input + this.deviceBatch + handover + tail };
     this.batchDelayMs = Math.max(0, opts.batchDelayMs ?? 0);
     this.now = opts.now ?? (() => performance.now());
+    this.headBatchTarget = opts.headBatchTarget;
     this.drained = new Promise((resolve) => {
       this.drainedResolve = resolve;
     });
@@ -282,9 +291,10 @@ export class Pipeline<I, M, O> {
         moved = true;
       }
       if (this.headCount === 0 && this.input.length > 0) {
-        const n = Math.min(this.deviceBatch, this.input.length);
+        const target = this.headTarget();
+        const n = Math.min(target ?? this.deviceBatch, this.input.length);
         const room = this.stages.tail === null || this.handover.length + n <= this.capacity.handover;
-        if (room && this.ready(this.input, this.deviceBatch)) {
+        if (room && (target === null || this.ready(this.input, target))) {
           this.startHead(n);
           moved = true;
         }
@@ -304,6 +314,15 @@ export class Pipeline<I, M, O> {
       this.timer = null;
       this.drainedResolve?.();
     }
+  }
+
+  /** The head batch to take now: headBatchTarget's answer as a whole number in 1..deviceBatch (null: none yet). */
+  private headTarget(): number | null {
+    if (this.headBatchTarget === undefined) return this.deviceBatch;
+    const t = this.headBatchTarget();
+    if (t === null) return null;
+    const b = Math.round(t);
+    return Number.isFinite(b) ? Math.min(this.deviceBatch, Math.max(1, b)) : this.deviceBatch;
   }
 
   private settle(item: Item<I, M, O>, value: O, fallback: boolean): void {

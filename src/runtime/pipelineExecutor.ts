@@ -40,10 +40,18 @@ export interface PipelineExecutorOptions {
   /** the codec of the cut tensors (default the executor's) */
   codec?: CodecSpec | undefined;
   /**
-   * runs the device's work of a head batch (default: at once), e.g. through a daemon's device
-   * queue so that requests with deadlines go first
+   * runs the device's work, a head batch or a local tail (default: at once), e.g. through a
+   * daemon's device queue so that requests with deadlines go first
    */
   runDevice?: (<T>(job: () => Promise<T>) => Promise<T>) | undefined;
+  /** every tail group's result (remote, or local after a server failure), e.g. for a link estimator */
+  onTail?: ((r: ExecutionResult, items: number, local: boolean) => void) | undefined;
+  /** an item was submitted (its arrival), for an adaptive batch size */
+  onArrival?: ((nowMs: number) => void) | undefined;
+  /** a head batch of `items` took `ms` (the head run alone), for an adaptive batch size */
+  onHeadBatch?: ((items: number, ms: number) => void) | undefined;
+  /** the head batch to wait for now (see PipelineOptions.headBatchTarget) */
+  headBatchTarget?: (() => number | null) | undefined;
 }
 
 /** Sums over the stage work done, for the bound and the report. */
@@ -193,6 +201,7 @@ export class PipelineExecutor {
   private localQueue: Promise<unknown> = Promise.resolve();
   private readonly codec: CodecSpec | undefined;
   private readonly runDevice: <T>(job: () => Promise<T>) => Promise<T>;
+  private readonly hooks: Pick<PipelineExecutorOptions, "onTail" | "onArrival" | "onHeadBatch" | "now">;
   /** per head batch and tail group while stagesAlone runs */
   private samples: StageSamples | null = null;
 
@@ -214,6 +223,7 @@ export class PipelineExecutor {
     this.serverBatch = bs;
     this.codec = opts.codec;
     this.runDevice = opts.runDevice ?? ((job) => job());
+    this.hooks = { onTail: opts.onTail, onArrival: opts.onArrival, onHeadBatch: opts.onHeadBatch, now: opts.now };
     this.outputs = a.graph.outputs;
     // what the head stage hands over: the cut tensors, or at the last cut the outputs
     this.handed = executor.allOnDevice ? this.outputs : executor.crossing;
@@ -237,18 +247,34 @@ export class PipelineExecutor {
         handoverCapacity: opts.handoverCapacity,
         batchDelayMs: opts.batchDelayMs,
         now: opts.now,
+        headBatchTarget: opts.headBatchTarget,
       },
     );
   }
 
   /** One input (batch 1) into the pipeline: resolves once accepted, with its result's promise. */
   submit(feeds: Feeds, signal?: AbortSignal): Promise<{ result: Promise<PipelineResult<Feeds>> }> {
+    this.arrived();
     return this.pipeline.submit(feeds, signal);
   }
 
   /** Every input of `source`, results in input order (see Pipeline.map). */
   map(source: AsyncIterable<Feeds> | Iterable<Feeds>, opts: { signal?: AbortSignal | undefined } = {}): AsyncGenerator<PipelineResult<Feeds>> {
-    return this.pipeline.map(source, opts);
+    if (this.hooks.onArrival === undefined) return this.pipeline.map(source, opts);
+    const arrived = (): void => this.arrived();
+    return this.pipeline.map(
+      (async function* () {
+        for await (const f of source) {
+          arrived();
+          yield f;
+        }
+      })(),
+      opts,
+    );
+  }
+
+  private arrived(): void {
+    this.hooks.onArrival?.(this.hooks.now?.() ?? performance.now());
   }
 
   /** Refuse new inputs; resolves once every accepted one has its result. */
@@ -303,6 +329,7 @@ export class PipelineExecutor {
     this.totals.headBatches++;
     this.totals.headMs += h.headMs;
     this.samples?.head.push({ items: inputs.length, ms: h.headMs });
+    this.hooks.onHeadBatch?.(inputs.length, h.headMs);
     return inputs.length === 1 ? [pick(h.values, this.handed)] : splitRecord(h.values, this.handed, inputs.map(() => 1));
   }
 
@@ -310,9 +337,10 @@ export class PipelineExecutor {
     const values = mids.length === 1 ? (mids[0] as Feeds) : concatRecords(mids, this.handed);
     const codec = this.codec;
     const r = local
-      ? await this.serialLocal(() => this.executor.runTail(values, { local: true, codec }))
+      ? await this.serialLocal(() => this.runDevice(() => this.executor.runTail(values, { local: true, codec })))
       : await this.executor.runTail(values, codec === undefined ? {} : { codec });
     this.count(r, mids.length, local);
+    this.hooks.onTail?.(r, mids.length, local);
     return mids.length === 1 ? [r.outputs] : splitRecord(r.outputs, this.outputs, mids.map(() => 1));
   }
 

@@ -9,6 +9,7 @@ import { describe, expect, it } from "vitest";
 import { UnreachableError } from "../../src/errors.js";
 import { Pipeline, PipelineClosedError, type PipelineStages } from "../../src/runtime/pipeline.js";
 import { mulberry32 } from "../../src/mulberry32.js";
+import { AdaptiveBatcher } from "../../src/schedule/adaptiveBatcher.js";
 
 /** Stages that double in the head and add 1 in the tail, each taking `headMs` / `tailMs` (a seeded jitter on the tail). */
 function stages(o: { headMs?: number; tailMs?: number; seed?: number } = {}): PipelineStages<number, number, number> & { tailCalls: number } {
@@ -212,5 +213,44 @@ describe("pipeline", () => {
     await expect(waiting).rejects.toThrow("client went away");
     await p.close();
     expect(p.stats().accepted).toBe(4);
+  });
+
+  it("adaptive head batch (BPS, AdaptiveBatcher): one at a time while items come slowly, larger batches once they come faster than one head run", async () => {
+    const bps = new AdaptiveBatcher({ maxBatch: 8 });
+    const sizes: number[] = [];
+    // a head of 4 ms + 1 ms per item: at one item per 2 ms only batches of about 5 keep up
+    const p = new Pipeline<number, number, number>(
+      {
+        head: async (xs) => {
+          const t0 = performance.now();
+          await sleep(4 + xs.length);
+          bps.batch(xs.length, performance.now() - t0);
+          sizes.push(xs.length);
+          return xs;
+        },
+        tail: null,
+      },
+      { deviceBatch: 8, serverBatch: 1, batchDelayMs: 20, headBatchTarget: () => bps.target() },
+    );
+    const results: Array<Promise<unknown>> = [];
+    const feed = async (n: number, gapMs: number): Promise<void> => {
+      for (let i = 0; i < n; i++) {
+        bps.arrival(performance.now());
+        results.push((await p.submit(i)).result);
+        await sleep(gapMs);
+      }
+    };
+    await feed(12, 25);
+    const slow = sizes.length;
+    expect(sizes.every((b) => b === 1)).toBe(true);
+    await feed(80, 2);
+    await Promise.all(results);
+    const fast = sizes.slice(slow);
+    const sorted = [...fast].sort((a, b) => a - b);
+    // bigger batches than one at a time, and the rule's choice is above 1 now
+    expect(sorted[sorted.length >> 1]).toBeGreaterThanOrEqual(2);
+    expect(bps.target()).toBeGreaterThan(1);
+    expect(Math.max(...fast)).toBeLessThanOrEqual(8);
+    await p.close();
   });
 });

@@ -13,7 +13,8 @@
  *   per item = the window's energy / the items;
  * - optional windows of `window.items` items each (contiguous, for the profiler's stop rule).
  *
- * Used by `splitwatt run`, the profiler (batch dimensions), the daemon and the benchmark.
+ * Used by `splitwatt run`, the profiler (batch dimensions) and the benchmark (the daemon runs its
+ * pipeline endpoints on PipelineExecutor directly: src/schedule/daemon/streamSession.ts).
  */
 import type * as ort from "onnxruntime-node";
 import type { EnergyMeter, EnergyWindow } from "../hw/energyMeter.js";

@@ -272,6 +272,18 @@ describe("daemon pipeline endpoints: failures and shutdown", () => {
     expect((await d.stop()).code).toBe(0);
   }, 90_000);
 
+  it("a pipeline request while the tail server is out (down at start, breaker open) runs the whole model on the device and says so", async () => {
+    const dead = "http://127.0.0.1:9"; // the discard port: nothing listens there
+    const d = await daemon(["--front", front("down.pareto.json"), "--server", dead], { deviceBatch: 2, serverBatch: 2 });
+    const r = await fetch(`${d.url}/v1/models/tiny_cnn/infer-batch`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ inputs: [{ name: "input", datatype: "FP32", shape: SHAPE, data: Array.from(item(4)) }] }) });
+    const body = (await r.json()) as { outputs: Array<{ data: number[] }>; parameters: Record<string, unknown> };
+    expect(r.status, JSON.stringify(body)).toBe(200);
+    expect(body.parameters).toMatchObject({ items: 1, config_split: L, config_key: "whole model on the device" });
+    expect(String(body.parameters.notes)).toMatch(/the tail server is out .*: this request runs the whole model on the device/);
+    closeTo(body.outputs[0]?.data ?? [], await expected(4), "whole model");
+    expect((await d.stop()).code).toBe(0);
+  }, 60_000);
+
   it("SIGTERM mid-stream: the daemon stops reading, answers every item it accepted, ends with the summary (interrupted) and exits 0", async () => {
     const s = await serve();
     const d = await daemon(["--front", front("term.pareto.json"), "--server", s.url], { deviceBatch: 2, serverBatch: 2 });
@@ -306,7 +318,7 @@ describe("daemon pipeline endpoints: failures and shutdown", () => {
   }, 90_000);
 
   it("bad input is a 4xx with {error} saying what to send, and the daemon keeps serving", async () => {
-    const d = await daemon(["--front", front("bad.pareto.json")], { maxStreams: 1 });
+    const d = await daemon(["--front", front("bad.pareto.json"), "--max-body-mb", "1"], { maxStreams: 1 });
     const post = (path: string, body: string, headers: Record<string, string> = { "content-type": "application/json" }) => fetch(`${d.url}${path}`, { method: "POST", headers, body });
     const batch = (shape: number[], n: number, extra: Record<string, unknown> = {}) => JSON.stringify({ inputs: [{ name: "input", datatype: "FP32", shape, data: new Array(n).fill(0) }], ...extra });
     const cases: Array<[() => Promise<Response>, number, RegExp]> = [
@@ -334,8 +346,14 @@ describe("daemon pipeline endpoints: failures and shutdown", () => {
     expect(busy.status).toBe(429);
     expect(busy.headers.get("retry-after")).toBe("1");
     expect(((await busy.json()) as { error: string }).error).toMatch(/stream\.maxStreams/);
+    // a line over maxBodyMb (1 MiB here) ends the stream; the items before it are answered
+    await c.send(`{"inputs": []${" ".repeat(1.5 * 2 ** 20)}}`);
+    await c.send(line(2));
     c.end();
-    expect((await c.done).lines.at(-1)?.summary).toMatchObject({ items: 1, config_split: L });
+    const ended = await c.done;
+    expect(ended.lines.map((l) => l.parameters?.index ?? "summary")).toEqual([0, "summary"]);
+    expect(ended.lines.at(-1)?.summary).toMatchObject({ items: 1, config_split: L });
+    expect(String(ended.lines.at(-1)?.summary?.notes)).toMatch(/the stream ended early: a line of more than 1048576 bytes/);
     // it serves on
     const ok = await post("/v1/models/tiny_cnn/infer-batch", JSON.stringify({ inputs: [{ name: "input", datatype: "FP32", shape: SHAPE, data: Array.from(item(3)) }] }));
     expect(ok.status).toBe(200);

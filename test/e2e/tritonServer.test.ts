@@ -135,11 +135,26 @@ describe("a stock OIP server (Triton / KServe) serving export-triton --codec int
     expect((stock.requests.get(`model.tail.${CUT}`) ?? 0) - before).toBeGreaterThan(0);
   }, 180_000);
 
-  it("a front whose codec at a cut is not the one the tail was exported with: the daemon refuses to start, in one line", async () => {
-    const raw = writeFront(dir, "raw.pareto.json", liveFront({ sha256: a.model.sha256, lastCut: L, remote: [{ split: CUT, bytes: 16384 }] }));
-    const r = await runAsync(["daemon", "--model", "tiny_cnn", "--port", "0", "--front", raw, "--server", stock.url, "--server-kind", "triton"], 60_000);
-    expect(r.code).toBe(2);
-    expect(r.stderr.trim().split("\n")).toHaveLength(1);
-    expect(r.stderr).toMatch(/serves model\.tail\.3 with inputs .*_scale.*but cut 3 of this model sends/);
-  }, 60_000);
+  it("a front the exported tails cannot serve: the daemon refuses to start, in one line (another codec at a cut, two codecs at one cut, a compressed codec)", async () => {
+    const spec = { sha256: a.model.sha256, lastCut: L, remote: [{ split: CUT, bytes: 16384 }] };
+    const raw = writeFront(dir, "raw.pareto.json", liveFront(spec));
+    const two = liveFront({ ...spec, codec: "int8" });
+    const remote = two.archive.find((e) => e.config.split === CUT);
+    if (remote === undefined) throw new Error("no remote entry");
+    two.archive.push({ ...remote, config: { ...remote.config, codec: "raw" } });
+    two.evaluations = two.archive.length;
+    two.budget = Math.max(two.budget, two.archive.length);
+    const zstd = liveFront({ ...spec, codec: "int8+zstd" });
+    const cases: Array<[string, RegExp]> = [
+      [raw, /serves model\.tail\.3 with inputs .*_scale.*but cut 3 of this model sends/],
+      [writeFront(dir, "two.pareto.json", two), /sends cut 3 both as int8 and as raw, but a Triton\/KServe tail takes the one codec it was exported with/],
+      [writeFront(dir, "zstd.pareto.json", zstd), /codec int8\+zstd: a stock server \(Triton, KServe\) cannot decompress/],
+    ];
+    for (const [front, re] of cases) {
+      const r = await runAsync(["daemon", "--model", "tiny_cnn", "--port", "0", "--front", front, "--server", stock.url, "--server-kind", "triton"], 60_000);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr.trim().split("\n")).toHaveLength(1);
+      expect(r.stderr).toMatch(re);
+    }
+  }, 120_000);
 });

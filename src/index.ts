@@ -162,6 +162,7 @@ export { LinkEstimator, DEFAULT_LINK_ESTIMATOR, type LinkEstimate, type LinkEsti
 export { WindowedMedian, type Estimate, type StaleRule } from "./schedule/estimators/windowedMedian.js";
 export { BREAKER_STATE_VALUE, CircuitBreaker, DEFAULT_BREAKER, type Admission, type BreakerSnapshot, type BreakerStateName, type CircuitBreakerOptions, type Outcome } from "./schedule/circuitBreaker.js";
 export { arrivalRate, chooseBatch, DEFAULT_ADAPTIVE_BATCH, initialAdaptiveBatch, observeArrival, observeBatch, serviceModel, type AdaptiveBatchOptions, type AdaptiveBatchState } from "./schedule/adaptiveBatch.js";
+export { AdaptiveBatcher } from "./schedule/adaptiveBatcher.js";
 export { DEFAULT_DEVICE_QUEUE, DeviceQueue, QueueClosedError, QueueFullError, type DeviceQueueOptions, type JobOptions, type QueueStats } from "./schedule/deviceQueue.js";
 export { startDaemon, type DaemonHandle, type StartDaemonOptions } from "./schedule/daemon/startDaemon.js";
 export { Daemon, type DaemonHooks, type DaemonLog } from "./schedule/daemon/daemon.js";

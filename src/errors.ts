@@ -101,13 +101,6 @@ export class IoError extends SplitwattError {
   }
 }
 
-/** The user interrupted (Ctrl-C, SIGTERM): exit 130; the message says what was kept. */
-export class InterruptedError extends SplitwattError {
-  constructor(message: string, opts: { cause?: unknown } = {}) {
-    super("E_INTERRUPTED", message, { ...opts, exitCode: 130 });
-  }
-}
-
 /** A server that cannot be reached (refused, reset, unknown host, TLS failure): the user's URL, network or server. */
 export class UnreachableError extends SplitwattError {
   constructor(message: string, opts: { cause?: unknown } = {}) {

@@ -14,6 +14,7 @@ import { readDaemonConfig, type DaemonConfigFile } from "../contracts/daemonConf
 import type { LoadedParetoFile } from "../contracts/paretoFile.js";
 import { env } from "../env.js";
 import { InterruptedError, IoError, SplitwattError, UsageError } from "../errors.js";
+import { onInterrupt, type ShutdownSignal } from "../shutdown.js";
 import { benchDocument, configurationKeys } from "../replay/benchDocument.js";
 import { liveSourceLabel } from "../replay/liveAnswer.js";
 import { liveBench, warmUpStrategies, type LiveBenchResult, type Pacing } from "../replay/liveBench.js";
@@ -108,17 +109,15 @@ export async function liveMode(o: BenchCliOptions, daemon: string | true): Promi
   const pacing: Pacing = o.pace ?? "arrival";
   const policyOpts = url === null ? { ...(file.policyOptions ?? {}), ...policyOptions(o) } : {};
 
-  // Ctrl-C / SIGTERM: stop and keep what was measured; a second one leaves at once
+  // Ctrl-C / SIGTERM (the one signal path, src/shutdown.ts): stop and keep what was measured;
+  // a second signal leaves at once, after the teardowns (the emulated link)
   const controller = new AbortController();
-  let signals = 0;
-  const onSignal = (): void => {
-    signals++;
-    if (signals > 1) process.exit(130);
-    process.stderr.write(`${process.stderr.isTTY === true && !env().ci ? "\n" : ""}stopping: the requests answered so far are kept (Ctrl-C again to leave at once)\n`);
-    controller.abort(new InterruptedError("interrupted"));
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
+  let stopSignal: ShutdownSignal = "SIGINT";
+  const removeInterrupt = onInterrupt((signal) => {
+    stopSignal = signal;
+    process.stderr.write(`${process.stderr.isTTY === true && !env().ci ? "\n" : ""}stopping: the requests answered so far are kept (${signal} again to leave at once)\n`);
+    controller.abort(new InterruptedError(signal, "interrupted"));
+  });
   let rig: LiveRig | null = null;
   let client: LiveDaemonClient | null = null;
   let r: LiveBenchResult;
@@ -154,7 +153,7 @@ export async function liveMode(o: BenchCliOptions, daemon: string | true): Promi
     try {
       await warmUpStrategies(base);
     } catch (err) {
-      if (controller.signal.aborted) throw new InterruptedError("interrupted before the first request: nothing was measured");
+      if (controller.signal.aborted) throw new InterruptedError(stopSignal, "interrupted before the first request: nothing was measured");
       throw err;
     }
     const progress = benchProgress(`bench --daemon (${planned} requests x ${strategies.length} strategies)`);
@@ -178,14 +177,13 @@ export async function liveMode(o: BenchCliOptions, daemon: string | true): Promi
   } finally {
     await client?.close();
     await rig?.close();
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
+    removeInterrupt();
   }
 
   const answered = r.tallies.reduce((n, t) => n + t.requests, 0);
   if (answered === 0) {
     if (r.stopped !== null) throw r.stopped;
-    if (r.interrupted) throw new InterruptedError("interrupted before any request was answered: nothing was measured");
+    if (r.interrupted) throw new InterruptedError(stopSignal, "interrupted before any request was answered: nothing was measured");
   }
   const doc = liveDocument({ o, r, front, frontPath: paths.front, workloadPath: paths.workload, workloadSha256: workload.sha256, trace, status, link, url, daemonUrl, planned, pacing, policyOpts, wallMs: performance.now() - t0 });
   const { writeBenchResults } = await import("../contracts/benchResults.js");
@@ -207,7 +205,7 @@ export async function liveMode(o: BenchCliOptions, daemon: string | true): Promi
   }
   for (const e of r.errors) process.stderr.write(`splitwatt: warning: strategy ${e.strategy}: ${e.count} request(s) answered ${e.status || "nothing"} (${e.message}); they are not in its figures\n`);
   if (r.stopped !== null) throw withNote(r.stopped, `the ${r.requests} requests before are in ${wrote}`);
-  if (r.interrupted) throw new InterruptedError(`interrupted after ${r.requests} of ${planned} requests: what was measured is in ${wrote}`);
+  if (r.interrupted) throw new InterruptedError(stopSignal, `interrupted after ${r.requests} of ${planned} requests: what was measured is in ${wrote}`);
 }
 
 interface LiveDocumentInput {

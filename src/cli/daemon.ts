@@ -23,6 +23,7 @@ const DaemonCli = z.object({
   name: z.string().min(1).optional(),
   server: z.string().min(1).optional(),
   serverModel: z.string().min(1).optional(),
+  serverKind: z.string().min(1).optional(),
   serverToken: z.string().min(1).optional(),
   serverCa: z.string().min(1).optional(),
   serverTimeoutMs: cliNumber(z.number().int().nonnegative()).optional(),
@@ -57,6 +58,7 @@ export function daemonCommand(): Command {
     .option("--config <file.yaml>", "options from a YAML file (configs/daemon.example.yaml); the command line wins over it")
     .option("--server <url>", "the tail server (splitwatt serve); without one everything runs on the device")
     .option("--server-model <name>", "the name the server serves the model under (default model)")
+    .option("--server-kind <kind>", "splitwatt (default) or triton: a stock Triton/KServe server serving export-triton --codec tails")
     .option("--server-token <token>", "the tail server's bearer token (env SPLITWATT_TOKEN)")
     .option("--server-ca <file>", "CA certificate (PEM) to trust for an https tail server")
     .option("--server-timeout-ms <ms>", "cap of a remote tail's time (default 30000)")

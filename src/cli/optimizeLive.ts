@@ -37,7 +37,7 @@ interface LivePlan {
   dimensions: LiveDimensionsSpec;
   objectives: ObjectiveName[];
   latencyStat: "mean" | "p95";
-  constraints: { maxLatencyMs?: number; minAccuracy?: number };
+  constraints: { maxLatencyMs?: number; minAccuracy?: number; minThroughputPerS?: number };
   budget: number;
   seed: number;
   algorithm: OptimizeCliOptions["algorithm"];
@@ -57,7 +57,11 @@ function plan(raw: Record<string, unknown>, cmd: Command): LivePlan {
   const fromCli = Object.fromEntries(Object.entries(raw).filter(([k]) => cmd.getOptionValueSource(k) === "cli"));
   const o = LiveOptions.parse({ ...raw, ...(file === null ? {} : optimizeConfigAsOptions(file, dirname(resolve(configPath as string)))), ...fromCli });
   const objectives = parseObjectives(o.objectives);
-  const constraints = { ...(o.maxLatencyMs === undefined ? {} : { maxLatencyMs: o.maxLatencyMs }), ...(o.minAccuracy === undefined ? {} : { minAccuracy: o.minAccuracy }) };
+  const constraints = {
+    ...(o.maxLatencyMs === undefined ? {} : { maxLatencyMs: o.maxLatencyMs }),
+    ...(o.minAccuracy === undefined ? {} : { minAccuracy: o.minAccuracy }),
+    ...(o.minThroughputPerS === undefined ? {} : { minThroughputPerS: o.minThroughputPerS }),
+  };
   if (!o.accuracy && (objectives.includes("accuracy") || constraints.minAccuracy !== undefined)) {
     throw new UsageError("accuracy is an objective or a constraint, so it must be measured: drop --no-accuracy (or measure.accuracy: false)");
   }

@@ -214,6 +214,25 @@ export const measurementSchema = z.strictObject({
   conditions: conditionsSchema.optional(),
   /** the testbed it was measured on, part of the key (absent in older records and imported pools) */
   testbed: testbedSchema.optional(),
+  /**
+   * items per second: a stream through the pipeline (configs with deviceBatch / serverBatch), as
+   * measured; absent for one-at-a-time measurements (whose throughput is 1000 / the mean latency)
+   */
+  throughputPerS: z.number().positive().optional(),
+  /** how a pipelined stream ran (configs with deviceBatch / serverBatch) */
+  pipeline: z
+    .strictObject({
+      deviceBatch: z.number().int().positive(),
+      serverBatch: z.number().int().positive(),
+      tailConcurrency: z.number().int().positive(),
+      items: z.number().int().positive(),
+      seconds: nonNeg,
+      /** the bottleneck-stage bound of the same run (each stage alone), items/s */
+      boundPerS: z.number().positive().nullable(),
+      /** per item, each stage alone, ms */
+      stagesMs: z.strictObject({ head: nonNeg, transfer: nonNeg, tail: nonNeg }).nullable(),
+    })
+    .optional(),
   /** the GPU adapters the head and tail ran on (absent in records before it was added) */
   adapter: adaptersSchema.optional(),
   /** the measured switch cost (absent in records before it was added, and in imported ones) */

@@ -35,6 +35,9 @@ export interface LocalTailServerOptions {
   /** time to wait for the URL (default 120 s: a first tail split of a large model is slow) */
   startTimeoutMs?: number | undefined;
   maxConcurrency?: number | undefined;
+  /** server-side batching (serve --max-batch / --max-queue-delay-ms) */
+  maxBatch?: number | undefined;
+  maxQueueDelayMs?: number | undefined;
 }
 
 /** bin/splitwatt.js of this package (src/measure and dist/measure are two levels below the root). */
@@ -81,6 +84,8 @@ export class LocalTailServer {
   private static async spawnChild(opts: LocalTailServerOptions, args: string[]): Promise<LocalTailServer> {
     for (const w of opts.warmUp ?? []) args.push("--warm-up", w);
     if (opts.maxConcurrency !== undefined) args.push("--max-concurrency", String(opts.maxConcurrency));
+    if (opts.maxBatch !== undefined) args.push("--max-batch", String(opts.maxBatch));
+    if (opts.maxQueueDelayMs !== undefined) args.push("--max-queue-delay-ms", String(opts.maxQueueDelayMs));
     const prefix = opts.execPrefix ?? [];
     const [cmd, ...rest] = prefix.length > 0 ? [...prefix, process.execPath, ...args] : [process.execPath, ...args];
     const child = spawn(cmd as string, rest, { stdio: ["pipe", "pipe", "pipe"], detached: true });

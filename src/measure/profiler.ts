@@ -53,6 +53,10 @@ import { serverEnergyJ, type ServerAccounting } from "./serverEnergy.js";
 import { splitAccuracy, type EvalSetKind } from "./splitAccuracy.js";
 import type { MeasurementStore } from "./measurementStore.js";
 import { plannedLink, TailConnection, type LinkMode } from "./tailConnection.js";
+import { energySourceName as sourceName } from "./energySourceName.js";
+import { streamMeasurement } from "./streamMeasurement.js";
+import { streamRun } from "./streamRun.js";
+import type { ServerKind } from "../transport/tritonCodec.js";
 
 export type { LinkMode };
 
@@ -69,6 +73,13 @@ export interface LiveConfig {
   deviceTarget: string;
   serverTarget: string;
   codec: string;
+  /**
+   * device batch b_d and server batch b_s: given (either), the configuration is measured as a
+   * stream through the pipeline (throughput, per-item latency and energy); absent, one request
+   * at a time
+   */
+  deviceBatch?: number | undefined;
+  serverBatch?: number | undefined;
 }
 
 export interface ProfilerOptions extends HwRootOptions {
@@ -82,6 +93,8 @@ export interface ProfilerOptions extends HwRootOptions {
   serverUrl?: string | undefined;
   /** the model's name on that server (default "model"; the local child serves it as "model") */
   serverModel?: string | undefined;
+  /** splitwatt (default): `splitwatt serve`; triton: a stock OIP server serving `export-triton --codec` tails (needs serverUrl) */
+  serverKind?: ServerKind | undefined;
   token?: string | undefined;
   /** network profile name or path; null = none (no radio energy, no shaping) */
   network?: string | null | undefined;
@@ -167,6 +180,9 @@ export class Profiler {
   ) {}
 
   static async open(opts: ProfilerOptions): Promise<Profiler> {
+    if (opts.serverKind === "triton" && opts.serverUrl === undefined) {
+      throw new UsageError("--server-kind triton needs --server URL: a Triton or KServe server serving the tails splitwatt export-triton wrote (the local child is splitwatt serve)");
+    }
     const hw: HwRootOptions = { sysfsRoot: opts.sysfsRoot, procRoot: opts.procRoot, devRoot: opts.devRoot, io: opts.io };
     const network = opts.network === null ? null : networkProfile(opts.network ?? "wifi-20mbps");
     const serverProfile = boardProfile(opts.serverBoard ?? "generic-x86");
@@ -323,6 +339,8 @@ export class Profiler {
       deviceTarget: c.deviceTarget,
       serverTarget: c.serverTarget,
       codec: c.codec,
+      ...(c.deviceBatch === undefined ? {} : { deviceBatch: c.deviceBatch }),
+      ...(c.serverBatch === undefined ? {} : { serverBatch: c.serverBatch }),
     };
   }
 
@@ -374,6 +392,12 @@ export class Profiler {
       throw new UsageError(`split ${c.split} is out of range: this model has cuts 0-${this.lastSplit} (0 = all on the server, ${this.lastSplit} = all on the device; see splitwatt inspect)`);
     }
     const codec = parseCodec(c.codec);
+    for (const [name, b] of [
+      ["deviceBatch", c.deviceBatch],
+      ["serverBatch", c.serverBatch],
+    ] as const) {
+      if (b !== undefined && (!Number.isInteger(b) || b < 1 || b > 4096)) throw new UsageError(`${name} ${b}: give a whole number of items from 1 to 4096`);
+    }
     if (c.cpuFreqMHz !== "current") {
       if (!Number.isFinite(c.cpuFreqMHz) || c.cpuFreqMHz <= 0) throw new UsageError(`--freq-mhz ${c.cpuFreqMHz}: give a positive number of MHz`);
       if (this.cpufreq === null) throw new UsageError("this machine offers no cpufreq, so the frequency cannot be set: leave out --freq-mhz (the current frequency is used)");
@@ -410,6 +434,16 @@ export class Profiler {
         if (freq.length > 0) this.meter.frequencyApplied(mean(freq.map((f) => f.appliedKHz)));
       }
       if (c.gpuFreqMHz !== undefined && this.gpu !== null) gpuFreq = await this.gpu.gpufreq.setFrequency(this.gpu.device.id, c.gpuFreqMHz * 1000);
+      if (c.deviceBatch !== undefined || c.serverBatch !== undefined) {
+        const { x } = await this.executorOf(c, modelInputs(this.opts.analysis, { seed: 7 }));
+        const connection = last ? null : await this.tailConnection(c.serverTarget);
+        this.connection = connection ?? this.connection;
+        const { measurement, notes, reason } = await this.measureStream(x, c, config, this.keyOf(config), freq, connection, opts.signal);
+        notes.push(...this.meter.warnings.slice(warningsBefore));
+        if (measurement.energyJ.device !== null) this.opts.store?.append(measurement);
+        else notes.push("not stored: the stream had no device energy figure; measure again");
+        return { measurement, cached: false, stopReason: reason, notes: [...this.notes, ...notes] };
+      }
       const feeds = modelInputs(this.opts.analysis, { seed: 7 });
       const open = await this.executorOf(c, feeds);
       const x = open.x;
@@ -471,6 +505,106 @@ export class Profiler {
     }
   }
 
+  /**
+   * A batched configuration: a stream through the pipeline (streamRun), warm-up, idle baseline
+   * and the bound's calibration first, then contiguous windows of items until the stop rule
+   * holds on their ms per item (`minRuns` / `maxRuns` count windows). Latency is per item, from
+   * its acceptance into the pipeline to its result (queueing included); energy per item is the
+   * windows' device energy over their items.
+   */
+  private async measureStream(
+    x: SplitExecutor,
+    c: LiveConfig,
+    config: Config,
+    key: string,
+    freq: SetFrequencyResult[],
+    connection: TailConnection | null,
+    signal: AbortSignal | undefined,
+  ): Promise<{ measurement: Measurement; notes: string[]; reason: StopReason }> {
+    const a = this.opts.analysis;
+    const bd = c.deviceBatch ?? 1;
+    const bs = c.serverBatch ?? 1;
+    const distinct = Array.from({ length: 8 }, (_, i) => modelInputs(a, { seed: 7, sample: i }));
+    const cycle = function* (n: number): Generator<Record<string, ort.Tensor>> {
+      for (let i = 0; i < n; i++) yield distinct[i % distinct.length] as Record<string, ort.Tensor>;
+    };
+    const rtt = connection === null ? { totalMs: 0, networkMs: 0 } : await connection.roundTrip();
+    const rttMs = rtt.totalMs;
+    const networkRttMs = rtt.networkMs;
+    const group = Math.max(bd, bs, 2);
+    await streamRun(cycle((this.opts.warmUp ?? 3) * group), { executor: x, deviceBatch: bd, serverBatch: bs, rttMs, signal });
+    const idleMs = this.opts.idleMs ?? 500;
+    const idle = await this.meter.measure(() => sleep(idleMs));
+    const [idleWindow] = await this.meter.settle([idle.window]);
+    const idleW = idleWindow !== undefined && idleWindow.deviceComplete && idleWindow.durationMs > 0 ? idleWindow.deviceJ / (idleWindow.durationMs / 1000) : null;
+    const rule: StopRule = { ...DEFAULT_STOP_RULE, ...(this.opts.stop ?? {}) };
+    let reason: StopReason = "max-runs";
+    const r = await streamRun(cycle(Number.MAX_SAFE_INTEGER), {
+      executor: x,
+      deviceBatch: bd,
+      serverBatch: bs,
+      rttMs,
+      networkRttMs,
+      calibration: [...cycle(2 * group)],
+      meter: this.meter,
+      signal,
+      window: {
+        items: 4 * group,
+        stop: (msPerItem, elapsedMs) => {
+          const why = adaptiveStop(msPerItem, elapsedMs, rule);
+          if (why !== null) reason = why;
+          return why !== null;
+        },
+      },
+    });
+    if (signal?.aborted === true) throw signal.reason instanceof Error ? signal.reason : new Error("aborted");
+    const m: Measurement = {
+      ...streamMeasurement({
+        config,
+        key,
+        model: { name: this.opts.modelName, sha256: a.model.sha256 },
+        run: r,
+        last: c.split === this.lastSplit,
+        network: this.network,
+        serverProfile: this.serverProfile,
+        serverAccounting: this.opts.serverAccounting ?? "marginal",
+        deviceSource: this.meter.estimated ? "estimate" : sourceName(this.meter.device[0]?.kind),
+        accuracy: await this.accuracyOf(c),
+        conditions: this.conditions([], idleW, c.split === this.lastSplit, connection),
+        host: {
+          name: this.hostName,
+          board: this.meter.board.name,
+          arch: process.arch,
+          deviceEnergy: this.meter.estimated ? "estimate" : this.meter.device.map((d) => d.id).join("+"),
+          deviceIdleW: idleW,
+          appliedFreqKHz: freq.map((f) => f.appliedKHz),
+          network: this.network?.name ?? null,
+          link: this.linkDescription,
+          serverPowerModel: this.serverProfile.name,
+        },
+      }),
+      testbed: this.testbedNow,
+    };
+    const notes = [...r.notes];
+    if (r.windows.some((w) => w.energy !== null && !w.energy.deviceComplete)) notes.push("some windows had no device energy figure: energy per item is over the others");
+    return { measurement: m, notes, reason };
+  }
+
+  /** Accuracy of `c`'s split and codec (cached; null when not measured). */
+  private async accuracyOf(c: LiveConfig): Promise<Measurement["accuracy"]> {
+    if (this.opts.accuracy === false) return null;
+    const a = this.opts.analysis;
+    const n = this.opts.accuracyN ?? (this.opts.evalSet === "paddle-cls" ? 400 : 32);
+    const akey = accuracyKey(a.model.sha256, c.split, c.codec, this.opts.evalSet, n, this.opts.evalSet === "agreement" ? inputValuesDigest(a.inputValues) : null);
+    let acc = this.accuracyCache.get(akey);
+    if (acc === undefined) {
+      this.opts.onProgress?.(`accuracy of split ${c.split} ${c.codec} on ${n} ${this.opts.evalSet === "paddle-cls" ? "labelled samples" : "samples (agreement with the unsplit model)"}`);
+      acc = await splitAccuracy(a, c.split, parseCodec(c.codec), { evalSet: this.opts.evalSet, n });
+      this.accuracyCache.set(akey, acc);
+    }
+    return { value: acc.value, n: acc.n, ci95: acc.ci95 };
+  }
+
   /** The adapter WebGPU heads run on (the probe's; null when it names none). */
   private async deviceAdapter(): Promise<WebGpuAdapter | null> {
     const p = await webgpuProbe();
@@ -502,7 +636,7 @@ export class Profiler {
       deviceTarget: parseExecutionTarget(c.deviceTarget, "device"),
       codec: parseCodec(c.codec),
       // at the last cut nothing is sent: the tail spec is not used
-      tail: client === null ? { kind: "local" } : { kind: "remote", client, model: this.opts.serverModel ?? "model" },
+      tail: client === null ? { kind: "local" } : { kind: "remote", client, model: this.opts.serverModel ?? "model", serverKind: this.opts.serverKind },
       label: this.opts.modelName,
     });
     try {
@@ -529,6 +663,8 @@ export class Profiler {
       inputValues: this.opts.analysis.inputValues,
       network: this.network,
       link: this.opts.link,
+      // a pipelined configuration keeps several requests in flight, each on its own connection
+      connections: 16,
       target: serverTarget,
     });
     this.connections.set(key, connection);
@@ -624,18 +760,7 @@ export class Profiler {
       : (this.opts.serverAccounting ?? "marginal") === "node"
         ? "node"
         : "estimate";
-    let accuracy: Measurement["accuracy"] = null;
-    if (this.opts.accuracy !== false) {
-      const n = this.opts.accuracyN ?? (this.opts.evalSet === "paddle-cls" ? 400 : 32);
-      const akey = accuracyKey(a.model.sha256, c.split, c.codec, this.opts.evalSet, n, this.opts.evalSet === "agreement" ? inputValuesDigest(a.inputValues) : null);
-      let acc = this.accuracyCache.get(akey);
-      if (acc === undefined) {
-        this.opts.onProgress?.(`accuracy of split ${c.split} ${c.codec} on ${n} ${this.opts.evalSet === "paddle-cls" ? "labelled samples" : "samples (agreement with the unsplit model)"}`);
-        acc = await splitAccuracy(a, c.split, parseCodec(c.codec), { evalSet: this.opts.evalSet, n });
-        this.accuracyCache.set(akey, acc);
-      }
-      accuracy = { value: acc.value, n: acc.n, ci95: acc.ci95 };
-    }
+    const accuracy = await this.accuracyOf(c);
     const parts = [networkJ, serverJ].filter((x): x is number => x !== null);
     const stage = (f: (s: Sample) => number): number => (last ? 0 : avg(f));
     const measurement: Measurement = {
@@ -750,19 +875,4 @@ function deviceGapReason(windows: EnergyWindow[]): string {
     if (r?.note !== undefined) return r.note;
   }
   return "no reading";
-}
-
-function sourceName(kind: string | undefined): EnergySourceName {
-  switch (kind) {
-    case "rapl":
-    case "hwmon":
-    case "nvml":
-    case "ina3221":
-      return kind;
-    case "perf":
-    case "msr":
-      return "rapl";
-    default:
-      return "meter";
-  }
 }

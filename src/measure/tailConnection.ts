@@ -25,6 +25,12 @@ export interface TailConnectionOptions {
   link?: LinkMode | undefined;
   /** per-request timeout (default 120 s: a first tail split of a large model is slow) */
   timeoutMs?: number | undefined;
+  /** keep-alive connections of the client (default 4; a pipeline needs one per request in flight) */
+  connections?: number | undefined;
+  /** the local child: inferences at once, server-side batching */
+  maxConcurrency?: number | undefined;
+  maxBatch?: number | undefined;
+  maxQueueDelayMs?: number | undefined;
   /** the local child's execution target (`serve --target`, default cpu); ignored with serverUrl */
   target?: string | undefined;
 }
@@ -82,7 +88,7 @@ export class TailConnection {
     const net = o.network;
     const timeoutMs = o.timeoutMs ?? 120_000;
     if (o.serverUrl !== undefined) {
-      const client = new TailClient({ url: o.serverUrl, token: o.token, timeoutMs });
+      const client = new TailClient({ url: o.serverUrl, token: o.token, timeoutMs, connections: o.connections });
       if (!(await client.ready())) {
         await client.close();
         throw new UsageError(`the tail server at ${o.serverUrl} is not ready: start it with splitwatt serve, or leave out --server to use a local one`);
@@ -105,6 +111,9 @@ export class TailConnection {
         inputShapes: o.inputShapes,
         inputValues: o.inputValues,
         execPrefix: linkEm?.execPrefix,
+        maxConcurrency: o.maxConcurrency,
+        maxBatch: o.maxBatch,
+        maxQueueDelayMs: o.maxQueueDelayMs,
       });
     } catch (e) {
       await linkEm?.close();
@@ -113,7 +122,7 @@ export class TailConnection {
     // tbf shapes bandwidth but cannot delay: the client adds the profile's RTT on the kernel path
     const shape =
       shaping.mode === "app-token-bucket" ? shaping.shape : shaping.mode === "netns-tbf" && net !== null && net.rttMs > 0 ? { uplinkMbps: null, downlinkMbps: null, rttMs: net.rttMs } : undefined;
-    const client = new TailClient({ url: server.url, timeoutMs, ...(shape === undefined ? {} : { shape }) });
+    const client = new TailClient({ url: server.url, timeoutMs, connections: o.connections, ...(shape === undefined ? {} : { shape }) });
     const label = shaping.mode === "netns-tbf" && shape !== undefined ? `${shaping.link.label}; the profile's ${net?.rttMs} ms RTT added by the client` : shaping.label;
     const shaped = shaping.mode !== "none" && net !== null;
     return new TailConnection(
@@ -128,6 +137,18 @@ export class TailConnection {
       shaping,
       await TailConnection.placementOf(client),
     );
+  }
+
+  /** The link's round trip, ms: the quickest health probe (`networkMs`, 0 when the server does not answer) plus the RTT the client emulates. */
+  async roundTrip(): Promise<{ totalMs: number; networkMs: number; emulatedMs: number }> {
+    const networkMs = (await this.client.ping()) ?? 0;
+    const emulatedMs = this.client.emulatedRttMs;
+    return { totalMs: networkMs + emulatedMs, networkMs, emulatedMs };
+  }
+
+  /** The local child's pid (null with a given URL). */
+  get serverPid(): number | null {
+    return this.server?.pid ?? null;
   }
 
   async close(): Promise<void> {

@@ -187,7 +187,7 @@ describe("splitwatt bench --daemon URL (a splitwatt daemon child)", () => {
     child.kill("SIGINT");
     expect(await exited, stderr).toBe(130);
     const last = stderr.trim().split("\n").pop() ?? "";
-    expect(last).toMatch(/^splitwatt: error\[E_INTERRUPTED\]: interrupted after \d+ of 200 requests: what was measured is in .*results\.json/);
+    expect(last).toMatch(/^splitwatt: interrupted after \d+ of 200 requests: what was measured is in .*results\.json/);
     const doc = readBenchResults(out);
     const started = doc.live!.startedRequests;
     expect(doc.live!.interrupted).toBe(true);

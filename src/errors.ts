@@ -2,6 +2,8 @@
  * Error classes with stable codes. Every message says what is wrong and what to do; the CLI
  * prints `error[CODE]: message` on one line and exits with `exitCode`.
  */
+import { signalExitCode, type ShutdownSignal } from "./shutdown.js";
+
 export type ErrorCode =
   | "E_NOT_PERMITTED"
   | "E_READ_ONLY"
@@ -17,7 +19,8 @@ export type ErrorCode =
   | "E_UNREACHABLE"
   | "E_NO_CANDIDATE"
   | "E_QUEUE_FULL"
-  | "E_QUEUE_CLOSED";
+  | "E_QUEUE_CLOSED"
+  | "E_INTERRUPTED";
 
 export class SplitwattError extends Error {
   readonly code: ErrorCode;
@@ -102,5 +105,19 @@ export class IoError extends SplitwattError {
 export class UnreachableError extends SplitwattError {
   constructor(message: string, opts: { cause?: unknown } = {}) {
     super("E_UNREACHABLE", message, { ...opts, exitCode: 2 });
+  }
+}
+
+/**
+ * The user stopped the command (Ctrl-C, SIGTERM): not a failure of the input. The message says
+ * what was kept and how to continue; the exit status is the signal's (130 for SIGINT, 143 for
+ * SIGTERM).
+ */
+export class InterruptedError extends SplitwattError {
+  constructor(
+    readonly signal: ShutdownSignal,
+    message: string,
+  ) {
+    super("E_INTERRUPTED", message, { exitCode: signalExitCode(signal) });
   }
 }

@@ -9,6 +9,7 @@
 export {
   adaptersSchema,
   canonicalConfigKey,
+  canonicalTestbedKey,
   checkMeasurement,
   onSoftwareAdapter,
   softwareAdapterLabel,
@@ -22,6 +23,9 @@ export {
   ENERGY_SOURCES,
   measurementKey,
   measurementSchema,
+  TESTBED_LINKS,
+  testbedSchema,
+  testbedServer,
   UNKNOWN_CONDITIONS,
   wilson95,
   type Conditions,
@@ -29,6 +33,8 @@ export {
   type ConfigValue,
   type EnergySourceName,
   type Measurement,
+  type Testbed,
+  type TestbedLink,
 } from "./contracts/measurement.js";
 export {
   boundedSamples,
@@ -44,10 +50,11 @@ export {
   type ParetoEntry,
   type ParetoFile,
 } from "./contracts/paretoFile.js";
-export { DYNASPLIT_COLUMNS, exportDynasplitCsv, importDynasplitCsv, parseCsv } from "./contracts/dynasplitCsv.js";
+export { DYNASPLIT_COLUMNS, dynasplitConfigOf, exportDynasplitCsv, importDynasplitCsv, parseCsv } from "./contracts/dynasplitCsv.js";
 export { OBJECTIVES, optimizeConfigSchema, readOptimizeConfig, SEARCH_ALGORITHMS, type ObjectiveName, type OptimizeConfigFile } from "./contracts/optimizeConfig.js";
 export * from "./errors.js";
 export { mulberry32 } from "./mulberry32.js";
+export { interruptedBy, onInterrupt, onTeardown, signalExitCode, type ShutdownSignal } from "./shutdown.js";
 
 // model surgery
 export { analyzeModel, type CutOptions, type CutPoint, type ModelAnalysis } from "./model/cutPoints.js";
@@ -67,10 +74,28 @@ export { webgpuProbe, type WebGpuProbe } from "./runtime/webgpu.js";
 export { modelInputs, modelInputSpecs } from "./runtime/modelInputs.js";
 export { SessionCache } from "./runtime/sessionCache.js";
 export { createSession, sessionOptions, type SessionPurpose, type SessionRequest } from "./runtime/sessionFactory.js";
-export { SplitExecutor, type ExecutionResult, type SplitExecutorOptions, type StageTimings, type TailSpec } from "./runtime/splitExecutor.js";
+export { rowCodec, SplitExecutor, type ExecutionResult, type HeadResult, type SplitExecutorOptions, type StageTimings, type TailSpec } from "./runtime/splitExecutor.js";
+export { Pipeline, PipelineClosedError, type PipelineOptions, type PipelineResult, type PipelineStages, type PipelineStats } from "./runtime/pipeline.js";
+export {
+  batchFixedBy,
+  boundPerS,
+  isServerFailure,
+  PipelineExecutor,
+  stageTimesOf,
+  stageTimesPerItem,
+  tailConcurrencyFor,
+  type Feeds,
+  type PipelineExecutorOptions,
+  type StageSamples,
+  type StageTimes,
+  type StageTotals,
+} from "./runtime/pipelineExecutor.js";
+export { concatRecords, concatRows, sliceRows, splitRecord } from "./runtime/batchRows.js";
+export { decodePng } from "./runtime/decodePng.js";
+export { inputDirItems, listInputDir, type InputItem } from "./runtime/inputDir.js";
 export { checkInputValues, inputValuesDigest, seededFloats, syntheticInputs, syntheticTensor, type InputSpec } from "./runtime/syntheticInputs.js";
 export { readInputFile } from "./runtime/inputFile.js";
-export { parseNpy, type NpyArray } from "./runtime/npy.js";
+export { parseNpy, writeNpy, type NpyArray } from "./runtime/npy.js";
 export { compareOutputs, verifySplit, type SplitCheck } from "./runtime/verifySplit.js";
 
 // transport
@@ -82,6 +107,9 @@ export { listNetworkProfiles, networkProfile, type NetworkProfile } from "./tran
 export { decodeInferRequest, decodeInferResponse, encodeInferRequest, encodeInferResponse, type OipTensor } from "./transport/oip/index.js";
 export { TailClient, TailServerError, type InferResult } from "./transport/tailClient.js";
 export { TailServer } from "./transport/tailServer.js";
+export { TailBatcher } from "./transport/tailBatcher.js";
+export { checkTritonCodec, scaleInputName, SERVER_KINDS, tritonTensors, zeroPointInputName, type ServerKind } from "./transport/tritonCodec.js";
+export { exportTriton, planTriton, writeTriton, type TritonPlan } from "./transport/tritonRepository.js";
 
 // hardware
 export { boardProfile, type BoardProfile } from "./hw/boardProfile.js";
@@ -96,6 +124,9 @@ export { MeasurementStore } from "./measure/measurementStore.js";
 export { nodeProfile, type NodeProfile } from "./measure/nodeProfile.js";
 export { Profiler, type LiveConfig, type ProfileResult, type ProfilerOptions } from "./measure/profiler.js";
 export { splitAccuracy } from "./measure/splitAccuracy.js";
+export { streamRun, type StreamRunOptions, type StreamRunResult } from "./measure/streamRun.js";
+export { TailConnection } from "./measure/tailConnection.js";
+export { LocalTailServer } from "./measure/localTailServer.js";
 
 // the cost model
 export { latencyQuantile, measuredLinkState, predict, predictCore, probabilityWithin, radioEnergyJ, transferTimeMs, type CostRecord, type LinkState, type Prediction, type PredictionCore } from "./predict/costModel.js";
@@ -137,6 +168,8 @@ export {
 export { LinkEstimator, DEFAULT_LINK_ESTIMATOR, type LinkEstimate, type LinkEstimatorOptions, type ServerReport, type TransferObservation } from "./schedule/estimators/linkEstimator.js";
 export { WindowedMedian, type Estimate, type StaleRule } from "./schedule/estimators/windowedMedian.js";
 export { BREAKER_STATE_VALUE, CircuitBreaker, DEFAULT_BREAKER, type Admission, type BreakerSnapshot, type BreakerStateName, type CircuitBreakerOptions, type Outcome } from "./schedule/circuitBreaker.js";
+export { arrivalRate, chooseBatch, DEFAULT_ADAPTIVE_BATCH, initialAdaptiveBatch, observeArrival, observeBatch, serviceModel, type AdaptiveBatchOptions, type AdaptiveBatchState } from "./schedule/adaptiveBatch.js";
+export { AdaptiveBatcher } from "./schedule/adaptiveBatcher.js";
 export { DEFAULT_DEVICE_QUEUE, DeviceQueue, QueueClosedError, QueueFullError, type DeviceQueueOptions, type JobOptions, type QueueStats } from "./schedule/deviceQueue.js";
 export { startDaemon, type DaemonHandle, type StartDaemonOptions } from "./schedule/daemon/startDaemon.js";
 export { Daemon, type DaemonHooks, type DaemonLog } from "./schedule/daemon/daemon.js";

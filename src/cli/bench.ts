@@ -88,7 +88,10 @@ export function benchCommand(): Command {
     .option("--data <dir>", "--reproduce dynasplit: the directory with DynaSplit's pools and traces")
     .option("--seeds <list>", "--reproduce: optimize seeds for the splitwatt policy's archive (default: --seed)")
     .option("--daemon [url]", "live mode: replay the deadlines against a running splitwatt daemon (URL), or an in-process daemon and local tail server (no URL)")
-    .option("--model <model>", "live mode without a URL: the model the in-process daemon serves")
+    .option("--model <model>", "live mode without a URL: the model the in-process daemon serves (default: the one the front names); with a URL: the model the daemon must serve")
+    .option("--daemon-config <file.yaml>", "live mode without a URL: the in-process daemon's options (configs/daemon.example.yaml keys)")
+    .option("--link <mode>", "live mode without a URL: shape the link to the tail server: auto (kernel netns+tbf as root, else app token bucket), kernel, app, none (default auto)")
+    .option("--pace <mode>", "live mode: arrival (each request at its arrival time; default) or back-to-back (each as soon as the previous answered)")
     .option("--threads <n>", "replay: threads to share the strategies over (default: the machine's cores; the figures are the same with any number)")
     .option("--json", "print results.json to stdout instead of the summary")
     .action(
@@ -96,12 +99,15 @@ export function benchCommand(): Command {
         const o = BenchOptions.parse(raw);
         const modes = [o.replay, o.reproduce, o.daemon].filter((x) => x !== undefined).length;
         if (modes !== 1) throw new UsageError("give exactly one of --replay POOL.csv, --reproduce dynasplit or --daemon [URL]");
+        const liveOnly = (["daemonConfig", "link", "pace"] as const).find((k) => o[k] !== undefined);
+        if (o.daemon === undefined && liveOnly !== undefined) throw new UsageError(`--${liveOnly.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} is an option of live runs (--daemon [URL]); leave it out`);
         if (o.replay !== undefined) await replayMode(o, o.replay);
         else if (o.reproduce !== undefined) {
           const { reproduceMode } = await import("./benchReproduce.js");
           await reproduceMode(o, o.reproduce);
         } else {
-          throw new UsageError("--daemon (live mode) is not available in this build yet; use --replay POOL.csv");
+          const { liveMode } = await import("./benchLive.js");
+          await liveMode(o, o.daemon as string | true);
         }
       }),
     );

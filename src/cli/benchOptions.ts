@@ -36,6 +36,9 @@ export const BenchOptions = z.object({
   seeds: z.string().optional(),
   daemon: z.union([z.string().min(1), z.literal(true)]).optional(),
   model: z.string().min(1).optional(),
+  daemonConfig: z.string().min(1).optional(),
+  link: z.enum(["auto", "kernel", "app", "none"], { error: "give auto, kernel, app or none" }).optional(),
+  pace: z.enum(["arrival", "back-to-back"], { error: "give arrival or back-to-back" }).optional(),
   threads: cliNumber(z.number().int("--threads takes a whole number").min(1, "--threads takes 1 or more")).optional(),
   json: z.boolean().default(false),
 });

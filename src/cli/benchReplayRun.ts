@@ -42,7 +42,8 @@ export interface ReplayBenchInput {
   reports?: boolean;
 }
 
-function readTrace(path: string, what: string): ConditionsTrace {
+/** A conditions trace file (a user's: unreadable or malformed is a one-line user error). */
+export function readTrace(path: string, what: string): ConditionsTrace {
   let text: string;
   try {
     text = readFileSync(path, "utf8");

@@ -2,13 +2,16 @@
  * `splitwatt daemon`: the online phase on the edge board (src/schedule/daemon/). Options: the
  * command line over the YAML file over the defaults, merged as plain objects and validated once
  * (src/contracts/daemonConfig.ts). Logs one JSON object per line on stderr; prints its URL on
- * stdout once it listens. SIGTERM / SIGINT: stop accepting, drain, restore the CPU frequency
- * and GPU clock, exit 0; a second SIGINT exits at once (130), restoring them on the way out.
+ * stdout once it listens. A signal (SIGTERM, SIGINT, SIGHUP; the one path of src/shutdown.ts):
+ * stop accepting, drain, restore the CPU frequency and GPU clock, exit 0; a second signal, or a
+ * drain longer than 30 s, exits at once (130 after a first SIGINT, 143 after a SIGTERM),
+ * restoring them on the way out.
  */
 import { Command, Option } from "commander";
 import { z } from "zod";
 import { readDaemonConfig } from "../contracts/daemonConfig.js";
 import { env } from "../env.js";
+import { onInterrupt, type ShutdownSignal } from "../shutdown.js";
 import { cliNumber } from "./cliNumber.js";
 import { addMeterOptions, MeterCliOptions } from "./meterOptions.js";
 import { run } from "./run.js";
@@ -21,6 +24,7 @@ const DaemonCli = z.object({
   name: z.string().min(1).optional(),
   server: z.string().min(1).optional(),
   serverModel: z.string().min(1).optional(),
+  serverKind: z.string().min(1).optional(),
   serverToken: z.string().min(1).optional(),
   serverCa: z.string().min(1).optional(),
   serverTimeoutMs: cliNumber(z.number().int().nonnegative()).optional(),
@@ -56,6 +60,7 @@ export function daemonCommand(): Command {
     .option("--config <file.yaml>", "options from a YAML file (configs/daemon.example.yaml); the command line wins over it")
     .option("--server <url>", "the tail server (splitwatt serve); without one everything runs on the device")
     .option("--server-model <name>", "the name the server serves the model under (default model)")
+    .option("--server-kind <kind>", "splitwatt (default) or triton: a stock Triton/KServe server serving export-triton --codec tails")
     .option("--server-token <token>", "the tail server's bearer token (env SPLITWATT_TOKEN)")
     .option("--server-ca <file>", "CA certificate (PEM) to trust for an https tail server")
     .option("--server-timeout-ms <ms>", "cap of a remote tail's time (default 30000)")
@@ -101,23 +106,17 @@ export function daemonCommand(): Command {
       const d = await Daemon.start(merged as never, { log });
       process.stdout.write(`${d.url}\n`);
       await new Promise<void>((resolve) => {
-        let stopping = false;
-        const stop = (signal: NodeJS.Signals): void => {
-          if (stopping) {
-            // a second interrupt: leave now (the exit hook restores the CPU frequency)
-            log({ time: new Date().toISOString(), level: "warn", msg: "second signal: exiting without draining", signal });
-            process.exit(130);
-          }
-          stopping = true;
+        // the first signal drains; a second one leaves at once through src/shutdown.ts (its
+        // teardowns and the daemon's exit hook restore the CPU frequency on the way out)
+        const removeInterrupt = onInterrupt((signal: ShutdownSignal): void => {
+          removeInterrupt();
           log({ time: new Date().toISOString(), level: "info", msg: "signal", signal });
           void d.close().then(resolve, (err: unknown) => {
             log({ time: new Date().toISOString(), level: "error", msg: "shutdown failed", error: (err as Error).message });
             process.exitCode = 1;
             resolve();
           });
-        };
-        process.on("SIGINT", stop);
-        process.on("SIGTERM", stop);
+        });
       });
     }),
   );

@@ -2,6 +2,7 @@ import { existsSync, statSync } from "node:fs";
 import { Command } from "commander";
 import { z } from "zod";
 import { UsageError } from "../errors.js";
+import { onInterrupt, signalExitCode, type ShutdownSignal } from "../shutdown.js";
 import type { SetFrequencyResult } from "../hw/cpufreq.js";
 import type { SetGpuFrequencyResult } from "../hw/gpufreq.js";
 import type { HardwareReport } from "../hw/hardwareReport.js";
@@ -184,12 +185,22 @@ export function hwCommand(): Command {
           process.stdout.write(o.json ? `${JSON.stringify({ results, gpus: gpuResults, governor: o.governor ?? null }, null, 2)}\n` : humanSet([...results, ...gpuResults]));
           const holdMs = o.hold === undefined ? null : o.hold * 1000;
           if (holdMs === null) process.stderr.write("holding; press Ctrl-C to restore the previous settings\n");
+          // the hold ends after --hold or at a signal (src/shutdown.ts); either way this restores, a signal then exits 130 / 143
+          let stoppedBy = null as ShutdownSignal | null;
+          let removeInterrupt = (): void => {};
           await new Promise<void>((resolve) => {
-            if (holdMs !== null) setTimeout(resolve, holdMs);
-            else setInterval(() => undefined, 1 << 30);
+            const keep = holdMs !== null ? setTimeout(resolve, holdMs) : setInterval(() => undefined, 1 << 30);
+            removeInterrupt = onInterrupt((signal) => {
+              stoppedBy = signal;
+              clearTimeout(keep);
+              clearInterval(keep);
+              resolve();
+            });
           });
+          removeInterrupt();
           const restored = cf.restore();
           process.stderr.write(`restored ${restored.join(", ")}\n`);
+          if (stoppedBy !== null) process.exitCode = signalExitCode(stoppedBy);
         }),
       ),
   );

@@ -11,6 +11,8 @@ import { exportTritonCommand } from "./exportTriton.js";
 import { optimizeCommand } from "./optimize.js";
 import { measureCommand } from "./measure.js";
 import { decideCommand } from "./decide.js";
+import { storeCommand } from "./store.js";
+import { runStreamCommand } from "./runStream.js";
 import { daemonCommand } from "./daemon.js";
 import { workloadCommand } from "./workload.js";
 import { reportCommand } from "./report.js";
@@ -37,6 +39,8 @@ export function program(): Command {
   p.addCommand(optimizeCommand());
   p.addCommand(measureCommand());
   p.addCommand(decideCommand());
+  p.addCommand(storeCommand());
+  p.addCommand(runStreamCommand());
   p.addCommand(daemonCommand());
   p.addCommand(workloadCommand());
   p.addCommand(benchCommand());

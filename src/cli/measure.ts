@@ -1,8 +1,10 @@
 import { Command } from "commander";
 import { z } from "zod";
 import { onSoftwareAdapter, softwareAdapterLabel, type Measurement, type WebGpuAdapter } from "../contracts/measurement.js";
+import { InterruptedError } from "../errors.js";
 import type { ProfileResult } from "../measure/profiler.js";
 import type { HeadWarmUp } from "../runtime/warmUp.js";
+import { onInterrupt } from "../shutdown.js";
 import { addProfilerOptions, openProfiler, ProfilerOptions } from "./profilerOptions.js";
 import { run } from "./run.js";
 import { cliNumber } from "./cliNumber.js";
@@ -39,6 +41,7 @@ export function measureJson(r: ProfileResult): Record<string, unknown> {
     energySource: m.energySource,
     accuracy: m.accuracy,
     conditions: m.conditions ?? null,
+    testbed: m.testbed ?? null,
     // the head's session creation, first run (shader compilation on WebGPU) and steady state, apart
     warmUp: w === null ? null : { target: w.target, sessionCreateMs: w.sessionCreateMs, firstRunMs: w.firstRunMs, steadyRunMs: w.steadyRunMs },
     switchCost: m.switchCost ?? null,
@@ -76,16 +79,26 @@ export function measureCommand(): Command {
         const [{ parseExecutionTarget }, { ensureTargetAvailable }] = await Promise.all([import("../runtime/executionTarget.js"), import("../runtime/targetAvailability.js")]);
         await ensureTargetAvailable(parseExecutionTarget(o.deviceTarget, "device"), "device");
         if (o.server === undefined) await ensureTargetAvailable(parseExecutionTarget(o.serverTarget, "server"), "server");
-        const { profiler, warnings } = await openProfiler(spec, o);
-        for (const w of warnings) process.stderr.write(`splitwatt: warning: measurement store ${w}\n`);
+        // a signal (src/shutdown.ts) aborts the measurement; the profiler's close follows, then exit 130/143
+        const controller = new AbortController();
+        const removeInterrupt = onInterrupt((signal) =>
+          controller.abort(new InterruptedError(signal, `interrupted by ${signal}: this configuration was not stored; run the same command again to measure it`)),
+        );
         let r: ProfileResult;
         try {
-          r = await profiler.measure(
-            { split: o.cut, cpuFreqMHz: o.freqMhz ?? "current", gpuFreqMHz: o.gpuFreqMhz, deviceTarget: o.deviceTarget, serverTarget: o.serverTarget, codec: o.codec },
-            { fresh: o.fresh },
-          );
+          const { profiler, warnings } = await openProfiler(spec, o);
+          for (const w of warnings) process.stderr.write(`splitwatt: warning: measurement store ${w}\n`);
+          try {
+            controller.signal.throwIfAborted();
+            r = await profiler.measure(
+              { split: o.cut, cpuFreqMHz: o.freqMhz ?? "current", gpuFreqMHz: o.gpuFreqMhz, deviceTarget: o.deviceTarget, serverTarget: o.serverTarget, codec: o.codec },
+              { fresh: o.fresh, signal: controller.signal },
+            );
+          } finally {
+            await profiler.close();
+          }
         } finally {
-          await profiler.close();
+          removeInterrupt();
         }
         if (o.json) {
           process.stdout.write(`${JSON.stringify(measureJson(r), null, 2)}\n`);

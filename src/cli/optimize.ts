@@ -41,7 +41,7 @@ async function runReplayOptimize(o: OptimizeCliOptions, poolPath: string): Promi
     evaluate: replay.evaluate,
     objectives,
     latencyStat: o.latencyStat,
-    constraints: { maxLatencyMs: o.maxLatencyMs, minAccuracy: o.minAccuracy },
+    constraints: { maxLatencyMs: o.maxLatencyMs, minAccuracy: o.minAccuracy, ...(o.minThroughputPerS === undefined ? {} : { minThroughputPerS: o.minThroughputPerS }) },
     budget,
     seed: o.seed,
     algorithm: o.algorithm,
@@ -75,10 +75,11 @@ export function optimizeCommand(): Command {
     .option("--algorithm <name>", "nsga2, nsga3, random or exhaustive (a space no larger than the budget is always searched exhaustively)", "nsga3")
     .option("--no-memetic", "NSGA without the Pareto-local-search step")
     .option("--guided", "live: profile-guided search: predict every configuration from per-node timings and the anchors, measure the predicted front first")
-    .option("--objectives <list>", "comma-separated: latency, energy, accuracy", "latency,energy")
+    .option("--objectives <list>", "comma-separated: latency, energy, accuracy, throughput (items/s, maximised)", "latency,energy")
     .option("--latency-stat <stat>", "latency objective and --max-latency-ms: mean or p95", "mean")
     .option("--max-latency-ms <ms>", "constraint on the latency statistic")
     .option("--min-accuracy <fraction>", "constraint on top-1 accuracy, e.g. 0.6")
+    .option("--min-throughput-per-s <n>", "constraint on throughput, items/s (a target rate)")
     .option("--population <n>", "population size (default max(40, anchors + 10))")
     .option("--out <file.pareto.json>", "where to write the Pareto set (default <pool name>.pareto.json unless --json)")
     .option("--json", "print the Pareto set document to stdout");

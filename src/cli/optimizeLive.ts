@@ -10,8 +10,9 @@ import { z } from "zod";
 import { softwareAdapterLabel, type Config } from "../contracts/measurement.js";
 import { optimizeConfigAsOptions, readOptimizeConfig, type ObjectiveName } from "../contracts/optimizeConfig.js";
 import { env } from "../env.js";
-import { UsageError } from "../errors.js";
+import { InterruptedError, UsageError } from "../errors.js";
 import { outputDir } from "../outputDir.js";
+import { onInterrupt } from "../shutdown.js";
 import type { GuidedSummary } from "../search/guidedSeeds.js";
 import type { LiveDimensionsSpec } from "../search/liveSpace.js";
 import { emitParetoDocument, LIVE_DEFAULT_BUDGET, OptimizeOptions, optimizeProgress, parseObjectives, type OptimizeCliOptions } from "./optimizeOutput.js";
@@ -36,7 +37,7 @@ interface LivePlan {
   dimensions: LiveDimensionsSpec;
   objectives: ObjectiveName[];
   latencyStat: "mean" | "p95";
-  constraints: { maxLatencyMs?: number; minAccuracy?: number };
+  constraints: { maxLatencyMs?: number; minAccuracy?: number; minThroughputPerS?: number };
   budget: number;
   seed: number;
   algorithm: OptimizeCliOptions["algorithm"];
@@ -56,7 +57,11 @@ function plan(raw: Record<string, unknown>, cmd: Command): LivePlan {
   const fromCli = Object.fromEntries(Object.entries(raw).filter(([k]) => cmd.getOptionValueSource(k) === "cli"));
   const o = LiveOptions.parse({ ...raw, ...(file === null ? {} : optimizeConfigAsOptions(file, dirname(resolve(configPath as string)))), ...fromCli });
   const objectives = parseObjectives(o.objectives);
-  const constraints = { ...(o.maxLatencyMs === undefined ? {} : { maxLatencyMs: o.maxLatencyMs }), ...(o.minAccuracy === undefined ? {} : { minAccuracy: o.minAccuracy }) };
+  const constraints = {
+    ...(o.maxLatencyMs === undefined ? {} : { maxLatencyMs: o.maxLatencyMs }),
+    ...(o.minAccuracy === undefined ? {} : { minAccuracy: o.minAccuracy }),
+    ...(o.minThroughputPerS === undefined ? {} : { minThroughputPerS: o.minThroughputPerS }),
+  };
   if (!o.accuracy && (objectives.includes("accuracy") || constraints.minAccuracy !== undefined)) {
     throw new UsageError("accuracy is an objective or a constraint, so it must be measured: drop --no-accuracy (or measure.accuracy: false)");
   }
@@ -83,6 +88,11 @@ function plan(raw: Record<string, unknown>, cmd: Command): LivePlan {
   };
 }
 
+/**
+ * Run a live search. A signal (Ctrl-C, SIGTERM; src/shutdown.ts) aborts the search: the front so
+ * far is written like a finished one, the run ends with an InterruptedError that says how to
+ * continue, and the profiler's close (server child, emulated link, CPU frequency) follows.
+ */
 export async function runLiveOptimize(o: OptimizeCliOptions, raw: Record<string, unknown>, cmd: Command): Promise<void> {
   const p = plan(raw, cmd);
   if (p.out !== undefined) outputDir(dirname(p.out), "out (the pareto file)");
@@ -92,13 +102,23 @@ export async function runLiveOptimize(o: OptimizeCliOptions, raw: Record<string,
   if (p.profiler.server === undefined) for (const t of p.dimensions.serverTarget ?? []) await ensureTargetAvailable(parseExecutionTarget(t, "server"), "server");
   const progress = optimizeProgress({ mode: "live" });
   const tty = process.stderr.isTTY === true && !env().ci;
-  const { profiler, warnings } = await openProfiler(p.model, p.profiler, tty ? () => {} : undefined);
-  for (const w of warnings) process.stderr.write(`splitwatt: warning: measurement store ${w}\n`);
   const controller = new AbortController();
-  const onSignal = (): void => controller.abort(new UsageError("interrupted: the measurements so far are in the store; run the same command again to continue"));
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
+  const removeInterrupt = onInterrupt((signal) =>
+    controller.abort(new InterruptedError(signal, `interrupted by ${signal}: the measurements so far are in the store; run the same command again to continue`)),
+  );
+  let opened: Awaited<ReturnType<typeof openProfiler>>;
   try {
+    opened = await openProfiler(p.model, p.profiler, tty ? () => {} : undefined);
+  } catch (err) {
+    removeInterrupt();
+    throw err;
+  }
+  const { profiler, warnings } = opened;
+  for (const w of warnings) process.stderr.write(`splitwatt: warning: measurement store ${w}\n`);
+  const elsewhere = profiler.otherTestbedNote();
+  if (elsewhere !== null) process.stderr.write(`note: ${elsewhere}\n`);
+  try {
+    controller.signal.throwIfAborted();
     const [{ liveSpace }, { optimize }, { paretoDocument }] = await Promise.all([import("../search/liveSpace.js"), import("../search/optimize.js"), import("../search/paretoDocument.js")]);
     const live = await liveSpace(profiler, p.dimensions);
     for (const n of profiler.notes) process.stderr.write(`note: ${n}\n`);
@@ -141,6 +161,7 @@ export async function runLiveOptimize(o: OptimizeCliOptions, raw: Record<string,
         store: resolve(storePath(p.profiler)),
         server: p.profiler.server ?? "local splitwatt serve child",
         link: profiler.linkDescription,
+        testbed: profiler.testbed,
         serverEnergy: p.profiler.serverEnergy,
         deviceEnergy: profiler.deviceEnergyLabel,
         notes: [...profiler.notes, ...softwareNotes],
@@ -151,11 +172,17 @@ export async function runLiveOptimize(o: OptimizeCliOptions, raw: Record<string,
       space: live.space,
     });
     const safe = p.model.replace(/[^A-Za-z0-9_.-]+/g, "_");
+    const out = p.out ?? (o.json ? undefined : `${safe}.pareto.json`);
     await emitParetoDocument(doc, { out: p.out, json: o.json }, `${safe}.pareto.json`);
-    if (result.aborted) throw new UsageError(`interrupted after ${result.evaluations} evaluations: they are in the store; run the same command again to continue`);
+    const reason = controller.signal.reason as unknown;
+    if (result.aborted && reason instanceof InterruptedError) {
+      throw new InterruptedError(
+        reason.signal,
+        `interrupted by ${reason.signal} after ${result.evaluations} evaluations: the front so far is ${out === undefined ? "on standard output" : `in ${resolve(out)}`}, every measurement in the store; run the same command again to continue`,
+      );
+    }
   } finally {
-    process.removeListener("SIGINT", onSignal);
-    process.removeListener("SIGTERM", onSignal);
+    removeInterrupt();
     await profiler.close();
   }
 }

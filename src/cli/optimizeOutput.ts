@@ -29,6 +29,7 @@ export const OptimizeOptions = z.object({
   latencyStat: z.enum(["mean", "p95"], { error: "use mean or p95" }).default("mean"),
   maxLatencyMs: cliNumber(z.number().positive()).optional(),
   minAccuracy: cliNumber(z.number().min(0).max(1, "--min-accuracy is a fraction in [0, 1], e.g. 0.6")).optional(),
+  minThroughputPerS: cliNumber(z.number().positive()).optional(),
   population: cliNumber(z.number().int().min(2)).optional(),
   /** live only (optimizeLive.ts parses the lists) */
   deviceTargets: z.string().optional(),
@@ -40,11 +41,11 @@ export type OptimizeCliOptions = z.infer<typeof OptimizeOptions>;
 
 const OBJECTIVE_NAMES: readonly string[] = OBJECTIVES;
 
-/** `--objectives latency,energy[,accuracy]` as a list, checked. */
+/** `--objectives latency,energy[,accuracy|throughput]` as a list, checked. */
 export function parseObjectives(spec: string): ObjectiveName[] {
   const list = spec.split(",").map((s) => s.trim());
   for (const o of list) {
-    if (!OBJECTIVE_NAMES.includes(o)) throw new UsageError(`--objectives: unknown objective "${o}"; use a comma-separated list of latency, energy, accuracy`);
+    if (!OBJECTIVE_NAMES.includes(o)) throw new UsageError(`--objectives: unknown objective "${o}"; use a comma-separated list of latency, energy, accuracy, throughput`);
   }
   if (new Set(list).size !== list.length) throw new UsageError(`--objectives: "${spec}" lists an objective twice; list each once`);
   return list as ObjectiveName[];
@@ -116,7 +117,7 @@ export async function emitParetoDocument(doc: ParetoFile, o: Pick<OptimizeCliOpt
       `${doc.cachedEvaluations > 0 ? `, ${doc.cachedEvaluations} from the measurement cache` : ""}` +
       `; hypervolume ${doc.hypervolume.toFixed(4)} (normalised, reference 1.1)`,
   );
-  lines.push("", `Pareto front (${doc.front.length}):`, "  latency ms   p95 ms    energy J  accuracy  config");
+  lines.push("", `Pareto front (${doc.front.length}):`, "  latency ms   p95 ms    energy J  accuracy   items/s  config");
   const num = (x: number | null | undefined, d: number) => (x === null || x === undefined ? "-" : x.toFixed(d));
   const software = new Set<string>();
   for (const f of doc.front) {
@@ -125,10 +126,10 @@ export async function emitParetoDocument(doc: ParetoFile, o: Pick<OptimizeCliOpt
     const label = softwareAdapterLabel(f.adapter);
     if (label !== null) software.add(label);
     lines.push(
-      `  ${num(f.latencyMs, 1).padStart(10)}  ${num(f.latency.p95, 1).padStart(7)}  ${num(f.energyJ.total, 3).padStart(10)}  ${num(f.accuracy?.value, 3).padStart(8)}  ${cfg}${label === null ? "" : "  [software GPU]"}`,
+      `  ${num(f.latencyMs, 1).padStart(10)}  ${num(f.latency.p95, 1).padStart(7)}  ${num(f.energyJ.total, 3).padStart(10)}  ${num(f.accuracy?.value, 3).padStart(8)}  ${num(f.throughputPerS, 1).padStart(8)}  ${cfg}${label === null ? "" : "  [software GPU]"}`,
     );
   }
-  if (doc.front.length === 0) lines.push("  (none: no evaluated configuration meets the constraints; relax --max-latency-ms or --min-accuracy)");
+  if (doc.front.length === 0) lines.push("  (none: no evaluated configuration meets the constraints; relax --max-latency-ms, --min-accuracy or --min-throughput-per-s)");
   const archived = doc.archive.filter((e) => onSoftwareAdapter(e.adapter)).length;
   if (archived > 0) {
     for (const l of software) lines.push(`  [software GPU] ${l}`);

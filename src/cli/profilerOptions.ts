@@ -13,6 +13,7 @@ import { cliNumber } from "./cliNumber.js";
 export const ProfilerOptions = ModelOptions.extend({
   server: z.url({ message: "--server takes a URL such as http://10.0.0.2:8000" }).optional(),
   serverModel: z.string().min(1).default("model"),
+  serverKind: z.enum(["splitwatt", "triton"], { error: "use splitwatt or triton" }).default("splitwatt"),
   network: z.string().min(1).default("wifi-20mbps"),
   link: z.enum(["auto", "kernel", "app", "none"]).default("auto"),
   board: z.string().min(1).optional(),
@@ -41,6 +42,7 @@ export function addProfilerOptions(c: Command, defaults: { maxSeconds: number } 
     .option("--input-size <n>", "input size for zoo models (default 224)")
     .option("--server <url>", "tail server URL (default: start a local splitwatt serve child on loopback)")
     .option("--server-model <name>", "the model's name on --server (it serves NAME.tail.<cut>)", "model")
+    .option("--server-kind <kind>", "splitwatt (splitwatt serve) or triton (a stock Triton/KServe server with export-triton --codec tails: plain tensors, no load signal)", "splitwatt")
     .option("--link <mode>", "shape the local link to the profile: auto (kernel netns+tbf as root, else app token bucket), kernel, app, none", "auto")
     .option("--board <name>", "device board profile for the energy estimate (configs/boards name or path)")
     .option("--server-board <name>", "server power model for server energy", "generic-x86")
@@ -57,8 +59,13 @@ export function addProfilerOptions(c: Command, defaults: { maxSeconds: number } 
   return addMeterOptions(c);
 }
 
+/** The measurement store when --store is not given. */
+export function defaultStorePath(): string {
+  return join(defaultStateDir(), "measurements.jsonl");
+}
+
 export function storePath(o: ProfilerCliOptions): string {
-  return o.store ?? join(defaultStateDir(), "measurements.jsonl");
+  return o.store ?? defaultStorePath();
 }
 
 /** Resolve MODEL, analyse it and open a Profiler with the store and accuracy cache. */
@@ -81,6 +88,7 @@ export async function openProfiler(spec: string, o: ProfilerCliOptions, onProgre
     evalSet: spec === "paddle:cls" ? "paddle-cls" : "agreement",
     serverUrl: o.server,
     serverModel: o.serverModel,
+    serverKind: o.serverKind,
     token: env().token,
     network: o.network === "none" ? null : o.network,
     link: o.link,

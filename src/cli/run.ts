@@ -1,9 +1,14 @@
 import { ZodError } from "zod";
 import { env } from "../env.js";
-import { SplitwattError } from "../errors.js";
+import { InterruptedError, SplitwattError } from "../errors.js";
 
-/** Print an error as one line and return the exit code (2 for user errors). */
+/** Print an error as one line and return the exit code (2 for user errors, 128 + the signal's number for an interrupt). */
 export function reportError(err: unknown): number {
+  if (err instanceof InterruptedError) {
+    // an interrupt is not an error: what was kept and how to continue
+    process.stderr.write(`splitwatt: ${err.message}\n`);
+    return err.exitCode;
+  }
   if (err instanceof SplitwattError) {
     process.stderr.write(`splitwatt: error[${err.code}]: ${err.message}\n`);
     return err.exitCode;

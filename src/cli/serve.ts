@@ -4,6 +4,7 @@ import { Command, Option } from "commander";
 import { z } from "zod";
 import { env } from "../env.js";
 import { UsageError } from "../errors.js";
+import { onInterrupt } from "../shutdown.js";
 import { parseInputShapes, parseInputValues } from "./modelOptions.js";
 import { run } from "./run.js";
 import { cliNumber } from "./cliNumber.js";
@@ -29,6 +30,8 @@ const ServeOptions = z.object({
   inputFile: z.array(z.string()).default([]),
   exitWithStdin: z.boolean().default(false),
   energy: z.enum(["auto", "off"], { error: "use auto or off" }).default("auto"),
+  maxBatch: cliNumber(z.number().int().min(1).max(4096)).default(1),
+  maxQueueDelayMs: cliNumber(z.number().min(0).max(60_000)).default(0),
 });
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -59,6 +62,8 @@ export function serveCommand(): Command {
     .option("--input-values <name=values>", "one item's values for an input, fed to the shape probe instead of zeros (repeatable; as in inspect)", collect)
     .option("--input-file <file>", "input values from FILE.json or NAME=FILE.npy (repeatable; as in inspect)", collect)
     .option("--energy <mode>", "auto: measure each inference with this machine's energy counter (RAPL, hwmon, NVML, ...) and report it (energy_j); off", "auto")
+    .option("--max-batch <n>", "server-side batching: requests for the same tail run as one onnxruntime call of at most N rows (1 = off)", "1")
+    .option("--max-queue-delay-ms <ms>", "how long a partial batch waits for more requests (0: what is queued when a slot frees up)", "0")
     .addOption(new Option("--exit-with-stdin", "stop when standard input closes (a parent that dies, even by SIGKILL, takes the server with it)").hideHelp())
     .action(
       run(async (raw: unknown) => {
@@ -125,6 +130,8 @@ export function serveCommand(): Command {
           maxBufferBytes: o.maxBufferMb === undefined ? undefined : Math.round(o.maxBufferMb * 2 ** 20),
           requestTimeoutMs: o.requestTimeoutMs,
           energy: meter,
+          maxBatch: o.maxBatch,
+          maxQueueDelayMs: o.maxQueueDelayMs,
           timeoutMs: o.timeoutMs,
           cacheBytes: Math.round(o.cacheMb * 2 ** 20),
           inputShapes: parseInputShapes(o.inputShape),
@@ -164,6 +171,7 @@ export function serveCommand(): Command {
           url,
           models: Object.keys(models),
           auth: server.opts.token !== undefined,
+          batching: o.maxBatch > 1 ? { maxBatch: o.maxBatch, maxQueueDelayMs: o.maxQueueDelayMs } : null,
           target: executionTargetName(target),
           // the GPU adapter tails run on; software: a CPU implementation of Vulkan (lavapipe), not an accelerator
           ...(adapter === null ? {} : { adapter }),
@@ -172,15 +180,23 @@ export function serveCommand(): Command {
         });
         process.stdout.write(`${url}\n`);
         await new Promise<void>((resolve) => {
+          let stopping = false;
+          // a signal stops the server gracefully (exit 0); a second one stops it at once (src/shutdown.ts)
           const stop = (signal: string) => {
+            if (stopping) return;
+            stopping = true;
+            removeInterrupt();
             log({ time: new Date().toISOString(), level: "info", msg: "stopping", signal });
             void server
               .close()
               .then(() => meter?.close())
-              .then(resolve);
+              .then(() => {
+                // the stdin watch would keep this process alive after the server has stopped
+                if (o.exitWithStdin) process.stdin.destroy();
+                resolve();
+              });
           };
-          process.once("SIGINT", () => stop("SIGINT"));
-          process.once("SIGTERM", () => stop("SIGTERM"));
+          const removeInterrupt = onInterrupt((signal) => stop(signal));
           if (o.exitWithStdin) {
             process.stdin.on("data", () => {});
             process.stdin.once("end", () => stop("stdin closed"));

@@ -3,7 +3,7 @@
  * Version 1:
  *
  *   { version: 1, generatedAt, mode, seed, workload, front, pool, daemon, conditions,
- *     policyOptions, dimensions, configurations, strategies: [Strategy], timeline, run }
+ *     policyOptions, dimensions, configurations, strategies: [Strategy], timeline, run, live? }
  *
  *   Strategy = { name, requests, meanEnergyJ, medianEnergyJ, energyByPartJ: { device, network,
  *     server }, sourceLabel, energySources, meanLatencyMs, p50LatencyMs, p95LatencyMs,
@@ -18,7 +18,11 @@
  * `configurations` holds every configuration of the pareto file's archive (config, measured mean
  * latency and energy, whether it is on the front): the decision keys index it and the report
  * draws the front from it. `timeline` (runs with a conditions trace, and live runs) bins the run
- * by time. Fields may be added, never renamed; another version is refused with a one-line error.
+ * by time. `live` (live runs only; absent or null otherwise) says how the run was made: the link
+ * and its label (`emulated (kernel tbf)`, `app` token bucket, not shaped, or the daemon's own
+ * network), the device energy source, the pacing and order of the requests, whether it was
+ * interrupted, and the requests that got no answer. Fields may be added, never renamed; another
+ * version is refused with a one-line error.
  */
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
@@ -66,6 +70,39 @@ export const strategyResultSchema = z.strictObject({
 export type StrategyResult = z.infer<typeof strategyResultSchema>;
 
 const tracePoint = z.strictObject({ timeMs: nonNeg, bandwidthMbps: z.number().positive().nullable(), rttMs: nonNegOrNull, serverWaitMs: nonNegOrNull });
+
+export const LINK_KINDS = ["kernel-tbf", "app", "none", "external"] as const;
+export const PACINGS = ["arrival", "back-to-back"] as const;
+
+/** How a live run was made (mode "live"). */
+export const liveRunSchema = z.strictObject({
+  /**
+   * the link between the daemon and its tail server: `kernel-tbf` (emulated: netns + veth + tbf,
+   * the rate set by this run), `app` (emulated by a token bucket in the daemon's client), `none`
+   * (loopback, not shaped), `external` (a daemon given by URL: whatever its network is)
+   */
+  link: z.strictObject({ kind: z.enum(LINK_KINDS), label: z.string().min(1) }),
+  /** the daemon's device energy source, e.g. "estimate (board generic-x86, utilisation process)" */
+  deviceEnergy: z.string().min(1),
+  /** `arrival`: each request at its arrival time (late when the previous ones ran over); `back-to-back`: each as soon as the previous answered */
+  pacing: z.enum(PACINGS),
+  /** how the strategies' copies of a request are ordered (drift of the machine hits all alike) */
+  order: z.string().min(1),
+  /** workload requests in the file (for --network) and the ones started */
+  plannedRequests: count,
+  startedRequests: count,
+  /** the largest delay of a request's start past its arrival time, ms (arrival pacing) */
+  maxLagMs: nonNegOrNull,
+  /** stopped by Ctrl-C: the figures are of the requests answered until then */
+  interrupted: z.boolean(),
+  /** requests the daemon answered with an error (not in the strategy's figures), per strategy and status */
+  errors: z.array(z.strictObject({ strategy: z.string().min(1), status: z.number().int(), count: count.min(1), message: z.string() })),
+  /** requests answered without an energy figure (a meter's reading still pending), per strategy: left out of the energy means */
+  energyUnknown: z.record(z.string(), count),
+  /** the bandwidth trace's rates applied to the link, as { timeMs (workload time), bandwidthMbps } */
+  rateChanges: z.array(z.strictObject({ timeMs: nonNeg, bandwidthMbps: z.number().positive(), rttMs: nonNegOrNull })),
+});
+export type LiveRun = z.infer<typeof liveRunSchema>;
 
 export const benchResultsSchema = z.strictObject({
   version: z.literal(BENCH_RESULTS_VERSION),
@@ -125,6 +162,8 @@ export const benchResultsSchema = z.strictObject({
     )
     .nullable(),
   run: z.strictObject({ wallMs: nonNeg, peakRssBytes: count.nullable(), note: z.string().nullable() }),
+  /** live runs: how the run was made (older files and replay runs: absent or null) */
+  live: liveRunSchema.nullable().optional(),
 });
 export type BenchResults = z.infer<typeof benchResultsSchema>;
 
@@ -140,6 +179,7 @@ export function checkBenchResults(x: unknown): { ok: true; value: BenchResults }
   const doc = r.data;
   const names = new Set<string>();
   const keys = new Set(doc.configurations.map((c) => c.key));
+  if (doc.mode === "live" && (doc.live ?? null) === null) return { ok: false, reason: "live: a live run must say how it was made (link, energy source, pacing)" };
   for (const [i, s] of doc.strategies.entries()) {
     if (names.has(s.name)) return { ok: false, reason: `strategies.${i}: strategy ${s.name} appears twice` };
     names.add(s.name);

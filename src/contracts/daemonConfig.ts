@@ -31,6 +31,8 @@ const fields = {
   server: z.url({ error: "server must be a URL, e.g. http://10.0.0.2:8000" }),
   /** the name the server serves the model under (it serves <serverModel>.tail.<cut>) */
   serverModel: z.string().min(1),
+  /** splitwatt: splitwatt serve; triton: a stock Triton/KServe server serving `export-triton --codec` tails (plain tensors, no load signal) */
+  serverKind: z.enum(["splitwatt", "triton"], { error: "serverKind is splitwatt or triton" }),
   /** the tail server's bearer token */
   serverToken: z.string().min(1),
   /** CA certificate (PEM path) to trust for an https tail server */
@@ -108,6 +110,33 @@ const fields = {
   logRequests: z.boolean(),
   /** decisions kept for /v1/status */
   recentDecisions: z.number().int().min(1).max(10_000),
+  /**
+   * the pipeline of /v1/models/<name>/infer-batch and /v1/models/<name>/stream (README, daemon):
+   * the configuration (default: the front's highest-throughput entry the daemon can run), batch
+   * sizes, tail requests in flight, batching delay and adaptive batch size, streams at once
+   */
+  stream: z
+    .strictObject({
+      /** the cut (a configuration of the front at that cut is used; default the front's highest throughput) */
+      split: z.number().int().min(0),
+      /** the cut tensors' codec (default the configuration's) */
+      codec: z.string().min(1),
+      /** device batch size b_d: heads run on up to this many items (default the configuration's, else 1) */
+      deviceBatch: z.number().int().min(1).max(4096),
+      /** server batch size b_s: items per tail request (default the configuration's, else 1) */
+      serverBatch: z.number().int().min(1).max(4096),
+      /** tail requests in flight per stream (default 4) */
+      tailConcurrency: z.number().int().min(1).max(64),
+      /** how long a partial head batch waits for more items, ms (default 0: the head takes what has arrived) */
+      batchDelayMs: z.number({ error: "stream.batchDelayMs must be a number of ms" }).min(0).max(60_000),
+      /** the device batch follows the arrival rate (BPS): the smallest batch that keeps up, or with latencyBoundMs the largest within it (default false: up to deviceBatch) */
+      adaptiveBatch: z.boolean(),
+      /** per-item latency bound of the adaptive batch, ms (default none) */
+      latencyBoundMs: positive("stream.latencyBoundMs"),
+      /** infer-batch and stream requests at once (default 4); beyond: 429 */
+      maxStreams: z.number().int().min(1).max(64),
+    })
+    .partial(),
 };
 
 /** The YAML file: every key optional, nothing else allowed. */
@@ -119,6 +148,8 @@ export const daemonOptionsSchema = daemonConfigFileSchema.extend({
   front: fields.front,
   model: fields.model,
   serverModel: fields.serverModel.default("model"),
+  serverKind: fields.serverKind.default("splitwatt"),
+  stream: fields.stream.default({}),
   serverTimeoutMs: fields.serverTimeoutMs.default(30_000),
   host: fields.host.default("127.0.0.1"),
   port: fields.port.default(8001),

@@ -323,6 +323,25 @@ const EXPORTERS: Record<DynasplitColumn, (m: Measurement) => string> = {
   },
 };
 
+/**
+ * A record's config in DynaSplit's dimensions: as it is when it has them (an imported pool), or a
+ * live config mapped: `split` -> layer, `cpuFreqMHz` -> cpu-freq (a number: "current", an
+ * uncontrolled frequency, has no figure to write), a CPU `deviceTarget` -> edge-accelerator off
+ * (the profiler runs heads on the CPU only), `serverTarget` -> server-accelerator (false on a CPU,
+ * true on anything else). DynaSplit's columns have no codec: export one codec at a time.
+ */
+export function dynasplitConfigOf(m: Measurement): { ok: true; config: Config } | { ok: false; reason: string } {
+  const c = m.config;
+  if (["layer", "cpu-freq", "edge-accelerator", "server-accelerator"].every((d) => d in c)) return { ok: true, config: c };
+  const { split, cpuFreqMHz, deviceTarget, serverTarget } = c;
+  if (typeof split !== "number" || deviceTarget === undefined || serverTarget === undefined || cpuFreqMHz === undefined) {
+    return { ok: false, reason: "its config has neither DynaSplit's dimensions nor split, cpuFreqMHz, deviceTarget and serverTarget" };
+  }
+  if (typeof cpuFreqMHz !== "number") return { ok: false, reason: `cpuFreqMHz is "${String(cpuFreqMHz)}" (not controlled), and DynaSplit's cpu-freq column needs a number` };
+  if (!/^cpu(:\d+)?$/.test(String(deviceTarget))) return { ok: false, reason: `deviceTarget ${String(deviceTarget)} has no edge-accelerator value` };
+  return { ok: true, config: { layer: split, "cpu-freq": cpuFreqMHz, "edge-accelerator": "off", "server-accelerator": !/^cpu(:\d+)?$/.test(String(serverTarget)) } };
+}
+
 export interface ExportOptions {
   /** columns to write, in order; default DYNASPLIT_COLUMNS, without `accuracy` when no record has one */
   columns?: readonly DynasplitColumn[];

@@ -60,6 +60,54 @@ export const UNKNOWN_CONDITIONS: Conditions = {
   radio: null,
 };
 
+/** How the link to the tail server was made, as the testbed names it. */
+export const TESTBED_LINKS = ["kernel", "app", "none", "real"] as const;
+export type TestbedLink = (typeof TESTBED_LINKS)[number];
+
+/**
+ * The testbed a configuration was measured on, besides the host: what changes its figures while
+ * the config stays the same. It is part of the measurement key (see `measurementKey`), so a
+ * measurement is reused only on the testbed it was made on. Records stored before the testbed
+ * was keyed (and imported pools) have none: they stay readable and never match a live key.
+ */
+export const testbedSchema = z.strictObject({
+  /** the tail server: "local" (a `splitwatt serve` child on this machine) or its URL (`testbedServer`) */
+  server: z.string().min(1),
+  /** network profile name, or "none" */
+  network: z.string().min(1),
+  /** kernel (netns + tbf), app (token bucket in the client), none (loopback, not shaped), real (a real network to a server URL) */
+  link: z.enum(TESTBED_LINKS),
+  /** device board profile: its power model prices the estimate */
+  board: z.string().min(1),
+  /** device energy source, as host.deviceEnergy: "estimate", the counters' ids joined by +, or "meter:SPEC" (password hidden) */
+  deviceEnergy: z.string().min(1),
+  /** server energy accounting and power model, "marginal@generic-x86" or "node@..." */
+  serverEnergy: z.string().min(1),
+});
+export type Testbed = z.infer<typeof testbedSchema>;
+
+/**
+ * A server URL as a testbed names it: without user info, lower-case scheme and host, no
+ * trailing slash (`http://Server:8000/` and `http://server:8000` are one server).
+ */
+export function testbedServer(url: string): string {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new UsageError(`server "${url}" is not a URL; give one such as http://10.0.0.2:8000`);
+  }
+  u.username = "";
+  u.password = "";
+  u.hash = "";
+  return u.href.replace(/\/$/, "");
+}
+
+/** The testbed's canonical key: its fields as `canonicalConfigKey` writes a config (sorted, escaped). */
+export function canonicalTestbedKey(t: Testbed): string {
+  return canonicalConfigKey({ ...t });
+}
+
 /**
  * The GPU adapter a WebGPU session ran on (src/runtime/webgpu.ts names it from the Vulkan
  * loader's devices: onnxruntime-node does not report it). `software`: a CPU implementation of
@@ -114,7 +162,7 @@ export type SwitchCost = z.infer<typeof switchCostSchema>;
 
 export const measurementSchema = z.strictObject({
   version: z.literal(1),
-  /** `measurementKey(config, host.name, model.sha256)`; checked on append and on read */
+  /** `measurementKey(config, host.name, model.sha256, testbed)`; checked on append and on read */
   key: z.string().min(1),
   config: configSchema,
   model: z.strictObject({ name: z.string().min(1), sha256: z.string().regex(/^[0-9a-f]{64}$/, "64 lower-case hex digits") }),
@@ -164,6 +212,27 @@ export const measurementSchema = z.strictObject({
     .optional(),
   /** what the measurement depended on besides its config (absent in records before it was added) */
   conditions: conditionsSchema.optional(),
+  /** the testbed it was measured on, part of the key (absent in older records and imported pools) */
+  testbed: testbedSchema.optional(),
+  /**
+   * items per second: a stream through the pipeline (configs with deviceBatch / serverBatch), as
+   * measured; absent for one-at-a-time measurements (whose throughput is 1000 / the mean latency)
+   */
+  throughputPerS: z.number().positive().optional(),
+  /** how a pipelined stream ran (configs with deviceBatch / serverBatch) */
+  pipeline: z
+    .strictObject({
+      deviceBatch: z.number().int().positive(),
+      serverBatch: z.number().int().positive(),
+      tailConcurrency: z.number().int().positive(),
+      items: z.number().int().positive(),
+      seconds: nonNeg,
+      /** the bottleneck-stage bound of the same run (each stage alone), items/s */
+      boundPerS: z.number().positive().nullable(),
+      /** per item, each stage alone, ms */
+      stagesMs: z.strictObject({ head: nonNeg, transfer: nonNeg, tail: nonNeg }).nullable(),
+    })
+    .optional(),
   /** the GPU adapters the head and tail ran on (absent in records before it was added) */
   adapter: adaptersSchema.optional(),
   /** the measured switch cost (absent in records before it was added, and in imported ones) */
@@ -202,11 +271,19 @@ export function canonicalConfigKey(config: Config): string {
     .join(";");
 }
 
-/** `host|sha256|canonicalConfigKey`: one measured configuration of one model on one host. */
-export function measurementKey(config: Config, hostName: string, modelSha256: string): string {
+/**
+ * The store's key of one configuration of one model measured on one host and testbed:
+ * `host|sha256|canonicalTestbedKey|canonicalConfigKey`, e.g.
+ * `pi4|<sha256>|board=rpi4;deviceEnergy=estimate;link=kernel;network=wifi-20mbps;server=local;serverEnergy=marginal@generic-x86|codec=raw;split=5`.
+ * Without a testbed (records stored before it was keyed, imported pools) it is
+ * `host|sha256|canonicalConfigKey`, which no key with a testbed equals. `|` never occurs inside a
+ * part (it is escaped), so the parts split on it.
+ */
+export function measurementKey(config: Config, hostName: string, modelSha256: string, testbed?: Testbed): string {
   if (hostName.length === 0) throw new UsageError("host name is empty; give the host a name");
   if (!/^[0-9a-f]{64}$/.test(modelSha256)) throw new UsageError(`model sha256 "${modelSha256}" is not 64 lower-case hex digits`);
-  return `${escapePart(hostName)}|${modelSha256}|${canonicalConfigKey(config)}`;
+  const where = testbed === undefined ? "" : `${canonicalTestbedKey(testbed)}|`;
+  return `${escapePart(hostName)}|${modelSha256}|${where}${canonicalConfigKey(config)}`;
 }
 
 /** Wilson score 95% interval for a proportion `p` over `n` trials. */
@@ -231,11 +308,11 @@ export function checkMeasurement(x: unknown): { ok: true; value: Measurement } |
   const m = r.data;
   let expected: string;
   try {
-    expected = measurementKey(m.config, m.host.name, m.model.sha256);
+    expected = measurementKey(m.config, m.host.name, m.model.sha256, m.testbed);
   } catch (e) {
     return { ok: false, reason: (e as Error).message };
   }
-  if (m.key !== expected) return { ok: false, reason: `key "${m.key}" does not match its config/host/model; expected "${expected}"` };
+  if (m.key !== expected) return { ok: false, reason: `key "${m.key}" does not match its config/host/model/testbed; expected "${expected}"` };
   for (const part of ["device", "network", "server"] as const) {
     if ((m.energyJ[part] === null) !== (m.energySource[part] === null)) {
       return { ok: false, reason: `energySource.${part} must be null exactly when energyJ.${part} is null` };

@@ -14,7 +14,8 @@ import { z } from "zod";
 import { UsageError } from "../errors.js";
 import { MeterConfig } from "./meterSpec.js";
 
-export const OBJECTIVES = ["latency", "energy", "accuracy"] as const;
+/** throughput (items/s) is maximised: the search minimises ms per item, 1000 / throughput */
+export const OBJECTIVES = ["latency", "energy", "accuracy", "throughput"] as const;
 export type ObjectiveName = (typeof OBJECTIVES)[number];
 
 /** Every algorithm a run can record (`local` = Pareto local search alone, for benchmarks). */
@@ -35,6 +36,7 @@ export const optimizeConfigSchema = z.strictObject({
   inputSize: z.number().int().positive().optional(),
   server: z.url().optional(),
   serverModel: z.string().min(1).optional(),
+  serverKind: z.enum(["splitwatt", "triton"]).optional(),
   network: z.string().min(1).optional(),
   link: z.enum(["auto", "kernel", "app", "none"]).optional(),
   board: z.string().min(1).optional(),
@@ -50,11 +52,17 @@ export const optimizeConfigSchema = z.strictObject({
       deviceTarget: stringList.optional(),
       serverTarget: stringList.optional(),
       codec: stringList.optional(),
+      /** device batch sizes b_d: configurations are measured as a stream through the pipeline */
+      deviceBatch: z.array(z.number().int().min(1).max(4096)).min(1).optional(),
+      /** server batch sizes b_s (items per tail request) */
+      serverBatch: z.array(z.number().int().min(1).max(4096)).min(1).optional(),
     })
     .optional(),
   objectives: stringList.optional(),
   latencyStat: z.enum(["mean", "p95"]).optional(),
-  constraints: z.strictObject({ maxLatencyMs: z.number().positive().optional(), minAccuracy: z.number().min(0).max(1).optional() }).optional(),
+  constraints: z
+    .strictObject({ maxLatencyMs: z.number().positive().optional(), minAccuracy: z.number().min(0).max(1).optional(), minThroughputPerS: z.number().positive().optional() })
+    .optional(),
   budget: z.number().int().positive().optional(),
   seed: z.number().int().min(0).max(0xffffffff).optional(),
   algorithm: z.enum(USER_ALGORITHMS).optional(),

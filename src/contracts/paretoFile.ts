@@ -87,6 +87,8 @@ export const paretoEntrySchema = z.strictObject({
     })
     .nullable(),
   conditions: conditionsSchema,
+  /** items per second: measured through the pipeline, or 1000 / the mean latency one at a time; absent in older files */
+  throughputPerS: z.number().positive().nullable().optional(),
   /** the GPU adapters the head and tail ran on (null: a CPU target); absent in files before it was added */
   adapter: adaptersSchema.optional(),
   /** the measured cost of switching to this configuration's accelerator and GPU frequency; absent where not measured */
@@ -110,7 +112,12 @@ const common = {
   }),
   objectives: z.array(z.enum(OBJECTIVES)).min(1).max(3),
   latencyStat: z.enum(["mean", "p95"]),
-  constraints: z.object({ maxLatencyMs: z.number().positive().nullable(), minAccuracy: z.number().min(0).max(1).nullable() }),
+  constraints: z.object({
+    maxLatencyMs: z.number().positive().nullable(),
+    minAccuracy: z.number().min(0).max(1).nullable(),
+    /** items per second at least (throughput); absent in older files */
+    minThroughputPerS: z.number().positive().nullable().optional(),
+  }),
   /** as run: `exhaustive` when the valid space was no larger than the budget */
   algorithm: z.enum(SEARCH_ALGORITHMS),
   memetic: z.boolean(),
@@ -201,6 +208,7 @@ export function entryOfMeasurement(m: Measurement): ParetoEntry {
     energySource: { ...m.energySource },
     accuracy: m.accuracy === null ? null : { value: m.accuracy.value, n: m.accuracy.n, ci95: m.accuracy.ci95 },
     conditions: m.conditions ?? { ...UNKNOWN_CONDITIONS, network: typeof m.host.network === "string" ? m.host.network : null },
+    throughputPerS: m.throughputPerS ?? (m.latencyMs.mean > 0 ? 1000 / m.latencyMs.mean : null),
     ...(m.adapter === undefined ? {} : { adapter: { device: m.adapter.device, server: m.adapter.server } }),
     ...(m.switchCost === undefined ? {} : { switchCost: { ...m.switchCost } }),
   };

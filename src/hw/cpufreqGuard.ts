@@ -1,11 +1,11 @@
 import { createHash } from "node:crypto";
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
-import { exitHooks } from "../exitHooks.js";
 import { env } from "../env.js";
 import { RejectedError } from "../errors.js";
 import { outputDir } from "../outputDir.js";
 import { isThisProcess, processAlive, processIdentity, type ProcessIdentity } from "../processIdentity.js";
+import { onTeardown } from "../shutdown.js";
 import type { CpufreqPolicy } from "./cpufreqPolicy.js";
 import { minMaxWritePlan } from "./minMaxWritePlan.js";
 import { restoreGpus, type SavedGpu } from "./restoreGpus.js";
@@ -105,7 +105,7 @@ function restoreAll(): void {
 function installHooks(): void {
   if (hooksInstalled) return;
   hooksInstalled = true;
-  exitHooks(restoreAll);
+  onTeardown(restoreAll);
 }
 
 function writeAtomic(path: string, data: string): void {

@@ -1,7 +1,14 @@
 /**
  * A `splitwatt serve` child process on loopback (or inside a link-emulation namespace), started
- * when the profiler is given no server URL and stopped after. The child is killed if this
- * process exits first, so no server is left behind.
+ * when the profiler is given no server URL and stopped after.
+ *
+ * The child outlives a signal to this process's group and dies with this process:
+ * - it runs in its own session and process group (`detached`), so a terminal's Ctrl-C, which
+ *   goes to the whole foreground group, reaches only this process; this process's clean-up
+ *   (optimize writing its front, the profiler closing) still has its server, and stops it;
+ * - it stops when its stdin closes (`--exit-with-stdin`): when this process dies, even by
+ *   SIGKILL, the pipe closes;
+ * - a teardown hook (src/shutdown.ts) kills it when this process exits without stopping it.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -9,6 +16,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { IoError } from "../errors.js";
+import { onTeardown } from "../shutdown.js";
 
 export interface LocalTailServerOptions {
   /** served name -> model path */
@@ -27,6 +35,9 @@ export interface LocalTailServerOptions {
   /** time to wait for the URL (default 120 s: a first tail split of a large model is slow) */
   startTimeoutMs?: number | undefined;
   maxConcurrency?: number | undefined;
+  /** server-side batching (serve --max-batch / --max-queue-delay-ms) */
+  maxBatch?: number | undefined;
+  maxQueueDelayMs?: number | undefined;
 }
 
 /** bin/splitwatt.js of this package (src/measure and dist/measure are two levels below the root). */
@@ -35,7 +46,7 @@ export function splitwattBin(): string {
 }
 
 export class LocalTailServer {
-  private exitHook: (() => void) | null = null;
+  private removeTeardown: (() => void) | null = null;
 
   private constructor(
     private readonly child: ChildProcess,
@@ -73,9 +84,11 @@ export class LocalTailServer {
   private static async spawnChild(opts: LocalTailServerOptions, args: string[]): Promise<LocalTailServer> {
     for (const w of opts.warmUp ?? []) args.push("--warm-up", w);
     if (opts.maxConcurrency !== undefined) args.push("--max-concurrency", String(opts.maxConcurrency));
+    if (opts.maxBatch !== undefined) args.push("--max-batch", String(opts.maxBatch));
+    if (opts.maxQueueDelayMs !== undefined) args.push("--max-queue-delay-ms", String(opts.maxQueueDelayMs));
     const prefix = opts.execPrefix ?? [];
     const [cmd, ...rest] = prefix.length > 0 ? [...prefix, process.execPath, ...args] : [process.execPath, ...args];
-    const child = spawn(cmd as string, rest, { stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn(cmd as string, rest, { stdio: ["pipe", "pipe", "pipe"], detached: true });
     let stderr = "";
     child.stderr?.setEncoding("utf8");
     child.stderr?.on("data", (d: string) => {
@@ -114,19 +127,16 @@ export class LocalTailServer {
     });
     child.removeAllListeners("exit");
     const server = new LocalTailServer(child, url, tail);
-    server.exitHook = () => {
-      child.kill("SIGKILL");
-    };
-    process.once("exit", server.exitHook);
+    server.removeTeardown = onTeardown(() => {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    });
     return server;
   }
 
   /** SIGTERM, then SIGKILL after `graceMs` (default 5 s). Idempotent. */
   async stop(graceMs = 5_000): Promise<void> {
-    if (this.exitHook !== null) {
-      process.removeListener("exit", this.exitHook);
-      this.exitHook = null;
-    }
+    this.removeTeardown?.();
+    this.removeTeardown = null;
     const c = this.child;
     if (c.exitCode !== null || c.signalCode !== null) return;
     await new Promise<void>((done) => {

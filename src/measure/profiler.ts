@@ -15,7 +15,20 @@
 import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import type * as ort from "onnxruntime-node";
-import { measurementKey, softwareAdapterLabel, type Adapters, type Conditions, type Config, type EnergySourceName, type Measurement, type WebGpuAdapter } from "../contracts/measurement.js";
+import {
+  canonicalConfigKey,
+  canonicalTestbedKey,
+  measurementKey,
+  softwareAdapterLabel,
+  testbedServer,
+  type Adapters,
+  type Conditions,
+  type Config,
+  type EnergySourceName,
+  type Measurement,
+  type Testbed,
+  type WebGpuAdapter,
+} from "../contracts/measurement.js";
 import { UsageError } from "../errors.js";
 import { boardProfile, type BoardProfile } from "../hw/boardProfile.js";
 import { Cpufreq, type SetFrequencyResult } from "../hw/cpufreq.js";
@@ -39,7 +52,11 @@ import { nodeProfile, type NodeProfile } from "./nodeProfile.js";
 import { serverEnergyJ, type ServerAccounting } from "./serverEnergy.js";
 import { splitAccuracy, type EvalSetKind } from "./splitAccuracy.js";
 import type { MeasurementStore } from "./measurementStore.js";
-import { TailConnection, type LinkMode } from "./tailConnection.js";
+import { plannedLink, TailConnection, type LinkMode } from "./tailConnection.js";
+import { energySourceName as sourceName } from "./energySourceName.js";
+import { streamMeasurement } from "./streamMeasurement.js";
+import { streamRun } from "./streamRun.js";
+import type { ServerKind } from "../transport/tritonCodec.js";
 
 export type { LinkMode };
 
@@ -56,6 +73,13 @@ export interface LiveConfig {
   deviceTarget: string;
   serverTarget: string;
   codec: string;
+  /**
+   * device batch b_d and server batch b_s: given (either), the configuration is measured as a
+   * stream through the pipeline (throughput, per-item latency and energy); absent, one request
+   * at a time
+   */
+  deviceBatch?: number | undefined;
+  serverBatch?: number | undefined;
 }
 
 export interface ProfilerOptions extends HwRootOptions {
@@ -69,6 +93,8 @@ export interface ProfilerOptions extends HwRootOptions {
   serverUrl?: string | undefined;
   /** the model's name on that server (default "model"; the local child serves it as "model") */
   serverModel?: string | undefined;
+  /** splitwatt (default): `splitwatt serve`; triton: a stock OIP server serving `export-triton --codec` tails (needs serverUrl) */
+  serverKind?: ServerKind | undefined;
   token?: string | undefined;
   /** network profile name or path; null = none (no radio energy, no shaping) */
   network?: string | null | undefined;
@@ -150,9 +176,13 @@ export class Profiler {
     private readonly serverProfile: BoardProfile,
     private readonly accuracyCache: AccuracyCache,
     readonly hostName: string,
+    private testbedNow: Testbed,
   ) {}
 
   static async open(opts: ProfilerOptions): Promise<Profiler> {
+    if (opts.serverKind === "triton" && opts.serverUrl === undefined) {
+      throw new UsageError("--server-kind triton needs --server URL: a Triton or KServe server serving the tails splitwatt export-triton wrote (the local child is splitwatt serve)");
+    }
     const hw: HwRootOptions = { sysfsRoot: opts.sysfsRoot, procRoot: opts.procRoot, devRoot: opts.devRoot, io: opts.io };
     const network = opts.network === null ? null : networkProfile(opts.network ?? "wifi-20mbps");
     const serverProfile = boardProfile(opts.serverBoard ?? "generic-x86");
@@ -169,6 +199,15 @@ export class Profiler {
     await meter.ready();
     const cpufreq = new Cpufreq({ ...hw, stateDir: opts.stateDir });
     const hasPolicies = (await cpufreq.policies().catch(() => [])).length > 0;
+    const testbed: Testbed = {
+      server: opts.serverUrl === undefined ? "local" : testbedServer(opts.serverUrl),
+      network: network?.name ?? "none",
+      link: await plannedLink({ serverUrl: opts.serverUrl, network, link: opts.link }),
+      board: meter.board.name,
+      // as host.deviceEnergy: "estimate", the counters' ids, or "meter:SPEC" (password hidden)
+      deviceEnergy: meter.estimated ? "estimate" : meter.device.map((d) => d.id).join("+"),
+      serverEnergy: `${opts.serverAccounting ?? "marginal"}@${serverProfile.name}`,
+    };
     // one restore guard (state file, exit hooks) for the CPU and the GPU clocks
     const gpufreq = new Gpufreq({ ...hw, stateDir: opts.stateDir, guard: cpufreq.guard });
     const gpuDevice = (await gpufreq.devices().catch(() => []))[0];
@@ -182,6 +221,7 @@ export class Profiler {
       serverProfile,
       opts.accuracyCache ?? AccuracyCache.open(null),
       opts.hostName ?? hostname(),
+      testbed,
     );
     if (meter.estimated) {
       p.notes.push(
@@ -299,12 +339,51 @@ export class Profiler {
       deviceTarget: c.deviceTarget,
       serverTarget: c.serverTarget,
       codec: c.codec,
+      ...(c.deviceBatch === undefined ? {} : { deviceBatch: c.deviceBatch }),
+      ...(c.serverBatch === undefined ? {} : { serverBatch: c.serverBatch }),
     };
   }
 
-  /** The stored measurement of `c`, if any. */
+  /**
+   * The testbed this profiler measures on (part of every key): the server, the network profile
+   * and link, the board profile and the energy sources. Its link is the planned one until the
+   * first split request opens the connection, then the one that was made.
+   */
+  get testbed(): Testbed {
+    return this.testbedNow;
+  }
+
+  /** The store key of `config` on this host and testbed. */
+  keyOf(config: Config): string {
+    return measurementKey(config, this.hostName, this.opts.analysis.model.sha256, this.testbedNow);
+  }
+
+  /** The stored measurement of `c` on this testbed, if any. */
   cachedOf(c: LiveConfig): Measurement | undefined {
-    return this.opts.store?.get(measurementKey(this.configOf(this.normalise(c).config), this.hostName, this.opts.analysis.model.sha256));
+    return this.opts.store?.get(this.keyOf(this.configOf(this.normalise(c).config)));
+  }
+
+  /**
+   * One line when the store holds measurements of this model (of `config`, when given) on this
+   * host made on another testbed, which are not reused here; null when it holds none.
+   */
+  otherTestbedNote(config?: Config): string | null {
+    const store = this.opts.store;
+    if (store === null || store === undefined) return null;
+    const sha = this.opts.analysis.model.sha256;
+    const here = canonicalTestbedKey(this.testbedNow);
+    const wanted = config === undefined ? null : canonicalConfigKey(config);
+    const others = new Map<string, Testbed | undefined>();
+    for (const m of store.latest()) {
+      if (m.model.sha256 !== sha || m.host.name !== this.hostName) continue;
+      if (wanted !== null && canonicalConfigKey(m.config) !== wanted) continue;
+      const there = m.testbed === undefined ? "" : canonicalTestbedKey(m.testbed);
+      if (there !== here) others.set(m.key, m.testbed);
+    }
+    if (others.size === 0) return null;
+    const first = [...others.values()][0];
+    const what = wanted === null ? `${others.size} measurement(s) of this model` : "this configuration";
+    return `the store holds ${what} on this host made on another testbed (${testbedDifference(first, this.testbedNow)}): not reused here; \`splitwatt store list\` shows them`;
   }
 
   /** Validate and normalise (codec and target names canonical). */
@@ -313,6 +392,12 @@ export class Profiler {
       throw new UsageError(`split ${c.split} is out of range: this model has cuts 0-${this.lastSplit} (0 = all on the server, ${this.lastSplit} = all on the device; see splitwatt inspect)`);
     }
     const codec = parseCodec(c.codec);
+    for (const [name, b] of [
+      ["deviceBatch", c.deviceBatch],
+      ["serverBatch", c.serverBatch],
+    ] as const) {
+      if (b !== undefined && (!Number.isInteger(b) || b < 1 || b > 4096)) throw new UsageError(`${name} ${b}: give a whole number of items from 1 to 4096`);
+    }
     if (c.cpuFreqMHz !== "current") {
       if (!Number.isFinite(c.cpuFreqMHz) || c.cpuFreqMHz <= 0) throw new UsageError(`--freq-mhz ${c.cpuFreqMHz}: give a positive number of MHz`);
       if (this.cpufreq === null) throw new UsageError("this machine offers no cpufreq, so the frequency cannot be set: leave out --freq-mhz (the current frequency is used)");
@@ -329,9 +414,9 @@ export class Profiler {
     if (this.closed) throw new Error("profiler is closed");
     const { config: c, codec } = this.normalise(input);
     const config = this.configOf(c);
-    const key = measurementKey(config, this.hostName, this.opts.analysis.model.sha256);
-    const stored = this.opts.store?.get(key);
+    const stored = this.opts.store?.get(this.keyOf(config));
     if (stored !== undefined && opts.fresh !== true) return { measurement: stored, cached: true, stopReason: "cached", notes: [] };
+    const elsewhere = stored === undefined ? this.otherTestbedNote(config) : null;
 
     const progress = this.opts.onProgress ?? (() => {});
     const last = c.split === this.lastSplit;
@@ -349,6 +434,16 @@ export class Profiler {
         if (freq.length > 0) this.meter.frequencyApplied(mean(freq.map((f) => f.appliedKHz)));
       }
       if (c.gpuFreqMHz !== undefined && this.gpu !== null) gpuFreq = await this.gpu.gpufreq.setFrequency(this.gpu.device.id, c.gpuFreqMHz * 1000);
+      if (c.deviceBatch !== undefined || c.serverBatch !== undefined) {
+        const { x } = await this.executorOf(c, modelInputs(this.opts.analysis, { seed: 7 }));
+        const connection = last ? null : await this.tailConnection(c.serverTarget);
+        this.connection = connection ?? this.connection;
+        const { measurement, notes, reason } = await this.measureStream(x, c, config, this.keyOf(config), freq, connection, opts.signal);
+        notes.push(...this.meter.warnings.slice(warningsBefore));
+        if (measurement.energyJ.device !== null) this.opts.store?.append(measurement);
+        else notes.push("not stored: the stream had no device energy figure; measure again");
+        return { measurement, cached: false, stopReason: reason, notes: [...this.notes, ...notes] };
+      }
       const feeds = modelInputs(this.opts.analysis, { seed: 7 });
       const open = await this.executorOf(c, feeds);
       const x = open.x;
@@ -393,7 +488,9 @@ export class Profiler {
         device: c.split > 0 && usesGpuAdapter(deviceTarget) ? await this.deviceAdapter() : null,
         server: last ? null : (connection?.placement.adapter ?? null),
       };
-      const { measurement, notes } = await this.record(c, config, key, samples, idleW, freq, { warm: open.warm, gpuFreq, adapter, connection });
+      // the key after the connection is open: its link is the one that was made
+      const { measurement, notes } = await this.record(c, config, this.keyOf(config), samples, idleW, freq, { warm: open.warm, gpuFreq, adapter, connection });
+      if (elsewhere !== null) notes.push(elsewhere);
       notes.push(...this.meter.warnings.slice(warningsBefore));
       const label = softwareAdapterLabel(adapter);
       if (label !== null) notes.push(label);
@@ -406,6 +503,106 @@ export class Profiler {
       if (c.cpuFreqMHz !== "current" || c.gpuFreqMHz !== undefined) this.restoreClocks();
       if (c.cpuFreqMHz !== "current") this.meter.frequencyApplied(null);
     }
+  }
+
+  /**
+   * A batched configuration: a stream through the pipeline (streamRun), warm-up, idle baseline
+   * and the bound's calibration first, then contiguous windows of items until the stop rule
+   * holds on their ms per item (`minRuns` / `maxRuns` count windows). Latency is per item, from
+   * its acceptance into the pipeline to its result (queueing included); energy per item is the
+   * windows' device energy over their items.
+   */
+  private async measureStream(
+    x: SplitExecutor,
+    c: LiveConfig,
+    config: Config,
+    key: string,
+    freq: SetFrequencyResult[],
+    connection: TailConnection | null,
+    signal: AbortSignal | undefined,
+  ): Promise<{ measurement: Measurement; notes: string[]; reason: StopReason }> {
+    const a = this.opts.analysis;
+    const bd = c.deviceBatch ?? 1;
+    const bs = c.serverBatch ?? 1;
+    const distinct = Array.from({ length: 8 }, (_, i) => modelInputs(a, { seed: 7, sample: i }));
+    const cycle = function* (n: number): Generator<Record<string, ort.Tensor>> {
+      for (let i = 0; i < n; i++) yield distinct[i % distinct.length] as Record<string, ort.Tensor>;
+    };
+    const rtt = connection === null ? { totalMs: 0, networkMs: 0 } : await connection.roundTrip();
+    const rttMs = rtt.totalMs;
+    const networkRttMs = rtt.networkMs;
+    const group = Math.max(bd, bs, 2);
+    await streamRun(cycle((this.opts.warmUp ?? 3) * group), { executor: x, deviceBatch: bd, serverBatch: bs, rttMs, signal });
+    const idleMs = this.opts.idleMs ?? 500;
+    const idle = await this.meter.measure(() => sleep(idleMs));
+    const [idleWindow] = await this.meter.settle([idle.window]);
+    const idleW = idleWindow !== undefined && idleWindow.deviceComplete && idleWindow.durationMs > 0 ? idleWindow.deviceJ / (idleWindow.durationMs / 1000) : null;
+    const rule: StopRule = { ...DEFAULT_STOP_RULE, ...(this.opts.stop ?? {}) };
+    let reason: StopReason = "max-runs";
+    const r = await streamRun(cycle(Number.MAX_SAFE_INTEGER), {
+      executor: x,
+      deviceBatch: bd,
+      serverBatch: bs,
+      rttMs,
+      networkRttMs,
+      calibration: [...cycle(2 * group)],
+      meter: this.meter,
+      signal,
+      window: {
+        items: 4 * group,
+        stop: (msPerItem, elapsedMs) => {
+          const why = adaptiveStop(msPerItem, elapsedMs, rule);
+          if (why !== null) reason = why;
+          return why !== null;
+        },
+      },
+    });
+    if (signal?.aborted === true) throw signal.reason instanceof Error ? signal.reason : new Error("aborted");
+    const m: Measurement = {
+      ...streamMeasurement({
+        config,
+        key,
+        model: { name: this.opts.modelName, sha256: a.model.sha256 },
+        run: r,
+        last: c.split === this.lastSplit,
+        network: this.network,
+        serverProfile: this.serverProfile,
+        serverAccounting: this.opts.serverAccounting ?? "marginal",
+        deviceSource: this.meter.estimated ? "estimate" : sourceName(this.meter.device[0]?.kind),
+        accuracy: await this.accuracyOf(c),
+        conditions: this.conditions([], idleW, c.split === this.lastSplit, connection),
+        host: {
+          name: this.hostName,
+          board: this.meter.board.name,
+          arch: process.arch,
+          deviceEnergy: this.meter.estimated ? "estimate" : this.meter.device.map((d) => d.id).join("+"),
+          deviceIdleW: idleW,
+          appliedFreqKHz: freq.map((f) => f.appliedKHz),
+          network: this.network?.name ?? null,
+          link: this.linkDescription,
+          serverPowerModel: this.serverProfile.name,
+        },
+      }),
+      testbed: this.testbedNow,
+    };
+    const notes = [...r.notes];
+    if (r.windows.some((w) => w.energy !== null && !w.energy.deviceComplete)) notes.push("some windows had no device energy figure: energy per item is over the others");
+    return { measurement: m, notes, reason };
+  }
+
+  /** Accuracy of `c`'s split and codec (cached; null when not measured). */
+  private async accuracyOf(c: LiveConfig): Promise<Measurement["accuracy"]> {
+    if (this.opts.accuracy === false) return null;
+    const a = this.opts.analysis;
+    const n = this.opts.accuracyN ?? (this.opts.evalSet === "paddle-cls" ? 400 : 32);
+    const akey = accuracyKey(a.model.sha256, c.split, c.codec, this.opts.evalSet, n, this.opts.evalSet === "agreement" ? inputValuesDigest(a.inputValues) : null);
+    let acc = this.accuracyCache.get(akey);
+    if (acc === undefined) {
+      this.opts.onProgress?.(`accuracy of split ${c.split} ${c.codec} on ${n} ${this.opts.evalSet === "paddle-cls" ? "labelled samples" : "samples (agreement with the unsplit model)"}`);
+      acc = await splitAccuracy(a, c.split, parseCodec(c.codec), { evalSet: this.opts.evalSet, n });
+      this.accuracyCache.set(akey, acc);
+    }
+    return { value: acc.value, n: acc.n, ci95: acc.ci95 };
   }
 
   /** The adapter WebGPU heads run on (the probe's; null when it names none). */
@@ -439,7 +636,7 @@ export class Profiler {
       deviceTarget: parseExecutionTarget(c.deviceTarget, "device"),
       codec: parseCodec(c.codec),
       // at the last cut nothing is sent: the tail spec is not used
-      tail: client === null ? { kind: "local" } : { kind: "remote", client, model: this.opts.serverModel ?? "model" },
+      tail: client === null ? { kind: "local" } : { kind: "remote", client, model: this.opts.serverModel ?? "model", serverKind: this.opts.serverKind },
       label: this.opts.modelName,
     });
     try {
@@ -466,10 +663,17 @@ export class Profiler {
       inputValues: this.opts.analysis.inputValues,
       network: this.network,
       link: this.opts.link,
+      // a pipelined configuration keeps several requests in flight, each on its own connection
+      connections: 16,
       target: serverTarget,
     });
     this.connections.set(key, connection);
     if (!this.notes.includes(connection.note)) this.notes.push(connection.note);
+    if (connection.linkMode !== this.testbedNow.link) {
+      // auto chose the kernel path but it failed: the records say what was measured
+      this.notes.push(`the link is ${connection.linkMode}, not the planned ${this.testbedNow.link}: measurements of this run are keyed with link=${connection.linkMode}`);
+      this.testbedNow = { ...this.testbedNow, link: connection.linkMode };
+    }
     return connection;
   }
 
@@ -556,18 +760,7 @@ export class Profiler {
       : (this.opts.serverAccounting ?? "marginal") === "node"
         ? "node"
         : "estimate";
-    let accuracy: Measurement["accuracy"] = null;
-    if (this.opts.accuracy !== false) {
-      const n = this.opts.accuracyN ?? (this.opts.evalSet === "paddle-cls" ? 400 : 32);
-      const akey = accuracyKey(a.model.sha256, c.split, c.codec, this.opts.evalSet, n, this.opts.evalSet === "agreement" ? inputValuesDigest(a.inputValues) : null);
-      let acc = this.accuracyCache.get(akey);
-      if (acc === undefined) {
-        this.opts.onProgress?.(`accuracy of split ${c.split} ${c.codec} on ${n} ${this.opts.evalSet === "paddle-cls" ? "labelled samples" : "samples (agreement with the unsplit model)"}`);
-        acc = await splitAccuracy(a, c.split, parseCodec(c.codec), { evalSet: this.opts.evalSet, n });
-        this.accuracyCache.set(akey, acc);
-      }
-      accuracy = { value: acc.value, n: acc.n, ci95: acc.ci95 };
-    }
+    const accuracy = await this.accuracyOf(c);
     const parts = [networkJ, serverJ].filter((x): x is number => x !== null);
     const stage = (f: (s: Sample) => number): number => (last ? 0 : avg(f));
     const measurement: Measurement = {
@@ -608,6 +801,7 @@ export class Profiler {
       energySource: { device: deviceSource, network: networkJ === null ? null : "estimate", server: serverSource },
       accuracy,
       conditions: this.conditions(samples, idleW, last, x.connection),
+      testbed: this.testbedNow,
       adapter: x.adapter,
       switchCost: { acceleratorMs: x.warm === null ? null : acceleratorSwitchCostMs(x.warm), gpuFreqMs: x.gpuFreq === null ? null : gpuFreqSwitchCostMs([x.gpuFreq]) },
       measuredAt: new Date().toISOString(),
@@ -666,6 +860,13 @@ export class Profiler {
   }
 }
 
+/** How testbed `a` (undefined: not recorded) differs from `b`, e.g. `server local, here http://10.0.0.2:8000`. */
+export function testbedDifference(a: Testbed | undefined, b: Testbed): string {
+  if (a === undefined) return "not recorded: stored before splitwatt keyed measurements by testbed";
+  const fields = (Object.keys(b) as Array<keyof Testbed>).filter((k) => a[k] !== b[k]);
+  return fields.map((k) => `${k} ${a[k]}, here ${b[k]}`).join("; ");
+}
+
 /** Why windows had no device figure, the first reason given. */
 function deviceGapReason(windows: EnergyWindow[]): string {
   for (const w of windows) {
@@ -674,19 +875,4 @@ function deviceGapReason(windows: EnergyWindow[]): string {
     if (r?.note !== undefined) return r.note;
   }
   return "no reading";
-}
-
-function sourceName(kind: string | undefined): EnergySourceName {
-  switch (kind) {
-    case "rapl":
-    case "hwmon":
-    case "nvml":
-    case "ina3221":
-      return kind;
-    case "perf":
-    case "msr":
-      return "rapl";
-    default:
-      return "meter";
-  }
 }

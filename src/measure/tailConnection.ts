@@ -4,9 +4,9 @@
  * as root, else a token bucket in the client; see transport/linkEmulation.ts). It says how the
  * link was made, for every output, and what it knows of the link's conditions.
  */
-import type { WebGpuAdapter } from "../contracts/measurement.js";
+import type { TestbedLink, WebGpuAdapter } from "../contracts/measurement.js";
 import { UsageError } from "../errors.js";
-import { chooseShaping, type LinkEmulation, type ShapingChoice } from "../transport/linkEmulation.js";
+import { chooseShaping, LinkEmulation, type ShapingChoice } from "../transport/linkEmulation.js";
 import type { NetworkProfile } from "../transport/networkProfile.js";
 import { TailClient } from "../transport/tailClient.js";
 import { LocalTailServer } from "./localTailServer.js";
@@ -25,6 +25,12 @@ export interface TailConnectionOptions {
   link?: LinkMode | undefined;
   /** per-request timeout (default 120 s: a first tail split of a large model is slow) */
   timeoutMs?: number | undefined;
+  /** keep-alive connections of the client (default 4; a pipeline needs one per request in flight) */
+  connections?: number | undefined;
+  /** the local child: inferences at once, server-side batching */
+  maxConcurrency?: number | undefined;
+  maxBatch?: number | undefined;
+  maxQueueDelayMs?: number | undefined;
   /** the local child's execution target (`serve --target`, default cpu); ignored with serverUrl */
   target?: string | undefined;
 }
@@ -33,6 +39,19 @@ export interface TailConnectionOptions {
 export interface ServerPlacement {
   target: string | null;
   adapter: WebGpuAdapter | null;
+}
+
+/**
+ * The link a connection with these options makes, as the testbed names it, before it is made:
+ * `real` to a server URL, `none` without a profile or with --link none, `kernel` or `app` as
+ * asked, and for `auto` kernel where the kernel path is available (as root), else app.
+ */
+export async function plannedLink(o: Pick<TailConnectionOptions, "serverUrl" | "network" | "link">): Promise<TestbedLink> {
+  if (o.serverUrl !== undefined) return "real";
+  const link = o.link ?? "auto";
+  if (o.network === null || link === "none") return "none";
+  if (link !== "auto") return link;
+  return (await LinkEmulation.available()).ok ? "kernel" : "app";
 }
 
 export class TailConnection {
@@ -48,6 +67,8 @@ export class TailConnection {
     readonly addedRttMs: number | null,
     /** the server as conditions name it: its URL, or "local" */
     readonly serverName: string,
+    /** the link as it was made (auto resolved; a kernel path that failed fell back to app) */
+    readonly linkMode: TestbedLink,
     private readonly server: LocalTailServer | null,
     private readonly shaping: ShapingChoice | null,
     /** where the server says it runs tails */
@@ -67,13 +88,13 @@ export class TailConnection {
     const net = o.network;
     const timeoutMs = o.timeoutMs ?? 120_000;
     if (o.serverUrl !== undefined) {
-      const client = new TailClient({ url: o.serverUrl, token: o.token, timeoutMs });
+      const client = new TailClient({ url: o.serverUrl, token: o.token, timeoutMs, connections: o.connections });
       if (!(await client.ready())) {
         await client.close();
         throw new UsageError(`the tail server at ${o.serverUrl} is not ready: start it with splitwatt serve, or leave out --server to use a local one`);
       }
       const note = net === null ? "real network to the given server; no radio energy (no --network profile)" : `real network to the given server; radio energy from the ${net.name} profile x measured transfer time`;
-      return new TailConnection(client, `real network to ${o.serverUrl}`, note, null, null, o.serverUrl, null, null, await TailConnection.placementOf(client));
+      return new TailConnection(client, `real network to ${o.serverUrl}`, note, null, null, o.serverUrl, "real", null, null, await TailConnection.placementOf(client));
     }
     const link = o.link ?? "auto";
     const shaping: ShapingChoice =
@@ -90,6 +111,9 @@ export class TailConnection {
         inputShapes: o.inputShapes,
         inputValues: o.inputValues,
         execPrefix: linkEm?.execPrefix,
+        maxConcurrency: o.maxConcurrency,
+        maxBatch: o.maxBatch,
+        maxQueueDelayMs: o.maxQueueDelayMs,
       });
     } catch (e) {
       await linkEm?.close();
@@ -98,7 +122,7 @@ export class TailConnection {
     // tbf shapes bandwidth but cannot delay: the client adds the profile's RTT on the kernel path
     const shape =
       shaping.mode === "app-token-bucket" ? shaping.shape : shaping.mode === "netns-tbf" && net !== null && net.rttMs > 0 ? { uplinkMbps: null, downlinkMbps: null, rttMs: net.rttMs } : undefined;
-    const client = new TailClient({ url: server.url, timeoutMs, ...(shape === undefined ? {} : { shape }) });
+    const client = new TailClient({ url: server.url, timeoutMs, connections: o.connections, ...(shape === undefined ? {} : { shape }) });
     const label = shaping.mode === "netns-tbf" && shape !== undefined ? `${shaping.link.label}; the profile's ${net?.rttMs} ms RTT added by the client` : shaping.label;
     const shaped = shaping.mode !== "none" && net !== null;
     return new TailConnection(
@@ -108,10 +132,23 @@ export class TailConnection {
       shaped ? net.uplinkMbps : null,
       shaped ? net.rttMs : null,
       "local",
+      shaping.mode === "netns-tbf" ? "kernel" : shaping.mode === "app-token-bucket" ? "app" : "none",
       server,
       shaping,
       await TailConnection.placementOf(client),
     );
+  }
+
+  /** The link's round trip, ms: the quickest health probe (`networkMs`, 0 when the server does not answer) plus the RTT the client emulates. */
+  async roundTrip(): Promise<{ totalMs: number; networkMs: number; emulatedMs: number }> {
+    const networkMs = (await this.client.ping()) ?? 0;
+    const emulatedMs = this.client.emulatedRttMs;
+    return { totalMs: networkMs + emulatedMs, networkMs, emulatedMs };
+  }
+
+  /** The local child's pid (null with a given URL). */
+  get serverPid(): number | null {
+    return this.server?.pid ?? null;
   }
 
   async close(): Promise<void> {

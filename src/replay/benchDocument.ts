@@ -2,7 +2,7 @@
  * The results.json document of a benchmark run from its tallies (replay and live runs alike).
  */
 import { createHash } from "node:crypto";
-import { BENCH_RESULTS_VERSION, type BenchResults, type StrategyResult } from "../contracts/benchResults.js";
+import { BENCH_RESULTS_VERSION, type BenchResults, type LiveRun, type StrategyResult } from "../contracts/benchResults.js";
 import type { ConditionsTrace } from "../contracts/conditionsTrace.js";
 import { canonicalConfigKey } from "../contracts/measurement.js";
 import type { LoadedParetoFile } from "../contracts/paretoFile.js";
@@ -46,6 +46,10 @@ export interface BenchDocumentInput {
   timeline: NonNullable<BenchResults["timeline"]> | null;
   wallMs: number;
   note: string | null;
+  /** live runs: how the run was made */
+  live?: LiveRun | undefined;
+  /** configurations chosen that the pareto file lacks (a live daemon's whole-model fallback): appended with this run's figures */
+  extraConfigurations?: NonNullable<BenchResults["configurations"]> | undefined;
 }
 
 export function benchDocument(i: BenchDocumentInput): BenchResults {
@@ -90,10 +94,11 @@ export function benchDocument(i: BenchDocumentInput): BenchResults {
     configurations: keys.map((key) => {
       const e = entries.get(key);
       return { key, config: e?.config ?? {}, latencyMs: e?.latencyMs ?? 0, energyJ: e?.energyJ.total ?? 0, onFront: frontKeys.has(key), runs: i.runsOf?.(key) ?? null };
-    }),
+    }).concat(i.extraConfigurations ?? []),
     strategies,
     timeline: i.timeline,
     run: { wallMs: i.wallMs, peakRssBytes: peakRssBytes(), note: i.note },
+    ...(i.live === undefined ? {} : { live: i.live }),
   };
 }
 

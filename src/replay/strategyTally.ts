@@ -2,6 +2,10 @@
  * What a benchmark keeps of one strategy's requests, in bounded memory: sums for the means,
  * quantile sketches for the medians and percentiles, the misses, and a count per chosen
  * configuration (by its index in the run's configuration list). Replay and live runs share it.
+ * A request whose energy is unknown (NaN: a live meter's figure still pending) counts in every
+ * figure but the energy ones, which are over the requests with a figure (`energyUnknown` says
+ * how many had none); a configuration index past the list grows it (a live daemon's choice the
+ * pareto file lacks).
  */
 import type { SourceLabel, StrategyResult } from "../contracts/benchResults.js";
 import { QuantileSketch } from "./quantileSketch.js";
@@ -15,6 +19,8 @@ export class StrategyTally {
   missed = 0;
   infeasible = 0;
   fallbacks = 0;
+  /** requests without an energy figure (left out of the energy means and medians) */
+  energyUnknown = 0;
   private energySum = 0;
   private latencySum = 0;
   private readonly partSum = [0, 0, 0];
@@ -23,7 +29,7 @@ export class StrategyTally {
   private readonly energy = new QuantileSketch();
   private readonly miss = new QuantileSketch();
   /** count per configuration index */
-  readonly decisions: Int32Array;
+  private decisions: Int32Array;
 
   constructor(name: string, configurations: number) {
     this.name = name;
@@ -33,7 +39,10 @@ export class StrategyTally {
   /** One request: its deadline, the configuration index chosen, what it took (parts NaN where unknown). */
   add(deadlineMs: number, config: number, latencyMs: number, energyJ: number, deviceJ: number, networkJ: number, serverJ: number, feasible: boolean): void {
     this.requests++;
-    this.energySum += energyJ;
+    if (energyJ === energyJ) {
+      this.energySum += energyJ;
+      this.energy.add(energyJ);
+    } else this.energyUnknown++;
     this.latencySum += latencyMs;
     if (deviceJ === deviceJ) {
       this.partSum[0] = (this.partSum[0] as number) + deviceJ;
@@ -48,12 +57,16 @@ export class StrategyTally {
       this.partKnown[2] = (this.partKnown[2] as number) + 1;
     }
     this.latency.add(latencyMs);
-    this.energy.add(energyJ);
     if (latencyMs > deadlineMs) {
       this.missed++;
       this.miss.add(latencyMs - deadlineMs);
     }
     if (!feasible) this.infeasible++;
+    if (config >= this.decisions.length) {
+      const grown = new Int32Array(Math.max(config + 1, 2 * this.decisions.length));
+      grown.set(this.decisions);
+      this.decisions = grown;
+    }
     this.decisions[config] = (this.decisions[config] as number) + 1;
   }
 
@@ -61,6 +74,7 @@ export class StrategyTally {
   result(keys: readonly string[], sourceLabel: SourceLabel, energySources: readonly string[]): StrategyResult {
     const n = this.requests;
     const part = (i: number): number | null => (n > 0 && this.partKnown[i] === n ? (this.partSum[i] as number) / n : null);
+    const withEnergy = n - this.energyUnknown;
     const [p50, p95, p99] = this.latency.quantiles([0.5, 0.95, 0.99]);
     const decisions: Record<string, number> = {};
     this.decisions.forEach((c, i) => {
@@ -70,7 +84,7 @@ export class StrategyTally {
     return {
       name: this.name,
       requests: n,
-      meanEnergyJ: n > 0 ? this.energySum / n : null,
+      meanEnergyJ: withEnergy > 0 ? this.energySum / withEnergy : null,
       medianEnergyJ: this.energy.quantile(0.5),
       energyByPartJ: { device: part(0), network: part(1), server: part(2) },
       sourceLabel,

@@ -1,7 +1,7 @@
 /**
  * A run binned by time, in bounded memory: per bin and strategy the requests, misses, energy
  * and latency sums and the configuration chosen most often; per bin the conditions in force at
- * its start. Bins start `widthMs` wide; when there are more than `maxBins`, neighbours merge
+ * its start (an energy figure of NaN, unknown, is left out of the bin's mean). Bins start `widthMs` wide; when there are more than `maxBins`, neighbours merge
  * and the width doubles, so any run length fits.
  */
 import type { BenchResults } from "../contracts/benchResults.js";
@@ -9,6 +9,8 @@ import type { BenchResults } from "../contracts/benchResults.js";
 interface Cell {
   requests: number;
   missed: number;
+  /** requests with an energy figure (a live run's may lack one: NaN) */
+  energyN: number;
   energy: number;
   latency: number;
   configs: Map<number, number>;
@@ -29,7 +31,7 @@ export class Timeline {
   }
 
   private cell(b: number, s: number): Cell {
-    while (this.bins.length <= b) this.bins.push(this.strategies.map(() => ({ requests: 0, missed: 0, energy: 0, latency: 0, configs: new Map() })));
+    while (this.bins.length <= b) this.bins.push(this.strategies.map(() => ({ requests: 0, missed: 0, energyN: 0, energy: 0, latency: 0, configs: new Map() })));
     return (this.bins[b] as Cell[])[s] as Cell;
   }
 
@@ -49,7 +51,7 @@ export class Timeline {
           const d = y[s] as Cell;
           const configs = new Map(c.configs);
           for (const [k, v] of d.configs) configs.set(k, (configs.get(k) ?? 0) + v);
-          return { requests: c.requests + d.requests, missed: c.missed + d.missed, energy: c.energy + d.energy, latency: c.latency + d.latency, configs };
+          return { requests: c.requests + d.requests, missed: c.missed + d.missed, energyN: c.energyN + d.energyN, energy: c.energy + d.energy, latency: c.latency + d.latency, configs };
         }),
       );
     }
@@ -67,7 +69,10 @@ export class Timeline {
     const c = this.cell(b, strategy);
     c.requests++;
     if (missed) c.missed++;
-    c.energy += energyJ;
+    if (energyJ === energyJ) {
+      c.energyN++;
+      c.energy += energyJ;
+    }
     c.latency += latencyMs;
     c.configs.set(config, (c.configs.get(config) ?? 0) + 1);
     if (cond !== null && this.conds[b] === undefined) this.conds[b] = cond;
@@ -88,7 +93,7 @@ export class Timeline {
           strategy: this.strategies[s] as string,
           requests: c.requests,
           missed: c.missed,
-          meanEnergyJ: c.energy / c.requests,
+          meanEnergyJ: c.energyN > 0 ? c.energy / c.energyN : null,
           meanLatencyMs: c.latency / c.requests,
           config: best < 0 ? null : (keys[best] ?? null),
           bandwidthMbps: cond?.bandwidthMbps ?? null,

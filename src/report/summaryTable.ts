@@ -38,10 +38,16 @@ export function summaryRows(r: BenchResults): SummaryRows {
   };
 }
 
-/** One line per source label in the run: what it means and what stands behind it. */
+/**
+ * One line per source label in the run: what it means and what stands behind it; for live runs
+ * also the link (emulated by the kernel's tbf or in the app, not shaped, or the daemon's own) and
+ * the daemon's device energy source.
+ */
 export function sourceLines(r: BenchResults): string[] {
   const labels = [...new Set(r.strategies.map((s) => s.sourceLabel))].sort() as SourceLabel[];
-  return labels.map((label) => {
+  const live = r.live ?? null;
+  const liveLines = live === null ? [] : [`link: ${live.link.label}`, `device energy: ${live.deviceEnergy}`];
+  const lines = labels.map((label) => {
     const strategies = r.strategies.filter((s) => s.sourceLabel === label);
     const sources = [...new Set(strategies.flatMap((s) => s.energySources))].sort();
     const who = strategies.length === r.strategies.length ? "all strategies" : strategies.map((s) => s.name).join(", ");
@@ -56,6 +62,7 @@ export function sourceLines(r: BenchResults): string[] {
     }
     return `${label}: ${who}${behind}`;
   });
+  return [...lines, ...liveLines];
 }
 
 /** What was run, in one paragraph. */
@@ -64,7 +71,9 @@ export function runLine(r: BenchResults): string {
   const d = w.deadlineMs;
   const deadlines = d.min === null ? "" : `, deadlines ${fmt(d.min, 1)}-${fmt(d.max, 1)} ms (median ${fmt(d.p50, 1)})`;
   const pool = r.pool === null ? "" : `; pool ${r.pool.path} (${r.pool.runs} runs of ${r.pool.configurations} configurations)`;
-  const live = r.daemon === null ? "" : `; daemon ${r.daemon.url}${r.daemon.inProcess ? " (in-process)" : ""}`;
+  const l = r.live ?? null;
+  const how = l === null ? "" : `, ${l.pacing === "arrival" ? "paced at the arrival times" : "back to back"}${l.interrupted ? `, INTERRUPTED after ${l.startedRequests} of ${l.plannedRequests} requests` : ""}`;
+  const live = r.daemon === null ? "" : `; daemon ${r.daemon.url}${r.daemon.inProcess ? " (in-process)" : ""}${how}`;
   const traces = [r.conditions.bandwidthTrace === null ? null : `bandwidth trace ${r.conditions.bandwidthTrace}`, r.conditions.loadTrace === null ? null : `server-load trace ${r.conditions.loadTrace}`].filter((x) => x !== null);
   return (
     `${r.mode} run, seed ${r.seed}: workload ${w.path}${w.network === null ? "" : ` (network ${w.network})`}, ${w.requests} requests${deadlines}; ` +

@@ -79,3 +79,16 @@ export function parseNpy(bytes: Uint8Array, label: string): NpyArray {
   }
   return { dtype, shape, data };
 }
+
+/** An array as .npy bytes (format 1.0), for tests and for writing inputs. */
+export function writeNpy(a: { dtype: "float32"; shape: number[]; data: Float32Array }): Uint8Array {
+  let header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${a.shape.join(", ")}${a.shape.length === 1 ? "," : ""}), }`;
+  const pad = 64 - ((10 + header.length + 1) % 64);
+  header += `${" ".repeat(pad % 64)}\n`;
+  const out = new Uint8Array(10 + header.length + a.data.byteLength);
+  out.set([0x93, ...[..."NUMPY"].map((c) => c.charCodeAt(0)), 1, 0], 0);
+  new DataView(out.buffer).setUint16(8, header.length, true);
+  out.set(new TextEncoder().encode(header), 10);
+  out.set(new Uint8Array(a.data.buffer, a.data.byteOffset, a.data.byteLength), 10 + header.length);
+  return out;
+}

@@ -23,6 +23,10 @@
  * No energy is measured here: callers wrap `run` in their meter's window. Cancellable with an
  * AbortSignal between stages and during the remote call. `run` is `head` (the device's part:
  * head and codec) then `tail` (the rest), so a scheduler can run the device's part in its queue.
+ * `head` is `runHead` (the head session alone) then `encode` (the codec); the pipeline executor
+ * (pipelineExecutor.ts) calls `runHead` on device batches and `runTail` (encode + tail) on
+ * server groups, overlapped. `runTail(values, { local: true })` runs a remote executor's tail in
+ * this process (its session loaded on first use): the fallback when the server fails.
  */
 import * as ort from "onnxruntime-node";
 import { UsageError } from "../errors.js";
@@ -33,6 +37,7 @@ import type { LoadSignal } from "../transport/admission.js";
 import { decodeTensor, encodeTensor, type CodecSpec } from "../transport/codecs/codecs.js";
 import { datatypeToOrt, ortToDatatype, type OipTensor } from "../transport/oip/index.js";
 import { codecTensor, type TailClient } from "../transport/tailClient.js";
+import { checkTritonCodec, tritonTensors, type ServerKind } from "../transport/tritonCodec.js";
 import { executionTargetName, type ExecutionTarget } from "./executionTarget.js";
 import { createSession, type SessionPurpose } from "./sessionFactory.js";
 import { warmUp, type HeadWarmUp } from "./warmUp.js";
@@ -41,7 +46,13 @@ export type TailSpec =
   /** the tail in this process */
   | { kind: "local"; target?: ExecutionTarget | undefined }
   /** a tail server; `model` is the served model's name (it serves `<model>.tail.<cut>`) */
-  | { kind: "remote"; client: TailClient; model: string; timeoutMs?: number | undefined };
+  /**
+   * a tail server; `model` is the served model's name (it serves `<model>.tail.<cut>`).
+   * `serverKind` "triton": a stock Open Inference Protocol server (Triton, KServe) serving the
+   * tails `splitwatt export-triton --codec` wrote: the cut tensors go as plain tensors (FP16, or
+   * INT8 with their scale and zero point as extra inputs), no splitwatt parameters.
+   */
+  | { kind: "remote"; client: TailClient; model: string; timeoutMs?: number | undefined; serverKind?: ServerKind | undefined };
 
 export interface SplitExecutorOptions {
   /** cut index as in `splitwatt inspect`: 0 = all on the server, the last = all on the device */
@@ -83,6 +94,8 @@ export interface ServerReport {
   energySource: string | null;
   /** delay the client added to emulate a link (part of transfer) */
   shapedMs: number;
+  /** of it, the time actually spent in the emulated RTT, ms (0 or absent without one) */
+  rttSleptMs?: number | undefined;
 }
 
 export interface ExecutionResult {
@@ -102,6 +115,29 @@ export interface RunOptions {
   codec?: CodecSpec | null | undefined;
   /** this run's remote-tail timeout instead of the tail spec's, ms */
   timeoutMs?: number | undefined;
+}
+
+export interface TailRunOptions extends RunOptions {
+  /** run the tail in this process even when the executor's tail is remote (loaded on first use) */
+  local?: boolean | undefined;
+}
+
+/** What the head session alone gives. */
+export interface HeadResult {
+  /** the inputs and every head output: the cut tensors, and at the last cut the model's outputs */
+  values: Record<string, ort.Tensor>;
+  /** the head session's run, ms (0 at cut 0) */
+  headMs: number;
+}
+
+/**
+ * The codec a cut tensor of several rows (a batch) is encoded with: `int8` gets one scale and
+ * zero point per row (int8-channel along the batch axis), so each row decodes exactly as it
+ * would have alone, whatever else is in the batch. Other codecs are unchanged (int8-channel's
+ * per-channel ranges then span the batch's rows).
+ */
+export function rowCodec(spec: CodecSpec, shape: readonly number[], batched: boolean): CodecSpec {
+  return spec.codec === "int8" && batched && (shape[0] ?? 1) > 1 ? { codec: "int8-channel", compression: spec.compression, channelAxis: 0 } : spec;
 }
 
 /**
@@ -142,12 +178,14 @@ function payloadBytes(t: OipTensor): number {
 export class SplitExecutor {
   /** the tensors that cross the cut, in the cut's order */
   readonly crossing: readonly string[];
+  /** a remote executor's tail, being loaded here for a fallback */
+  private loadingTail: Promise<ort.InferenceSession> | null = null;
 
   private constructor(
     readonly analysis: ModelAnalysis,
     readonly options: SplitExecutorOptions,
     private readonly head_: ort.InferenceSession | null,
-    private readonly tail_: ort.InferenceSession | null,
+    private tail_: ort.InferenceSession | null,
     /** creating the head's session, ms (0 without a head) */
     readonly headSessionCreateMs: number,
   ) {
@@ -161,6 +199,7 @@ export class SplitExecutor {
       throw new UsageError(`cut ${o.cut} is out of range: this model has cuts 0-${last} (0 = all on the server, ${last} = all on the device; see splitwatt inspect)`);
     }
     if (o.codec === null && o.tail.kind === "remote") throw new UsageError("a remote tail needs a codec (raw sends the tensors as they are)");
+    if (o.tail.kind === "remote" && o.tail.serverKind === "triton" && o.codec !== null) checkTritonCodec(o.codec);
     const { head, tail } = o.parts ?? splitModel(a, o.cut);
     const label = o.label ?? a.model.path;
     const purpose = o.purpose ?? "inference";
@@ -205,24 +244,50 @@ export class SplitExecutor {
    * (the tail, local or remote, and the decode) is `tail(stage)`; at the last cut the stage is
    * already the result. A scheduler runs this part in its device queue and the rest outside it.
    */
-  async head(feeds: Record<string, ort.Tensor>, opts: RunOptions = {}): Promise<HeadStage> {
-    const a = this.analysis;
-    const codec = opts.codec === undefined ? this.options.codec : opts.codec;
+  async head(feeds: Record<string, ort.Tensor>, opts: TailRunOptions = {}): Promise<HeadStage> {
+    return this.encode(await this.runHead(feeds, opts), opts);
+  }
+
+  /**
+   * The head session alone over `feeds` (nothing at cut 0). `values` holds the inputs and
+   * everything the head produced: the cut tensors (`crossing`), and at the last cut the outputs.
+   */
+  async runHead(feeds: Record<string, ort.Tensor>, opts: { signal?: AbortSignal | undefined } = {}): Promise<HeadResult> {
     throwIfAborted(opts.signal);
     const t0 = performance.now();
-    let values: Record<string, ort.Tensor> = feeds;
-    if (this.head_ !== null) {
-      const h = this.head_;
-      values = { ...feeds, ...(await h.run(Object.fromEntries(h.inputNames.map((n) => [n, feeds[n] as ort.Tensor])))) };
-    }
+    if (this.head_ === null) return { values: feeds, headMs: 0 };
+    const h = this.head_;
+    const values = { ...feeds, ...(await h.run(Object.fromEntries(h.inputNames.map((n) => [n, feeds[n] as ort.Tensor])))) };
+    return { values, headMs: performance.now() - t0 };
+  }
+
+  /**
+   * The tail stage alone, from what the head produced (at least the cut tensors): encode, the
+   * tail where the executor's spec says (or here, `local: true`), decode. headMs is 0.
+   */
+  async runTail(values: Record<string, ort.Tensor>, opts: TailRunOptions = {}): Promise<ExecutionResult> {
+    if (this.allOnDevice) throw new Error("the last cut has no tail: everything ran in the head");
+    return this.tail(this.encode({ values, headMs: 0 }, opts), opts);
+  }
+
+  /** Whether cut tensor `name` has the batch as its first dimension. */
+  private batched(name: string): boolean {
+    return this.analysis.shapes.get(name)?.batchDims[0] === true;
+  }
+
+  /** The codec over what crosses the cut: the tensors for a local tail (`local`) or for the server. */
+  encode(h: HeadResult, opts: TailRunOptions = {}): HeadStage {
+    const a = this.analysis;
+    const { values, headMs } = h;
+    const codec = opts.codec === undefined ? this.options.codec : opts.codec;
     const t1 = performance.now();
     if (this.allOnDevice) {
       const outputs = Object.fromEntries(a.graph.outputs.map((o) => [o, values[o] as ort.Tensor]));
-      const ms = t1 - t0;
-      return { kind: "done", result: { outputs, timings: { headMs: ms, encodeMs: 0, transferMs: 0, serverMs: 0, decodeMs: 0, totalMs: ms }, tensorBytes: 0, wireBytes: 0, receivedBytes: 0, server: null } };
+      return { kind: "done", result: { outputs, timings: { headMs, encodeMs: 0, transferMs: 0, serverMs: 0, decodeMs: 0, totalMs: headMs }, tensorBytes: 0, wireBytes: 0, receivedBytes: 0, server: null } };
     }
     throwIfAborted(opts.signal);
-    if (this.options.tail.kind === "local") {
+    const tailSpec = this.options.tail;
+    if (tailSpec.kind === "local" || opts.local === true) {
       // encode what crosses, then hand the tail what decoding gives back
       let tensorBytes = 0;
       const encoded = this.crossing.map((name) => {
@@ -232,21 +297,47 @@ export class SplitExecutor {
           tensorBytes += (t.data as { byteLength: number }).byteLength;
           return { name, t, e: null };
         }
-        const e = encodeTensor(t.data as Float32Array, [...t.dims], codec);
+        const e = encodeTensor(t.data as Float32Array, [...t.dims], rowCodec(codec, [...t.dims], this.batched(name)));
         tensorBytes += e.bytes.byteLength;
         return { name, t, e };
       });
-      return { kind: "local", values, encoded, tensorBytes, headMs: t1 - t0, encodeMs: performance.now() - t1 };
+      return { kind: "local", values, encoded, tensorBytes, headMs, encodeMs: performance.now() - t1 };
     }
-    const effective = codec ?? { codec: "raw", compression: "none" };
-    const tensors = this.crossing.map((name) => {
+    const effective = (codec ?? { codec: "raw", compression: "none" }) as CodecSpec;
+    const tensors = this.crossing.flatMap((name) => {
       const v = values[name];
       if (v === undefined) throw new Error(`the head did not produce cut tensor ${name}`);
       const t = oipOf(name, v);
-      return t.datatype === "FP32" ? codecTensor(t, effective as CodecSpec) : t;
+      if (t.datatype !== "FP32") return [t];
+      const batched = this.batched(name);
+      // a stock server (Triton, KServe) gets plain tensors its exported tail decodes in the graph
+      return tailSpec.serverKind === "triton" ? tritonTensors(t, effective, batched) : [codecTensor(t, rowCodec(effective, t.shape, batched))];
     });
     const tensorBytes = tensors.reduce((n, t) => n + payloadBytes(t), 0);
-    return { kind: "remote", tensors, tensorBytes, headMs: t1 - t0, encodeMs: performance.now() - t1 };
+    return { kind: "remote", tensors, tensorBytes, headMs, encodeMs: performance.now() - t1 };
+  }
+
+  /** The tail session in this process: the one opened with a local spec, or loaded now for a remote executor (once). */
+  private localTailSession(): Promise<ort.InferenceSession> {
+    if (this.tail_ !== null) return Promise.resolve(this.tail_);
+    if (this.loadingTail === null) {
+      const o = this.options;
+      const { tail } = splitModel(this.analysis, o.cut);
+      const target = o.tail.kind === "local" ? o.tail.target : o.deviceTarget;
+      this.loadingTail = createSession(serializeModel(tail as NonNullable<typeof tail>), {
+        target,
+        purpose: o.purpose ?? "inference",
+        optimization: o.optimization,
+        label: `the tail of ${o.label ?? this.analysis.model.path} at cut ${o.cut} (loaded here: the server failed)`,
+      }).then((s) => {
+        this.tail_ = s;
+        return s;
+      });
+      this.loadingTail.catch(() => {
+        this.loadingTail = null;
+      });
+    }
+    return this.loadingTail;
   }
 
   /** The rest of a run after head(): the tail (local or remote) and the decode. Stage times add up to totalMs (the time between the two calls is not counted). */
@@ -256,8 +347,8 @@ export class SplitExecutor {
     throwIfAborted(opts.signal);
     const { headMs, encodeMs, tensorBytes } = stage;
     if (stage.kind === "local") {
+      const s = this.tail_ ?? (await this.localTailSession());
       const t2 = performance.now();
-      const s = this.tail_ as ort.InferenceSession;
       const tailFeeds: Record<string, ort.Tensor> = {};
       for (const { name, t, e } of stage.encoded) tailFeeds[name] = e === null ? t : new ort.Tensor("float32", decodeTensor(e.bytes, e.datatype, e.shape, e.parameters), t.dims);
       const out = await s.run(Object.fromEntries(s.inputNames.map((n) => [n, (tailFeeds[n] ?? stage.values[n]) as ort.Tensor])));
@@ -292,12 +383,15 @@ export class SplitExecutor {
       tensorBytes,
       wireBytes: r.bytesSent,
       receivedBytes: r.bytesReceived,
-      server: { serverMs: r.serverMs, computeMs: r.computeMs, load: r.load, energyJ: r.serverEnergyJ, energySource: r.serverEnergySource, shapedMs: r.shapedMs },
+      server: { serverMs: r.serverMs, computeMs: r.computeMs, load: r.load, energyJ: r.serverEnergyJ, energySource: r.serverEnergySource, shapedMs: r.shapedMs, rttSleptMs: r.rttSleptMs },
     };
   }
 
   async release(): Promise<void> {
     await this.head_?.release();
-    await this.tail_?.release();
+    const tail = this.tail_ ?? (await this.loadingTail?.catch(() => null)) ?? null;
+    this.tail_ = null;
+    this.loadingTail = null;
+    await tail?.release();
   }
 }

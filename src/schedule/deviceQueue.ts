@@ -3,7 +3,7 @@
  * absolute deadline first (ties: first pushed first), `concurrency` at a time (1 by default:
  * the device runs one head at a time, and a frequency change must not overlap one).
  *
- * - Bounded: beyond `maxQueued` waiting jobs, `push` rejects at once with a QueueFullError
+ * - Bounded: beyond `maxQueued` waiting jobs, `push` rejects at once (unless `overLimit`) with a QueueFullError
  *   carrying `retryAfterS` = ceil((waiting + running) x mean job time / concurrency), at least
  *   1 s (the daemon answers 429 with Retry-After).
  * - Cancellation: a job whose signal aborts while it waits is removed and its promise rejects
@@ -53,6 +53,12 @@ export interface JobOptions {
   signal?: AbortSignal | undefined;
   /** what it is, for the stats (e.g. "head", "frequency") */
   kind?: string | undefined;
+  /**
+   * accepted even when `maxQueued` jobs wait: for a caller that bounds its own jobs (a stream's
+   * pipeline has one head batch at a time), so that a full queue delays its work instead of
+   * failing items already accepted
+   */
+  overLimit?: boolean | undefined;
 }
 
 export interface QueueStats {
@@ -117,7 +123,7 @@ export class DeviceQueue {
       this.counts.cancelled++;
       return Promise.reject(opts.signal.reason);
     }
-    if (this.waiting >= this.options.maxQueued) {
+    if (this.waiting >= this.options.maxQueued && opts.overLimit !== true) {
       this.counts.rejected++;
       return Promise.reject(new QueueFullError(this.retryAfterS(), this.waiting));
     }

@@ -24,6 +24,8 @@ export interface EvaluationResult {
   energyJ: number;
   /** top-1 accuracy as a fraction in [0, 1]; null when not measured */
   accuracy: number | null;
+  /** items per second (a stream through the pipeline); absent: 1000 / latencyMs (one at a time) */
+  throughputPerS?: number | null | undefined;
   /** true when answered from a cache (a measurement store) rather than measured now */
   cached?: boolean;
   /** the underlying record (e.g. a Measurement), passed through untouched */

@@ -32,6 +32,10 @@ export interface LiveDimensionsSpec {
   deviceTarget?: string[] | undefined;
   serverTarget?: string[] | undefined;
   codec?: string[] | undefined;
+  /** device batch sizes b_d; given (with or without serverBatch), every configuration is measured as a stream through the pipeline */
+  deviceBatch?: number[] | undefined;
+  /** server batch sizes b_s (items per tail request) */
+  serverBatch?: number[] | undefined;
 }
 
 export const DEFAULT_CODECS = ["raw", "fp16", "int8"] as const;
@@ -103,6 +107,18 @@ export async function liveSpace(profiler: Profiler, spec: LiveDimensionsSpec = {
     (c.split !== 0 || c.deviceTarget === firstDevice) &&
     (c.split !== L || (c.serverTarget === firstServer && c.codec === firstCodec)) &&
     (firstGpuFreq === undefined || c.gpuFreqMHz === firstGpuFreq || (c.split !== 0 && gpuTargets.has(String(c.deviceTarget))));
+  // batch dimensions: both or neither (a stream needs both sizes); one given alone takes [1] for the other
+  const batched = spec.deviceBatch !== undefined || spec.serverBatch !== undefined;
+  const sizes = (list: number[] | undefined, name: string): number[] => {
+    const v = [...new Set(list ?? [1])].sort((x, y) => x - y);
+    for (const b of v) if (!Number.isInteger(b) || b < 1 || b > 4096) throw new UsageError(`dimension ${name}: ${b} is not a batch size (a whole number from 1 to 4096)`);
+    return v;
+  };
+  const deviceBatches = batched ? sizes(spec.deviceBatch, "deviceBatch") : [];
+  const serverBatches = batched ? sizes(spec.serverBatch, "serverBatch") : [];
+  // nothing runs on the device at split 0 (one device batch stands for all), nothing is sent at split L (one server batch)
+  const isValidBatched = (c: Config): boolean =>
+    isValid(c) && (c.split !== 0 || c.deviceBatch === deviceBatches[0]) && (c.split !== L || c.serverBatch === serverBatches[0]);
   const space = new Space(
     [
       { name: "split", values: splits, ordered: true },
@@ -111,14 +127,20 @@ export async function liveSpace(profiler: Profiler, spec: LiveDimensionsSpec = {
       { name: "deviceTarget", values: canonicalTargets, ordered: false },
       { name: "serverTarget", values: canonicalServers, ordered: false },
       { name: "codec", values: canonicalCodecs, ordered: false },
+      ...(batched
+        ? [
+            { name: "deviceBatch", values: deviceBatches, ordered: true },
+            { name: "serverBatch", values: serverBatches, ordered: true },
+          ]
+        : []),
     ],
-    isValid,
+    batched ? isValidBatched : isValid,
   );
   const numericFreqs = freqs.filter((f): f is number => typeof f === "number");
   const anchors: AnchorSpec = {
     split: { dimension: "split", device: L, server: 0 },
-    deviceDimensions: ["cpuFreqMHz", ...(gpuFreqs.length > 0 ? ["gpuFreqMHz"] : []), "deviceTarget"],
-    serverDimensions: ["serverTarget"],
+    deviceDimensions: ["cpuFreqMHz", ...(gpuFreqs.length > 0 ? ["gpuFreqMHz"] : []), "deviceTarget", ...(batched ? ["deviceBatch"] : [])],
+    serverDimensions: ["serverTarget", ...(batched ? ["serverBatch"] : [])],
     // all on the server: the device only sends, at its highest frequency (the quickest send)
     ...(numericFreqs.length > 0 ? { fill: { cpuFreqMHz: Math.max(...numericFreqs) } } : {}),
   };
@@ -133,6 +155,7 @@ export async function liveSpace(profiler: Profiler, spec: LiveDimensionsSpec = {
       deviceTarget: String(config.deviceTarget),
       serverTarget: String(config.serverTarget),
       codec: String(config.codec),
+      ...(batched ? { deviceBatch: config.deviceBatch as number, serverBatch: config.serverBatch as number } : {}),
     };
     const r = await profiler.measure(c, { signal: ctx.signal });
     const m = r.measurement;
@@ -144,6 +167,7 @@ export async function liveSpace(profiler: Profiler, spec: LiveDimensionsSpec = {
       latency: { p50: entry.latency.p50, p95: entry.latency.p95, p99: entry.latency.p99, max: entry.latency.max, n: entry.latency.n },
       energyJ: entry.energyJ.total,
       accuracy: entry.accuracy?.value ?? null,
+      throughputPerS: m.throughputPerS ?? null,
       cached: r.cached,
       measurement: m,
       entry,

@@ -5,7 +5,9 @@
  * Space and the Evaluator they pass.
  *
  * Internally every objective is minimised: latency in ms, energy in J, accuracy as
- * 1 - accuracy. A constraint's violation is relative for latency ((latency - max) / max) and
+ * 1 - accuracy, throughput as ms per item (1000 / items per second; a result without a
+ * measured throughput ran one at a time: 1000 / its mean latency). A constraint's violation is
+ * relative for latency ((latency - max) / max) and throughput ((min - throughput) / min) and
  * absolute for accuracy (min - accuracy); their sum ranks infeasible configurations.
  *
  * Hypervolume: of the feasible front, after normalising each objective by the ideal (-> 0)
@@ -29,6 +31,8 @@ export interface Constraints {
   /** on the latency statistic chosen by `latencyStat` */
   maxLatencyMs?: number;
   minAccuracy?: number;
+  /** items per second at least */
+  minThroughputPerS?: number;
 }
 
 export interface Evaluated {
@@ -117,10 +121,10 @@ export function normalizedHypervolume(front: readonly (readonly number[])[], ide
 }
 
 function checkObjectives(objectives: readonly ObjectiveName[]): void {
-  if (objectives.length < 1 || objectives.length > 3) throw new UsageError(`give 1 to 3 objectives (latency, energy, accuracy), not ${objectives.length}`);
+  if (objectives.length < 1 || objectives.length > 3) throw new UsageError(`give 1 to 3 objectives (latency, energy, accuracy, throughput), not ${objectives.length}`);
   const seen = new Set<string>();
   for (const o of objectives) {
-    if (!(OBJECTIVES as readonly string[]).includes(o)) throw new UsageError(`unknown objective "${o}"; use latency, energy or accuracy`);
+    if (!(OBJECTIVES as readonly string[]).includes(o)) throw new UsageError(`unknown objective "${o}"; use latency, energy, accuracy or throughput`);
     if (seen.has(o)) throw new UsageError(`objective "${o}" is listed twice; list each once`);
     seen.add(o);
   }
@@ -157,9 +161,14 @@ export async function optimize(opts: OptimizeOptions): Promise<OptimizeResult> {
     if (r.accuracy === null) throw new UsageError(`no accuracy for ${key}; drop accuracy from the objectives and constraints`);
     return r.accuracy;
   };
+  /** items per second: measured through the pipeline, else one at a time (1000 / mean latency) */
+  const throughputOf = (r: EvaluationResult): number => r.throughputPerS ?? (r.latencyMs > 0 ? 1000 / r.latencyMs : Number.POSITIVE_INFINITY);
   const score = (r: EvaluationResult, key: string): { objectives: number[]; violation: number } => {
-    const objectives = opts.objectives.map((o) => (o === "latency" ? latencyOf(r, key) : o === "energy" ? r.energyJ : 1 - accuracyOf(r, key)));
+    const objectives = opts.objectives.map((o) =>
+      o === "latency" ? latencyOf(r, key) : o === "energy" ? r.energyJ : o === "throughput" ? 1000 / throughputOf(r) : 1 - accuracyOf(r, key),
+    );
     let violation = 0;
+    if (constraints.minThroughputPerS !== undefined) violation += Math.max(0, (constraints.minThroughputPerS - throughputOf(r)) / constraints.minThroughputPerS);
     if (constraints.maxLatencyMs !== undefined) violation += Math.max(0, (latencyOf(r, key) - constraints.maxLatencyMs) / constraints.maxLatencyMs);
     if (constraints.minAccuracy !== undefined) violation += Math.max(0, constraints.minAccuracy - accuracyOf(r, key));
     return { objectives, violation };

@@ -24,7 +24,9 @@ export function entryOf(e: Evaluated): ParetoEntry {
 
 /** The pareto document of an optimize run. */
 export function paretoDocument(result: OptimizeResult, p: ParetoProvenance): ParetoFile {
-  const objectiveSpace = result.objectives.map((o) => (o === "latency" ? `latencyMs (${result.latencyStat})` : o === "energy" ? "energyJ" : "1 - accuracy"));
+  const objectiveSpace = result.objectives.map((o) =>
+    o === "latency" ? `latencyMs (${result.latencyStat})` : o === "energy" ? "energyJ" : o === "throughput" ? "msPerItem (1000 / throughputPerS)" : "1 - accuracy",
+  );
   return {
     version: 2,
     generatedAt: p.generatedAt ?? new Date().toISOString(),
@@ -38,7 +40,11 @@ export function paretoDocument(result: OptimizeResult, p: ParetoProvenance): Par
     },
     objectives: [...result.objectives],
     latencyStat: result.latencyStat,
-    constraints: { maxLatencyMs: result.constraints.maxLatencyMs ?? null, minAccuracy: result.constraints.minAccuracy ?? null },
+    constraints: {
+      maxLatencyMs: result.constraints.maxLatencyMs ?? null,
+      minAccuracy: result.constraints.minAccuracy ?? null,
+      ...(result.constraints.minThroughputPerS === undefined ? {} : { minThroughputPerS: result.constraints.minThroughputPerS }),
+    },
     algorithm: result.algorithm,
     memetic: result.memetic,
     populationSize: result.populationSize,

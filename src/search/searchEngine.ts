@@ -85,7 +85,7 @@ export interface SearchOptions {
   /** genomes evaluated first (invalid ones are skipped) */
   anchors?: readonly Genome[];
   onEvaluation?: (e: SearchEvent) => void;
-  /** stop before the next evaluation; the outcome says `aborted` */
+  /** stop before the next evaluation (an evaluation it aborts part-way is dropped); the outcome says `aborted` */
   signal?: AbortSignal;
 }
 
@@ -243,7 +243,17 @@ export async function runSearch(opts: SearchOptions): Promise<SearchOutcome> {
     const id = space.id(genome);
     if (tried.has(id) || !space.isValid(genome)) return undefined;
     const config = space.config(genome);
-    const s = await opts.evaluate(genome, config, opts.signal);
+    let s: Scoring | null;
+    try {
+      s = await opts.evaluate(genome, config, opts.signal);
+    } catch (err) {
+      // aborted part-way through this evaluation: the run stops with what was evaluated before it
+      if (opts.signal?.aborted === true) {
+        aborted = true;
+        return undefined;
+      }
+      throw err;
+    }
     let ind: Individual | null = null;
     if (s === null) {
       unevaluable++;

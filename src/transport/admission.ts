@@ -81,6 +81,14 @@ export class Admission {
     return this.enter().run(job);
   }
 
+  /**
+   * Run `job` in a slot without a ticket of its own: a batch of requests whose tickets were
+   * taken when they arrived (the batcher); their tickets are left by their owners.
+   */
+  runInSlot<T>(job: () => Promise<T>): Promise<T> {
+    return this.slot(job);
+  }
+
   private async slot<T>(job: () => Promise<T>): Promise<T> {
     if (this.running >= this.maxConcurrent) await new Promise<void>((resolve) => this.waiting.push(resolve));
     else this.running++;

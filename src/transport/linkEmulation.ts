@@ -9,13 +9,15 @@
  * falls back to the token bucket in TailClient, which emulates rate and RTT inside the process.
  *
  * Every command runs through execFile (no shell) with a timeout; a failure becomes a one-line
- * error naming the command and its stderr. Namespaces are named `sw-<pid>-<n>`: close() removes
- * its own, an exit/SIGINT/SIGTERM/SIGHUP hook removes whatever this process left open, and
- * cleanupStale() removes those of processes that died without cleaning up (also run by start()).
+ * error naming the command and its stderr. Namespaces are named `sw-<pid>t<start>-<n>`, the
+ * owner's pid and start time (src/processIdentity.ts: a reused pid or a zombie is not the owner):
+ * close() removes its own, a teardown hook (src/shutdown.ts: at exit, after the command's own
+ * clean-up on a signal) removes whatever this process left open, and cleanupStale() removes those
+ * of processes that died without cleaning up (also run by start()).
  */
 import { execFile, execFileSync } from "node:child_process";
-import { exitHooks } from "../exitHooks.js";
-import { pidAlive } from "../pidAlive.js";
+import { processAlive, processIdentity, type ProcessIdentity } from "../processIdentity.js";
+import { onTeardown } from "../shutdown.js";
 import { IoError, SplitwattError, UnsupportedError } from "../errors.js";
 import type { LinkShape } from "./tailClient.js";
 
@@ -138,7 +140,7 @@ export class LinkEmulation {
     if (!avail.ok) throw new UnsupportedError(`kernel link emulation is not available: ${avail.reason}`);
     await LinkEmulation.cleanupStale();
     const seq = nextSeq++;
-    const netns = `${PREFIX}${process.pid}-${seq}${opts.name === undefined ? "" : `-${opts.name}`}`;
+    const netns = `${PREFIX}${ownerTag()}-${seq}${opts.name === undefined ? "" : `-${opts.name}`}`;
     const dev = `swd${process.pid}x${seq}`;
     const srv = `sws${process.pid}x${seq}`;
     const [deviceAddress, serverAddress] = await freeSubnet(seq);
@@ -166,8 +168,9 @@ export class LinkEmulation {
   }
 
   /**
-   * Remove `sw-<pid>-*` namespaces (and their veth ends) whose process is gone, killing what
-   * still runs inside them. Returns the namespaces removed.
+   * Remove `sw-<pid>[t<start>]-*` namespaces (and their veth ends) whose process is gone (a
+   * zombie, or its pid now another process's, counts as gone), killing what still runs inside
+   * them. Returns the namespaces removed.
    */
   static async cleanupStale(): Promise<string[]> {
     const removed: string[] = [];
@@ -178,8 +181,8 @@ export class LinkEmulation {
       return removed;
     }
     for (const name of names) {
-      const pid = ownerPid(name);
-      if (pid === null || pidAlive(pid)) continue;
+      const owner = netnsOwner(name);
+      if (owner === null || processAlive(owner)) continue;
       await killNetnsProcesses(name);
       await runQuiet("ip", ["netns", "del", name]);
       removed.push(name);
@@ -187,7 +190,8 @@ export class LinkEmulation {
     try {
       for (const ifname of parseLinkNames(await run("ip", ["-o", "link", "show"]))) {
         const m = /^sw[dp](\d+)/.exec(ifname);
-        if (m !== null && !pidAlive(Number(m[1]))) await runQuiet("ip", ["link", "del", ifname]);
+        // interface names (15 characters) have no room for a start time: the pid, zombies as dead
+        if (m !== null && !processAlive({ pid: Number(m[1]), startTicks: null })) await runQuiet("ip", ["link", "del", ifname]);
       }
     } catch {
       // listing links failed: nothing more to clean
@@ -356,9 +360,17 @@ function parseLinkNames(out: string): string[] {
   return names;
 }
 
-function ownerPid(netns: string): number | null {
-  const m = /^sw-(\d+)-/.exec(netns);
-  return m === null ? null : Number(m[1]);
+/** `<pid>t<start ticks>` of this process (just `<pid>` where /proc/self/stat cannot be read). */
+function ownerTag(): string {
+  const me = processIdentity();
+  return me.startTicks === null ? String(me.pid) : `${me.pid}t${me.startTicks}`;
+}
+
+/** The owner a namespace name records: `sw-<pid>t<start>-...`, or `sw-<pid>-...` (no start time: older names, or unknown). */
+export function netnsOwner(netns: string): ProcessIdentity | null {
+  const m = /^sw-(\d+)(?:t(\d+))?-/.exec(netns);
+  if (m === null) return null;
+  return { pid: Number(m[1]), startTicks: m[2] === undefined ? null : Number(m[2]) };
 }
 
 /**
@@ -397,7 +409,7 @@ async function probeKernel(): Promise<LinkAvailability> {
     }
   }
   await LinkEmulation.cleanupStale();
-  const netns = `${PREFIX}${process.pid}-probe`;
+  const netns = `${PREFIX}${ownerTag()}-probe`;
   const a = `swp${process.pid}`;
   const b = `swq${process.pid}`;
   try {
@@ -437,5 +449,5 @@ function closeAllSync(): void {
 function installHooks(): void {
   if (hooksInstalled) return;
   hooksInstalled = true;
-  exitHooks(closeAllSync);
+  onTeardown(closeAllSync);
 }

@@ -75,10 +75,14 @@ export interface InferResult {
   load: LoadSignal | null;
   /** delay the client added to emulate `shape` (upload + RTT + download), ms; part of totalMs; 0 unshaped */
   shapedMs: number;
+  /** of shapedMs, the time actually spent in the emulated RTT (a late timer on a busy machine included), ms */
+  rttSleptMs: number;
   /** energy the server measured over its compute window (energy_j), J; null when it reports none */
   serverEnergyJ: number | null;
   /** the source of serverEnergyJ (energy_source), e.g. rapl */
   serverEnergySource: string | null;
+  /** a batching server: rows in the batch this request ran in (batch_size); null otherwise */
+  batchSize: number | null;
 }
 
 const RETRYABLE = new Set(["ECONNRESET", "ECONNREFUSED", "EPIPE", "UND_ERR_SOCKET", "UND_ERR_CLOSED"]);
@@ -120,7 +124,7 @@ export function connectionError(err: unknown, url: URL, retried = false): unknow
 export class TailClient {
   private readonly pool: Pool;
   private readonly base: URL;
-  private readonly shaper: { up: TokenBucket | null; down: TokenBucket | null; rttMs: number } | null;
+  private shaper: { up: TokenBucket | null; down: TokenBucket | null; rttMs: number } | null;
 
   constructor(private readonly opts: TailClientOptions) {
     this.base = new URL(opts.url);
@@ -131,6 +135,15 @@ export class TailClient {
       pipelining: 1,
       ...(opts.ca === undefined ? {} : { connect: { ca: opts.ca } }),
     });
+  }
+
+  /**
+   * Change the emulated link from the next request on (undefined: no longer shaped); requests
+   * already waiting on the old buckets finish at the old rate. A benchmark stepping a bandwidth
+   * trace calls it (`splitwatt bench --daemon` with app shaping).
+   */
+  setShape(shape: LinkShape | undefined): void {
+    this.shaper = shape === undefined ? null : shaper(shape);
   }
 
   private headers(extra: Record<string, string> = {}): Record<string, string> {
@@ -149,6 +162,31 @@ export class TailClient {
     } catch {
       return false;
     }
+  }
+
+  /**
+   * The round trip of a GET /v2/health/live, ms: the quickest of `n` (the others waited for a
+   * busy CPU, not for the network). Health requests are not shaped: the RTT this client adds
+   * when it emulates a link is `emulatedRttMs`. Null when the server does not answer.
+   */
+  async ping(n = 5): Promise<number | null> {
+    const times: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const t0 = performance.now();
+      try {
+        const r = await this.pool.request({ method: "GET", path: this.path("/v2/health/live"), headers: this.headers(), headersTimeout: 5_000, bodyTimeout: 5_000 });
+        await r.body.dump();
+      } catch {
+        return null;
+      }
+      times.push(performance.now() - t0);
+    }
+    return Math.min(...times);
+  }
+
+  /** The RTT this client adds to every infer request when it emulates a link, ms (0 otherwise). */
+  get emulatedRttMs(): number {
+    return this.shaper?.rttMs ?? 0;
   }
 
   /**
@@ -196,11 +234,14 @@ export class TailClient {
       const timer = AbortSignal.timeout(timeoutMs);
       const signal = opts.signal === undefined ? timer : AbortSignal.any([opts.signal, timer]);
       let shapedMs = 0;
+      let rttSleptMs = 0;
       try {
         if (this.shaper !== null) {
           if (this.shaper.up !== null) shapedMs += await this.shaper.up.take(bytesSent, signal);
           if (this.shaper.rttMs > 0) {
+            const s0 = performance.now();
             await sleepMs(this.shaper.rttMs, undefined, { signal });
+            rttSleptMs = performance.now() - s0;
             shapedMs += this.shaper.rttMs;
           }
         }
@@ -237,10 +278,14 @@ export class TailClient {
           computeMs: typeof p[LOAD_PARAMS.computeMs] === "number" ? (p[LOAD_PARAMS.computeMs] as number) : null,
           load,
           shapedMs,
+          rttSleptMs,
           serverEnergyJ: typeof p[LOAD_PARAMS.energyJ] === "number" ? (p[LOAD_PARAMS.energyJ] as number) : null,
           serverEnergySource: typeof p[LOAD_PARAMS.energySource] === "string" ? (p[LOAD_PARAMS.energySource] as string) : null,
+          batchSize: typeof p[LOAD_PARAMS.batchSize] === "number" ? (p[LOAD_PARAMS.batchSize] as number) : null,
         };
       } catch (err) {
+        // aborted by the caller (an interrupt): its reason, not the timer's bare AbortError
+        if (opts.signal?.aborted === true && opts.signal.reason instanceof Error) throw opts.signal.reason;
         const code = (err as { code?: string }).code ?? "";
         // A server restart drops kept-alive sockets: retry once on a fresh connection.
         if (attempt === 0 && RETRYABLE.has(code) && opts.signal?.aborted !== true) continue;

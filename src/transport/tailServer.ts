@@ -5,11 +5,12 @@ import { executionTargetName } from "../runtime/executionTarget.js";
 import { Admission, OverloadedError, type LoadSignal } from "./admission.js";
 import { ByteBudget } from "./byteBudget.js";
 import { answerError, BEARER_CHALLENGE, bearerAuth, clientErrorAnswer, closeHttp, contentLength, HttpError, listenHttp, readBody, sendResponse } from "./http/index.js";
-import { checkInputs, decodeInputs } from "./inputCheck.js";
+import { checkInputs, decodeInputs, type CheckedInput } from "./inputCheck.js";
 import { binaryOutputs, decodeInferRequest, encodeInferResponse, ortToDatatype, type OipTensor, type TypedArray } from "./oip/index.js";
 import { serverMetrics, type ServerMetrics } from "./serverMetrics.js";
 import { ortMessage } from "../model/ortMessage.js";
-import { metaJson, ModelNotFoundError, TailModels, type TailModelsOptions } from "./tailModels.js";
+import { TailBatcher, type BatchAnswer } from "./tailBatcher.js";
+import { metaJson, ModelNotFoundError, TailModels, type ModelMeta, type TailModelsOptions } from "./tailModels.js";
 
 export interface TailServerOptions extends TailModelsOptions {
   host?: string | undefined;
@@ -40,6 +41,14 @@ export interface TailServerOptions extends TailModelsOptions {
   energy?: ServerEnergySource | undefined;
   /** structured JSON log lines (one object per line), or null for none */
   log?: ((record: Record<string, unknown>) => void) | null | undefined;
+  /**
+   * server-side batching (tailBatcher.ts): requests for the same tail run together, at most
+   * this many rows (default 1: no batching). Only models whose inputs and outputs all keep a
+   * symbolic batch dimension are batched.
+   */
+  maxBatch?: number | undefined;
+  /** how long a partial batch waits for more requests, ms (default 0: what is queued when a slot is free) */
+  maxQueueDelayMs?: number | undefined;
   /** the GPU adapter tails run on (target webgpu: the probe's), reported in the server metadata; null or absent on a CPU target */
   adapter?: WebGpuAdapter | null | undefined;
 }
@@ -66,6 +75,10 @@ export const LOAD_PARAMS = {
   energyJ: "energy_j",
   /** which source: rapl, hwmon, nvml, ina3221, ... */
   energySource: "energy_source",
+  /** batching servers: rows in the batch the request ran in (compute_time_ms and energy_j are its share) */
+  batchSize: "batch_size",
+  /** batching servers: the whole batch's onnxruntime time */
+  batchComputeMs: "batch_compute_time_ms",
 } as const;
 
 export { MAX_DRAIN_BYTES } from "./http/index.js";
@@ -80,6 +93,8 @@ export class TailServer {
   private server: Server | undefined;
   private readonly authorized: (req: IncomingMessage) => boolean;
   private notReadyLogged = false;
+  private readonly batcher: TailBatcher | null;
+  private readonly batchable = new Map<string, boolean>();
 
   constructor(readonly opts: TailServerOptions) {
     this.models = new TailModels(opts);
@@ -91,10 +106,22 @@ export class TailServer {
       throw new UsageError(`the buffer budget (${this.budget.limitBytes} bytes) is smaller than the largest body (${this.maxBodyBytes} bytes): raise --max-buffer-mb or lower --max-body-mb`);
     }
     this.authorized = bearerAuth(opts.token);
+    const maxBatch = opts.maxBatch ?? 1;
+    this.batcher =
+      maxBatch > 1
+        ? new TailBatcher({ maxBatch, maxQueueDelayMs: opts.maxQueueDelayMs ?? 0 }, this.admission, async (name, feeds) => {
+            const meter = this.opts.energy;
+            const mark = meter?.mark();
+            const r = await this.models.run(name, feeds);
+            return { ...r, energy: meter === undefined ? null : meter.since(mark as never) };
+          })
+        : null;
   }
 
+  /** The load signal: the admission's, with the requests waiting for a batch counted as queued. */
   load(): LoadSignal {
-    return this.admission.load();
+    const l = this.admission.load();
+    return this.batcher === null ? l : { ...l, queueDepth: l.queueDepth + this.batcher.pending() };
   }
 
   /** Listen; resolves with the base URL (http(s)://host:port). */
@@ -168,7 +195,7 @@ export class TailServer {
     }
     if (!this.authorized(req)) throw new HttpError(401, "missing or wrong bearer token: send Authorization: Bearer <token>", { ...BEARER_CHALLENGE });
     if (path === "/metrics") {
-      const l = this.admission.load();
+      const l = this.load();
       this.metrics.queueDepth.set(l.queueDepth);
       this.metrics.inFlight.set(l.inFlight);
       return this.send(res, 200, Buffer.from(await this.metrics.registry.metrics()), { "Content-Type": this.metrics.registry.contentType });
@@ -209,6 +236,16 @@ export class TailServer {
       return this.send(res, 200, "{}");
     }
     return this.send(res, 200, JSON.stringify(metaJson(name, meta)));
+  }
+
+  /** Whether requests for this model may be batched: every input and output has a symbolic first dimension and no other. */
+  private isBatchable(meta: ModelMeta): boolean {
+    let b = this.batchable.get(meta.name);
+    if (b === undefined) {
+      b = [...meta.inputs, ...meta.outputs].every((t) => t.shape[0] === -1 && t.shape.slice(1).every((d) => d !== -1));
+      this.batchable.set(meta.name, b);
+    }
+    return b;
   }
 
   /**
@@ -260,16 +297,25 @@ export class TailServer {
       });
       let computeMs = 0;
       // set inside the admission callback (a holder: TypeScript does not see the callback's assignment)
-      const measured: { energy: { deviceJ: number; source: string } | null } = { energy: null };
-      const work = ticket.run(async () => {
-        const feeds = decodeInputs(inputs);
-        const meter = this.opts.energy;
-        const mark = meter?.mark();
-        const r = await this.models.run(name, feeds);
-        if (meter !== undefined) measured.energy = meter.since(mark as never);
-        computeMs = r.computeMs;
-        return r.outputs;
-      });
+      const measured: { energy: { deviceJ: number; source: string } | null; batch: BatchAnswer | null } = { energy: null, batch: null };
+      const work =
+        this.batcher !== null && this.isBatchable(meta) && inputs.every((i) => i.shape[0] === inputs[0]?.shape[0])
+          ? // the ticket's place is kept until the batch has run; the batch takes one slot for all its requests
+            this.batcher.submit({ name, rows: inputs[0]?.shape[0] ?? 1, signature: signatureOf(inputs), decode: () => decodeInputs(inputs) }).then((b) => {
+              measured.batch = b;
+              measured.energy = b.energy;
+              computeMs = b.computeMs;
+              return b.outputs;
+            })
+          : ticket.run(async () => {
+              const feeds = decodeInputs(inputs);
+              const meter = this.opts.energy;
+              const mark = meter?.mark();
+              const r = await this.models.run(name, feeds);
+              if (meter !== undefined) measured.energy = meter.since(mark as never);
+              computeMs = r.computeMs;
+              return r.outputs;
+            });
       // the place and the body's bytes are given back when the inference really ends (a 504 does not stop it)
       handedOff = true;
       work.then(done, done);
@@ -280,7 +326,7 @@ export class TailServer {
         if (t === undefined) throw new HttpError(400, `model "${name}" has no output "${n}"; it has ${Object.keys(outputs).join(", ")}`);
         return { name: n, datatype: ortToDatatype(t.type) ?? "FP32", shape: [...t.dims], data: t.data as TypedArray };
       });
-      const load = this.admission.load();
+      const load = this.load();
       const serverMs = Math.round((performance.now() - t0) * 1000) / 1000;
       const encoded = encodeInferResponse(
         {
@@ -295,6 +341,9 @@ export class TailServer {
             [LOAD_PARAMS.serverMs]: serverMs,
             [LOAD_PARAMS.computeMs]: Math.round(computeMs * 1000) / 1000,
             ...(measured.energy === null ? {} : { [LOAD_PARAMS.energyJ]: measured.energy.deviceJ, [LOAD_PARAMS.energySource]: measured.energy.source }),
+            ...(measured.batch === null
+              ? {}
+              : { [LOAD_PARAMS.batchSize]: measured.batch.batchRows, [LOAD_PARAMS.batchComputeMs]: Math.round(measured.batch.batchComputeMs * 1000) / 1000 }),
           },
         },
         { binaryOutputs: binaryOutputs(decoded, wanted) },
@@ -307,6 +356,14 @@ export class TailServer {
       if (!handedOff) done();
     }
   }
+}
+
+/** What must agree for requests to batch together: each input's name, type and dimensions after the first. */
+function signatureOf(inputs: CheckedInput[]): string {
+  return inputs
+    .map((i) => `${i.tensor.name}:${i.ortType}:${i.shape.slice(1).join(",")}`)
+    .sort()
+    .join(";");
 }
 
 function routeOf(path: string): string {

@@ -53,7 +53,8 @@ export class TokenBucket {
     } catch (err) {
       this.refill();
       this.tokens = Math.min(this.burstBytes, this.tokens + bytes);
-      throw err;
+      // node's timers reject with a bare AbortError: the caller gets what it aborted with
+      throw signal?.aborted === true && signal.reason !== undefined ? signal.reason : err;
     }
     return waitMs;
   }

@@ -134,6 +134,21 @@ describe("splitwatt daemon: start", () => {
   }, 60_000);
 });
 
+describe("splitwatt daemon: signals", () => {
+  it("SIGINT and SIGHUP take the one signal path (src/shutdown.ts) as SIGTERM does: stop accepting, drain, exit 0", async () => {
+    const f = front("signals.pareto.json");
+    for (const sig of ["SIGINT", "SIGHUP"] as const) {
+      const d = await daemon(["--front", f]);
+      expect((await inferJson(d.url, "tiny_cnn", X, { deadline_ms: 1000 })).status).toBe(200);
+      const exit = await d.stop(sig);
+      expect(exit, `${sig}: ${d.log()}`).toEqual({ code: 0, signal: null });
+      const msgs = d.records().map((r) => r.msg);
+      expect(d.records().find((r) => r.msg === "signal")?.signal).toBe(sig);
+      expect(msgs.indexOf("stopped")).toBeGreaterThan(msgs.indexOf("signal"));
+    }
+  }, 120_000);
+});
+
 describe("splitwatt daemon: requests", () => {
   let d: Child;
   let s: Child;

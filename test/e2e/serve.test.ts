@@ -113,6 +113,25 @@ describe("splitwatt export-triton", () => {
     expect(readFileSync(join(out, "paddle_cls.tail.0", "config.pbtxt"), "utf8")).toMatch(/dims: \[ 3, 48, 192 \]/);
   });
 
+  it("prints the repository's size first and refuses one over --max-gb unless --force (nothing written)", () => {
+    const out = join(dir, "repo-limit");
+    const args = [bin, "export-triton", "tiny_cnn", "--out", out, "--cuts", "all", "--codec", "int8", "--max-gb", "0.00001"];
+    const r = spawnSync(process.execPath, args, { encoding: "utf8", timeout: 120_000 });
+    expect(r.status).toBe(2);
+    const m = /repository: (\d+) tail model\(s\), [\d.]+ GB \((\d+) bytes\)/.exec(r.stderr);
+    expect(m, r.stderr).not.toBeNull();
+    expect(r.stderr).toMatch(/over --max-gb 0.00001: export fewer cuts/);
+    expect(existsSync(join(out, "tiny_cnn.tail.0"))).toBe(false);
+    const f = spawnSync(process.execPath, [...args, "--force", "--json"], { encoding: "utf8", timeout: 120_000 });
+    expect(f.status, f.stderr).toBe(0);
+    const j = JSON.parse(f.stdout) as { models: string[]; bytes: number };
+    expect(j.models).toHaveLength(Number(m?.[1]));
+    expect(j.bytes).toBe(Number(m?.[2]));
+    const config = readFileSync(join(out, "tiny_cnn.tail.3", "config.pbtxt"), "utf8");
+    expect(config).toMatch(/_scale"\n    data_type: TYPE_FP32/);
+    expect(config).toMatch(/data_type: TYPE_INT8/);
+  });
+
   it("a cut without a tail is refused", () => {
     const r = spawnSync(process.execPath, [bin, "export-triton", "paddle:cls", "--out", join(dir, "r2"), "--cuts", "9999"], { encoding: "utf8", timeout: 60_000 });
     expect(r.status).toBe(2);

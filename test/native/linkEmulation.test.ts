@@ -10,8 +10,9 @@ import { existsSync } from "node:fs";
 import { connect } from "node:net";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import { chooseShaping, LinkEmulation, type LinkAvailability } from "../../src/transport/linkEmulation.js";
 import { UnsupportedError } from "../../src/errors.js";
+import { readProcStat } from "../../src/processIdentity.js";
+import { chooseShaping, LinkEmulation, netnsOwner, type LinkAvailability } from "../../src/transport/linkEmulation.js";
 import { repoPath, runUnprivileged, UNPRIVILEGED_UID } from "../fixtures/unprivileged.js";
 
 const children: ChildProcess[] = [];
@@ -95,7 +96,7 @@ describe("kernel link emulation (netns + veth + tbf)", () => {
     const s = await chooseShaping({ uplinkMbps: 8, downlinkMbps: 16, rttMs: 40 }, { prefer: "auto" });
     try {
       expect(s.mode, s.label).toBe("netns-tbf");
-      expect(s.label).toMatch(/^kernel: netns sw-\d+-\d+/);
+      expect(s.label).toMatch(/^kernel: netns sw-\d+t\d+-\d+/);
       expect(s.label).toMatch(/40 ms RTT is NOT emulated/);
     } finally {
       if (s.mode === "netns-tbf") await s.link.close();
@@ -110,7 +111,7 @@ describe("kernel link emulation (netns + veth + tbf)", () => {
   it.skipIf(!avail.ok)(`tbf holds real TCP throughput to the configured rates, and close() removes the namespace and the veth pair${kernelOnly}`, async () => {
     const link = await LinkEmulation.start({ uplinkMbps: 8, downlinkMbps: 16, name: "test" });
     expect(link.mode).toBe("netns-tbf");
-    expect(link.netnsName).toMatch(new RegExp(`^sw-${process.pid}-\\d+-test$`));
+    expect(link.netnsName).toMatch(new RegExp(`^sw-${process.pid}t${readProcStat(process.pid)?.startTicks}-\\d+-test$`));
     expect(link.execPrefix).toEqual(["ip", "netns", "exec", link.netnsName]);
     expect(link.deviceAddress).toMatch(/^10\.\d+\.\d+\.\d+$/);
     expect(netnsList()).toContain(link.netnsName);
@@ -170,7 +171,7 @@ describe("kernel link emulation (netns + veth + tbf)", () => {
     await expect(link.setRate({ uplinkMbps: 5 })).rejects.toThrow(/closed/);
   });
 
-  it.skipIf(!avail.ok)(`a process killed with SIGTERM leaves no namespace behind (exit hook; runs the compiled dist/)${kernelOnly}`, async () => {
+  it.skipIf(!avail.ok)(`a process killed with SIGTERM leaves no namespace behind and exits 143 (teardown hook; runs the compiled dist/)${kernelOnly}`, async () => {
     const dist = fileURLToPath(new URL("../../dist/transport/linkEmulation.js", import.meta.url));
     expect(existsSync(dist), `${dist} is missing: run npx tsc -p tsconfig.json first`).toBe(true);
     const script = `import(${JSON.stringify(dist)}).then(async ({ LinkEmulation }) => {
@@ -181,12 +182,12 @@ describe("kernel link emulation (netns + veth + tbf)", () => {
     const child = spawn(process.execPath, ["-e", script], { stdio: ["ignore", "pipe", "inherit"] });
     children.push(child);
     const first = await new Promise<string>((resolve) => child.stdout?.once("data", (d: Buffer) => resolve(d.toString().trim())));
-    expect(first).toMatch(/^sw-\d+-\d+$/);
+    expect(first).toMatch(/^sw-\d+t\d+-\d+$/);
     expect(netnsList()).toContain(first);
-    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.once("exit", (_code, signal) => resolve(signal)));
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
     child.kill("SIGTERM");
-    // the hook removes the namespace, then the process dies of the signal as it would have
-    expect(await exited).toBe("SIGTERM");
+    // nobody else handles the signal: the teardown removes the namespace, then exit 128 + 15
+    expect(await exited).toBe(143);
     expect(netnsList()).not.toContain(first);
   });
 
@@ -211,6 +212,38 @@ describe("kernel link emulation (netns + veth + tbf)", () => {
     }
   });
 
+  it("a namespace name records its owner's pid and start time (older names: the pid alone)", () => {
+    expect(netnsOwner("sw-12t345-0-test")).toEqual({ pid: 12, startTicks: 345 });
+    expect(netnsOwner("sw-12-0")).toEqual({ pid: 12, startTicks: null });
+    expect(netnsOwner("other-12-0")).toBeNull();
+  });
+
+  it.skipIf(!avail.ok)(`cleanupStale: a namespace whose owner's pid now belongs to another process, or is a zombie, is stale${kernelOnly}`, async () => {
+    // this very pid, started at another tick: a reused pid
+    const me = readProcStat(process.pid);
+    expect(me).not.toBeNull();
+    const reused = `sw-${process.pid}t${(me?.startTicks ?? 0) + 1}-9`;
+    // a zombie: `sleep 0.1` whose parent (exec'd into `sleep 5`) never reaps it
+    const parent = spawn("/bin/sh", ["-c", "sleep 0.1 & echo $!; exec sleep 5"], { stdio: ["ignore", "pipe", "ignore"] });
+    children.push(parent);
+    const zpid = Number(await new Promise<string>((resolve) => parent.stdout?.once("data", (d: Buffer) => resolve(d.toString().trim()))));
+    const deadline = Date.now() + 3000;
+    while (readProcStat(zpid)?.state !== "Z" && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(readProcStat(zpid)?.state).toBe("Z");
+    const zombie = `sw-${zpid}-0`;
+    execFileSync("ip", ["netns", "add", reused]);
+    execFileSync("ip", ["netns", "add", zombie]);
+    try {
+      const removed = await LinkEmulation.cleanupStale();
+      expect(removed).toEqual(expect.arrayContaining([reused, zombie]));
+      expect(netnsList()).not.toContain(reused);
+      expect(netnsList()).not.toContain(zombie);
+    } finally {
+      for (const n of [reused, zombie]) spawnSyncQuiet(["ip", "netns", "del", n]);
+      parent.kill("SIGKILL");
+    }
+  });
+
   it(`without root (child process, uid ${UNPRIVILEGED_UID}): unavailable saying why, start() is E_UNSUPPORTED, chooseShaping falls back to the app token bucket or refuses a kernel preference`, () => {
     const r = runUnprivileged<{ avail: LinkAvailability; start: { name: string; code: string; message: string }; auto: { mode: string; label: string; shape?: unknown }; kernel: string; stale: unknown }>(`
       const { LinkEmulation, chooseShaping } = await import(${JSON.stringify(repoPath("dist/transport/linkEmulation.js"))});
@@ -231,3 +264,11 @@ describe("kernel link emulation (netns + veth + tbf)", () => {
     expect(Array.isArray(r.stale)).toBe(true);
   });
 });
+
+function spawnSyncQuiet(args: string[]): void {
+  try {
+    execFileSync(args[0] as string, args.slice(1), { stdio: "ignore" });
+  } catch {
+    // already gone
+  }
+}

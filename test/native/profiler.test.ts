@@ -176,3 +176,56 @@ describe("profiler on a bare machine (no cpufreq, no counter)", () => {
     }
   }, 60_000);
 });
+
+describe("profiler, a batched configuration (a stream through the pipeline)", () => {
+  it("measures throughput, per-item latency and energy with the bound of the same run; the batch sizes are part of the key", async () => {
+    const t = FakeTree.create();
+    bareMachine(t);
+    const store = MeasurementStore.open(join(tmp(), "m.jsonl"));
+    const p = await Profiler.open(base(t, { accuracy: false, network: "wifi-20mbps", link: "app", store, stop: { minRuns: 3, maxRuns: 6, ciRel: 0.5, maxMs: 4_000 } }));
+    try {
+      const c = { split: 6, cpuFreqMHz: "current" as const, deviceTarget: "cpu", serverTarget: "cpu", codec: "int8" };
+      const serial = (await p.measure(c)).measurement;
+      const r = await p.measure({ ...c, deviceBatch: 2, serverBatch: 4 });
+      const m = r.measurement;
+      expect(checkMeasurement(m)).toMatchObject({ ok: true });
+      expect(m.config).toMatchObject({ deviceBatch: 2, serverBatch: 4 });
+      expect(m.key).not.toBe(serial.key);
+      expect(m.pipeline).toMatchObject({ deviceBatch: 2, serverBatch: 4 });
+      expect(m.pipeline?.items).toBeGreaterThanOrEqual(3 * 16); // at least minRuns windows of 4 x max(b) items
+      expect(m.throughputPerS).toBeCloseTo((m.pipeline?.items ?? 0) / (m.pipeline?.seconds ?? 1), 6);
+      expect(m.pipeline?.boundPerS).toBeGreaterThan(0);
+      // a stream cannot run faster than its slowest stage allows (a margin for the noise of this machine)
+      expect(m.throughputPerS as number).toBeLessThan(1.3 * (m.pipeline?.boundPerS as number));
+      expect(m.energySource.device).toBe("estimate");
+      expect(m.energyJ.device).toBeGreaterThan(0);
+      expect(m.energyJ.total).toBeCloseTo((m.energyJ.device ?? 0) + (m.energyJ.network ?? 0) + (m.energyJ.server ?? 0), 12);
+      expect(m.latencyMs.n).toBeGreaterThanOrEqual(m.pipeline?.items as number);
+      // stored, and answered from the store the second time
+      expect((await p.measure({ ...c, deviceBatch: 2, serverBatch: 4 })).cached).toBe(true);
+    } finally {
+      await p.close();
+      t.cleanup();
+    }
+  }, 60_000);
+
+  it("liveSpace: batch dimensions join the space; one device batch at split 0 and one server batch at the last split", async () => {
+    const t = FakeTree.create();
+    bareMachine(t);
+    const p = await Profiler.open(base(t, { accuracy: false }));
+    try {
+      const { liveSpace } = await import("../../src/search/liveSpace.js");
+      const L = analysis.cuts.length - 1;
+      const live = await liveSpace(p, { split: [0, 6, L], deviceTarget: ["cpu"], serverTarget: ["cpu"], codec: ["raw"], deviceBatch: [1, 4], serverBatch: [1, 8] });
+      expect(live.space.dimensions.map((d) => d.name)).toEqual(["split", "cpuFreqMHz", "deviceTarget", "serverTarget", "codec", "deviceBatch", "serverBatch"]);
+      // split 0: 2 server batches; split 6: 2 x 2; split L: 2 device batches
+      expect(live.space.countValid()).toBe(2 + 4 + 2);
+      const plain = await liveSpace(p, { split: [0, 6, L], codec: ["raw"] });
+      expect(plain.space.dimensions.map((d) => d.name)).not.toContain("deviceBatch");
+      await expect(liveSpace(p, { split: [0, L], deviceBatch: [0] })).rejects.toThrow(/deviceBatch: 0 is not a batch size/);
+    } finally {
+      await p.close();
+      t.cleanup();
+    }
+  }, 60_000);
+});

@@ -22,6 +22,7 @@ describe("daemon config files and options", () => {
     expect(c.model).toBe("paddle:cls");
     expect(c).toMatchObject({ host: "127.0.0.1", port: 8001, policy: "splitwatt", onInfeasible: "run-fastest", graceMs: 1000, queue: { maxQueued: 64 }, cpufreq: "auto" });
     expect(c.policyOptions).toMatchObject({ target: 0.99, hysteresis: 0.05 });
+    expect(c).toMatchObject({ serverKind: "splitwatt", stream: { tailConcurrency: 4, batchDelayMs: 0, adaptiveBatch: false, maxStreams: 4 } });
     // the commented-out keys are keys of the schema too (a typo in the example would mislead)
     const keys = Object.keys(daemonConfigFileSchema.shape);
     const commented = [...readFileSync(example, "utf8").matchAll(/^# ([a-zA-Z]+):/gm)].map((m) => m[1]);

@@ -174,4 +174,30 @@ describe("EDF device queue", () => {
       { numRuns: 150 },
     );
   });
+
+  it("stream jobs (no deadline: Infinity, overLimit) wait behind every job with a deadline and are never refused for a full queue", async () => {
+    const q = new DeviceQueue({ maxQueued: 2 });
+    const g = gate();
+    const blocker = q.push(g.job, { deadlineMs: 0 });
+    await settle();
+    const order: string[] = [];
+    const stream = [1, 2, 3].map((i) => q.push(() => void order.push(`s${i}`), { deadlineMs: Number.POSITIVE_INFINITY, overLimit: true, kind: "stream" }));
+    // the queue holds 3 > maxQueued: a request with a deadline is refused, a stream job is not
+    await expect(q.push(() => undefined, { deadlineMs: 5 })).rejects.toBeInstanceOf(QueueFullError);
+    const late = q.push(() => void order.push("s4"), { deadlineMs: Number.POSITIVE_INFINITY, overLimit: true, kind: "stream" });
+    g.release();
+    await blocker;
+    await Promise.all([...stream, late]);
+    expect(order).toEqual(["s1", "s2", "s3", "s4"]);
+    // a request with a far deadline pushed after a stream job still goes before it
+    const h = gate();
+    const b2 = q.push(h.job, { deadlineMs: 0 });
+    await settle();
+    const s5 = q.push(() => void order.push("s5"), { deadlineMs: Number.POSITIVE_INFINITY, overLimit: true });
+    const r = q.push(() => void order.push("r"), { deadlineMs: 1e12 });
+    h.release();
+    await Promise.all([b2, s5, r]);
+    expect(order.slice(-2)).toEqual(["r", "s5"]);
+    expect(q.stats().byKind.stream).toBe(4);
+  });
 });

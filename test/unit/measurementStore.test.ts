@@ -1,11 +1,11 @@
 import { spawn, execFileSync } from "node:child_process";
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { UsageError } from "../../src/errors.js";
-import { canonicalConfigKey, measurementKey, type Config, type Measurement } from "../../src/contracts/measurement.js";
+import { canonicalConfigKey, checkMeasurement, measurementKey, testbedServer, type Config, type Measurement, type Testbed } from "../../src/contracts/measurement.js";
 import { MeasurementStore } from "../../src/measure/measurementStore.js";
 
 const SHA = "ab".repeat(32);
@@ -54,6 +54,106 @@ describe("canonical keys", () => {
     expect(canonicalConfigKey({ a: "x;b=y" })).not.toBe(canonicalConfigKey({ a: "x", b: "y" }));
     expect(() => canonicalConfigKey({})).toThrow(UsageError);
     expect(() => canonicalConfigKey({ f: Number.NaN })).toThrow(UsageError);
+  });
+});
+
+describe("the testbed part of the key", () => {
+  const local: Testbed = { server: "local", network: "wifi-20mbps", link: "kernel", board: "rpi4", deviceEnergy: "estimate", serverEnergy: "marginal@generic-x86" };
+  const remote: Testbed = { ...local, server: "http://10.0.0.2:8000", link: "real" };
+
+  it("is canonical and documented: host|sha256|testbed|config, fields sorted", () => {
+    expect(measurementKey({ split: 5 }, "pi4", SHA, local)).toBe(
+      `pi4|${SHA}|board=rpi4;deviceEnergy=estimate;link=kernel;network=wifi-20mbps;server=local;serverEnergy=marginal@generic-x86|split=5`,
+    );
+    // field order does not matter, every field does
+    const shuffled = Object.fromEntries(Object.entries(local).reverse()) as Testbed;
+    expect(measurementKey({ split: 5 }, "pi4", SHA, shuffled)).toBe(measurementKey({ split: 5 }, "pi4", SHA, local));
+    const keys = new Set<string>([measurementKey({ split: 5 }, "pi4", SHA)]);
+    for (const k of Object.keys(local) as Array<keyof Testbed>) keys.add(measurementKey({ split: 5 }, "pi4", SHA, { ...local, [k]: k === "link" ? "app" : `${local[k]}-other` }));
+    keys.add(measurementKey({ split: 5 }, "pi4", SHA, local));
+    expect(keys.size).toBe(2 + Object.keys(local).length);
+  });
+
+  it("a server URL is one server however it is written; a user's password is not part of it", () => {
+    expect(testbedServer("HTTP://Server:8000/")).toBe("http://server:8000");
+    expect(testbedServer("http://bob:secret@server:8000")).toBe("http://server:8000");
+    expect(testbedServer("http://server:8000/v2/")).toBe("http://server:8000/v2");
+    expect(() => testbedServer("not a url")).toThrow(UsageError);
+  });
+
+  it("records with and without a testbed validate against their own key form; the store keeps them apart", () => {
+    const old = record({ split: 5 });
+    const withTb = record({ split: 5 }, { testbed: remote, key: measurementKey({ split: 5 }, "pi4", SHA, remote) });
+    expect(checkMeasurement(old).ok).toBe(true);
+    expect(checkMeasurement(withTb).ok).toBe(true);
+    // a testbed that does not match the key is refused (a record cannot claim another testbed)
+    expect(checkMeasurement({ ...withTb, testbed: local })).toMatchObject({ ok: false, reason: expect.stringMatching(/does not match its config\/host\/model\/testbed/) });
+    expect(checkMeasurement({ ...withTb, testbed: { ...remote, link: "wormhole" } }).ok).toBe(false);
+    const file = join(tmp(), "m.jsonl");
+    const s = MeasurementStore.open(file);
+    s.append(old);
+    s.append(withTb);
+    expect(s.size).toBe(2);
+    expect(s.get(measurementKey({ split: 5 }, "pi4", SHA, remote))).toEqual(withTb);
+    expect(s.get(measurementKey({ split: 5 }, "pi4", SHA, local))).toBeUndefined();
+    s.close();
+  });
+});
+
+describe("MeasurementStore.rewrite (store clear, store import)", () => {
+  const lines = (file: string) => readFileSync(file, "utf8").split("\n").filter((l) => l !== "");
+
+  it("an edit that fails leaves the store as it was and no temporary file", () => {
+    const d = tmp();
+    const file = join(d, "m.jsonl");
+    const s = MeasurementStore.open(file);
+    s.append(record({ split: 1 }));
+    s.close();
+    const before = readFileSync(file, "utf8");
+    expect(() =>
+      MeasurementStore.rewrite(file, () => {
+        throw new Error("crash in the middle");
+      }),
+    ).toThrow("crash in the middle");
+    expect(readFileSync(file, "utf8")).toBe(before);
+    expect(readdirSync(d)).toEqual(["m.jsonl"]);
+  });
+
+  it("keeps unreadable lines as they are and drops what the edit drops", () => {
+    const file = join(tmp(), "m.jsonl");
+    writeFileSync(file, `${JSON.stringify(record({ split: 1 }))}\ngarbage\n${JSON.stringify(record({ split: 2 }))}\n`);
+    const n = MeasurementStore.rewrite(file, (ls) => {
+      const kept = ls.filter((l) => l.record?.config.split !== 1);
+      return { lines: kept.map((l) => l.text), result: ls.length - kept.length };
+    });
+    expect(n).toBe(1);
+    expect(lines(file)).toEqual(["garbage", JSON.stringify(record({ split: 2 }))]);
+  });
+
+  it("another process appending meanwhile: the edit runs again on what it wrote, nothing is lost", () => {
+    const file = join(tmp(), "m.jsonl");
+    const s = MeasurementStore.open(file);
+    s.append(record({ split: 1 }));
+    let calls = 0;
+    MeasurementStore.rewrite(file, (ls) => {
+      calls++;
+      // the first time, an appender adds a record while the new file is being made
+      if (calls === 1) s.append(record({ split: 2 }));
+      return { lines: ls.filter((l) => l.record?.config.split !== 1).map((l) => l.text), result: null };
+    });
+    expect(calls).toBe(2);
+    expect(lines(file).map((l) => JSON.parse(l).config.split)).toEqual([2]);
+    // and the appender, still open on the replaced file, appends to the new one
+    s.append(record({ split: 3 }));
+    s.close();
+    expect(lines(file).map((l) => JSON.parse(l).config.split)).toEqual([2, 3]);
+    expect(MeasurementStore.open(file).warnings).toEqual([]);
+  });
+
+  it("read() does not create a store; a missing one is a UsageError", () => {
+    const file = join(tmp(), "none.jsonl");
+    expect(() => MeasurementStore.read(file)).toThrow(UsageError);
+    expect(existsSync(file)).toBe(false);
   });
 });
 

@@ -156,6 +156,27 @@ describe("optimize driver", () => {
     expect(second.hypervolume).toBe(uninterrupted.hypervolume);
   });
 
+  it("a signal part-way through an evaluation (Ctrl-C while measuring): the run ends aborted with what was evaluated before it, not an error", async () => {
+    const controller = new AbortController();
+    let calls = 0;
+    const evaluate: Evaluator = async (config, ctx) => {
+      calls++;
+      if (calls === 5) {
+        controller.abort(new Error("interrupted by SIGINT"));
+        // the measurement in flight notices the abort and throws its reason
+        ctx.signal?.throwIfAborted();
+      }
+      return table.get(canonicalConfigKey(config)) ?? null;
+    };
+    const r = await optimize(base(evaluate, { budget: 30, signal: controller.signal }));
+    expect(r.aborted).toBe(true);
+    expect(calls).toBe(5);
+    expect(r.evaluations).toBe(4 - r.unevaluable);
+    expect(r.front.length).toBeGreaterThan(0);
+    // an evaluation that fails for another reason still fails the run
+    await expect(optimize(base(async () => Promise.reject(new MalformedError("broken pool row")), { budget: 5 }))).rejects.toThrow("broken pool row");
+  });
+
   it("constraints: the front holds only feasible configurations; none feasible gives an empty front", async () => {
     const r = await optimize(base(recording().evaluate, { constraints: { maxLatencyMs: 300, minAccuracy: 0.69 }, budget: 80 }));
     expect(r.front.length).toBeGreaterThan(0);
@@ -219,6 +240,34 @@ describe("optimize driver", () => {
       return shares.sort((a, b) => a - b)[2]!;
     };
     expect(await found(true)).toBeGreaterThan(await found(false));
+  });
+
+  it("throughput is maximised (minimised as ms per item; a result without one ran one at a time: 1000 / latency), and minThroughputPerS constrains it", async () => {
+    // throughput = batch x 1000 / latency with a made-up batch per configuration, so it is not latency again
+    const batchOf = (c: Config): number => 1 + (((c.freq as number) / 200) % 4);
+    const withThroughput: Evaluator = async (config) => {
+      const r = table.get(canonicalConfigKey(config)) ?? null;
+      return r === null ? null : { ...r, throughputPerS: (batchOf(config) * 1000) / r.latencyMs };
+    };
+    const r = await optimize(base(withThroughput, { objectives: ["throughput", "energy"], algorithm: "exhaustive", budget: 1000 }));
+    for (const e of r.evaluated) expect(e.objectives[0]).toBeCloseTo(1000 / (e.result.throughputPerS as number), 9);
+    // the front is the non-dominated set of (ms per item, energy) over everything evaluated
+    const pts = r.evaluated.map((e) => e.objectives);
+    const nd = r.evaluated.filter((e) => !pts.some((p) => dominates(p, e.objectives))).map((e) => e.key);
+    expect(r.front.map((f) => f.key).sort()).toEqual(nd.sort());
+    // the highest throughput is on the front
+    const best = Math.max(...r.evaluated.map((e) => e.result.throughputPerS as number));
+    expect(r.front.some((f) => f.result.throughputPerS === best)).toBe(true);
+    // a constraint: every front member reaches the rate, and the violation is relative
+    const min = 20;
+    const c = await optimize(base(withThroughput, { objectives: ["throughput", "energy"], algorithm: "exhaustive", budget: 1000, constraints: { minThroughputPerS: min } }));
+    expect(c.front.length).toBeGreaterThan(0);
+    for (const f of c.front) expect(f.result.throughputPerS as number).toBeGreaterThanOrEqual(min);
+    const slow = c.evaluated.find((e) => (e.result.throughputPerS as number) < min) as (typeof c.evaluated)[number];
+    expect(slow.violation).toBeCloseTo((min - (slow.result.throughputPerS as number)) / min, 9);
+    // without a measured throughput: one at a time, 1000 / latency items/s, i.e. latency ms per item
+    const plain = await optimize(base(recording().evaluate, { objectives: ["throughput"], budget: 20 }));
+    for (const e of plain.evaluated) expect(e.objectives[0]).toBeCloseTo(e.result.latencyMs, 9);
   });
 });
 

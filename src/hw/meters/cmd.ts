@@ -9,7 +9,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
 import type { MeterSpec } from "../../contracts/meterSpec.js";
-import { exitHooks } from "../../exitHooks.js";
+import { onTeardown } from "../../shutdown.js";
 import { MeterBase, type MeterOpenOptions } from "./meter.js";
 import { MeterTrace } from "./meterTrace.js";
 
@@ -56,7 +56,7 @@ export class CmdMeter extends MeterBase {
     super(spec, label, new MeterTrace(label, opts.onWarning ?? (() => undefined)), opts);
     if (!hooked) {
       hooked = true;
-      exitHooks(() => {
+      onTeardown(() => {
         for (const c of alive) killGroup(c);
       });
     }

@@ -39,9 +39,11 @@ import { shapeCache } from "../../model/shapeCache.js";
 import { mulberry32 } from "../../mulberry32.js";
 import { modelInputs } from "../../runtime/modelInputs.js";
 import { ByteBudget } from "../../transport/byteBudget.js";
+import { codecName, type CodecSpec } from "../../transport/codecs/codecs.js";
 import { answerError, BEARER_CHALLENGE, bearerAuth, clientErrorAnswer, contentLength, HttpError, listenHttp, readBody } from "../../transport/http/index.js";
 import { networkProfile, type NetworkProfile } from "../../transport/networkProfile.js";
-import { TailClient } from "../../transport/tailClient.js";
+import { TailClient, type LinkShape } from "../../transport/tailClient.js";
+import { checkTritonCodec } from "../../transport/tritonCodec.js";
 import { tensorMeta, type ModelMeta } from "../../transport/tailModels.js";
 import { BREAKER_STATE_VALUE } from "../circuitBreaker.js";
 import { DeviceQueue, QueueClosedError, QueueFullError } from "../deviceQueue.js";
@@ -66,12 +68,22 @@ import { classifyRoute } from "./routes/classifyRoute.js";
 import { oipRoutes } from "./routes/oipRoutes.js";
 import { opsRoutes } from "./routes/opsRoutes.js";
 import { ServerLink } from "./serverLink.js";
+import { streamChoice, type StreamChoice } from "./streamChoice.js";
+import { StreamSession } from "./streamSession.js";
+import { streamRoutes } from "./routes/streamRoutes.js";
+import { PipelineClosedError } from "../../runtime/pipeline.js";
 
 export type DaemonLog = (record: Record<string, unknown>) => void;
 
 export interface DaemonHooks {
   /** structured log records (one object each; `time` and `level` set); default: none */
   log?: DaemonLog | undefined;
+  /**
+   * emulate the link to the tail server inside its client (rate and RTT; see TailClient's
+   * `shape`), for benchmarks on one machine where the kernel cannot shape; changed later with
+   * setServerShape. Not a config-file key: the programmatic API's (startDaemon) only.
+   */
+  serverShape?: LinkShape | undefined;
 }
 
 /** Everything opened at start, released by close() (or when the start fails half-way). */
@@ -126,6 +138,13 @@ export class Daemon implements DaemonContext {
   private readonly budget: ByteBudget;
   private readonly authorized: (req: IncomingMessage) => boolean;
   private readonly active = new Set<Promise<void>>();
+  private readonly shutdownController = new AbortController();
+  /** aborted once close() starts: streams stop reading and drain */
+  readonly shutdown: AbortSignal = this.shutdownController.signal;
+  private readonly streams = new Set<Promise<unknown>>();
+  /** the sockets of streams in progress: their bodies may take as long as the stream lasts */
+  private readonly streamSockets = new WeakSet<object>();
+  private readonly whole: RunnableConfig;
   private server: Server | null = null;
   private closing: Promise<void> | null = null;
   private readonly startedAt = Date.now();
@@ -151,6 +170,7 @@ export class Daemon implements DaemonContext {
     /** the accelerator and GPU-clock switch times measured at start (null: not measured: one target, no GPU clock) */
     private readonly measuredAtStart: { acceleratorMs: Record<string, number> | null; coldAcceleratorMs: Record<string, number>; gpuFreqMs: number | null },
     metrics: DaemonMetrics,
+    private readonly streamConfig: StreamChoice,
   ) {
     const o = options;
     this.name = o.name ?? defaultModelName(o.model);
@@ -166,10 +186,11 @@ export class Daemon implements DaemonContext {
     this.metrics = metrics;
     const L = analysis.cuts.length - 1;
     const accounting = o.serverEnergy ?? (this.file.doc.source.serverEnergy === "node" ? "node" : "marginal");
+    this.whole = { split: L, cpuFreqMHz: null, gpuFreqMHz: null, deviceTarget: "cpu", codec: { codec: "raw", compression: "none" }, executorKey: `${L}|cpu` };
     this.runner = new RequestRunner({
       executors: parts.executors,
       runnable: (c) => runnableConfig(c, L),
-      whole: { split: L, cpuFreqMHz: null, gpuFreqMHz: null, deviceTarget: "cpu", codec: { codec: "raw", compression: "none" }, executorKey: `${L}|cpu` },
+      whole: this.whole,
       localEstimateMs,
       queue: this.queue,
       frequency: parts.frequency,
@@ -188,7 +209,7 @@ export class Daemon implements DaemonContext {
       log: (r) => this.log({ ...r }),
       logRequests: o.logRequests,
     });
-    this.routes = [...oipRoutes(this), classifyRoute(this), ...opsRoutes(this)];
+    this.routes = [...oipRoutes(this), classifyRoute(this), ...streamRoutes(this), ...opsRoutes(this)];
   }
 
   /** Load, check and listen (see the module comment); a one-line UsageError for anything the user can fix. */
@@ -264,8 +285,10 @@ export class Daemon implements DaemonContext {
       parts.frequency = await FrequencyControl.open({ neededMHz, mode: o.cpufreq, sysfsRoot: o.sysfsRoot, stateDir: o.stateDir, cpufreq, log }, meter);
       const neededGpuMHz = [...new Set([...runnables.values()].map((c) => c.gpuFreqMHz).filter((f): f is number => f !== null))].sort((x, y) => x - y);
       parts.gpu = await GpuClockControl.open({ neededMHz: neededGpuMHz, mode: o.gpufreq, sysfsRoot: o.sysfsRoot, stateDir: o.stateDir, cpufreq, log });
+      const serverCodec = o.server !== undefined && o.serverKind === "triton" ? tritonCodecs([...runnables.values()], L, o.front) : null;
+      const stream = streamChoice(file.doc, o, { lastCut: L, hasServer: o.server !== undefined, serverCodec });
       if (o.server !== undefined) {
-        parts.client = new TailClient({ url: o.server, token: o.serverToken, timeoutMs: o.serverTimeoutMs, ...(o.serverCa === undefined ? {} : { ca: readPem(o.serverCa, "the server's CA certificate") }) });
+        parts.client = new TailClient({ url: o.server, token: o.serverToken, timeoutMs: o.serverTimeoutMs, shape: hooks.serverShape, ...(o.serverCa === undefined ? {} : { ca: readPem(o.serverCa, "the server's CA certificate") }) });
         const cuts = [...new Set([...runnables.values()].map((c) => c.split).filter((k) => k !== L))].sort((x, y) => x - y).map((k) => a.cuts[k]!);
         parts.link = new ServerLink(parts.client, {
           url: o.server,
@@ -279,9 +302,10 @@ export class Daemon implements DaemonContext {
           estimator: o.estimator,
           rttIntervalMs: o.probe.rttIntervalMs ?? 5000,
           bandwidthProbe: o.probe.bandwidth ?? true,
+          triton: serverCodec === null ? undefined : { codecOf: serverCodec },
         });
       }
-      parts.executors = await ExecutorSet.open(a, [...runnables.values()], { client: parts.client, serverModel: o.serverModel, label: o.model });
+      parts.executors = await ExecutorSet.open(a, [...runnables.values()], { client: parts.client, serverModel: o.serverModel, label: o.model, serverKind: o.serverKind });
       await parts.executors.warmUp(a);
       const coldAcceleratorMs = parts.executors.coldSwitchMs();
       for (const w of parts.executors.warm.values()) if (w.target !== "cpu" && !w.target.startsWith("cpu:")) log({ msg: "head warmed up", target: w.target, sessionCreateMs: w.sessionCreateMs, firstRunMs: w.firstRunMs, steadyRunMs: w.steadyRunMs });
@@ -321,6 +345,7 @@ export class Daemon implements DaemonContext {
         switchCost,
         { acceleratorMs, coldAcceleratorMs, gpuFreqMs },
         metrics,
+        stream,
       );
       // the warm-up's steady head times, at the clocks of the warm-up (none applied yet)
       for (const [key, w] of parts.executors.warm) d.accelerators.seed(`${key.split("|")[0]}|${w.target}@-/-`, w.steadyRunMs);
@@ -338,7 +363,10 @@ export class Daemon implements DaemonContext {
     const o = this.options;
     const tls = o.tlsCert === undefined || o.tlsKey === undefined ? undefined : { cert: readPem(o.tlsCert, "the TLS certificate"), key: readPem(o.tlsKey, "the TLS key") };
     try {
-      const { server, url } = await listenHttp({ host: o.host, port: o.port, tls, requestTimeoutMs: o.requestTimeoutMs }, (req, res) => this.handle(req, res));
+      const { server, url } = await listenHttp(
+        { host: o.host, port: o.port, tls, requestTimeoutMs: o.requestTimeoutMs, longRequest: (socket) => this.streamSockets.has(socket) },
+        (req, res) => this.handle(req, res),
+      );
       this.server = server;
       this.url = url;
     } catch (err) {
@@ -361,7 +389,31 @@ export class Daemon implements DaemonContext {
       switchTimes: this.policies.currentSwitchTimes,
       deviceEnergy: this.parts.meter.estimated ? "estimate" : this.parts.meter.device.map((x) => x.id),
       image: this.image?.name ?? null,
+      stream: this.streamStatus(),
     });
+  }
+
+  /** Change the client-side link emulation to the tail server (DaemonHooks.serverShape) from the next request on; no-op without a server. */
+  setServerShape(shape: LinkShape | undefined): void {
+    this.parts.client?.setShape(shape);
+  }
+
+  /** The pipeline endpoints' configuration (status, log). */
+  private streamStatus(): Record<string, unknown> {
+    const c = this.streamConfig;
+    return {
+      config: c.configKey,
+      from: c.from,
+      split: c.config.split,
+      codec: codecName(c.config.codec),
+      deviceBatch: c.deviceBatch,
+      serverBatch: c.serverBatch,
+      tailConcurrency: c.tailConcurrency,
+      batchDelayMs: c.batchDelayMs,
+      adaptiveBatch: c.adaptiveBoundMs === null ? false : { latencyBoundMs: Number.isFinite(c.adaptiveBoundMs) ? c.adaptiveBoundMs : null },
+      maxStreams: c.maxStreams,
+      active: this.streams.size,
+    };
   }
 
   ready(): boolean {
@@ -482,37 +534,67 @@ export class Daemon implements DaemonContext {
     await route.handle({ req, res, url, params });
   }
 
-  private fail(req: IncomingMessage, res: ServerResponse, err: unknown): void {
-    let status = 500;
-    let headers: Record<string, string> = {};
-    let message = "internal error while serving this request (the daemon's log has the details)";
+  /** What a client is told of `err`: its status, message and headers (an unexpected error is logged and answered 500 without details). */
+  errorOf(err: unknown, path?: string): { status: number; message: string; headers: Record<string, string> } {
     const known = clientErrorAnswer(err);
-    if (known !== null) {
-      ({ status, headers, message } = known);
-    } else if (err instanceof QueueFullError) {
-      status = 429;
-      headers = { "Retry-After": String(err.retryAfterS) };
-      message = `${err.message}`;
+    if (known !== null) return known;
+    if (err instanceof QueueFullError) {
       this.metrics.queueRejected.inc();
-    } else if (err instanceof QueueClosedError) {
-      status = 503;
-      headers = { "Retry-After": "5" };
-      message = err.message;
-    } else if (err instanceof NoCandidateError) {
-      status = 422;
-      message = err.message;
-    } else if (err instanceof UsageError) {
-      status = 400;
-      message = err.message;
-    } else {
-      this.log({ level: "error", msg: "request failed", path: req.url, error: err instanceof SplitwattError ? err.message : ortMessage(err) });
+      return { status: 429, headers: { "Retry-After": String(err.retryAfterS) }, message: err.message };
     }
+    if (err instanceof QueueClosedError || err instanceof PipelineClosedError) return { status: 503, headers: { "Retry-After": "5" }, message: err.message };
+    if (err instanceof NoCandidateError) return { status: 422, headers: {}, message: err.message };
+    if (err instanceof UsageError) return { status: 400, headers: {}, message: err.message };
+    this.log({ level: "error", msg: "request failed", path: path ?? null, error: err instanceof SplitwattError ? err.message : ortMessage(err) });
+    return { status: 500, headers: {}, message: "internal error while serving this request (the daemon's log has the details)" };
+  }
+
+  private fail(req: IncomingMessage, res: ServerResponse, err: unknown): void {
+    const { status, message, headers } = this.errorOf(err, req.url);
     if (status === 499) {
       // the client is gone: nothing to answer
       res.destroy();
       return;
     }
+    if (res.headersSent) {
+      // a stream had started answering: the connection is all that can say it failed
+      res.destroy();
+      return;
+    }
     answerError(req, res, status, message, headers);
+  }
+
+  /**
+   * A pipeline for one infer-batch or stream request (streamSession.ts), closed (drained) when
+   * `f` is done; 429 + Retry-After when `stream.maxStreams` run already.
+   */
+  async withStream<T>(f: (s: StreamSession) => Promise<T>, req?: IncomingMessage): Promise<T> {
+    if (this.closing !== null) throw new HttpError(503, "the daemon is shutting down: send the request to another instance or retry after it restarts", { "Retry-After": "5" });
+    if (this.streams.size >= this.streamConfig.maxStreams) throw new HttpError(429, `${this.streams.size} pipeline requests (infer-batch, stream) run already, the most this daemon takes (stream.maxStreams): retry after 1 s`, { "Retry-After": "1" });
+    const s = new StreamSession({
+      choice: this.streamConfig,
+      whole: this.whole,
+      executors: this.parts.executors,
+      runner: this.runner,
+      link: this.parts.link,
+      meter: this.parts.meter,
+      metrics: this.metrics,
+      clock: () => performance.now(),
+      log: (r) => this.log(r),
+    });
+    const socket = req?.socket;
+    if (socket !== undefined) this.streamSockets.add(socket);
+    const p = (async () => {
+      try {
+        return await f(s);
+      } finally {
+        await s.close();
+        if (socket !== undefined) this.streamSockets.delete(socket);
+      }
+    })();
+    this.streams.add(p);
+    void p.catch(() => undefined).finally(() => this.streams.delete(p));
+    return p;
   }
 
   status(): Record<string, unknown> {
@@ -561,7 +643,7 @@ export class Daemon implements DaemonContext {
       server:
         link === null
           ? null
-          : { url: this.options.server, model: this.options.serverModel, up: link.up(now), error: link.error, breaker: link.breaker.snapshot(now), estimates: link.estimator.state(now) },
+          : { url: this.options.server, model: this.options.serverModel, kind: this.options.serverKind, up: link.up(now), error: link.error, breaker: link.breaker.snapshot(now), estimates: link.estimator.state(now) },
       queue: this.queue.stats(),
       decisions: { ...this.decisions.summary(), recent: this.decisions.recent() },
       energy: {
@@ -571,6 +653,7 @@ export class Daemon implements DaemonContext {
         meter: this.parts.meter.meter?.label ?? null,
       },
       image: this.image?.name ?? null,
+      stream: this.streamStatus(),
     };
   }
 
@@ -584,6 +667,9 @@ export class Daemon implements DaemonContext {
       this.log({ msg: "stopping", inFlight: this.active.size, queued: this.queue.stats().queued });
       const server = this.server;
       const closed = server === null ? Promise.resolve() : new Promise<void>((resolve) => server.close(() => resolve()));
+      // streams stop reading and finish what they accepted (their device work still needs the queue)
+      this.shutdownController.abort();
+      while (this.streams.size > 0) await Promise.allSettled([...this.streams]);
       this.queue.close();
       while (this.active.size > 0) await Promise.allSettled([...this.active]);
       await this.queue.drained();
@@ -597,6 +683,27 @@ export class Daemon implements DaemonContext {
     })();
     return this.closing;
   }
+}
+
+/**
+ * A stock server's tail takes one codec, the one `export-triton --codec` gave it: the codec of
+ * each remote cut's configurations, which must agree (and be one a stock server can take).
+ */
+function tritonCodecs(configs: readonly RunnableConfig[], lastCut: number, front: string): (cut: number) => CodecSpec {
+  const byCut = new Map<number, CodecSpec>();
+  for (const c of configs) {
+    if (c.split === lastCut) continue;
+    checkTritonCodec(c.codec);
+    const seen = byCut.get(c.split);
+    if (seen !== undefined && codecName(seen) !== codecName(c.codec)) {
+      throw new UsageError(
+        `${front} sends cut ${c.split} both as ${codecName(seen)} and as ${codecName(c.codec)}, but a Triton/KServe tail takes the one codec it was exported with: optimize with one codec per cut (--codec), or use serverKind splitwatt`,
+        { path: front },
+      );
+    }
+    byCut.set(c.split, c.codec);
+  }
+  return (cut) => byCut.get(cut) ?? { codec: "raw", compression: "none" };
 }
 
 /**

@@ -6,6 +6,7 @@ import type { ModelMeta } from "../../transport/tailModels.js";
 import type { DaemonMetrics } from "./daemonMetrics.js";
 import type { Outcome } from "./outcome.js";
 import type { ParamDefaults, RequestParams } from "./requestParams.js";
+import type { StreamSession } from "./streamSession.js";
 
 export interface DaemonContext {
   /** the model's name in the API */
@@ -34,4 +35,14 @@ export interface DaemonContext {
   run(feeds: Record<string, ort.Tensor>, params: RequestParams, arrivalMs: number, req: IncomingMessage, res: ServerResponse): Promise<Outcome>;
   /** the JSON of GET /v1/status */
   status(): Record<string, unknown>;
+  /** aborted once the daemon starts shutting down (streams stop reading and drain) */
+  shutdown: AbortSignal;
+  /**
+   * Run `f` with a pipeline of its own (an infer-batch or stream request), drained when `f` is
+   * done; 503 while shutting down, 429 beyond `stream.maxStreams`. `req`: its body may take as
+   * long as the stream lasts (no request timeout).
+   */
+  withStream<T>(f: (s: StreamSession) => Promise<T>, req?: IncomingMessage): Promise<T>;
+  /** What a client is told of `err` (status, one-line message, headers); unexpected errors are logged and told as a neutral 500. */
+  errorOf(err: unknown, path?: string): { status: number; message: string; headers: Record<string, string> };
 }

@@ -45,6 +45,7 @@ export function daemonMetrics(src: MetricsSources) {
   const gpuSwitches = new Counter({ name: "splitwatt_daemon_gpu_frequency_switches_total", help: "GPU clock changes", registers: r });
   const gpuSwitchTime = new Histogram({ name: "splitwatt_daemon_gpu_frequency_switch_seconds", help: "Time of one GPU clock change (writes and read-back)", buckets: [0.00005, 0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05], registers: r });
   const queueRejected = new Counter({ name: "splitwatt_daemon_queue_rejected_total", help: "Requests refused with 429 because the device queue was full", registers: r });
+  const streamItems = new Counter({ name: "splitwatt_daemon_stream_items_total", help: "Items of infer-batch and stream requests by result: ok, fallback (tail run on the device after a server failure), failed", labelNames: ["result"], registers: r });
   const probes = new Counter({ name: "splitwatt_daemon_probes_total", help: "Probes of the tail server by kind (rtt, bandwidth, readmission) and outcome", labelNames: ["kind", "outcome"], registers: r });
   new Gauge({ name: "splitwatt_daemon_ready", help: "1 when the heads are loaded and the daemon serves", registers: r, collect() { this.set(src.ready() ? 1 : 0); } });
   new Gauge({ name: "splitwatt_daemon_breaker_state", help: "The tail server's circuit breaker: 0 closed, 1 half-open, 2 open", registers: r, collect() { this.set(src.breakerValue()); } });
@@ -56,7 +57,7 @@ export function daemonMetrics(src: MetricsSources) {
   new Gauge({ name: "splitwatt_daemon_server_wait_estimate_seconds", help: "The tail server's queue wait estimate (NaN: unknown)", registers: r, collect() { const v = src.serverWaitMs(); this.set(v === null ? Number.NaN : v / 1000); } });
   new Gauge({ name: "splitwatt_daemon_cpu_frequency_hertz", help: "CPU frequency the daemon applied (NaN: not controlled or not set yet)", registers: r, collect() { this.set(nanOr(src.cpuFreqMHz()) * 1e6); } });
   new Gauge({ name: "splitwatt_daemon_gpu_frequency_hertz", help: "GPU clock the daemon applied (NaN: not controlled or not set yet)", registers: r, collect() { this.set(nanOr(src.gpuFreqMHz()) * 1e6); } });
-  return { registry, requests, decisions, deadlines, infeasible, latency, energy, fallbacks, switches, switchTime, acceleratorSwitches, acceleratorSwitchTime, gpuSwitches, gpuSwitchTime, queueRejected, probes };
+  return { registry, requests, decisions, deadlines, infeasible, latency, energy, fallbacks, switches, switchTime, acceleratorSwitches, acceleratorSwitchTime, gpuSwitches, gpuSwitchTime, queueRejected, probes, streamItems };
 }
 
 export type DaemonMetrics = ReturnType<typeof daemonMetrics>;

@@ -15,6 +15,7 @@ import { modelInputs } from "../../runtime/modelInputs.js";
 import { SplitExecutor, type HeadStage } from "../../runtime/splitExecutor.js";
 import { acceleratorSwitchCostMs, type HeadWarmUp } from "../../runtime/warmUp.js";
 import type { TailClient } from "../../transport/tailClient.js";
+import type { ServerKind } from "../../transport/tritonCodec.js";
 import type { RunnableConfig } from "./runnableConfig.js";
 
 /** The head session's time of a head() stage, ms. */
@@ -42,7 +43,7 @@ export class ExecutorSet {
    * Load the executors of `configs` (those that send something only when there is a server) and
    * the whole model. `client` null: no tail server.
    */
-  static async open(a: ModelAnalysis, configs: readonly RunnableConfig[], o: { client: TailClient | null; serverModel: string; label: string }): Promise<ExecutorSet> {
+  static async open(a: ModelAnalysis, configs: readonly RunnableConfig[], o: { client: TailClient | null; serverModel: string; label: string; serverKind?: ServerKind | undefined }): Promise<ExecutorSet> {
     const lastCut = a.cuts.length - 1;
     const byKey = new Map<string, SplitExecutor>();
     const wholeKey = `${lastCut}|cpu`;
@@ -55,7 +56,7 @@ export class ExecutorSet {
           cut: c.split,
           deviceTarget: parseExecutionTarget(c.deviceTarget, "device"),
           codec: { codec: "raw", compression: "none" },
-          tail: remote && o.client !== null ? { kind: "remote", client: o.client, model: o.serverModel } : { kind: "local" },
+          tail: remote && o.client !== null ? { kind: "remote", client: o.client, model: o.serverModel, serverKind: o.serverKind } : { kind: "local" },
           label: o.label,
         });
         byKey.set(c.executorKey, x);

@@ -295,6 +295,22 @@ export class RequestRunner {
     return outcome;
   }
 
+  /**
+   * Device work of a stream (a head batch, a local tail) through the device queue, at `config`'s
+   * CPU frequency: it waits behind every job with an earlier deadline, so requests with deadlines
+   * go first (a stream's jobs have none: `deadlineMs` Infinity). Never refused for a full queue:
+   * the stream bounds its own jobs.
+   */
+  device<T>(config: RunnableConfig, job: () => Promise<T>, o: { deadlineMs: number; signal?: AbortSignal | undefined; kind: string }): Promise<T> {
+    return this.d.queue.push(
+      async () => {
+        await this.switchFrequency(config);
+        return job();
+      },
+      { deadlineMs: o.deadlineMs, signal: o.signal, kind: o.kind, overLimit: true },
+    );
+  }
+
   /** The request on the device: decided among all-on-device configurations, else the whole model. */
   private async runLocal(policy: Policy, req: RunRequest, absMs: number): Promise<Omit<Ran, never>> {
     const d = this.d;

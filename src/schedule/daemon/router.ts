@@ -44,5 +44,5 @@ export function matchRoute(routes: readonly Route[], method: string, path: strin
     return { route, params };
   }
   if (allowed.length > 0) throw new HttpError(405, `${path} takes ${[...new Set(allowed)].join(", ")}`, { Allow: [...new Set(allowed)].join(", ") });
-  throw new HttpError(404, `no such endpoint: ${method} ${path.slice(0, 120)}; this daemon serves /v2/models/<model>/infer, /v1/models/<model>/classify, /v2/health/live|ready, /v2/models/<model>, /v1/status and /metrics`);
+  throw new HttpError(404, `no such endpoint: ${method} ${path.slice(0, 120)}; this daemon serves /v2/models/<model>/infer, /v1/models/<model>/classify, /v1/models/<model>/infer-batch, /v1/models/<model>/stream, /v2/health/live|ready, /v2/models/<model>, /v1/status and /metrics`);
 }

@@ -18,7 +18,9 @@
 import { UnreachableError, UsageError } from "../../errors.js";
 import type { CutPoint } from "../../model/cutPoints.js";
 import type { ExecutionResult } from "../../runtime/splitExecutor.js";
+import { codecName, type CodecSpec } from "../../transport/codecs/codecs.js";
 import type { OipTensor } from "../../transport/oip/index.js";
+import { scaleInputName, tritonTensors, zeroPointInputName } from "../../transport/tritonCodec.js";
 import { TailServerError, type TailClient } from "../../transport/tailClient.js";
 import { CircuitBreaker, type CircuitBreakerOptions, type Outcome } from "../circuitBreaker.js";
 import { LinkEstimator, type LinkEstimatorOptions } from "../estimators/linkEstimator.js";
@@ -37,6 +39,12 @@ export interface ServerLinkOptions {
   estimator: Partial<LinkEstimatorOptions>;
   rttIntervalMs: number;
   bandwidthProbe: boolean;
+  /**
+   * a stock server (Triton, KServe) serving `export-triton --codec` tails: the warm-up and the
+   * probes send each cut's zeros in that codec's plain form, and a tail's extra inputs (scale,
+   * zero point) are expected. The codec per cut (default raw).
+   */
+  triton?: { codecOf: (cut: number) => CodecSpec } | undefined;
 }
 
 /** `p`, or a rejection after `ms`. */
@@ -79,6 +87,14 @@ export class ServerLink {
     this.bandwidthCut = [...o.cuts].filter((c) => c.bytes >= minBytes && c.tensors.every((t) => t.dtype === "float32")).sort((a, b) => a.bytes - b.bytes)[0] ?? null;
   }
 
+  /** A cut's zeros as the server takes them (a stock server: in its exported codec's plain form). */
+  private probeTensors(cut: CutPoint): OipTensor[] {
+    const z = zeros(cut);
+    const t = this.o.triton;
+    if (t === undefined) return z;
+    return z.flatMap((x) => (x.datatype === "FP32" ? tritonTensors(x, t.codecOf(cut.index), x.shape[0] === 1) : [x]));
+  }
+
   private tailName(cut: number): string {
     return `${this.o.serverModel}.tail.${cut}`;
   }
@@ -95,7 +111,11 @@ export class ServerLink {
         meta = await within(this.client.metadata(name), timeoutMs, `the tail server's metadata of ${name}`);
       } catch (err) {
         if (err instanceof TailServerError && err.status === 404) {
-          throw new UsageError(`the tail server at ${this.o.url} lacks tail ${name} (it answered 404: ${err.message.replace(/^tail server answered 404: /, "")}): serve the front's model there as ${this.o.serverModel} (splitwatt serve --model ${this.o.serverModel}=MODEL), or give --server-model`);
+          const how =
+            this.o.triton === undefined
+              ? `(splitwatt serve --model ${this.o.serverModel}=MODEL)`
+              : `(splitwatt export-triton MODEL --name ${this.o.serverModel} --cuts ${cut.index} --codec ${codecName(this.o.triton.codecOf(cut.index))} into its model repository)`;
+          throw new UsageError(`the tail server at ${this.o.url} lacks tail ${name} (it answered 404: ${err.message.replace(/^tail server answered 404: /, "")}): serve the front's model there as ${this.o.serverModel} ${how}, or give --server-model`);
         }
         if (err instanceof TailServerError && (err.status === 401 || err.status === 403)) {
           throw new UsageError(`the tail server at ${this.o.url} refused the token (${err.status}): give its token with --server-token (or serverToken: in the config file)`);
@@ -103,7 +123,10 @@ export class ServerLink {
         throw err;
       }
       const inputs = (meta as { inputs?: Array<{ name?: unknown }> }).inputs?.map((i) => String(i.name)) ?? [];
-      const want = cut.tensors.map((t) => t.name);
+      const codec = this.o.triton?.codecOf(cut.index).codec;
+      // an exported int8 tail takes each float cut tensor's scale and zero point as inputs too
+      const extra = codec === "int8" || codec === "int8-channel" ? cut.tensors.filter((t) => t.dtype === "float32").flatMap((t) => [scaleInputName(t.name), zeroPointInputName(t.name)]) : [];
+      const want = [...cut.tensors.map((t) => t.name), ...extra];
       if (inputs.length !== want.length || want.some((n) => !inputs.includes(n))) {
         throw new UsageError(
           `the tail server at ${this.o.url} serves ${name} with inputs ${inputs.join(", ") || "(none)"}, but cut ${cut.index} of this model sends ${want.join(", ")}: it serves another model as ${this.o.serverModel}; serve the front's model there`,
@@ -117,7 +140,7 @@ export class ServerLink {
    * so that neither the first requests nor the first probes measure the server's lazy loading.
    */
   private async warmUp(): Promise<void> {
-    for (const cut of this.o.cuts) await this.client.infer(this.tailName(cut.index), zeros(cut), { binary: true, timeoutMs: 30_000 });
+    for (const cut of this.o.cuts) await this.client.infer(this.tailName(cut.index), this.probeTensors(cut), { binary: true, timeoutMs: 30_000 });
     await this.client.ready();
   }
 
@@ -235,7 +258,7 @@ export class ServerLink {
 
   private async bandwidthProbe(cut: CutPoint): Promise<void> {
     try {
-      const r = await this.client.infer(this.tailName(cut.index), zeros(cut), { binary: true, timeoutMs: this.breaker.options.probeTimeoutMs });
+      const r = await this.client.infer(this.tailName(cut.index), this.probeTensors(cut), { binary: true, timeoutMs: this.breaker.options.probeTimeoutMs });
       const now = this.o.clock();
       this.lastRemoteMs = now;
       this.estimator.observeResponse(now, r);

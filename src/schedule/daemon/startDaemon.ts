@@ -11,11 +11,14 @@
  * exit without close() still restores the CPU frequency (exit hook).
  */
 import type { DaemonOptionsInput } from "../../contracts/daemonConfig.js";
+import type { LinkShape } from "../../transport/tailClient.js";
 import { Daemon, type DaemonLog } from "./daemon.js";
 
 export interface StartDaemonOptions extends DaemonOptionsInput {
   /** structured log records; default: none */
   log?: DaemonLog | undefined;
+  /** emulate the link to the tail server in its client (rate, RTT): see DaemonHooks.serverShape */
+  serverShape?: LinkShape | undefined;
 }
 
 export interface DaemonHandle {
@@ -25,12 +28,14 @@ export interface DaemonHandle {
   name: string;
   /** the daemon, for status() and its metrics registry */
   daemon: Daemon;
+  /** change the client-side link emulation (serverShape) from the next request on */
+  setServerShape(shape: LinkShape | undefined): void;
   /** stop accepting, finish what was accepted, restore the CPU frequency, release everything */
   close(): Promise<void>;
 }
 
 export async function startDaemon(options: StartDaemonOptions): Promise<DaemonHandle> {
-  const { log, ...rest } = options;
-  const daemon = await Daemon.start(rest, { log });
-  return { url: daemon.url, name: daemon.name, daemon, close: () => daemon.close() };
+  const { log, serverShape, ...rest } = options;
+  const daemon = await Daemon.start(rest, { log, serverShape });
+  return { url: daemon.url, name: daemon.name, daemon, setServerShape: (shape) => daemon.setServerShape(shape), close: () => daemon.close() };
 }

@@ -5,4 +5,5 @@ export { clientErrorAnswer, type ErrorAnswer } from "./clientErrorAnswer.js";
 export { HttpError } from "./httpError.js";
 export { closeHttp, listenHttp, type ListenOptions } from "./listenHttp.js";
 export { contentLength, readBody, type ReadBodyOptions } from "./readBody.js";
+export { readLines } from "./readLines.js";
 export { sendResponse } from "./sendResponse.js";

@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -59,8 +59,18 @@ describe("processIdentity: pid + start time from /proc/PID/stat", () => {
       const pid = await new Promise<number>((res) => sh.stdout.once("data", (b) => res(Number(String(b).trim()))));
       const owner = processIdentity(pid);
       expect(processAlive(owner)).toBe(true);
+      // kill only once sh has become the sleep that never reaps (before the exec, sh itself would reap the child)
+      const parentComm = (): string => {
+        try {
+          return readFileSync(`/proc/${sh.pid}/comm`, "utf8").trim();
+        } catch {
+          return "";
+        }
+      };
+      for (let i = 0; i < 500 && parentComm() !== "sleep"; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(parentComm()).toBe("sleep");
       process.kill(pid, "SIGKILL");
-      for (let i = 0; i < 100 && readProcStat(pid)?.state !== "Z"; i++) await new Promise((r) => setTimeout(r, 10));
+      for (let i = 0; i < 500 && readProcStat(pid)?.state !== "Z"; i++) await new Promise((r) => setTimeout(r, 10));
       expect(readProcStat(pid)?.state).toBe("Z");
       expect(() => process.kill(pid, 0)).not.toThrow(); // kill(0) still says "alive"
       expect(processAlive(owner)).toBe(false);

@@ -18,7 +18,7 @@
  */
 import type * as ort from "onnxruntime-node";
 import type { EnergyMeter, EnergyWindow } from "../hw/energyMeter.js";
-import { boundPerS, emptyTotals, PipelineExecutor, stageTimesOf, stageTimesPerItem, tailConcurrencyFor, type Feeds, type StageTimes, type StageTotals } from "../runtime/pipelineExecutor.js";
+import { addTailRun, boundPerS, emptyTotals, PipelineExecutor, stageTimesOf, stageTimesPerItem, tailConcurrencyFor, type Feeds, type StageTimes, type StageTotals } from "../runtime/pipelineExecutor.js";
 import type { ExecutionResult, SplitExecutor } from "../runtime/splitExecutor.js";
 
 export interface StreamWindow {
@@ -81,24 +81,7 @@ function addRun(t: StageTotals, r: ExecutionResult, allOnDevice: boolean): void 
   t.headBatches++;
   t.headMs += r.timings.headMs;
   if (allOnDevice) return;
-  t.tailGroups++;
-  t.encodeMs += r.timings.encodeMs;
-  t.transferMs += r.timings.transferMs;
-  t.rttSleptMs += r.server?.rttSleptMs ?? 0;
-  t.serverMs += r.timings.serverMs;
-  t.computeMs += r.server?.computeMs ?? r.timings.serverMs;
-  t.decodeMs += r.timings.decodeMs;
-  t.tensorBytes += r.tensorBytes;
-  t.wireBytes += r.wireBytes;
-  t.receivedBytes += r.receivedBytes;
-  if (r.server !== null) {
-    t.requests++;
-    t.remoteItems++;
-    if (r.server.energyJ !== null && t.serverEnergyJ !== null) {
-      t.serverEnergyJ += r.server.energyJ;
-      t.serverEnergySource = r.server.energySource;
-    } else t.serverEnergyJ = null;
-  }
+  addTailRun(t, r, 1, r.server !== null);
 }
 
 export async function streamRun(source: AsyncIterable<Feeds> | Iterable<Feeds>, o: StreamRunOptions): Promise<StreamRunResult> {

@@ -360,25 +360,34 @@ export class PipelineExecutor {
       computeMs: r.server?.computeMs ?? r.timings.serverMs,
       remote: !local && r.server !== null,
     });
-    const t = this.totals;
-    t.tailGroups++;
-    t.encodeMs += r.timings.encodeMs;
-    t.transferMs += r.timings.transferMs;
-    t.rttSleptMs += r.server?.rttSleptMs ?? 0;
-    t.serverMs += r.timings.serverMs;
-    t.computeMs += r.server?.computeMs ?? r.timings.serverMs;
-    t.decodeMs += r.timings.decodeMs;
-    t.tensorBytes += r.tensorBytes;
-    t.wireBytes += r.wireBytes;
-    t.receivedBytes += r.receivedBytes;
-    if (!local && r.server !== null) {
-      t.requests++;
-      t.remoteItems += items;
-      if (r.server.energyJ !== null && t.serverEnergyJ !== null) {
-        t.serverEnergyJ += r.server.energyJ;
-        t.serverEnergySource = r.server.energySource;
-      } else t.serverEnergyJ = null;
-    }
+    addTailRun(this.totals, r, items, !local && r.server !== null);
+  }
+}
+
+/**
+ * Add one tail run (`items` items, local or through the server) to stage totals: the sums the
+ * pipeline and a serial stream (src/measure/streamRun.ts) keep alike. The server's requests,
+ * items and energy count only for a remote run; one without an energy figure makes the total
+ * unknown (null), never an undercount.
+ */
+export function addTailRun(t: StageTotals, r: ExecutionResult, items: number, remote: boolean): void {
+  t.tailGroups++;
+  t.encodeMs += r.timings.encodeMs;
+  t.transferMs += r.timings.transferMs;
+  t.rttSleptMs += r.server?.rttSleptMs ?? 0;
+  t.serverMs += r.timings.serverMs;
+  t.computeMs += r.server?.computeMs ?? r.timings.serverMs;
+  t.decodeMs += r.timings.decodeMs;
+  t.tensorBytes += r.tensorBytes;
+  t.wireBytes += r.wireBytes;
+  t.receivedBytes += r.receivedBytes;
+  if (remote && r.server !== null) {
+    t.requests++;
+    t.remoteItems += items;
+    if (r.server.energyJ !== null && t.serverEnergyJ !== null) {
+      t.serverEnergyJ += r.server.energyJ;
+      t.serverEnergySource = r.server.energySource;
+    } else t.serverEnergyJ = null;
   }
 }
 

@@ -28,6 +28,7 @@ import { QuantileSketch } from "./quantileSketch.js";
 import { StrategyTally } from "./strategyTally.js";
 import { Timeline } from "./timeline.js";
 import type { TimedRequest } from "./workloadStream.js";
+import { fmix32 } from "../fmix32.js";
 
 export interface ReplayStrategy {
   name: string;
@@ -63,15 +64,6 @@ export interface BenchReplayResult {
   deadlineSumMs: number;
   requests: number;
   timeline: Timeline | null;
-}
-
-/** murmur3's 32-bit finaliser */
-function fmix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  return (h ^ (h >>> 16)) >>> 0;
 }
 
 /**

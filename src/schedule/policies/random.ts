@@ -14,18 +14,10 @@ import { costTotals, type Prediction } from "../../predict/costModel.js";
 import { byEnergy, firstWithinDeadline, frozen, LinkMemo, ms, noCandidate, predictionOf, prepareCandidates, prob, totalsFor } from "./candidates.js";
 import { meetProbability } from "./meetProbability.js";
 import { probabilityRule, type PolicyOptions } from "./policyOptions.js";
+import { fmix32 } from "../../fmix32.js";
 
 const bits = new Float64Array(1);
 const words = new Uint32Array(bits.buffer);
-
-/** murmur3's 32-bit finaliser */
-function fmix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  return (h ^ (h >>> 16)) >>> 0;
-}
 
 /** A uniform draw in [0, 1) from (seed, a, b): deterministic, no state. */
 export function hashUniform(seed: number, a: number, b: number): number {

@@ -75,6 +75,8 @@ export { modelInputs, modelInputSpecs } from "./runtime/modelInputs.js";
 export { SessionCache } from "./runtime/sessionCache.js";
 export { createSession, sessionOptions, type SessionPurpose, type SessionRequest } from "./runtime/sessionFactory.js";
 export { rowCodec, SplitExecutor, type ExecutionResult, type HeadResult, type SplitExecutorOptions, type StageTimings, type TailSpec } from "./runtime/splitExecutor.js";
+export { DeviceSession, DeviceThread, DeviceThreadError } from "./runtime/deviceThread.js";
+export type { ModelSession } from "./runtime/modelSession.js";
 export { Pipeline, PipelineClosedError, type PipelineOptions, type PipelineResult, type PipelineStages, type PipelineStats } from "./runtime/pipeline.js";
 export {
   batchFixedBy,

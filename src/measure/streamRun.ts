@@ -8,6 +8,8 @@
  *   head = device work per item, transfer = time on the link per item minus the round trip
  *   (latency, which pipelining hides), tail = server compute per item; boundPerS = 1000 / the
  *   slowest of them;
+ * - the same bound with the stages as they ran in the stream (`boundInRunPerS`): on one host
+ *   the device's and the server's work slow each other down, which separate machines would not;
  * - tail requests in flight chosen from that calibration (Little's law) unless given;
  * - device energy over the whole stream's window (per-request windows overlap in a pipeline),
  *   per item = the window's energy / the items;
@@ -59,6 +61,16 @@ export interface StreamRunResult {
   boundPerS: number | null;
   /** per item, ms: the stages alone (calibration, or the serial run itself) */
   stagesMs: StageTimes | null;
+  /**
+   * per item, ms, the stages as they ran in this stream (pipelined, with a calibration): head =
+   * the device's work per item and tail = the server's compute per item over the stream itself,
+   * so slowed by whatever else ran at the same time (on one host: each other); transfer = the
+   * stage alone (overlapping requests share the link, so their call times do not add up to the
+   * link's busy time)
+   */
+  stagesInRunMs: StageTimes | null;
+  /** 1000 / the slowest of stagesInRunMs: what the pipeline can reach with its stages as slow as they ran */
+  boundInRunPerS: number | null;
   bd: number;
   bs: number;
   tailConcurrency: number;
@@ -162,12 +174,15 @@ export async function streamRun(source: AsyncIterable<Feeds> | Iterable<Feeds>, 
   const totals = pipeline === null ? { ...serialTotals, serverEnergyJ: serialTotals.requests === 0 ? null : serialTotals.serverEnergyJ } : pipeline.stageTotals();
   if (pipeline === null) stagesMs = stageTimesPerItem(totals, o.networkRttMs ?? o.rttMs);
   const items = index;
+  const inRun = pipeline === null || stagesMs === null || totals.items === 0 ? null : { ...stageTimesPerItem(totals, o.networkRttMs ?? o.rttMs), transfer: stagesMs.transfer };
   return {
     items,
     seconds,
     throughputPerS: seconds > 0 ? items / seconds : 0,
     boundPerS: stagesMs === null ? null : boundPerS(stagesMs),
     stagesMs,
+    stagesInRunMs: inRun,
+    boundInRunPerS: inRun === null ? null : boundPerS(inRun),
     bd,
     bs,
     tailConcurrency,

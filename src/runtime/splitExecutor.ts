@@ -39,7 +39,9 @@ import { datatypeToOrt, ortToDatatype, type OipTensor } from "../transport/oip/i
 import { codecTensor, type TailClient } from "../transport/tailClient.js";
 import { checkTritonCodec, tritonTensors, type ServerKind } from "../transport/tritonCodec.js";
 import { executionTargetName, type ExecutionTarget } from "./executionTarget.js";
-import { createSession, type SessionPurpose } from "./sessionFactory.js";
+import type { DeviceThread } from "./deviceThread.js";
+import { modelSession, type ModelSession } from "./modelSession.js";
+import { createSession, type SessionPurpose, type SessionRequest } from "./sessionFactory.js";
 import { warmUp, type HeadWarmUp } from "./warmUp.js";
 
 export type TailSpec =
@@ -71,6 +73,11 @@ export interface SplitExecutorOptions {
   label?: string | undefined;
   /** the head and tail to run instead of splitModel's for `cut` (verifying parts made elsewhere) */
   parts?: Pick<SplitParts, "head" | "tail"> | undefined;
+  /**
+   * run the device's sessions (the head, and a remote executor's tail loaded here for a
+   * fallback) on this thread, off the event loop (deviceThread.ts); default: this thread
+   */
+  deviceThread?: DeviceThread | undefined;
 }
 
 export interface StageTimings {
@@ -175,17 +182,22 @@ function payloadBytes(t: OipTensor): number {
   return d.byteLength ?? d.length;
 }
 
+/** A session for a model's bytes: on the device thread when given, else in this thread. */
+async function openSession(model: Uint8Array, req: SessionRequest, thread: DeviceThread | undefined): Promise<ModelSession> {
+  return thread === undefined ? modelSession(await createSession(model, req)) : thread.open(model, req);
+}
+
 export class SplitExecutor {
   /** the tensors that cross the cut, in the cut's order */
   readonly crossing: readonly string[];
   /** a remote executor's tail, being loaded here for a fallback */
-  private loadingTail: Promise<ort.InferenceSession> | null = null;
+  private loadingTail: Promise<ModelSession> | null = null;
 
   private constructor(
     readonly analysis: ModelAnalysis,
     readonly options: SplitExecutorOptions,
-    private readonly head_: ort.InferenceSession | null,
-    private tail_: ort.InferenceSession | null,
+    private readonly head_: ModelSession | null,
+    private tail_: ModelSession | null,
     /** creating the head's session, ms (0 without a head) */
     readonly headSessionCreateMs: number,
   ) {
@@ -204,11 +216,11 @@ export class SplitExecutor {
     const label = o.label ?? a.model.path;
     const purpose = o.purpose ?? "inference";
     const t0 = performance.now();
-    const headS = head === null ? null : await createSession(serializeModel(head), { target: o.deviceTarget, purpose, optimization: o.optimization, label: `the head of ${label} at cut ${o.cut}` });
+    const headS = head === null ? null : await openSession(serializeModel(head), { target: o.deviceTarget, purpose, optimization: o.optimization, label: `the head of ${label} at cut ${o.cut}` }, o.deviceThread);
     const headSessionCreateMs = head === null ? 0 : performance.now() - t0;
-    let tailS: ort.InferenceSession | null = null;
+    let tailS: ModelSession | null = null;
     try {
-      if (tail !== null && o.tail.kind === "local") tailS = await createSession(serializeModel(tail), { target: o.tail.target, purpose, optimization: o.optimization, label: `the tail of ${label} at cut ${o.cut}` });
+      if (tail !== null && o.tail.kind === "local") tailS = modelSession(await createSession(serializeModel(tail), { target: o.tail.target, purpose, optimization: o.optimization, label: `the tail of ${label} at cut ${o.cut}` }));
     } catch (e) {
       await headS?.release();
       throw e;
@@ -318,18 +330,20 @@ export class SplitExecutor {
   }
 
   /** The tail session in this process: the one opened with a local spec, or loaded now for a remote executor (once). */
-  private localTailSession(): Promise<ort.InferenceSession> {
+  private localTailSession(): Promise<ModelSession> {
     if (this.tail_ !== null) return Promise.resolve(this.tail_);
     if (this.loadingTail === null) {
       const o = this.options;
       const { tail } = splitModel(this.analysis, o.cut);
       const target = o.tail.kind === "local" ? o.tail.target : o.deviceTarget;
-      this.loadingTail = createSession(serializeModel(tail as NonNullable<typeof tail>), {
+      const req = {
         target,
         purpose: o.purpose ?? "inference",
         optimization: o.optimization,
         label: `the tail of ${o.label ?? this.analysis.model.path} at cut ${o.cut} (loaded here: the server failed)`,
-      }).then((s) => {
+      };
+      // a remote executor's tail loaded here is device work: on the device thread when there is one
+      this.loadingTail = openSession(serializeModel(tail as NonNullable<typeof tail>), req, o.tail.kind === "local" ? undefined : o.deviceThread).then((s) => {
         this.tail_ = s;
         return s;
       });

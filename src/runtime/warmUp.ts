@@ -1,4 +1,5 @@
 import type * as ort from "onnxruntime-node";
+import type { ModelSession } from "./modelSession.js";
 
 /** First-run versus steady-state latency of a fresh session. */
 export interface WarmUpTimes {
@@ -15,8 +16,8 @@ export interface WarmUpTimes {
  * the steady state, and is reported, not hidden. `clock` is injectable for tests.
  */
 export async function warmUp(
-  session: Pick<ort.InferenceSession, "run">,
-  feeds: ort.InferenceSession.FeedsType,
+  session: Pick<ModelSession, "run">,
+  feeds: Record<string, ort.Tensor>,
   steadyRuns = 3,
   clock: () => number = () => performance.now(),
 ): Promise<WarmUpTimes> {

@@ -6,8 +6,11 @@
 //     a small grid, each as a fraction of the bottleneck-stage bound measured in the same run
 //     (each stage alone on calibration items: head incl. encode/decode, link time minus RTT,
 //     server compute; the median over batches), and the pipeline's speed-up over serial.
-//     Heads run on one thread here and tails on one thread in the server child (two "machines"
-//     of one core each on this 2-core host).
+//     Heads run on one thread (the device thread, off the event loop, as `splitwatt run` and the
+//     daemon run them) and tails on one thread in the server child (two "machines" of one core
+//     each on this 2-core host). The pipeline at 1/1 also runs with its heads on the event loop
+//     (onnxruntime-node computes on the calling thread), side by side, to show what the device
+//     thread buys.
 //     Balancing: for the zoo models the cut is the natural bottleneck whose head and tail times
 //     (one thread each, measured here first) are closest, and the link rate is set so that the
 //     cut tensor's transfer takes as long as the slower of the two: all three stages about equal.
@@ -43,6 +46,7 @@ const {
   EnergyMeter,
   LocalTailServer,
   TailClient,
+  DeviceThread,
 } = api;
 
 const MODELS = (process.env.SPLITWATT_BENCH_MODELS ?? "paddle:cls,mobilenet_v2,resnet18").split(",");
@@ -100,17 +104,21 @@ async function benchModel(spec, meter) {
   const st = await setting(m);
   log(`${spec}: ${st.why}`);
   const conn = await TailConnection.open({ modelPath: m.path, inputShapes: m.a.inputShapes, network: st.network, link: "auto", connections: 32, target: "cpu:1", maxConcurrency: 1 });
-  const x = await SplitExecutor.open(m.a, { cut: st.cut, codec: parseCodec("raw"), deviceTarget: ONE, tail: { kind: "remote", client: conn.client, model: "model" }, label: spec });
+  // heads on the device thread (as splitwatt run and the daemon do), and, for comparison, on the event loop
+  const thread = new DeviceThread();
+  const x = await SplitExecutor.open(m.a, { cut: st.cut, codec: parseCodec("raw"), deviceTarget: ONE, deviceThread: thread, tail: { kind: "remote", client: conn.client, model: "model" }, label: spec });
+  const onLoop = await SplitExecutor.open(m.a, { cut: st.cut, codec: parseCodec("raw"), deviceTarget: ONE, tail: { kind: "remote", client: conn.client, model: "model" }, label: spec });
   const distinct = Array.from({ length: 16 }, (_, i) => modelInputs(m.a, { seed: 5, sample: i }));
   const stream = (n) => Array.from({ length: n }, (_, i) => distinct[i % distinct.length]);
   try {
     const { totalMs: rttMs, networkMs: networkRttMs } = await conn.roundTrip();
     // warm-up, and a first estimate of the time per item to size the runs
     const warm = await streamRun(stream(24), { executor: x, deviceBatch: 1, serverBatch: 1, rttMs, networkRttMs, calibration: stream(8) });
+    await streamRun(stream(8), { executor: onLoop, deviceBatch: 1, serverBatch: 1, rttMs, networkRttMs });
     const perItemMs = 1000 / Math.max(1, warm.throughputPerS);
     const items = (speedup) => Math.max(48, Math.min(3000, Math.round(((SECONDS * 1000) / perItemMs) * speedup)));
-    const run = (bd, bs, serial, n) =>
-      streamRun(stream(n), { executor: x, deviceBatch: bd, serverBatch: bs, serial, rttMs, networkRttMs, calibration: serial ? undefined : stream(Math.max(16, 4 * Math.max(bd, bs))), meter });
+    const run = (bd, bs, serial, n, executor = x) =>
+      streamRun(stream(n), { executor, deviceBatch: bd, serverBatch: bs, serial, rttMs, networkRttMs, calibration: serial ? undefined : stream(Math.max(16, 4 * Math.max(bd, bs))), meter });
     // the best (bd, bs) of a small grid, short runs
     let best = { bd: 1, bs: 1, tp: 0 };
     for (const bd of [1, 2, 4]) {
@@ -122,6 +130,7 @@ async function benchModel(spec, meter) {
     }
     const modes = [
       { name: "serial", bd: 1, bs: 1, serial: true },
+      { name: "pipelined 1/1, heads on the event loop", bd: 1, bs: 1, serial: false, executor: onLoop },
       { name: "pipelined 1/1", bd: 1, bs: 1, serial: false },
       { name: `pipelined ${best.bd}/${best.bs}`, bd: best.bd, bs: best.bs, serial: false },
     ];
@@ -129,9 +138,9 @@ async function benchModel(spec, meter) {
     for (let round = 0; round < ROUNDS; round++) {
       const order = round % 2 === 0 ? modes : [...modes].reverse();
       for (const d of order) {
-        const r = await run(d.bd, d.bs, d.serial, items(d.serial ? 0.5 : 1.5));
+        const r = await run(d.bd, d.bs, d.serial, items(d.serial ? 0.5 : 1.5), d.executor ?? x);
         results.get(d.name).push(r);
-        log(`  ${d.name}: ${r.items} items, ${f(r.throughputPerS, 1)} items/s, bound ${f(r.boundPerS, 1)} (${f(r.throughputPerS / r.boundPerS)}), in flight ${r.tailConcurrency}`);
+        log(`  ${d.name}: ${r.items} items, ${f(r.throughputPerS, 1)} items/s, bound ${f(r.boundPerS, 1)} (${f(r.throughputPerS / r.boundPerS)}), as run ${f(r.boundInRunPerS, 1)} (${f(r.throughputPerS / r.boundInRunPerS)}) ${r.stagesInRunMs === null ? "" : `${f(r.stagesInRunMs.head)}/${f(r.stagesInRunMs.transfer)}/${f(r.stagesInRunMs.tail)}`}, in flight ${r.tailConcurrency}`);
       }
     }
     const serialTp = median(results.get("serial").map((r) => r.throughputPerS));
@@ -155,6 +164,8 @@ async function benchModel(spec, meter) {
     return { spec, setting: st.why, link: conn.linkLabel, rows };
   } finally {
     await x.release();
+    await onLoop.release();
+    await thread.close();
     await conn.close();
   }
 }

@@ -7,9 +7,15 @@
  * which compiles the shaders on WebGPU, and the steady state, each timed), so no request pays a
  * cold start; what a switch between two loaded heads of different targets still costs is
  * measured by `calibrateSwitches` and, per request, by AcceleratorSwitches.
+ *
+ * CPU heads (and the whole model, and a tail loaded here when the server fails) compute on one
+ * device thread (runtime/deviceThread.ts), so the daemon's event loop keeps answering, reading
+ * tail servers' answers and timing link probes while a head runs. WebGPU heads stay on the
+ * event loop's thread (onnxruntime's WebGPU provider is not tried on worker threads here).
  */
 import type * as ort from "onnxruntime-node";
 import type { ModelAnalysis } from "../../model/cutPoints.js";
+import { DeviceThread } from "../../runtime/deviceThread.js";
 import { executionTargetName, parseExecutionTarget } from "../../runtime/executionTarget.js";
 import { modelInputs } from "../../runtime/modelInputs.js";
 import { SplitExecutor, type HeadStage } from "../../runtime/splitExecutor.js";
@@ -37,6 +43,7 @@ export class ExecutorSet {
     /** the whole model on the device (cut L, cpu) */
     readonly whole: SplitExecutor,
     readonly lastCut: number,
+    private readonly thread: DeviceThread,
   ) {}
 
   /**
@@ -47,14 +54,17 @@ export class ExecutorSet {
     const lastCut = a.cuts.length - 1;
     const byKey = new Map<string, SplitExecutor>();
     const wholeKey = `${lastCut}|cpu`;
+    const thread = new DeviceThread();
     try {
       for (const c of [...configs, { split: lastCut, deviceTarget: "cpu", executorKey: wholeKey } as RunnableConfig]) {
         if (byKey.has(c.executorKey)) continue;
         const remote = c.split !== lastCut;
         if (remote && o.client === null) continue;
+        const deviceTarget = parseExecutionTarget(c.deviceTarget, "device");
         const x = await SplitExecutor.open(a, {
           cut: c.split,
-          deviceTarget: parseExecutionTarget(c.deviceTarget, "device"),
+          deviceTarget,
+          deviceThread: deviceTarget.kind === "cpu" ? thread : undefined,
           codec: { codec: "raw", compression: "none" },
           tail: remote && o.client !== null ? { kind: "remote", client: o.client, model: o.serverModel, serverKind: o.serverKind } : { kind: "local" },
           label: o.label,
@@ -63,9 +73,10 @@ export class ExecutorSet {
       }
     } catch (err) {
       for (const x of byKey.values()) await x.release();
+      await thread.close();
       throw err;
     }
-    return new ExecutorSet(byKey, byKey.get(wholeKey) as SplitExecutor, lastCut);
+    return new ExecutorSet(byKey, byKey.get(wholeKey) as SplitExecutor, lastCut, thread);
   }
 
   /** The executor of `c`, or null when it was not loaded (it sends, and there is no server). */
@@ -135,5 +146,6 @@ export class ExecutorSet {
   async release(): Promise<void> {
     for (const x of this.byKey.values()) await x.release();
     this.byKey.clear();
+    await this.thread.close();
   }
 }

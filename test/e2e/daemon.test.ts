@@ -290,19 +290,17 @@ describe("splitwatt daemon: requests", () => {
     const q = await daemon(["--front", front("queue.pareto.json"), "--max-queue", "1"]);
     // Two requests with a batch of 1024 rows take the device for about 0.3 s each: the first runs, the
     // second waits, and while it waits the queue (bound 1) is full whatever the machine's speed.
+    // (/v1/status answers while a head computes: heads run on the device thread.)
     const BIG = { name: "input", shape: [1024, 3, 32, 32], data: new Float32Array(1024 * 3072) };
     const status = async (): Promise<{ queued: number; running: number }> => ((await (await fetch(`${q.url}/v1/status`)).json()) as { queue: { queued: number; running: number } }).queue;
     const until = async (what: string, ok: (s: { queued: number; running: number }) => boolean): Promise<void> => {
       for (let i = 0; i < 2000; i++) {
-        const st = await status();
-        if (i % 50 === 0) console.log("ST", JSON.stringify(st));
-        if (ok(st)) return;
+        if (ok(await status())) return;
         await new Promise((r) => setTimeout(r, 2));
       }
       throw new Error(`the queue never got ${what}`);
     };
     const first = inferJson(q.url, "tiny_cnn", BIG, { deadline_ms: 20_000 });
-    void first.then((r) => console.log("FIRST", r.status, JSON.stringify(r.body).slice(0, 300)));
     await until("a running job", (s) => s.running === 1);
     const second = inferJson(q.url, "tiny_cnn", BIG, { deadline_ms: 20_000 });
     await until("a waiting job", (s) => s.queued === 1);

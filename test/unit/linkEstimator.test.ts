@@ -33,6 +33,28 @@ describe("LinkEstimator: bandwidth", () => {
     expect(e.state(3).samples.bandwidth).toBe(1);
   });
 
+  it("probes slowed by a busy machine do not make the rate read high: the smallest probe in the window is taken out", () => {
+    // two probes at the link's 2 ms, three delayed to 9 ms by a busy machine (median 9)
+    const e = new LinkEstimator();
+    for (const [i, ms] of [2, 9, 9, 2, 9].entries()) e.observeRtt(i, ms);
+    expect(e.state(5).rttMs).toBe(9);
+    // 64 KiB at 20 Mbit/s is 26.2 ms of payload, plus the link's 2 ms
+    const payloadMs = (65_536 * 8) / 20_000;
+    const mbps = e.observeTransfer({ atMs: 6, bytes: 65_536, transferMs: 2 + payloadMs }) as number;
+    // with the median (9 ms) out of it, the same transfer would read 27.3 Mbit/s
+    expect(mbps).toBeCloseTo(20, 9);
+    // property: whatever the probes, a transfer never reads faster than its payload over its time minus the smallest probe
+    fc.assert(
+      fc.property(fc.array(fc.double({ min: 0.1, max: 50, noNaN: true }), { minLength: 1, maxLength: 12 }), fc.double({ min: 0.5, max: 1000, noNaN: true }), (probes, linkMbps) => {
+        const x = new LinkEstimator();
+        probes.forEach((p, i) => x.observeRtt(i, p));
+        const floor = Math.min(...probes.slice(-x.options.rttWindow));
+        const got = x.observeTransfer({ atMs: probes.length, bytes: 100_000, transferMs: floor + (100_000 * 8) / (linkMbps * 1000) });
+        return got !== null && got <= linkMbps * (1 + 1e-9);
+      }),
+    );
+  });
+
   it("a single outlier moves the estimate no further than the spread of the others", () => {
     fc.assert(
       fc.property(rate, fc.array(noise, { minLength: 9, maxLength: 9 }), fc.double({ min: 1e-3, max: 1e3, noNaN: true }), fc.nat(8), (v, eps, factor, at) => {

@@ -5,10 +5,13 @@
  * Pure: every observation and every read carries the time, on the caller's clock.
  *
  *   bandwidth: one sample per request that sent at least `minBytes`:
- *              bytes x 8 / (transferMs - RTT), Mbit/s, where transferMs is the request's time on
- *              the wire (TailClient's InferResult.transferMs = total - server time) and RTT the
- *              current RTT estimate (its prior, or 0 while unknown: the rate is then understated,
- *              never overstated); requests whose payload time comes out <= 0 tell nothing
+ *              bytes x 8 / (transferMs - RTT floor), Mbit/s, where transferMs is the request's
+ *              time on the wire (TailClient's InferResult.transferMs = total - server time) and
+ *              the RTT floor the smallest probe in the RTT window (at most the current estimate;
+ *              its prior, or 0 while unknown). The floor, not the median: a probe slowed by a
+ *              busy machine would otherwise be taken out of every transfer and the rate would
+ *              read high; with the floor the rate is understated, never overstated. Requests
+ *              whose payload time comes out <= 0 tell nothing
  *   RTT:       from probes (observeRtt: e.g. the time of a GET /v2/health/ready)
  *   wait:      the server's own forecast for a new request (estimated_wait_ms), from every
  *              response; the last report's queue_depth, in_flight, server_time_ms and
@@ -108,8 +111,9 @@ export class LinkEstimator {
   /** A request's bytes and time on the wire; returns the bandwidth sample taken, Mbit/s, or null when it says nothing. */
   observeTransfer(o: TransferObservation): number | null {
     if (!(o.bytes >= this.options.minBytes) || !Number.isFinite(o.transferMs)) return null;
-    const rtt = this.rtt.estimate(o.atMs).value ?? 0;
-    const payloadMs = o.transferMs - rtt;
+    const current = this.rtt.estimate(o.atMs).value;
+    const floor = current === null ? 0 : Math.min(current, this.rtt.min() ?? current);
+    const payloadMs = o.transferMs - floor;
     if (!(payloadMs > 0)) return null;
     const mbps = (o.bytes * 8) / (payloadMs * 1000);
     this.bandwidth.observe(o.atMs, mbps);

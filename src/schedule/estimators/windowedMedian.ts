@@ -70,6 +70,11 @@ export class WindowedMedian {
     return n % 2 === 1 ? (xs[mid] as number) : ((xs[mid - 1] as number) + (xs[mid] as number)) / 2;
   }
 
+  /** The smallest value in the window, null when empty. */
+  min(): number | null {
+    return this.ring.length === 0 ? null : Math.min(...this.ring);
+  }
+
   estimate(nowMs: number): Estimate {
     const m = this.median();
     const { prior } = this.stale;

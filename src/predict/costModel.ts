@@ -11,17 +11,20 @@
  *   payload_n  = payload_m x bandwidth_m / bandwidth_n         (bytes / rate: halving the rate doubles it)
  *   transfer_n = rtt_n + payload_n
  *   server_n   = server_m - wait_m + wait_n                    (the server's queue wait, as it reports it)
- *   latency_n  = head + encode + transfer_n + server_n + decode
+ *   head_n     = head_m x s                                    (s = headScale: the device's head time now
+ *                over as measured, e.g. a board throttled since it was profiled; 1 unless known)
+ *   latency_n  = head_n + encode + transfer_n + server_n + decode
  *   samples_n  = samples_m + (latency_n - latency_m)           (the measured spread, moved)
  *
- *   device_n   = device_m + P_wait x (latency_n - latency_m)   (the device waits for the answer;
- *                P_wait = the record's idle power, else its mean power over the request)
+ *   device_n   = device_m + P_wait x (latency_n - latency_m - (head_n - head_m))
+ *                (the device waits for the answer; P_wait = the record's idle power, else its mean
+ *                power over the request; a slower head keeps its measured energy: a lower bound)
  *   network_n  = radio tx W x upload_n + rx W x (transfer_n - upload_n), upload_n = wireBytes x 8 /
  *                bandwidth_n, when the radio's power is known; else network_m x transfer_n / transfer_m
  *   server_n   = server_m energy (its compute does not change with the link)
  *
  * A record with nothing sent (all on the device) or without per-part data (a version-1 pareto
- * file) is predicted as measured: `perPart` says which. Unknown measured RTT and wait count as 0.
+ * file) is predicted as measured (all on the device: but for head_n): `perPart` says which. Unknown measured RTT and wait count as 0.
  */
 import type { ParetoEntry } from "../contracts/paretoFile.js";
 
@@ -38,6 +41,8 @@ export interface LinkState {
   serverWaitMs: number;
   /** the radio's power while sending / receiving, W; default: the record's, if any */
   radio?: { txW: number; rxW: number } | null | undefined;
+  /** the device's head time now over as measured (> 0; default 1: as measured) */
+  headScale?: number | null | undefined;
 }
 
 export interface PartsMs {
@@ -136,6 +141,8 @@ export interface CostConstants {
 /** The totals `predictTotals` writes (one scratch object reused across calls). */
 export interface CostTotals {
   latencyMs: number;
+  /** the head's time, ms (as measured x headScale) */
+  headMs: number;
   shiftMs: number;
   transferMs: number;
   serverMs: number;
@@ -182,11 +189,16 @@ export function costConstants(r: CostRecord): CostConstants {
  * samples' shift, transfer and server time, device and network energy, total energy. `radio`
  * undefined: the record's.
  */
-export function predictTotals(k: CostConstants, bandwidthMbps: number, rttMs: number, serverWaitMs: number, radio: LinkState["radio"], out: CostTotals): CostTotals {
+export function predictTotals(k: CostConstants, bandwidthMbps: number, rttMs: number, serverWaitMs: number, radio: LinkState["radio"], out: CostTotals, headScale = 1): CostTotals {
   const e = k.energyJ;
+  if (!(headScale > 0)) throw new RangeError(`headScale must be a positive number, got ${headScale}`);
+  const headN = k.head * headScale;
+  out.headMs = headN;
   if (k.kind !== "parts") {
-    out.latencyMs = k.latencyMs;
-    out.shiftMs = 0;
+    // as measured; all on the device, the head at the device's speed now
+    const extra = k.kind === "device" ? headN - k.head : 0;
+    out.latencyMs = k.latencyMs + extra;
+    out.shiftMs = extra;
     out.transferMs = k.transfer;
     out.serverMs = k.server;
     out.deviceJ = e.device;
@@ -198,10 +210,10 @@ export function predictTotals(k: CostConstants, bandwidthMbps: number, rttMs: nu
   const payloadN = Number.isNaN(k.bandwidthMbps) ? k.payloadMs : (k.payloadMs * k.bandwidthMbps) / bandwidthMbps;
   const transferN = rttMs + payloadN;
   const serverN = Math.max(0, k.server - k.serverWaitMs + serverWaitMs);
-  const latencyN = k.head + k.encode + transferN + serverN + k.decode;
+  const latencyN = headN + k.encode + transferN + serverN + k.decode;
   // the spread is the measured one; its centre moves with the parts (partsMs ~ the measured mean)
   const shift = latencyN - k.partsMs;
-  const device = e.device === null ? null : Math.max(0, e.device + (k.waitW * shift) / 1000);
+  const device = e.device === null ? null : Math.max(0, e.device + (k.waitW * (shift - (headN - k.head))) / 1000);
   let network = e.network;
   const r = radio === undefined ? k.radio : radio;
   if (network !== null) {
@@ -221,21 +233,21 @@ export function predictTotals(k: CostConstants, bandwidthMbps: number, rttMs: nu
 
 /** A scratch CostTotals. */
 export function costTotals(): CostTotals {
-  return { latencyMs: 0, shiftMs: 0, transferMs: 0, serverMs: 0, deviceJ: null, networkJ: null, energyJ: 0 };
+  return { latencyMs: 0, headMs: 0, shiftMs: 0, transferMs: 0, serverMs: 0, deviceJ: null, networkJ: null, energyJ: 0 };
 }
 
 /** The PredictionCore of constants and their totals. */
 export function coreOf(k: CostConstants, t: CostTotals): PredictionCore {
   const e = k.energyJ;
-  const parts = k.kind === "summary" ? null : { head: k.head, encode: k.encode, transfer: t.transferMs, server: t.serverMs, decode: k.decode };
-  if (k.kind !== "parts") return { latencyMs: k.latencyMs, shiftMs: 0, breakdownMs: parts, energyJ: { device: e.device, network: e.network, server: e.server, total: e.total }, perPart: k.kind === "device" };
+  const parts = k.kind === "summary" ? null : { head: t.headMs, encode: k.encode, transfer: t.transferMs, server: t.serverMs, decode: k.decode };
+  if (k.kind !== "parts") return { latencyMs: t.latencyMs, shiftMs: t.shiftMs, breakdownMs: parts, energyJ: { device: e.device, network: e.network, server: e.server, total: e.total }, perPart: k.kind === "device" };
   return { latencyMs: t.latencyMs, shiftMs: t.shiftMs, breakdownMs: parts, energyJ: { device: t.deviceJ, network: t.networkJ, server: e.server, total: t.energyJ }, perPart: true };
 }
 
 /** Predict `r` under `now` without the samples (see the rule above; `predict` is this plus the moved samples). */
 export function predictCore(r: CostRecord, now: LinkState): PredictionCore {
   const k = costConstants(r);
-  return coreOf(k, predictTotals(k, now.bandwidthMbps, now.rttMs, now.serverWaitMs, now.radio, costTotals()));
+  return coreOf(k, predictTotals(k, now.bandwidthMbps, now.rttMs, now.serverWaitMs, now.radio, costTotals(), now.headScale ?? 1));
 }
 
 /** The predicted samples: the measured ones moved by the core's shift (the mean alone when none were kept). */

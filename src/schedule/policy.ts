@@ -33,6 +33,8 @@ export interface KnownLink {
   serverWaitMs?: number | null | undefined;
   /** the radio's power while sending / receiving, W; absent: the record's */
   radio?: LinkState["radio"];
+  /** the device's head time now over as measured (the daemon's DeviceSpeed); null or absent: as measured */
+  headScale?: number | null | undefined;
 }
 
 /** What a policy knows of the world when it decides. */

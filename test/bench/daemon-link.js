@@ -231,7 +231,7 @@ try {
         const j = await r.json();
         if (r.status !== 200) throw new Error(`daemon answered ${r.status}: ${j.error}`);
         const p = j.parameters;
-        results.push({ phase, policy, met: p.deadline_met, energy: p.energy_j, latency: p.latency_ms, remote: JSON.parse(p.config).split !== L, fallback: p.fallback });
+        results.push({ phase, policy, met: p.deadline_met, energy: p.energy_j, latency: p.latency_ms, remote: JSON.parse(p.config).split !== L, fallback: p.fallback, deadline: d, predicted: p.predicted_latency_ms, probability: p.probability, queue: p.queue_ms, head: p.head_ms, transfer: p.transfer_ms, server: p.server_ms });
       }
     }
   }
@@ -249,6 +249,11 @@ try {
       const rs = results.filter((r) => r.phase === phase && r.policy === policy);
       console.log(`| ${phase} | ${policy} | ${((100 * rs.filter((r) => r.met).length) / rs.length).toFixed(0)}% | ${mean(rs.map((r) => r.energy)).toFixed(3)} J | ${mean(rs.map((r) => r.latency)).toFixed(1)} ms | ${((100 * rs.filter((r) => r.remote).length) / rs.length).toFixed(0)}% |`);
     }
+  }
+  const misses = results.filter((r) => !r.met);
+  if (misses.length > 0) {
+    console.log(`misses (phase, policy: deadline / predicted / measured latency ms = queue + head + transfer + server, probability, remote):`);
+    for (const r of misses) console.log(`  ${r.phase}, ${r.policy}: ${r.deadline.toFixed(0)} / ${r.predicted} / ${r.latency} = ${r.queue} + ${r.head} + ${r.transfer} + ${r.server}, p ${r.probability}, ${r.remote ? "remote" : "device"}`);
   }
   console.log(`final estimates: bandwidth ${status.server.estimates.bandwidthMbps?.toFixed(1)} Mbit/s, RTT ${status.server.estimates.rttMs?.toFixed(2)} ms; fallbacks ${status.decisions.fallbacks}`);
 } finally {

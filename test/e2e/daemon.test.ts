@@ -236,12 +236,15 @@ describe("splitwatt daemon: requests", () => {
     expect(st.accelerator.switchTimeMs).toMatchObject({ used: { cpu: 0 }, from: "none: one device target, every head loaded at start", measuredAtStart: null });
     expect(st.accelerator.switchTimeMs.coldStartMs.cpu).toBeGreaterThan(0);
     expect(st.gpu).toMatchObject({ controlled: false, device: null });
+    // how fast heads run here against the front (tiny_cnn's real heads are far under the front's 2 ms: clamped ratios, or none)
+    expect(st.device.speed.headScale).toBeGreaterThan(0);
     const m = await (await fetch(`${d.url}/metrics`)).text();
     expect(m).toMatch(/^splitwatt_daemon_decisions_total\{policy="splitwatt",config="codec=raw;cpuFreqMHz=current;deviceTarget=cpu;serverTarget=cpu;split=3"\} \d+/m);
     expect(m).toMatch(/^splitwatt_daemon_deadline_total\{policy="splitwatt",result="hit"\} \d+/m);
     expect(m).toMatch(/^splitwatt_daemon_energy_joules_count\{part="device",source="estimate"\} \d+/m);
     expect(m).toMatch(/^splitwatt_daemon_bandwidth_estimate_bytes_per_second \d/m);
     expect(m).toMatch(/^splitwatt_daemon_breaker_state 0$/m);
+    expect(Number(/^splitwatt_daemon_head_time_scale (\S+)$/m.exec(m)?.[1])).toBe(st.device.speed.headScale);
   });
 
   it("promtool check metrics passes on /metrics", async () => {

@@ -123,6 +123,36 @@ describe("cost model", () => {
     expect(p.energyJ.network).toBeCloseTo((1.5 * 20 + 1 * 10) / 1000, 12);
   });
 
+  it("a head scale s moves the prediction by (s - 1) x the measured head, samples included, and leaves the device's energy as measured", () => {
+    fc.assert(
+      fc.property(recordArb, fc.double({ min: 0.2, max: 5, noNaN: true }), (r, s) => {
+        const base = asMeasured(r);
+        const p0 = predict(r, base);
+        const p1 = predict(r, { ...base, headScale: s });
+        const extra = (s - 1) * (r.breakdownMs.head as number);
+        expect(p1.latencyMs - p0.latencyMs).toBeCloseTo(extra, 6);
+        expect(p1.breakdownMs?.head).toBeCloseTo((r.breakdownMs.head as number) * s, 6);
+        p1.samplesMs.forEach((x, i) => expect(x).toBeCloseTo(Math.max(0, (r.latency.samples[i] as number) + extra), 6));
+        expect(p1.energyJ.device as number).toBeCloseTo(p0.energyJ.device as number, 9);
+        // 1 is as measured
+        expect(predict(r, { ...base, headScale: 1 }).latencyMs).toBe(p0.latencyMs);
+      }),
+    );
+    // all on the device (otherwise predicted as measured): 1.5 x a 40 ms head is 20 ms more, samples too
+    const device: CostRecord = {
+      latencyMs: 40,
+      latency: { p50: 40, p95: 44, p99: 45, max: 46, n: 3, samples: [38, 40, 46] },
+      breakdownMs: { head: 40, encode: 0, transfer: 0, server: 0, decode: 0 },
+      bytes: 0,
+      wireBytes: 0,
+      energyJ: { device: 2, network: 0, server: 0, total: 2 },
+      conditions: { ...UNKNOWN_CONDITIONS },
+    };
+    const p = predict(device, { bandwidthMbps: 1, rttMs: 0, serverWaitMs: 0, headScale: 1.5 });
+    expect([p.latencyMs, p.samplesMs, p.breakdownMs?.head, p.energyJ.total]).toEqual([60, [58, 60, 66], 60, 2]);
+    expect(() => predict(device, { bandwidthMbps: 1, rttMs: 0, serverWaitMs: 0, headScale: 0 })).toThrow(/headScale must be a positive number/);
+  });
+
   it("records with nothing sent, or without per-part data (version-1 files), are predicted as measured", () => {
     const device: CostRecord = {
       latencyMs: 40,

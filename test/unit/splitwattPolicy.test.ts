@@ -69,6 +69,8 @@ const linkArb: fc.Arbitrary<KnownLink> = fc.record({
   bandwidthMbps: fc.option(fc.double({ min: 0.5, max: 500, noNaN: true }), { nil: null }),
   rttMs: fc.option(fc.double({ min: 0, max: 200, noNaN: true }), { nil: null }),
   serverWaitMs: fc.option(fc.double({ min: 0, max: 300, noNaN: true }), { nil: null }),
+  // the daemon's DeviceSpeed: heads slower or faster than measured
+  headScale: fc.option(fc.double({ min: 0.3, max: 4, noNaN: true }), { nil: null }),
 });
 
 const optsArb = fc.record({
@@ -107,6 +109,7 @@ describe("splitwatt policy, against a brute force over the full predictions", ()
             bandwidthMbps: k.link.bandwidthMbps ?? measuredBandwidthMbps(e) ?? Number.POSITIVE_INFINITY,
             rttMs: k.link.rttMs ?? e.conditions.rttMs ?? 0,
             serverWaitMs: k.link.serverWaitMs ?? e.conditions.serverWaitMs ?? 0,
+            headScale: k.link.headScale ?? 1,
           };
           const p = predict(e, link);
           const cpu = k.opts.switchCost;

@@ -70,6 +70,7 @@ import { opsRoutes } from "./routes/opsRoutes.js";
 import { ServerLink } from "./serverLink.js";
 import { streamChoice, type StreamChoice } from "./streamChoice.js";
 import { StreamSession } from "./streamSession.js";
+import { DeviceSpeed } from "../estimators/deviceSpeed.js";
 import { streamRoutes } from "./routes/streamRoutes.js";
 import { PipelineClosedError } from "../../runtime/pipeline.js";
 
@@ -133,6 +134,8 @@ export class Daemon implements DaemonContext {
   url = "";
   private readonly routes: Route[];
   readonly queue: DeviceQueue;
+  /** the device's head time now over as measured (estimators/deviceSpeed.ts) */
+  readonly speed: DeviceSpeed;
   private readonly runner: RequestRunner;
   private readonly decisions: DecisionLog;
   private readonly budget: ByteBudget;
@@ -171,6 +174,7 @@ export class Daemon implements DaemonContext {
     private readonly measuredAtStart: { acceleratorMs: Record<string, number> | null; coldAcceleratorMs: Record<string, number>; gpuFreqMs: number | null },
     metrics: DaemonMetrics,
     private readonly streamConfig: StreamChoice,
+    speed: DeviceSpeed,
   ) {
     const o = options;
     this.name = o.name ?? defaultModelName(o.model);
@@ -182,12 +186,14 @@ export class Daemon implements DaemonContext {
     this.decisions = new DecisionLog(o.recentDecisions);
     const clock = (): number => performance.now();
     this.queue = new DeviceQueue({ maxQueued: o.queue.maxQueued, concurrency: 1, clock });
+    this.speed = speed;
     const link = parts.link;
     this.metrics = metrics;
     const L = analysis.cuts.length - 1;
     const accounting = o.serverEnergy ?? (this.file.doc.source.serverEnergy === "node" ? "node" : "marginal");
     this.whole = { split: L, cpuFreqMHz: null, gpuFreqMHz: null, deviceTarget: "cpu", codec: { codec: "raw", compression: "none" }, executorKey: `${L}|cpu` };
     this.runner = new RequestRunner({
+      speed,
       executors: parts.executors,
       runnable: (c) => runnableConfig(c, L),
       whole: this.whole,
@@ -255,6 +261,7 @@ export class Daemon implements DaemonContext {
     // the metrics exist before the parts they read (the probes count into them from the start)
     const ref: { d: Daemon | null } = { d: null };
     const now = (): number => performance.now();
+    const speed = new DeviceSpeed();
     const metrics = daemonMetrics({
       breakerValue: () => parts.link?.breaker.snapshot(now()).value ?? BREAKER_STATE_VALUE.open,
       breakerTrips: () => parts.link?.breaker.snapshot(now()).trips ?? 0,
@@ -263,6 +270,7 @@ export class Daemon implements DaemonContext {
       bandwidthMbps: () => parts.link?.estimator.state(now()).bandwidthMbps ?? null,
       rttMs: () => parts.link?.estimator.state(now()).rttMs ?? null,
       serverWaitMs: () => parts.link?.estimator.state(now()).serverWaitMs ?? null,
+      headScale: () => speed.estimate(now()).headScale,
       cpuFreqMHz: () => parts.frequency?.currentMHz ?? null,
       gpuFreqMHz: () => parts.gpu?.currentMHz ?? null,
       ready: () => ref.d?.ready() ?? false,
@@ -346,6 +354,7 @@ export class Daemon implements DaemonContext {
         { acceleratorMs, coldAcceleratorMs, gpuFreqMs },
         metrics,
         stream,
+        speed,
       );
       // the warm-up's steady head times, at the clocks of the warm-up (none applied yet)
       for (const [key, w] of parts.executors.warm) d.accelerators.seed(`${key.split("|")[0]}|${w.target}@-/-`, w.steadyRunMs);
@@ -645,6 +654,7 @@ export class Daemon implements DaemonContext {
           ? null
           : { url: this.options.server, model: this.options.serverModel, kind: this.options.serverKind, up: link.up(now), error: link.error, breaker: link.breaker.snapshot(now), estimates: link.estimator.state(now) },
       queue: this.queue.stats(),
+      device: { speed: this.speed.estimate(now) },
       decisions: { ...this.decisions.summary(), recent: this.decisions.recent() },
       energy: {
         device: this.parts.meter.estimated ? "estimate" : this.parts.meter.device.map((x) => x.id),

@@ -35,6 +35,7 @@ import type { AcceleratorSwitches } from "./acceleratorSwitches.js";
 import type { DecisionLog } from "./decisionLog.js";
 import { deviceEnergy, energyParts, type EnergyContext } from "./energyParts.js";
 import { headMsOf, type ExecutorSet } from "./executors.js";
+import type { DeviceSpeed } from "../estimators/deviceSpeed.js";
 import type { FrequencyControl } from "./frequencyControl.js";
 import type { GpuClockControl } from "./gpuClockControl.js";
 import type { SplitExecutor } from "../../runtime/splitExecutor.js";
@@ -50,6 +51,8 @@ const MIN_REMOTE_MS = 1;
 const FALLBACK_MARGIN = 0.2;
 
 export interface RunnerDeps {
+  /** the device's head time now over as measured: fed by every head, read by every decision */
+  speed: DeviceSpeed;
   executors: ExecutorSet;
   /** runnable form of every configuration, by canonical key */
   runnable: (config: Config) => RunnableConfig;
@@ -116,7 +119,8 @@ export class RequestRunner {
   }
 
   private decide(policy: Policy, p: RequestParams, nowMs: number, deadlineLeftMs: number, serverUp: boolean): Decision {
-    const link = this.d.server?.estimator.state(nowMs) ?? { bandwidthMbps: null, rttMs: null, serverWaitMs: null };
+    const known = this.d.server?.estimator.state(nowMs) ?? { bandwidthMbps: null, rttMs: null, serverWaitMs: null };
+    const link = { bandwidthMbps: known.bandwidthMbps, rttMs: known.rttMs, serverWaitMs: known.serverWaitMs, headScale: this.d.speed.estimate(nowMs).headScale };
     return policy.decide({ deadlineMs: deadlineLeftMs, minAccuracy: p.minAccuracy }, { nowMs, link, serverUp, current: this.current });
   }
 
@@ -208,6 +212,7 @@ export class RequestRunner {
         const clocks = await this.clocks(config);
         const mark = d.meter.mark();
         const stage = await exec.head(req.feeds, { codec: config.codec, signal });
+        if (d.executors.of(config) === exec) d.speed.observe(d.clock(), headMsOf(stage), decision.entry.breakdownMs.head);
         const accelerator = this.noteHead(exec, headMsOf(stage), clocks);
         return { start, serverUp, decision, config, exec, sw: clocks.cpu, gpu: clocks.gpu, accelerator, mark, stage };
       },
@@ -327,6 +332,7 @@ export class RequestRunner {
         const exec = d.executors.of(config) ?? d.executors.whole;
         const clocks = await this.clocks(config);
         const result = await exec.run(req.feeds, { codec: config.codec, signal: req.signal });
+        if (decision !== null && d.executors.of(config) === exec) d.speed.observe(d.clock(), result.timings.headMs, decision.entry.breakdownMs.head);
         const accelerator = this.noteHead(exec, result.timings.headMs, clocks);
         return { result, decision, config, switched: clocks.cpu.switched, switchMs: clocks.cpu.ms, gpu: clocks.gpu, accelerator };
       },

@@ -73,7 +73,7 @@ export function prepareCandidates(entries: readonly ParetoEntry[], doc: ParetoFi
 export function fullLink(link: KnownLink): LinkState | null {
   const { bandwidthMbps: bw, rttMs, serverWaitMs } = link;
   if (bw === null || bw === undefined || rttMs === null || rttMs === undefined || serverWaitMs === null || serverWaitMs === undefined) return null;
-  return { bandwidthMbps: bw, rttMs, serverWaitMs, radio: link.radio };
+  return { bandwidthMbps: bw, rttMs, serverWaitMs, radio: link.radio, headScale: link.headScale ?? 1 };
 }
 
 /** The LinkState to predict `c` under: the known figures, the measured ones for the rest (what totalsFor does without the object). */
@@ -83,12 +83,13 @@ export function linkFor(c: Candidate, link: KnownLink): LinkState {
     rttMs: link.rttMs ?? c.measured.rttMs,
     serverWaitMs: link.serverWaitMs ?? c.measured.serverWaitMs,
     radio: link.radio,
+    headScale: link.headScale ?? 1,
   };
 }
 
 /** Predict `c` under `link` into `out` (the cost model's rule; figures the link leaves unknown as `c` was measured). */
 export function totalsFor(c: Candidate, link: KnownLink, out: CostTotals): CostTotals {
-  return predictTotals(c.cost, link.bandwidthMbps ?? c.measured.bandwidthMbps, link.rttMs ?? c.measured.rttMs, link.serverWaitMs ?? c.measured.serverWaitMs, link.radio, out);
+  return predictTotals(c.cost, link.bandwidthMbps ?? c.measured.bandwidthMbps, link.rttMs ?? c.measured.rttMs, link.serverWaitMs ?? c.measured.serverWaitMs, link.radio, out, link.headScale ?? 1);
 }
 
 /** The full prediction of `c` from its totals (as `predict` gives it). */
@@ -195,6 +196,7 @@ export class LinkMemo {
   private rx: unknown = Number.NaN;
   private up: unknown = Number.NaN;
   private acc: unknown = Number.NaN;
+  private scale: unknown = Number.NaN;
 
   changed(link: KnownLink, serverUp = true, minAccuracy?: number): boolean {
     const bw = link.bandwidthMbps ?? null;
@@ -202,7 +204,9 @@ export class LinkMemo {
     const wait = link.serverWaitMs ?? null;
     const tx = link.radio === undefined ? undefined : (link.radio?.txW ?? null);
     const rx = link.radio === undefined ? undefined : (link.radio?.rxW ?? null);
-    if (bw === this.bw && rtt === this.rtt && wait === this.wait && tx === this.tx && rx === this.rx && serverUp === this.up && minAccuracy === this.acc) return false;
+    const scale = link.headScale ?? 1;
+    if (bw === this.bw && rtt === this.rtt && wait === this.wait && tx === this.tx && rx === this.rx && scale === this.scale && serverUp === this.up && minAccuracy === this.acc) return false;
+    this.scale = scale;
     this.bw = bw;
     this.rtt = rtt;
     this.wait = wait;

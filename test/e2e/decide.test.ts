@@ -97,6 +97,23 @@ describe("splitwatt decide", () => {
     expect(lax.probability).toBeCloseTo(0.952, 3);
   });
 
+  it("--head-scale: heads predicted at that multiple of their measured time, as the daemon's DeviceSpeed would have them", () => {
+    // 2 Mbit/s: only D (all on the device, head 120 ms) meets 130 ms; with heads 1.5x as slow it cannot (180 ms)
+    const args = ["decide", "--front", five, "--deadline-ms", "130", "--bandwidth-mbps", "2", "--rtt-ms", "10", "--server-wait-ms", "0", "--json"];
+    const asMeasured = JSON.parse(cli(args).stdout);
+    const slow = JSON.parse(cli([...args, "--head-scale", "1.5"]).stdout);
+    expect(asMeasured).toMatchObject({ config: { split: 2, cpuFreqMHz: 1200 }, feasible: true, predicted: { latencyMs: expect.closeTo(120, 9) } });
+    expect(slow.link.headScale).toBe(1.5);
+    expect(slow.feasible).toBe(false);
+    const d = JSON.parse(cli([...args.slice(0, 4), "1000", ...args.slice(5), "--head-scale", "1.5", "--policy", "static", "--config", "split=2,cpuFreqMHz=1200"]).stdout);
+    expect(d.predicted.latencyMs).toBeCloseTo(180, 9);
+    expect(d.predicted.breakdownMs.head).toBeCloseTo(180, 9);
+    const bad = cli([...args, "--head-scale", "0"]);
+    expect(bad.code).toBe(2);
+    expect(oneLine(bad.stderr)).toBe(true);
+    expect(bad.stderr).toMatch(/head-time scale as a positive number/);
+  });
+
   it("--current: switches are counted from the configuration running now; a cheaper webgpu head loses to its 1.5 s switch, and wins once current", () => {
     const run = (extra: string[]) => cli(["decide", "--front", targets, "--deadline-ms", "100", "--json", ...extra]);
     const fromCpu = JSON.parse(run(["--current", "split=2,cpuFreqMHz=1200,deviceTarget=cpu"]).stdout);

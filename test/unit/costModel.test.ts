@@ -35,6 +35,17 @@ const recordArb = fc
 
 const asMeasured = (r: CostRecord) => ({ bandwidthMbps: r.conditions.bandwidthMbps as number, rttMs: r.conditions.rttMs as number, serverWaitMs: r.conditions.serverWaitMs as number });
 
+/** All on the device: a 40 ms head, nothing sent. */
+const DEVICE_ONLY: CostRecord = {
+  latencyMs: 40,
+  latency: { p50: 40, p95: 44, p99: 45, max: 46, n: 3, samples: [38, 40, 46] },
+  breakdownMs: { head: 40, encode: 0, transfer: 0, server: 0, decode: 0 },
+  bytes: 0,
+  wireBytes: 0,
+  energyJ: { device: 2, network: 0, server: 0, total: 2 },
+  conditions: { ...UNKNOWN_CONDITIONS },
+};
+
 describe("cost model", () => {
   it("under the measured conditions it reproduces the measured mean and samples", () => {
     fc.assert(
@@ -139,33 +150,15 @@ describe("cost model", () => {
       }),
     );
     // all on the device (otherwise predicted as measured): 1.5 x a 40 ms head is 20 ms more, samples too
-    const device: CostRecord = {
-      latencyMs: 40,
-      latency: { p50: 40, p95: 44, p99: 45, max: 46, n: 3, samples: [38, 40, 46] },
-      breakdownMs: { head: 40, encode: 0, transfer: 0, server: 0, decode: 0 },
-      bytes: 0,
-      wireBytes: 0,
-      energyJ: { device: 2, network: 0, server: 0, total: 2 },
-      conditions: { ...UNKNOWN_CONDITIONS },
-    };
-    const p = predict(device, { bandwidthMbps: 1, rttMs: 0, serverWaitMs: 0, headScale: 1.5 });
+    const p = predict(DEVICE_ONLY, { bandwidthMbps: 1, rttMs: 0, serverWaitMs: 0, headScale: 1.5 });
     expect([p.latencyMs, p.samplesMs, p.breakdownMs?.head, p.energyJ.total]).toEqual([60, [58, 60, 66], 60, 2]);
-    expect(() => predict(device, { bandwidthMbps: 1, rttMs: 0, serverWaitMs: 0, headScale: 0 })).toThrow(/headScale must be a positive number/);
+    expect(() => predict(DEVICE_ONLY, { bandwidthMbps: 1, rttMs: 0, serverWaitMs: 0, headScale: 0 })).toThrow(/headScale must be a positive number/);
   });
 
   it("records with nothing sent, or without per-part data (version-1 files), are predicted as measured", () => {
-    const device: CostRecord = {
-      latencyMs: 40,
-      latency: { p50: 40, p95: 44, p99: 45, max: 46, n: 3, samples: [38, 40, 46] },
-      breakdownMs: { head: 40, encode: 0, transfer: 0, server: 0, decode: 0 },
-      bytes: 0,
-      wireBytes: 0,
-      energyJ: { device: 2, network: 0, server: 0, total: 2 },
-      conditions: { ...UNKNOWN_CONDITIONS },
-    };
-    const p = predict(device, { bandwidthMbps: 1, rttMs: 500, serverWaitMs: 900 });
+    const p = predict(DEVICE_ONLY, { bandwidthMbps: 1, rttMs: 500, serverWaitMs: 900 });
     expect([p.latencyMs, p.samplesMs, p.energyJ.total, p.perPart]).toEqual([40, [38, 40, 46], 2, true]);
-    const v1: CostRecord = { ...device, breakdownMs: { head: null, encode: null, transfer: null, server: null, decode: null }, bytes: null, wireBytes: null };
+    const v1: CostRecord = { ...DEVICE_ONLY, breakdownMs: { head: null, encode: null, transfer: null, server: null, decode: null }, bytes: null, wireBytes: null };
     const q = predict(v1, { bandwidthMbps: 1, rttMs: 500, serverWaitMs: 900 });
     expect([q.latencyMs, q.perPart, q.breakdownMs]).toEqual([40, false, null]);
   });

@@ -291,10 +291,22 @@ describe("splitwatt daemon: requests", () => {
 
   it("429 with Retry-After when the device queue is full; every other request is answered; it serves on", async () => {
     const q = await daemon(["--front", front("queue.pareto.json"), "--max-queue", "1"]);
-    // Two requests with a batch of 1024 rows take the device for about 0.3 s each: the first runs, the
+    // Two requests with a batch of 2048 rows take the device for about 0.6 s each: the first runs, the
     // second waits, and while it waits the queue (bound 1) is full whatever the machine's speed.
-    // (/v1/status answers while a head computes: heads run on the device thread.)
-    const BIG = { name: "input", shape: [1024, 3, 32, 32], data: new Float32Array(1024 * 3072) };
+    // Their bodies are binary tensors made before the first is sent, so the second is in the queue
+    // within a few ms of being sent. (/v1/status answers while a head computes: heads run on the
+    // device thread; the old daemon, heads on its event loop, could not answer it then.)
+    const { encodeInferRequest } = await import("../../src/transport/oip/index.js");
+    const ROWS = 2048;
+    const bigBody = (): { headers: Record<string, string>; body: Buffer } => {
+      const r = encodeInferRequest({ inputs: [{ name: "input", datatype: "FP32", shape: [ROWS, 3, 32, 32], data: new Float32Array(ROWS * 3072) }], parameters: { deadline_ms: 30_000 } }, { binary: true });
+      return { headers: Object.fromEntries(Object.entries(r.headers).filter(([k]) => k.toLowerCase() !== "content-length")), body: Buffer.concat(Array.isArray(r.body) ? r.body : [r.body]) };
+    };
+    const bodies = [bigBody(), bigBody()];
+    const big = async (i: number): Promise<{ status: number; body: { outputs?: Array<{ shape: number[] }> } }> => {
+      const r = await fetch(`${q.url}/v2/models/tiny_cnn/infer`, { method: "POST", headers: bodies[i]?.headers, body: bodies[i]?.body });
+      return { status: r.status, body: (await r.json()) as never };
+    };
     const status = async (): Promise<{ queued: number; running: number }> => ((await (await fetch(`${q.url}/v1/status`)).json()) as { queue: { queued: number; running: number } }).queue;
     const until = async (what: string, ok: (s: { queued: number; running: number }) => boolean): Promise<void> => {
       for (let i = 0; i < 2000; i++) {
@@ -303,9 +315,9 @@ describe("splitwatt daemon: requests", () => {
       }
       throw new Error(`the queue never got ${what}`);
     };
-    const first = inferJson(q.url, "tiny_cnn", BIG, { deadline_ms: 20_000 });
+    const first = big(0);
     await until("a running job", (s) => s.running === 1);
-    const second = inferJson(q.url, "tiny_cnn", BIG, { deadline_ms: 20_000 });
+    const second = big(1);
     await until("a waiting job", (s) => s.queued === 1);
     const results = await Promise.all(Array.from({ length: 20 }, () => inferJson(q.url, "tiny_cnn", X, { deadline_ms: 5000 })));
     const statuses = `statuses ${results.map((r) => `${r.status}${r.status === 200 || r.status === 429 ? "" : ` ${JSON.stringify(r.body)}`}`).join(",")}`;
@@ -319,7 +331,7 @@ describe("splitwatt daemon: requests", () => {
     // the requests it accepted are all answered
     expect((await first).status).toBe(200);
     expect((await second).status).toBe(200);
-    expect((await second).body.outputs?.[0]?.shape[0]).toBe(1024);
+    expect((await second).body.outputs?.[0]?.shape[0]).toBe(ROWS);
     expect((await inferJson(q.url, "tiny_cnn", X, { deadline_ms: 5000 })).status).toBe(200);
     const m = await (await fetch(`${q.url}/metrics`)).text();
     expect(Number(/^splitwatt_daemon_queue_rejected_total (\d+)/m.exec(m)?.[1]), statuses).toBe(by(429).length);

@@ -10,7 +10,7 @@ import { deflateSync } from "node:zlib";
 import { TensorProto_DataType } from "onnx-buf";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { analyzeModel, type ModelAnalysis } from "../../src/model/cutPoints.js";
-import { encodePng } from "../../src/model/evalset/png.js";
+import { encodePng, pngChunk as chunk } from "../../src/model/evalset/png.js";
 import { parseModel } from "../../src/model/onnxModel.js";
 import { decodePng } from "../../src/runtime/decodePng.js";
 import { inputDirItems, listInputDir } from "../../src/runtime/inputDir.js";
@@ -18,25 +18,6 @@ import { parseNpy, writeNpy } from "../../src/runtime/npy.js";
 import { seededFloats } from "../../src/runtime/syntheticInputs.js";
 import { mulberry32 } from "../../src/mulberry32.js";
 import { bytesOf, model, node } from "../fixtures/onnxGraphs.js";
-
-/** CRC-32 (ISO-HDLC), for the test's own PNG chunks. */
-function crc32(b: Uint8Array): number {
-  let c = 0xffffffff;
-  for (const x of b) {
-    c ^= x;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  }
-  return (c ^ 0xffffffff) >>> 0;
-}
-
-function chunk(type: string, data: Uint8Array): Buffer {
-  const out = Buffer.alloc(12 + data.length);
-  out.writeUInt32BE(data.length, 0);
-  out.write(type, 4, "latin1");
-  out.set(data, 8);
-  out.writeUInt32BE(crc32(out.subarray(4, 8 + data.length)), 8 + data.length);
-  return out;
-}
 
 /** A PNG of `samples` (channels per pixel of `colour`), each row with filter type `filterOf(y)` applied as the spec defines it. */
 function png(width: number, height: number, colour: number, channels: number, samples: Uint8Array, filterOf: (y: number) => number, extra: Buffer[] = []): Buffer {

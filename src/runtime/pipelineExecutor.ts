@@ -19,24 +19,18 @@ import type * as ort from "onnxruntime-node";
 import { UnreachableError } from "../errors.js";
 import { TailServerError } from "../transport/tailClient.js";
 import { concatRecords, splitRecord } from "./batchRows.js";
-import { Pipeline, type PipelineResult } from "./pipeline.js";
+import { Pipeline, type PipelineOptions, type PipelineResult } from "./pipeline.js";
 import type { CodecSpec } from "../transport/codecs/codecs.js";
 import type { ExecutionResult, SplitExecutor } from "./splitExecutor.js";
 
 export type Feeds = Record<string, ort.Tensor>;
 
-export interface PipelineExecutorOptions {
-  deviceBatch: number;
-  serverBatch: number;
-  /** tail requests in flight at once (default 2) */
-  tailConcurrency?: number | undefined;
-  inputCapacity?: number | undefined;
-  handoverCapacity?: number | undefined;
-  batchDelayMs?: number | undefined;
+/** The pipeline's own options (pipeline.ts), plus what the split executor's stages need. */
+export interface PipelineExecutorOptions
+  extends Pick<PipelineOptions, "deviceBatch" | "serverBatch" | "tailConcurrency" | "inputCapacity" | "handoverCapacity" | "batchDelayMs" | "now" | "headBatchTarget"> {
   /** run the tail here when a remote server fails (default true) */
   fallback?: boolean | undefined;
   onFallback?: ((cause: unknown) => void) | undefined;
-  now?: (() => number) | undefined;
   /** the codec of the cut tensors (default the executor's) */
   codec?: CodecSpec | undefined;
   /**
@@ -50,8 +44,6 @@ export interface PipelineExecutorOptions {
   onArrival?: ((nowMs: number) => void) | undefined;
   /** a head batch of `items` took `ms` (the head run alone), for an adaptive batch size */
   onHeadBatch?: ((items: number, ms: number) => void) | undefined;
-  /** the head batch to wait for now (see PipelineOptions.headBatchTarget) */
-  headBatchTarget?: (() => number | null) | undefined;
 }
 
 /** Sums over the stage work done, for the bound and the report. */

@@ -106,6 +106,11 @@ const fields = {
   requestTimeoutMs: z.number().int().positive(),
   /** image requests (/v1/models/<name>/classify): auto = by model (paddle:cls), or forced */
   preprocess: z.enum(PREPROCESSORS, { error: `preprocess is ${PREPROCESSORS.join(", ")}` }),
+  /**
+   * CPU heads the front measured at most this long, ms, run on the event loop's thread instead of
+   * the device thread, whose hop costs more than they compute (0: every CPU head on the device thread)
+   */
+  inlineHeadMs: z.number({ error: "inlineHeadMs must be a number of ms" }).min(0, "inlineHeadMs must be >= 0").max(1000, "inlineHeadMs is at most 1000 ms"),
   /** one JSON log line per request */
   logRequests: z.boolean(),
   /** decisions kept for /v1/status */
@@ -167,6 +172,7 @@ export const daemonOptionsSchema = daemonConfigFileSchema.extend({
   requestTimeoutMs: fields.requestTimeoutMs.default(30_000),
   preprocess: fields.preprocess.default("auto"),
   utilisation: fields.utilisation.default("system"),
+  inlineHeadMs: fields.inlineHeadMs.default(1),
   logRequests: fields.logRequests.default(false),
   recentDecisions: fields.recentDecisions.default(50),
 });

@@ -106,6 +106,14 @@ interface FreqPolicy {
 const FREQ_PREFIX = "cpufreq:";
 
 /**
+ * The shortest window /proc/stat prices, ms: two ticks of its unit (USER_HZ, 100 per second on
+ * Linux), so a count moves by at least two per CPU. A shorter window takes this process's CPU
+ * time, and since() does not read /proc/stat for it (a read and parse is ~0.05-0.1 ms here, on
+ * every request of the daemon).
+ */
+const STAT_MIN_MS = 20;
+
+/**
  * Energy over request windows from the best sources available: the native sampler thread for
  * counters and power sensors, the board power model x CPU utilisation where nothing else exists.
  */
@@ -113,6 +121,8 @@ export class EnergyMeter {
   readonly warnings: string[];
   private closed = false;
   private utilisationMode: "system" | "process" = "system";
+  /** CPUs counted in /proc/stat when it was last read (marks that do not read it carry this) */
+  private lastCpuCount = 1;
   /** the external meter that is the device source, when one was given */
   readonly meter: Meter | null = null;
   private ownsMeter = false;
@@ -211,6 +221,7 @@ export class EnergyMeter {
     const m = new EnergyMeter(r, usable, dev, sampler, board, warnings, meter);
     m.ownsMeter = meter !== null && meter !== opts.meter;
     m.utilisationMode = opts.utilisation ?? "system";
+    m.lastCpuCount = m.procStat()?.perCpu.size ?? 1;
     m.freqPolicies = policies.filter((p) => kept.has(`${FREQ_PREFIX}${p.id}`)).map((p) => ({ samplerId: `${FREQ_PREFIX}${p.id}`, cpus: Math.max(1, p.onlineCpus.length) }));
     m.maxMHz = policies.length > 0 ? Math.max(...policies.map((p) => p.maxKHz)) / 1000 : undefined;
     if (m.estimated) {
@@ -229,11 +240,26 @@ export class EnergyMeter {
     return this.device.every((s) => s.kind === "estimate");
   }
 
-  mark(): EnergyMark {
+  /**
+   * A point to measure from. `expectMs`: how long the window is expected to last; one expected
+   * under STAT_MIN_MS is marked without reading /proc/stat, so it is priced by this process's CPU
+   * time even if it runs longer after all (the daemon passes its prediction: most of its windows
+   * are a few ms, and the read is a tenth of its per-request cost).
+   */
+  mark(o: { expectMs?: number | undefined } = {}): EnergyMark {
+    return this.markAt(!(o.expectMs !== undefined && o.expectMs < STAT_MIN_MS));
+  }
+
+  /**
+   * A mark; /proc/stat is read only when `withStat` and the estimate scales by the system's CPUs
+   * (`utilisation: system`); otherwise the mark carries the CPU count last read.
+   */
+  private markAt(withStat: boolean): EnergyMark {
     const snapshot = this.sampler === null ? null : this.sampler.sampleNow();
     const clockMs = meterClockMs();
-    const stat = this.procStat();
-    return { tNs: snapshot?.tNs ?? process.hrtime.bigint(), clockMs, snapshot, cpu: stat?.all ?? null, cpuCount: stat?.perCpu.size ?? 1, cpuUsage: process.cpuUsage() };
+    const stat = withStat && this.utilisationMode === "system" ? this.procStat() : null;
+    if (stat !== null) this.lastCpuCount = stat.perCpu.size;
+    return { tNs: snapshot?.tNs ?? process.hrtime.bigint(), clockMs, snapshot, cpu: stat?.all ?? null, cpuCount: stat?.perCpu.size ?? this.lastCpuCount, cpuUsage: process.cpuUsage() };
   }
 
   /** Whether the estimate can see the CPU frequency without being told (scaling_cur_freq is sampled). */
@@ -273,7 +299,8 @@ export class EnergyMeter {
 
   /** Energy from `from` to now. */
   since(from: EnergyMark): EnergyWindow {
-    const to = this.mark();
+    // /proc/stat cannot resolve a window shorter than STAT_MIN_MS: not read for one (utilisation())
+    const to = this.markAt(from.cpu !== null && Number(process.hrtime.bigint() - from.tNs) >= STAT_MIN_MS * 1e6);
     return this.window(from, to);
   }
 
@@ -464,12 +491,13 @@ export class EnergyMeter {
   }
 
   /**
-   * CPU utilisation over the window, 0..1: from /proc/stat when the window spans enough
-   * jiffies to resolve it (2 per CPU), else from this process's own CPU time.
+   * CPU utilisation over the window, 0..1: with `utilisation: system`, from /proc/stat when the
+   * window is long enough for its counts to resolve it (STAT_MIN_MS, and 2 jiffies per CPU), else
+   * from this process's own CPU time.
    */
   private utilisation(from: EnergyMark, to: EnergyMark, seconds: number): number | null {
     const cpus = Math.max(1, to.cpuCount);
-    if (this.utilisationMode === "system" && from.cpu !== null && to.cpu !== null) {
+    if (this.utilisationMode === "system" && from.cpu !== null && to.cpu !== null && seconds * 1000 >= STAT_MIN_MS) {
       const total = to.cpu.total - from.cpu.total;
       if (total >= 2 * cpus) return Math.min(1, Math.max(0, (to.cpu.busy - from.cpu.busy) / total));
     }

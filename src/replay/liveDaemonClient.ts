@@ -9,6 +9,7 @@ import { Pool } from "undici";
 import { z } from "zod";
 import { MalformedError, UnreachableError, UsageError } from "../errors.js";
 import { seededFloats } from "../runtime/syntheticInputs.js";
+import { timeoutSignal } from "../transport/timeoutSignal.js";
 import { allocateTypedArray, DATATYPES, encodeInferRequest, isDatatype, type FixedDatatype, type OipTensor } from "../transport/oip/index.js";
 
 /** What the benchmark reads of GET /v1/status. */
@@ -145,9 +146,10 @@ export class LiveDaemonClient {
     const req = encodeInferRequest({ inputs, parameters }, { binary: true });
     const chunks = Array.isArray(req.body) ? req.body : [req.body];
     const timeoutMs = Math.ceil(opts.timeoutMs);
-    const timer = AbortSignal.timeout(timeoutMs);
-    const signal = opts.signal === undefined ? timer : AbortSignal.any([opts.signal, timer]);
+    const guard = timeoutSignal(opts.signal, timeoutMs);
+    const signal = guard.signal;
     let r;
+    let text: string;
     try {
       r = await this.pool.request({
         method: "POST",
@@ -158,12 +160,14 @@ export class LiveDaemonClient {
         bodyTimeout: timeoutMs,
         signal,
       });
+      text = await r.body.text();
     } catch (err) {
       if (opts.signal?.aborted === true) throw opts.signal.reason;
-      if (timer.aborted) return { ok: false, status: 0, message: `no answer within ${timeoutMs} ms` };
+      if (guard.timedOut()) return { ok: false, status: 0, message: `no answer within ${timeoutMs} ms` };
       throw this.unreachable(err);
+    } finally {
+      guard.dispose();
     }
-    const text = await r.body.text();
     if (r.statusCode !== 200) return { ok: false, status: r.statusCode, message: errorText(text) };
     try {
       return { ok: true, parameters: (JSON.parse(text) as { parameters?: unknown }).parameters };

@@ -6,6 +6,7 @@ import type { LoadSignal } from "./admission.js";
 import { encodeTensor, type CodecSpec } from "./codecs/codecs.js";
 import { decodeInferResponse, encodeInferRequest, type OipTensor } from "./oip/index.js";
 import { LOAD_PARAMS } from "./tailServer.js";
+import { timeoutSignal } from "./timeoutSignal.js";
 import { TokenBucket } from "./tokenBucket.js";
 
 /** A tail server answered with an error status (4xx/5xx); `message` is its `error` text. */
@@ -231,8 +232,8 @@ export class TailClient {
     for (let attempt = 0; ; attempt++) {
       const t0 = performance.now();
       // undici's own timers are coarse: enforce the timeout with an abort signal as well
-      const timer = AbortSignal.timeout(timeoutMs);
-      const signal = opts.signal === undefined ? timer : AbortSignal.any([opts.signal, timer]);
+      const guard = timeoutSignal(opts.signal, timeoutMs);
+      const signal = guard.signal;
       let shapedMs = 0;
       let rttSleptMs = 0;
       try {
@@ -289,10 +290,12 @@ export class TailClient {
         const code = (err as { code?: string }).code ?? "";
         // A server restart drops kept-alive sockets: retry once on a fresh connection.
         if (attempt === 0 && RETRYABLE.has(code) && opts.signal?.aborted !== true) continue;
-        if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError || (timer.aborted && opts.signal?.aborted !== true)) {
+        if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError || (guard.timedOut() && opts.signal?.aborted !== true)) {
           throw new TailServerError(504, `no answer within ${timeoutMs} ms`);
         }
         throw connectionError(err, this.base, attempt > 0);
+      } finally {
+        guard.dispose();
       }
     }
   }

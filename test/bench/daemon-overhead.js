@@ -16,7 +16,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Pool } from "undici";
-import { analyzeModel, checkParetoFile, encodeInferRequest, loadModel, modelInputs, parseCodec, SplitExecutor, TailClient, zooPath } from "../../dist/index.js";
+import { analyzeModel, checkParetoFile, decodeInferResponse, encodeInferRequest, loadModel, modelInputs, parseCodec, SplitExecutor, TailClient, zooPath } from "../../dist/index.js";
 
 const REQUESTS = Number(process.env.SPLITWATT_BENCH_REQUESTS ?? "300");
 const ROUNDS = Number(process.env.SPLITWATT_BENCH_ROUNDS ?? "4");
@@ -125,17 +125,25 @@ try {
     const pool = new Pool(daemon.url, { connections: 1, pipelining: 1 });
     const req = encodeInferRequest({ inputs: [{ name: "input", datatype: "FP32", shape: [...x.dims], data: x.data }], parameters: { deadline_ms: 1000, binary_data_output: true } }, { binary: true });
     const body = Buffer.concat(Array.isArray(req.body) ? req.body : [req.body]);
+    const stages = { direct: [], daemon: [], inside: [] };
     const direct = async () => {
       const t = performance.now();
-      await exec.run(feeds);
-      return performance.now() - t;
+      const r = await exec.run(feeds);
+      const ms = performance.now() - t;
+      stages.direct.push(r.timings.totalMs);
+      return ms;
     };
     const viaDaemon = async () => {
       const t = performance.now();
       const r = await pool.request({ method: "POST", path: "/v2/models/tiny_cnn/infer", body, headers: req.headers });
-      await r.body.arrayBuffer();
+      const buf = new Uint8Array(await r.body.arrayBuffer());
+      const ms = performance.now() - t;
       if (r.statusCode !== 200) throw new Error(`daemon answered ${r.statusCode}`);
-      return performance.now() - t;
+      // the daemon's own clock: arrival to result, and the executor's stages within it
+      const p = decodeInferResponse(buf, r.headers, { maxTensorBytes: 1 << 20, maxTensors: 4 }).parameters;
+      stages.daemon.push(p.head_ms + p.encode_ms + p.transfer_ms + p.server_ms + p.decode_ms);
+      stages.inside.push(p.latency_ms);
+      return ms;
     };
     for (let i = 0; i < 50; i++) {
       await direct();
@@ -153,7 +161,7 @@ try {
       for (const side of order) for (let i = 0; i < REQUESTS / 2; i++) times[side].push(side === "direct" ? await direct() : await viaDaemon());
       for (let i = 0; i < REQUESTS / 2; i++) times.health.push(await health());
     }
-    rows.push({ label, direct: times.direct, daemon: times.daemon, health: times.health });
+    rows.push({ label, direct: times.direct, daemon: times.daemon, health: times.health, stages });
     await pool.close();
     await exec.release();
     daemon.c.kill("SIGTERM");
@@ -170,4 +178,14 @@ console.log("| --- | --- | --- | --- | --- | --- | --- |");
 for (const r of rows) {
   const f = (v) => `${v.toFixed(3)} ms`;
   console.log(`| ${r.label} | ${f(pct(r.direct, 0.5))} | ${f(pct(r.direct, 0.99))} | ${f(pct(r.daemon, 0.5))} | ${f(pct(r.daemon, 0.99))} | ${f(pct(r.daemon, 0.5) - pct(r.direct, 0.5))} | ${f(pct(r.health, 0.5))} |`);
+}
+console.log("");
+console.log("where the overhead goes (p50 of each, ms): the executor's stages (head, encode, transfer, server, decode) called directly and inside the daemon; the daemon's own clock from a request's arrival to its result; the client's time outside it (HTTP in and out, decoding the body, encoding the answer)");
+console.log("| configuration | stages, direct | stages, in the daemon | daemon: arrival to result | daemon: besides the stages | client: outside the daemon's clock |");
+console.log("| --- | --- | --- | --- | --- | --- |");
+for (const r of rows) {
+  const f = (v) => `${v.toFixed(3)} ms`;
+  const besides = r.stages.inside.map((v, i) => v - r.stages.daemon[i]);
+  const outside = r.daemon.map((v, i) => v - r.stages.inside[i]);
+  console.log(`| ${r.label} | ${f(pct(r.stages.direct, 0.5))} | ${f(pct(r.stages.daemon, 0.5))} | ${f(pct(r.stages.inside, 0.5))} | ${f(pct(besides, 0.5))} | ${f(pct(outside, 0.5))} |`);
 }

@@ -173,6 +173,8 @@ describe("splitwatt daemon: requests", () => {
       expect(typeof p[k], k).toBe("number");
     }
     expect(p.bytes_sent as number).toBeGreaterThan(REMOTE.bytes);
+    // the remote head (0.3 ms in the front, under inlineHeadMs 1) runs on the event loop; the whole model (2 ms) on the device thread
+    expect(d.records().find((x) => x.msg === "listening")?.heads).toEqual({ deviceThread: 1, eventLoop: 1 });
     expect(p.energy_j as number).toBeCloseTo((p.energy_device_j as number) + (p.energy_network_j as number) + (p.energy_server_j as number), 5);
     expect(p.latency_ms as number).toBeGreaterThanOrEqual((p.head_ms as number) + (p.transfer_ms as number) + (p.server_ms as number) - 0.01);
     // a tight deadline: the fast all-on-device configuration

@@ -43,7 +43,7 @@ function stat(cpus: number, busy: number, idle: number): string {
   return `cpu  ${busy} 0 0 ${idle} 0 0 0 0 0 0\n${rows.join("\n")}\n`;
 }
 
-/** A window at 50% utilisation (800 jiffies, 400 busy) lasting about `ms`. */
+/** A window at 50% utilisation (800 jiffies, 400 busy) lasting about `ms` (>= 20 ms for /proc/stat to price it). */
 async function halfBusy(t: FakeTree, meter: EnergyMeter, cpus: number, ms: number, during?: () => Promise<void>): Promise<EnergyWindow> {
   t.file("proc/stat", stat(cpus, 1000, 9000));
   const from: EnergyMark = meter.mark();
@@ -86,11 +86,11 @@ describe("the estimate at the frequency the CPU ran at", () => {
     meter.start();
     await cf.setAll(1_500_000);
     meter.frequencyApplied(900_000);
-    const set = await halfBusy(t, meter, 4, 20);
+    const set = await halfBusy(t, meter, 4, 25);
     expect([set.freqMHz, set.freqSource]).toEqual([900, "applied"]);
     expect(estimate(set)?.note).toBe("at 900 MHz (set by splitwatt)");
     meter.frequencyApplied(null);
-    const after = await halfBusy(t, meter, 4, 20);
+    const after = await halfBusy(t, meter, 4, 25);
     expect([after.freqMHz, after.freqSource]).toEqual([1500, "scaling_cur_freq"]);
   });
 
@@ -125,7 +125,7 @@ describe("the estimate at the frequency the CPU ran at", () => {
     const { t, open } = setup(acpiCpufreqUserspace, "generic-x86");
     const meter = await open();
     meter.start();
-    const w = await halfBusy(t, meter, 4, 20);
+    const w = await halfBusy(t, meter, 4, 25);
     expect(w.freqMHz).toBe((1400 + 800 + 2200 + 1000) / 4);
     const p = boardProfile("generic-x86");
     const alpha = p.power.model?.kind === "linear-util-freq" ? p.power.model.alpha : Number.NaN;
@@ -135,7 +135,7 @@ describe("the estimate at the frequency the CPU ran at", () => {
   it("no cpufreq: frequency unknown, priced at the profile's maximum, and the reading says so", async () => {
     const { t, open } = setup((tt) => bareMachine(tt), "generic-x86");
     const meter = await open();
-    const w = await halfBusy(t, meter, 2, 10);
+    const w = await halfBusy(t, meter, 2, 25);
     expect([w.freqMHz, w.freqSource]).toEqual([null, null]);
     expect(estimate(w)?.note).toBe("CPU frequency unknown: priced at the profile's maximum");
     const p = boardProfile("generic-x86").power;

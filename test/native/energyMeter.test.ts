@@ -3,6 +3,8 @@ import * as os from "node:os";
 import { afterEach, describe, expect, it } from "vitest";
 import { boardProfile } from "../../src/hw/boardProfile.js";
 import { EnergyMeter } from "../../src/hw/energyMeter.js";
+import type { SysIO } from "../../src/hw/sysIO.js";
+import { binding } from "../../src/native/binding.js";
 import { bareMachine, hwmonEnergyCounter, hwmonIna219, raplTwoSockets, raplZoneDir } from "../fixtures/boards.js";
 import { FakeTree } from "../fixtures/fakeTree.js";
 
@@ -139,12 +141,56 @@ describe("EnergyMeter windows", () => {
     t.file("proc/stat", stat(1000, 9000));
     const from = meter.mark();
     t.file("proc/stat", stat(1200, 9600)); // +800 jiffies, 200 busy: 25% utilisation
+    await new Promise((r) => setTimeout(r, 25)); // a window /proc/stat resolves (>= 20 ms)
     const w = meter.since(from);
     const p = boardProfile("generic-x86").power;
     expect(w.cpuUtilisation).toBeCloseTo(0.25, 12);
     expect(w.estimated).toBe(true);
     expect(w.source).toBe("estimate");
     expect(w.deviceJ).toBeCloseTo((w.durationMs / 1000) * (p.idleW + (p.maxW - p.idleW) * 0.25), 9);
+  });
+
+  it("a window under 20 ms (two USER_HZ ticks) is priced by this process's CPU time: /proc/stat is read at its start only, or not at all when it is expected short; 'process' mode never reads it", async () => {
+    const statReads = { n: 0 };
+    const counting = (): SysIO => {
+      const io = new (binding().Sysfs)();
+      return new Proxy(io, {
+        get(target, key) {
+          const v = Reflect.get(target, key) as unknown;
+          if (key !== "readSync" || typeof v !== "function") return typeof v === "function" ? v.bind(target) : v;
+          return (path: string) => {
+            if (path.endsWith("/stat") && path.includes("proc")) statReads.n++;
+            return (v as (p: string) => string).call(target, path);
+          };
+        },
+      });
+    };
+    const stat = (user: number, idle: number) => `cpu  ${user} 0 0 ${idle} 0 0 0 0 0 0\ncpu0 ${user / 2} 0 0 ${idle / 2} 0 0 0 0 0 0\ncpu1 ${user / 2} 0 0 ${idle / 2} 0 0 0 0 0 0\n`;
+    for (const utilisation of ["system", "process"] as const) {
+      const t = FakeTree.create();
+      trees.push(t);
+      bareMachine(t);
+      const meter = await EnergyMeter.open({ sysfsRoot: t.sysfsRoot, procRoot: t.procRoot, devRoot: t.devRoot, io: counting(), nvmlLib: "/nonexistent/libnvidia-ml.so", board: "generic-x86", utilisation });
+      meters.push(meter);
+      t.file("proc/stat", stat(1000, 9000));
+      statReads.n = 0;
+      const from = meter.mark();
+      t.file("proc/stat", stat(1800, 9000)); // the machine fully busy: 800 jiffies on 2 CPUs
+      const w = meter.since(from); // well under 20 ms
+      expect(w.durationMs).toBeLessThan(20);
+      expect(statReads.n).toBe(utilisation === "system" ? 1 : 0);
+      // this process barely ran in the window, whatever /proc/stat says of the machine
+      expect(w.cpuUtilisation).not.toBe(1);
+      expect(w.estimated).toBe(true);
+      // a window expected under 20 ms reads /proc/stat at neither end, even when it runs longer
+      statReads.n = 0;
+      const hinted = meter.mark({ expectMs: 5 });
+      t.file("proc/stat", stat(2600, 9000));
+      await new Promise((r) => setTimeout(r, 25));
+      const long = meter.since(hinted);
+      expect(statReads.n).toBe(0);
+      expect(long.cpuUtilisation).toBeLessThan(0.5); // this process slept; /proc/stat says 100%
+    }
   });
 
   it("utilisation 'process': the estimate counts this process's CPU only, not the machine's", async () => {

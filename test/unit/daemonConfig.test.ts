@@ -35,7 +35,7 @@ describe("daemon config files and options", () => {
     const o = resolveDaemonOptions({ ...file, port: 9100 });
     expect(o.port).toBe(9100);
     expect(o.host).toBe("127.0.0.1");
-    expect(resolveDaemonOptions({ front: "f.json", model: "tiny_cnn" })).toMatchObject({ port: 8001, serverModel: "model", graceMs: 1000, queue: { maxQueued: 64 }, policyOptions: {}, breaker: {}, logRequests: false, utilisation: "system" });
+    expect(resolveDaemonOptions({ front: "f.json", model: "tiny_cnn" })).toMatchObject({ port: 8001, serverModel: "model", graceMs: 1000, queue: { maxQueued: 64 }, policyOptions: {}, breaker: {}, logRequests: false, utilisation: "system", inlineHeadMs: 1 });
     expect(resolveDaemonOptions({ front: "f.json", model: "tiny_cnn", queue: {} }).queue.maxQueued).toBe(64);
   });
 
@@ -50,6 +50,7 @@ describe("daemon config files and options", () => {
       ["front: [unclosed\n", /not valid YAML/],
       ["front: !!js/function x\n", /unknown YAML tag/],
       ["server: not a url\n", /server must be a URL/],
+      ["inlineHeadMs: -1\n", /inlineHeadMs must be >= 0/],
     ];
     cases.forEach(([text, re], i) => {
       const f = join(d, `c${i}.yaml`);

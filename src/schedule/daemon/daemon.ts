@@ -23,6 +23,7 @@ import { join } from "node:path";
 import type * as ort from "onnxruntime-node";
 import { resolveDaemonOptions, type DaemonOptions, type DaemonOptionsInput } from "../../contracts/daemonConfig.js";
 import { canonicalConfigKey } from "../../contracts/measurement.js";
+import { parseExecutionTarget } from "../../runtime/executionTarget.js";
 import { readParetoFile, type LoadedParetoFile } from "../../contracts/paretoFile.js";
 import { MalformedError, SplitwattError, UsageError } from "../../errors.js";
 import { boardProfile } from "../../hw/boardProfile.js";
@@ -55,6 +56,7 @@ import { daemonMetrics, type DaemonMetrics } from "./daemonMetrics.js";
 import { defaultModelName } from "./defaultModelName.js";
 import { DecisionLog } from "./decisionLog.js";
 import { ExecutorSet } from "./executors.js";
+import { inlineHeads } from "./inlineHeads.js";
 import { FrequencyControl } from "./frequencyControl.js";
 import { GpuClockControl } from "./gpuClockControl.js";
 import type { Outcome } from "./outcome.js";
@@ -313,7 +315,14 @@ export class Daemon implements DaemonContext {
           triton: serverCodec === null ? undefined : { codecOf: serverCodec },
         });
       }
-      parts.executors = await ExecutorSet.open(a, [...runnables.values()], { client: parts.client, serverModel: o.serverModel, label: o.model, serverKind: o.serverKind });
+      const inline = inlineHeads(
+        file.doc.archive.map((e) => {
+          const c = runnables.get(canonicalConfigKey(e.config)) as RunnableConfig;
+          return { executorKey: c.executorKey, cpu: parseExecutionTarget(c.deviceTarget, "device").kind === "cpu", headMs: e.breakdownMs.head };
+        }),
+        o.inlineHeadMs,
+      );
+      parts.executors = await ExecutorSet.open(a, [...runnables.values()], { client: parts.client, serverModel: o.serverModel, label: o.model, serverKind: o.serverKind, inline });
       await parts.executors.warmUp(a);
       const coldAcceleratorMs = parts.executors.coldSwitchMs();
       for (const w of parts.executors.warm.values()) if (w.target !== "cpu" && !w.target.startsWith("cpu:")) log({ msg: "head warmed up", target: w.target, sessionCreateMs: w.sessionCreateMs, firstRunMs: w.firstRunMs, steadyRunMs: w.steadyRunMs });
@@ -391,6 +400,7 @@ export class Daemon implements DaemonContext {
       policy: o.policy,
       configurations: this.file.doc.archive.length,
       executors: this.parts.executors.size,
+      heads: this.parts.executors.placement(),
       server: o.server ?? null,
       auth: o.token !== undefined,
       frequency: f.controlled ? { policies: f.policies, switchCost: this.policies.currentSwitchCost } : { controlled: false, reason: f.uncontrolledReason },

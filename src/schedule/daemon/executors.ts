@@ -11,7 +11,8 @@
  * CPU heads (and the whole model, and a tail loaded here when the server fails) compute on one
  * device thread (runtime/deviceThread.ts), so the daemon's event loop keeps answering, reading
  * tail servers' answers and timing link probes while a head runs. WebGPU heads stay on the
- * event loop's thread (onnxruntime's WebGPU provider is not tried on worker threads here).
+ * event loop's thread (onnxruntime's WebGPU provider is not tried on worker threads here), and so
+ * do CPU heads the front measured as shorter than the hop to the thread costs (inlineHeads.ts).
  */
 import type * as ort from "onnxruntime-node";
 import type { ModelAnalysis } from "../../model/cutPoints.js";
@@ -50,7 +51,11 @@ export class ExecutorSet {
    * Load the executors of `configs` (those that send something only when there is a server) and
    * the whole model. `client` null: no tail server.
    */
-  static async open(a: ModelAnalysis, configs: readonly RunnableConfig[], o: { client: TailClient | null; serverModel: string; label: string; serverKind?: ServerKind | undefined }): Promise<ExecutorSet> {
+  static async open(
+    a: ModelAnalysis,
+    configs: readonly RunnableConfig[],
+    o: { client: TailClient | null; serverModel: string; label: string; serverKind?: ServerKind | undefined; inline?: ReadonlySet<string> | undefined },
+  ): Promise<ExecutorSet> {
     const lastCut = a.cuts.length - 1;
     const byKey = new Map<string, SplitExecutor>();
     const wholeKey = `${lastCut}|cpu`;
@@ -64,7 +69,7 @@ export class ExecutorSet {
         const x = await SplitExecutor.open(a, {
           cut: c.split,
           deviceTarget,
-          deviceThread: deviceTarget.kind === "cpu" ? thread : undefined,
+          deviceThread: deviceTarget.kind === "cpu" && o.inline?.has(c.executorKey) !== true ? thread : undefined,
           codec: { codec: "raw", compression: "none" },
           tail: remote && o.client !== null ? { kind: "remote", client: o.client, model: o.serverModel, serverKind: o.serverKind } : { kind: "local" },
           label: o.label,
@@ -82,6 +87,13 @@ export class ExecutorSet {
   /** The executor of `c`, or null when it was not loaded (it sends, and there is no server). */
   of(c: RunnableConfig): SplitExecutor | null {
     return this.byKey.get(c.executorKey) ?? null;
+  }
+
+  /** Executors whose heads run on the device thread, and on the event loop's thread. */
+  placement(): { deviceThread: number; eventLoop: number } {
+    let onThread = 0;
+    for (const x of this.byKey.values()) if (x.options.deviceThread !== undefined) onThread++;
+    return { deviceThread: onThread, eventLoop: this.byKey.size - onThread };
   }
 
   /** The device target `x`'s head runs on (canonical name), null at cut 0 (no head). */

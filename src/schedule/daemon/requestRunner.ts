@@ -15,8 +15,9 @@
  *      device, plus a fifth of the grace as a margin); its answer feeds the estimator and the breaker
  *   4. the server failed or timed out mid-flight: the same request runs on the device (queued
  *      again, same deadline: decided among all-on-device configurations, else the whole model)
- *   5. device energy over the request's window (head start to result), energy by part, the
- *      outcome recorded (metrics, recent decisions); an external meter's figure is settled later
+ *   5. device energy over the request's window (head start to result), energy by part; the
+ *      outcome is recorded (metrics, recent decisions) once the answer is sent, before the event
+ *      loop reads anything else; an external meter's figure is settled later
  *
  * The caller's signal (client gone, or the watchdog at deadline + grace) cancels a queued job
  * and a remote call; nothing else waits on it.
@@ -210,7 +211,7 @@ export class RequestRunner {
         const config = d.runnable(decision.entry.config);
         const exec = d.executors.of(config) ?? d.executors.whole;
         const clocks = await this.clocks(config);
-        const mark = d.meter.mark();
+        const mark = d.meter.mark({ expectMs: decision.predicted.latencyMs });
         const stage = await exec.head(req.feeds, { codec: config.codec, signal });
         if (d.executors.of(config) === exec) d.speed.observe(d.clock(), headMsOf(stage), decision.entry.breakdownMs.head);
         const accelerator = this.noteHead(exec, headMsOf(stage), clocks);
@@ -296,7 +297,9 @@ export class RequestRunner {
       bytesSent: ran.result.wireBytes,
       outputs: ran.result.outputs,
     };
-    this.record(outcome, window);
+    // metrics and the recent decisions once the promise chain that sends the answer has run (a
+    // tick runs when the microtasks are drained), before the event loop reads anything else
+    process.nextTick(() => this.record(outcome, window));
     return outcome;
   }
 

@@ -73,6 +73,8 @@ const fields = {
     halfLifeMs: positive("halfLifeMs"),
     probeAfterMs: ms("probeAfterMs"),
     minBytes: z.number().int().min(1),
+    /** the bandwidth estimate is at most the newest sample: a slower link counts at once (default true) */
+    followDrops: z.boolean(),
   }).partial(),
   probe: z.strictObject({
     /** time a health request this often for the RTT, ms (0: never) */

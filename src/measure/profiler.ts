@@ -11,6 +11,11 @@
  * steady state go into the record's host facts (`warmUp`) and its switch cost into `switchCost`,
  * with the GPU clock's measured set time. The record names the GPU adapter the head and the tail
  * ran on (`adapter`; `software: true` for lavapipe / SwiftShader: not accelerator figures).
+ *
+ * CPU heads run on a device thread (runtime/deviceThread.ts), as `splitwatt daemon` runs them: a
+ * head's measured time includes the hop to that thread (its input copied there, its outputs
+ * back; ~0.1 ms here, more on a slow board), which the daemon pays too, so the front predicts
+ * what the daemon will see. WebGPU heads run on this thread, as in the daemon.
  */
 import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -36,6 +41,7 @@ import { EnergyMeter, type EnergyWindow } from "../hw/energyMeter.js";
 import type { HwRootOptions } from "../hw/roots.js";
 import type { ModelAnalysis } from "../model/cutPoints.js";
 import { Gpufreq, gpuFreqSwitchCostMs, type GpuFreqDevice, type SetGpuFrequencyResult } from "../hw/gpufreq.js";
+import { DeviceThread } from "../runtime/deviceThread.js";
 import { canonicalTargetName, parseExecutionTarget, usesGpuAdapter } from "../runtime/executionTarget.js";
 import { ensureTargetAvailable, offeredTargets } from "../runtime/targetAvailability.js";
 import { acceleratorSwitchCostMs, type HeadWarmUp } from "../runtime/warmUp.js";
@@ -162,6 +168,8 @@ export class Profiler {
   private connection: TailConnection | null = null;
   /** the executor of the last (split, device target): heads load once per cut and target */
   private executor: OpenExecutor | null = null;
+  /** the thread CPU heads run on (opened with the first) */
+  private thread: DeviceThread | null = null;
   private closed = false;
 
   private constructor(
@@ -631,9 +639,12 @@ export class Profiler {
       this.executor = null;
     }
     const client = last ? null : (await this.tailConnection(c.serverTarget)).client;
+    const deviceTarget = parseExecutionTarget(c.deviceTarget, "device");
+    if (deviceTarget.kind === "cpu" && c.split > 0) this.thread ??= new DeviceThread();
     const x = await SplitExecutor.open(this.opts.analysis, {
       cut: c.split,
-      deviceTarget: parseExecutionTarget(c.deviceTarget, "device"),
+      deviceTarget,
+      deviceThread: deviceTarget.kind === "cpu" ? (this.thread ?? undefined) : undefined,
       codec: parseCodec(c.codec),
       // at the last cut nothing is sent: the tail spec is not used
       tail: client === null ? { kind: "local" } : { kind: "remote", client, model: this.opts.serverModel ?? "model", serverKind: this.opts.serverKind },
@@ -853,6 +864,8 @@ export class Profiler {
     this.restoreClocks();
     await this.executor?.x.release();
     this.executor = null;
+    await this.thread?.close();
+    this.thread = null;
     for (const c of this.connections.values()) await c.close();
     this.connections.clear();
     this.connection = null;

@@ -4,10 +4,16 @@
 // e.g. /sys/fs/cgroup on current distributions, or cgroup v1's /sys/fs/cgroup/cpu).
 //
 // The testbed is one machine, so the edge device is emulated and says so:
-// - the device side (optimize's profiler, then the daemon) runs in a cgroup capped at
-//   SPLITWATT_BENCH_DEVICE_SHARE (default 0.2) of one CPU, its heads on one thread (deviceTarget
+// - the device side (optimize's profiler, then the daemon) runs capped at
+//   SPLITWATT_BENCH_DEVICE_SHARE (default 0.1) of one CPU, its heads on one thread (deviceTarget
 //   cpu:1), so that the device is slower than the tail server (which runs uncapped in its own
-//   network namespace) as an edge board is slower than its server;
+//   network namespace) as an edge board is slower than its server. SPLITWATT_BENCH_CAP=thread
+//   (default, cgroup v1): every thread of the device processes in a cgroup of its own, each at
+//   that share: a board whose cores are each that slow (the event loop, the device thread and
+//   the head each run at the share, as the profiler measured the head). SPLITWATT_BENCH_CAP=process
+//   (and cgroup v2 here): one cgroup for the process, its threads sharing the share: the event
+//   loop's work and the head then take each other's time, and every wake-up may wait for the
+//   next period (the RTT probes read tens of ms), which no board does;
 // - device energy is the `estimate` source priced with the raspberry-pi-4 power model over the
 //   device process's own CPU time (utilisation: process), server energy the jetson-orin-nano model
 //   (marginal), network energy a wired link's PHY (0.5 W, the ethernet-1gbps profile's
@@ -24,14 +30,15 @@
 //
 //   npx tsc -p tsconfig.json && npm run bench:daemon-link
 //   SPLITWATT_BENCH_REQUESTS=60 SPLITWATT_BENCH_FRONT=/path/kept.pareto.json npm run bench:daemon-link
+//   SPLITWATT_BENCH_OUT=run.json ... (every request's parameters and the daemon's final /v1/status, as JSON)
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { encodeInferRequest, LinkEmulation, mulberry32, readParetoFile } from "../../dist/index.js";
 
 const SHARE = Number(process.env.SPLITWATT_BENCH_DEVICE_SHARE ?? "0.1");
-const REQUESTS = Number(process.env.SPLITWATT_BENCH_REQUESTS ?? "40");
+const REQUESTS = Number(process.env.SPLITWATT_BENCH_REQUESTS ?? "100");
 const MODEL = process.env.SPLITWATT_BENCH_MODEL ?? "resnet18";
 const repo = resolve(import.meta.dirname, "../..");
 const bin = join(repo, "bin/splitwatt.js");
@@ -55,8 +62,10 @@ function ownCgroup(v2) {
   }
   return null;
 }
-function cgroupDevice(share) {
-  const periodUs = 10000;
+function cgroupDevice(share, perThread) {
+  // the shortest period whose quota is at least the kernel's minimum (1 ms), and not under 5 ms:
+  // a head's time is quantised by the period (a thread runs its quota, then waits for the next one)
+  const periodUs = Math.max(5000, Math.round(1000 / share));
   const quotaUs = Math.max(1000, Math.round(share * periodUs));
   // cgroup v2: a cgroup2 mount whose controllers include cpu (the unified /sys/fs/cgroup on current distributions)
   const mounts = readFileSync("/proc/mounts", "utf8").split("\n").map((l) => l.split(" ")).filter((f) => f[2] === "cgroup2").map((f) => f[1]);
@@ -70,6 +79,8 @@ function cgroupDevice(share) {
   let base;
   let cg;
   let label;
+  // cgroups of single threads (perThread on cgroup v1): each capped at the share, by thread id
+  const threads = new Map();
   if (v2 !== undefined) {
     const own = ownCgroup(true) ?? "/";
     base = join(v2, own);
@@ -84,7 +95,9 @@ function cgroupDevice(share) {
     cg = join(base, `splitwatt-bench-${process.pid}`);
     mkdirSync(cg);
     writeFileSync(join(cg, "cpu.max"), `${quotaUs} ${periodUs}`);
-    label = `cgroup v2 ${cg} cpu.max ${quotaUs} ${periodUs}`;
+    // (threads of one process in separate cgroups need a threaded subtree on v2: not done here)
+    perThread = false;
+    label = `cgroup v2 ${cg} cpu.max ${quotaUs} ${periodUs}, shared by the process's threads`;
   } else {
     const root = "/sys/fs/cgroup/cpu";
     if (!existsSync(join(root, "cgroup.procs")) || !existsSync(join(root, "cpu.cfs_quota_us"))) fail(`no cgroup v2 mount with the cpu controller and no cgroup v1 cpu controller at ${root} to cap the emulated device`);
@@ -92,15 +105,50 @@ function cgroupDevice(share) {
     cg = join(base, `splitwatt-bench-${process.pid}`);
     mkdirSync(cg);
     writeFileSync(join(cg, "cpu.cfs_period_us"), String(periodUs));
-    writeFileSync(join(cg, "cpu.cfs_quota_us"), String(quotaUs));
-    label = `cgroup v1 ${cg} cpu.cfs_quota_us ${quotaUs} / cpu.cfs_period_us ${periodUs}`;
+    // per thread: the parent stays uncapped (a v1 child cannot exceed its parent's quota)
+    writeFileSync(join(cg, "cpu.cfs_quota_us"), String(perThread ? -1 : quotaUs));
+    label = perThread
+      ? `cgroup v1, one cgroup per thread under ${cg}, each cpu.cfs_quota_us ${quotaUs} / cpu.cfs_period_us ${periodUs}`
+      : `cgroup v1 ${cg} cpu.cfs_quota_us ${quotaUs} / cpu.cfs_period_us ${periodUs}, shared by the process's threads`;
   }
-  const procs = () => readFileSync(join(cg, "cgroup.procs"), "utf8").split("\n").filter(Boolean);
+  const lines = (f) => {
+    try {
+      return readFileSync(f, "utf8").split("\n").filter(Boolean);
+    } catch {
+      return [];
+    }
+  };
+  /** A cgroup of its own for thread `tid`, capped at the share; the thread moved into it. */
+  const own = (tid) => {
+    const t = join(cg, `t${tid}`);
+    mkdirSync(t, { recursive: true });
+    writeFileSync(join(t, "cpu.cfs_period_us"), String(periodUs));
+    writeFileSync(join(t, "cpu.cfs_quota_us"), String(quotaUs));
+    writeFileSync(join(t, "tasks"), String(tid));
+    threads.set(tid, t);
+  };
+  const dirs = () => [cg, ...threads.values()];
+  const procs = () => [...new Set(dirs().flatMap((d) => lines(join(d, "cgroup.procs"))))];
   return {
     label,
     cpus: quotaUs / periodUs,
+    perThread,
     procs,
-    capped: (pid) => writeFileSync(join(cg, "cgroup.procs"), String(pid)),
+    capped: (pid) => (perThread ? own(pid) : writeFileSync(join(cg, "cgroup.procs"), String(pid))),
+    /** perThread: every thread of the capped processes that has no cgroup of its own gets one (threads start in their creator's) */
+    follow() {
+      if (!perThread) return;
+      for (const pid of procs()) {
+        for (const tid of listTasks(pid)) {
+          if (threads.has(Number(tid))) continue;
+          try {
+            own(Number(tid));
+          } catch {
+            // the thread is gone
+          }
+        }
+      }
+    },
     uncapped: (pid) => {
       try {
         writeFileSync(join(base, "cgroup.procs"), String(pid));
@@ -110,16 +158,26 @@ function cgroupDevice(share) {
     },
     close() {
       for (const pid of procs()) this.uncapped(pid);
-      try {
-        rmdirSync(cg);
-      } catch (err) {
-        console.error(`could not remove ${cg}: ${err.message}`);
+      for (const d of [...threads.values(), cg]) {
+        try {
+          rmdirSync(d);
+        } catch (err) {
+          console.error(`could not remove ${d}: ${err.message}`);
+        }
       }
     },
   };
 }
 
-const device = cgroupDevice(SHARE);
+function listTasks(pid) {
+  try {
+    return readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return [];
+  }
+}
+
+const device = cgroupDevice(SHARE, (process.env.SPLITWATT_BENCH_CAP ?? "thread") === "thread");
 const capped = (pid) => device.capped(pid);
 /** Tail servers started by a capped process are the server: move them out of the cgroup. */
 const watcher = setInterval(() => {
@@ -130,7 +188,8 @@ const watcher = setInterval(() => {
       // gone
     }
   }
-}, 50);
+  device.follow();
+}, 20);
 
 function child(args, opts = {}) {
   const prefix = opts.prefix ?? [];
@@ -231,11 +290,12 @@ try {
         const j = await r.json();
         if (r.status !== 200) throw new Error(`daemon answered ${r.status}: ${j.error}`);
         const p = j.parameters;
-        results.push({ phase, policy, met: p.deadline_met, energy: p.energy_j, latency: p.latency_ms, remote: JSON.parse(p.config).split !== L, fallback: p.fallback, deadline: d, predicted: p.predicted_latency_ms, probability: p.probability, queue: p.queue_ms, head: p.head_ms, transfer: p.transfer_ms, server: p.server_ms });
+        results.push({ phase, policy, met: p.deadline_met, energy: p.energy_j, latency: p.latency_ms, remote: JSON.parse(p.config).split !== L, fallback: p.fallback, deadline: d, predicted: p.predicted_latency_ms, probability: p.probability, queue: p.queue_ms, head: p.head_ms, encode: p.encode_ms, transfer: p.transfer_ms, server: p.server_ms, decode: p.decode_ms, config: p.config_key });
       }
     }
   }
   const status = await (await fetch(`${daemon.url}/v1/status`)).json();
+  if (process.env.SPLITWATT_BENCH_OUT) writeFileSync(process.env.SPLITWATT_BENCH_OUT, JSON.stringify({ front: frontPath, device: device.label, results, status }, null, 1));
 
   // --- 3. the table ---------------------------------------------------------------------------
   const mean = (xs) => xs.reduce((s, v) => s + v, 0) / xs.length;
@@ -252,8 +312,8 @@ try {
   }
   const misses = results.filter((r) => !r.met);
   if (misses.length > 0) {
-    console.log(`misses (phase, policy: deadline / predicted / measured latency ms = queue + head + transfer + server, probability, remote):`);
-    for (const r of misses) console.log(`  ${r.phase}, ${r.policy}: ${r.deadline.toFixed(0)} / ${r.predicted} / ${r.latency} = ${r.queue} + ${r.head} + ${r.transfer} + ${r.server}, p ${r.probability}, ${r.remote ? "remote" : "device"}`);
+    console.log(`misses (phase, policy: deadline / predicted / measured latency ms = queue + head + encode + transfer + server + decode, probability, configuration):`);
+    for (const r of misses) console.log(`  ${r.phase}, ${r.policy}: ${r.deadline.toFixed(0)} / ${r.predicted} / ${r.latency} = ${r.queue} + ${r.head} + ${r.encode} + ${r.transfer} + ${r.server} + ${r.decode}, p ${r.probability}, ${r.config}`);
   }
   console.log(`final estimates: bandwidth ${status.server.estimates.bandwidthMbps?.toFixed(1)} Mbit/s, RTT ${status.server.estimates.rttMs?.toFixed(2)} ms; fallbacks ${status.decisions.fallbacks}`);
 } finally {

@@ -55,10 +55,10 @@ describe("LinkEstimator: bandwidth", () => {
     );
   });
 
-  it("a single outlier moves the estimate no further than the spread of the others", () => {
+  it("a single outlier moves the median no further than the spread of the others (followDrops off)", () => {
     fc.assert(
       fc.property(rate, fc.array(noise, { minLength: 9, maxLength: 9 }), fc.double({ min: 1e-3, max: 1e3, noNaN: true }), fc.nat(8), (v, eps, factor, at) => {
-        const e = withRtt({ window: 9 });
+        const e = withRtt({ window: 9, followDrops: false });
         const clean = eps.map((d) => v * (1 + d));
         clean.forEach((x, i) => e.observeTransfer(transfer(i + 1, x)));
         const before = e.state(20).bandwidthMbps!;
@@ -72,6 +72,40 @@ describe("LinkEstimator: bandwidth", () => {
         expect(Math.abs(after - before)).toBeLessThanOrEqual(0.1 * v + 1e-9);
       }),
     );
+  });
+
+  it("followDrops: a slower sample counts at once and until the next one; a faster outlier only through the median", () => {
+    fc.assert(
+      fc.property(rate, fc.array(noise, { minLength: 10, maxLength: 10 }), fc.double({ min: 1e-3, max: 1e3, noNaN: true }), (v, eps, factor) => {
+        const e = withRtt({ window: 9 });
+        const clean = eps.slice(0, 9).map((d) => v * (1 + d));
+        clean.forEach((x, i) => e.observeTransfer(transfer(i + 1, x)));
+        const sample = e.observeTransfer(transfer(20, v * factor)) as number;
+        const median = e.state(30).bandwidthMbps as number;
+        // never above the newest sample, and never below it unless the median is
+        expect(median).toBeLessThanOrEqual(sample * (1 + 1e-9));
+        const kept = [...clean.slice(1), sample].sort((a, b) => a - b);
+        expect(median).toBeCloseTo(Math.min(sample, kept[4] as number), 6);
+        // the next ordinary transfer: back within the spread of the ordinary ones
+        const next = e.observeTransfer(transfer(40, v * (1 + eps[9]!))) as number;
+        const after = e.state(50).bandwidthMbps as number;
+        expect(after).toBeLessThanOrEqual(next * (1 + 1e-9));
+        expect(after).toBeGreaterThanOrEqual(Math.min(...clean.slice(2), next) * (1 - 1e-9));
+      }),
+    );
+  });
+
+  it("followDrops: a step down is followed at its first sample, a step up within (window + 1) / 2", () => {
+    const e = withRtt({ window: 9 });
+    for (let i = 0; i < 9; i++) e.observeTransfer(transfer(i + 1, 100));
+    e.observeTransfer(transfer(20, 5));
+    expect(e.state(21).bandwidthMbps).toBeCloseTo(5, 6);
+    const up = withRtt({ window: 9 });
+    for (let i = 0; i < 9; i++) up.observeTransfer(transfer(i + 1, 5));
+    for (let i = 0; i < 4; i++) up.observeTransfer(transfer(20 + i, 100));
+    expect(up.state(30).bandwidthMbps).toBeCloseTo(5, 6);
+    up.observeTransfer(transfer(30, 100));
+    expect(up.state(31).bandwidthMbps).toBeCloseTo(100, 6);
   });
 
   it("a step change is followed within (window + 1) / 2 observations", () => {

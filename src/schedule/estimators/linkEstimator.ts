@@ -11,7 +11,12 @@
  *              its prior, or 0 while unknown). The floor, not the median: a probe slowed by a
  *              busy machine would otherwise be taken out of every transfer and the rate would
  *              read high; with the floor the rate is understated, never overstated. Requests
- *              whose payload time comes out <= 0 tell nothing
+ *              whose payload time comes out <= 0 tell nothing. With `followDrops` (default)
+ *              the estimate is never above the newest sample while that is fresh: a transfer
+ *              slower than the median counts at once (until the next sample), a faster one
+ *              only through the median (once stale, the estimate decays as any other). Deadlines suffer from a rate read high, not from one read low: at a step
+ *              down (100 -> 5 Mbit/s) one request is sent at the old rate, not (window + 1) / 2
+ *              of them, and a slow outlier costs one decision on the safe side
  *   RTT:       from probes (observeRtt: e.g. the time of a GET /v2/health/ready)
  *   wait:      the server's own forecast for a new request (estimated_wait_ms), from every
  *              response; the last report's queue_depth, in_flight, server_time_ms and
@@ -42,6 +47,8 @@ export interface LinkEstimatorOptions {
   minBytes: number;
   /** what each figure decays to when stale (default: unknown) */
   prior: { bandwidthMbps?: number | null; rttMs?: number | null; serverWaitMs?: number | null };
+  /** the bandwidth estimate is at most the newest sample (default true; see above) */
+  followDrops: boolean;
 }
 
 export const DEFAULT_LINK_ESTIMATOR: LinkEstimatorOptions = {
@@ -53,6 +60,7 @@ export const DEFAULT_LINK_ESTIMATOR: LinkEstimatorOptions = {
   probeAfterMs: 5_000,
   minBytes: 4096,
   prior: {},
+  followDrops: true,
 };
 
 /** The server's load as its last response reported it. */
@@ -157,8 +165,9 @@ export class LinkEstimator {
     const bw = this.bandwidth.estimate(nowMs);
     const rtt = this.rtt.estimate(nowMs);
     const wait = this.wait.estimate(nowMs);
+    const newest = this.bandwidth.newest();
     return {
-      bandwidthMbps: bw.value,
+      bandwidthMbps: this.options.followDrops && bw.confidence === 1 && bw.value !== null && newest !== null ? Math.min(bw.value, newest) : bw.value,
       rttMs: rtt.value,
       serverWaitMs: wait.value,
       ageMs: { bandwidth: bw.ageMs, rtt: rtt.ageMs, server: wait.ageMs },

@@ -70,6 +70,11 @@ export class WindowedMedian {
     return n % 2 === 1 ? (xs[mid] as number) : ((xs[mid - 1] as number) + (xs[mid] as number)) / 2;
   }
 
+  /** The last value observed, null when empty. */
+  newest(): number | null {
+    return this.ring.length === 0 ? null : (this.ring[(this.next + this.window - 1) % this.window] as number);
+  }
+
   /** The smallest value in the window, null when empty. */
   min(): number | null {
     return this.ring.length === 0 ? null : Math.min(...this.ring);

@@ -497,7 +497,7 @@ export class Profiler {
         server: last ? null : (connection?.placement.adapter ?? null),
       };
       // the key after the connection is open: its link is the one that was made
-      const { measurement, notes } = await this.record(c, config, this.keyOf(config), samples, idleW, freq, { warm: open.warm, gpuFreq, adapter, connection });
+      const { measurement, notes } = await this.record(c, config, this.keyOf(config), samples, idleW, freq, { warm: open.warm, gpuFreq, adapter, connection, headThread: headThreadOf(open.x, c.split) });
       if (elsewhere !== null) notes.push(elsewhere);
       notes.push(...this.meter.warnings.slice(warningsBefore));
       const label = softwareAdapterLabel(adapter);
@@ -586,6 +586,7 @@ export class Profiler {
           deviceEnergy: this.meter.estimated ? "estimate" : this.meter.device.map((d) => d.id).join("+"),
           deviceIdleW: idleW,
           appliedFreqKHz: freq.map((f) => f.appliedKHz),
+          headThread: headThreadOf(x, c.split),
           network: this.network?.name ?? null,
           link: this.linkDescription,
           serverPowerModel: this.serverProfile.name,
@@ -724,7 +725,7 @@ export class Profiler {
     samples: Sample[],
     idleW: number | null,
     freq: SetFrequencyResult[],
-    x: { warm: HeadWarmUp | null; gpuFreq: SetGpuFrequencyResult | null; adapter: Adapters; connection: TailConnection | null },
+    x: { warm: HeadWarmUp | null; gpuFreq: SetGpuFrequencyResult | null; adapter: Adapters; connection: TailConnection | null; headThread: ReturnType<typeof headThreadOf> },
   ): Promise<{ measurement: Measurement; notes: string[] }> {
     const a = this.opts.analysis;
     const totals = samples.map((s) => s.run.timings.totalMs);
@@ -788,6 +789,7 @@ export class Profiler {
         deviceActiveJ,
         ...facts,
         appliedFreqKHz: freq.map((f) => f.appliedKHz),
+        headThread: x.headThread,
         // the head's warm-up when its session was opened (shared by every config with this split and targets)
         warmUp: x.warm,
         gpuFreq: x.gpuFreq === null ? null : { device: x.gpuFreq.device, appliedKHz: x.gpuFreq.appliedKHz, method: x.gpuFreq.method, setMs: x.gpuFreq.setMs },
@@ -871,6 +873,11 @@ export class Profiler {
     this.connection = null;
     await this.meter.close();
   }
+}
+
+/** Where a configuration's head ran (host.headThread): on the device thread, on the profiler's own thread (WebGPU), or none (cut 0). */
+function headThreadOf(x: SplitExecutor, split: number): "device thread" | "event loop" | null {
+  return split === 0 ? null : x.options.deviceThread !== undefined ? "device thread" : "event loop";
 }
 
 /** How testbed `a` (undefined: not recorded) differs from `b`, e.g. `server local, here http://10.0.0.2:8000`. */

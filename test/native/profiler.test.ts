@@ -85,6 +85,8 @@ describe("profiler on an x86 tree with a userspace governor and an energy counte
       const setspeed = kernel.writes.filter((w) => w.path.endsWith("policy0/scaling_setspeed")).map((w) => w.text.trim());
       expect(setspeed[0]).toBe("1200000");
       expect((m.host.appliedFreqKHz as number[]).every((k) => k === 1200000)).toBe(true);
+      // CPU heads are measured on a device thread, as the daemon runs them
+      expect(m.host.headThread).toBe("device thread");
       expect(readFileSync(join(t.root, POLICY0, "scaling_governor"), "utf8").trim()).toBe(before);
       expect(m.latencyMs.n).toBeGreaterThanOrEqual(5);
       expect(m.latencyMs.p50).not.toBeNull();

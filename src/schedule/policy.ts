@@ -35,6 +35,11 @@ export interface KnownLink {
   radio?: LinkState["radio"];
   /** the device's head time now over as measured (the daemon's DeviceSpeed); null or absent: as measured */
   headScale?: number | null | undefined;
+  /**
+   * how much the device's head times vary now, as a fraction of their mean (DeviceSpeed's
+   * coefficient of variation); null or absent: as the measured samples vary
+   */
+  headCv?: number | null | undefined;
 }
 
 /** What a policy knows of the world when it decides. */

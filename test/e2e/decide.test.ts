@@ -114,6 +114,19 @@ describe("splitwatt decide", () => {
     expect(bad.stderr).toMatch(/head-time scale as a positive number/);
   });
 
+  it("--head-cv: heads that vary more now lower P; D (120 ms) at 140 ms stays feasible at 5%, not at 20% (sd 24 ms)", () => {
+    const args = ["decide", "--front", five, "--deadline-ms", "140", "--bandwidth-mbps", "2", "--rtt-ms", "10", "--server-wait-ms", "0", "--json"];
+    const calm = JSON.parse(cli([...args, "--head-cv", "0.05"]).stdout);
+    expect(calm).toMatchObject({ config: { split: 2, cpuFreqMHz: 1200 }, feasible: true });
+    const busy = JSON.parse(cli([...args, "--head-cv", "0.2"]).stdout);
+    expect(busy.link.headCv).toBe(0.2);
+    expect(busy.feasible).toBe(false);
+    expect(busy.probability).toBeLessThan(0.99);
+    const bad = cli([...args, "--head-cv", "-1"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--head-cv is a fraction >= 0/);
+  });
+
   it("--current: switches are counted from the configuration running now; a cheaper webgpu head loses to its 1.5 s switch, and wins once current", () => {
     const run = (extra: string[]) => cli(["decide", "--front", targets, "--deadline-ms", "100", "--json", ...extra]);
     const fromCpu = JSON.parse(run(["--current", "split=2,cpuFreqMHz=1200,deviceTarget=cpu"]).stdout);

@@ -5,7 +5,7 @@ import { DeviceSpeed } from "../../src/schedule/estimators/deviceSpeed.js";
 describe("DeviceSpeed", () => {
   it("is 1 (as measured) before any head; then the median of head time over measured head time", () => {
     const s = new DeviceSpeed();
-    expect(s.estimate(0)).toEqual({ headScale: 1, samples: 0, ageMs: null });
+    expect(s.estimate(0)).toEqual({ headScale: 1, headCv: null, samples: 0, ageMs: null });
     // a 200 ms head that runs at 250, 260, 240 ms, with one stall of 800
     for (const [i, ms] of [250, 260, 800, 240].entries()) s.observe(i, ms, 200);
     expect(s.estimate(4).headScale).toBeCloseTo((250 + 260) / 2 / 200, 12);
@@ -54,5 +54,23 @@ describe("DeviceSpeed", () => {
       expect(v).toBeGreaterThanOrEqual(1);
       last = v;
     }
+  });
+
+  it("headCv: the coefficient of variation of the last spreadWindow ratios, from minSpreadSamples on, while fresh", () => {
+    const s = new DeviceSpeed({ spreadWindow: 4, minSpreadSamples: 3, freshMs: 1000 });
+    const heads = [100, 120, 80];
+    expect(s.estimate(0).headCv).toBeNull();
+    s.observe(1, heads[0]!, 100);
+    s.observe(2, heads[1]!, 100);
+    expect(s.estimate(3).headCv).toBeNull(); // two ratios: too few
+    s.observe(3, heads[2]!, 100);
+    // ratios 1, 1.2, 0.8: mean 1, sample sd 0.2
+    expect(s.estimate(4).headCv).toBeCloseTo(0.2, 12);
+    // the window keeps the last 4: 1.2, 0.8, 1, 1 -> mean 1, sd sqrt(0.08 / 3)
+    s.observe(5, 100, 100);
+    s.observe(6, 100, 100);
+    expect(s.estimate(7).headCv).toBeCloseTo(Math.sqrt(0.08 / 3), 12);
+    // stale: unknown again
+    expect(s.estimate(6 + 1001).headCv).toBeNull();
   });
 });

@@ -107,6 +107,14 @@ describe("meetProbability", () => {
     // at 135 every sample is within but the tail says ~0.91
     expect(meetProbability(xs, 0, 106.67, 0, sd, 135, rule)).toBeCloseTo(normalCdf((135 - 106.67) / sd), 12);
   });
+
+  it("tail: the fitted normal applies at any number of samples (a wider spread than the samples show)", () => {
+    const xs = Array.from({ length: 200 }, (_, i) => 100 + i / 10); // 100..119.9, all within 130
+    expect(meetProbability(xs, 0, 110, 0, 10, 130, rule)).toBe(1);
+    expect(meetProbability(xs, 0, 110, 0, 10, 130, rule, true)).toBeCloseTo(normalCdf(2), 12);
+    // never above the empirical share
+    expect(meetProbability(xs, 0, 110, 0, 1000, 105, rule, true)).toBeCloseTo(Math.min(51 / 200, normalCdf(-5 / 1000)), 12);
+  });
 });
 
 describe("dynasplit policy", () => {
@@ -183,6 +191,20 @@ describe("splitwatt policy: known answers", () => {
     // nothing meets 100 ms: the most likely (all P 0): the fastest, D
     const none = p.decide({ deadlineMs: 100 }, state(link({ bandwidthMbps: 2, rttMs: 10, serverWaitMs: 0 })));
     expect([key(none.entry), none.feasible]).toEqual([key(D), false]);
+  });
+
+  it("heads that vary more now (headCv) price P with the wider spread: a deadline the samples meet may no longer reach the target", () => {
+    const p = createPolicy("splitwatt", loaded(doc), { minSamples: 1, cvFloor: 0, switchCost: { timeMs: 0, energyJ: 0 } });
+    const as = p.decide({ deadlineMs: 100 }, state());
+    expect([key(as.entry), as.probability]).toEqual([key(B), 1]);
+    // B's head (30 ms as measured) varying by its whole mean now: sd 30 ms around 60 ms; P(<= 100) = Phi(1.33) < 0.99
+    const wide = p.decide({ deadlineMs: 100 }, state(link({ headCv: 1 })));
+    expect(key(wide.entry)).not.toBe(key(B));
+    const b = createPolicy("static", loaded(doc), { config: B.config, minSamples: 1, cvFloor: 0 }).decide({ deadlineMs: 100 }, state(link({ headCv: 1 })));
+    expect(b.probability).toBeCloseTo(normalCdf((100 - 60) / 30), 12);
+    expect(b.probability).toBeLessThan(0.99);
+    // a small cv: B meets 100 ms with P 1 again
+    expect(key(p.decide({ deadlineMs: 100 }, state(link({ headCv: 1e-6 }))).entry)).toBe(key(B));
   });
 
   it("unknown link figures are taken as each configuration was measured: {} decides as the measured link", () => {

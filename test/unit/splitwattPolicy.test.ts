@@ -71,6 +71,8 @@ const linkArb: fc.Arbitrary<KnownLink> = fc.record({
   serverWaitMs: fc.option(fc.double({ min: 0, max: 300, noNaN: true }), { nil: null }),
   // the daemon's DeviceSpeed: heads slower or faster than measured
   headScale: fc.option(fc.double({ min: 0.3, max: 4, noNaN: true }), { nil: null }),
+  // and how much its heads vary now (coefficient of variation)
+  headCv: fc.option(fc.double({ min: 0, max: 0.5, noNaN: true }), { nil: null }),
 });
 
 const optsArb = fc.record({
@@ -120,7 +122,11 @@ describe("splitwatt policy, against a brute force over the full predictions", ()
           const powerW = e.energyJ.device! / (e.latencyMs / 1000);
           const extra = (cpuSw ? cpu.timeMs : 0) + (accel ?? cpu.timeMs);
           const switchJ = (cpuSw ? cpu.energyJ : 0) + (accel === null ? cpu.energyJ : (powerW * accel) / 1000);
-          const probability = meetProbability(p.samplesMs, 0, p.latencyMs, extra, sampleSpreadMs(e.latency.samples), k.deadlineMs, rule);
+          // the spread: the samples', or the heads' now (cv x the predicted head) when wider, its tail then at any n
+          const measuredSpread = sampleSpreadMs(e.latency.samples);
+          const headNow = (k.link.headCv ?? 0) * (p.breakdownMs?.head ?? 0);
+          const wider = headNow > measuredSpread;
+          const probability = meetProbability(p.samplesMs, 0, p.latencyMs, extra, wider ? headNow : measuredSpread, k.deadlineMs, rule, wider);
           return [{ key: canonicalConfigKey(e.config), probability, energy: p.energyJ.total + switchJ }];
         });
         const request = { deadlineMs: k.deadlineMs, minAccuracy: k.minAccuracy };

@@ -273,6 +273,7 @@ export class Daemon implements DaemonContext {
       rttMs: () => parts.link?.estimator.state(now()).rttMs ?? null,
       serverWaitMs: () => parts.link?.estimator.state(now()).serverWaitMs ?? null,
       headScale: () => speed.estimate(now()).headScale,
+      headCv: () => speed.estimate(now()).headCv,
       cpuFreqMHz: () => parts.frequency?.currentMHz ?? null,
       gpuFreqMHz: () => parts.gpu?.currentMHz ?? null,
       ready: () => ref.d?.ready() ?? false,

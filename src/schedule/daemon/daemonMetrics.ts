@@ -15,6 +15,8 @@ export interface MetricsSources {
   serverWaitMs: () => number | null;
   /** the device's head time now over as measured (DeviceSpeed) */
   headScale: () => number;
+  /** how much heads vary now (coefficient of variation; null: unknown) */
+  headCv: () => number | null;
   cpuFreqMHz: () => number | null;
   gpuFreqMHz: () => number | null;
   ready: () => boolean;
@@ -58,6 +60,7 @@ export function daemonMetrics(src: MetricsSources) {
   new Gauge({ name: "splitwatt_daemon_rtt_estimate_seconds", help: "Round-trip estimate (NaN: unknown)", registers: r, collect() { const v = src.rttMs(); this.set(v === null ? Number.NaN : v / 1000); } });
   new Gauge({ name: "splitwatt_daemon_server_wait_estimate_seconds", help: "The tail server's queue wait estimate (NaN: unknown)", registers: r, collect() { const v = src.serverWaitMs(); this.set(v === null ? Number.NaN : v / 1000); } });
   new Gauge({ name: "splitwatt_daemon_head_time_scale", help: "The device's head time now over as measured in the front (1: as measured)", registers: r, collect() { this.set(src.headScale()); } });
+  new Gauge({ name: "splitwatt_daemon_head_time_cv", help: "How much the device's head times vary now: standard deviation over mean of recent heads' ratios to the front (NaN: unknown)", registers: r, collect() { this.set(nanOr(src.headCv())); } });
   new Gauge({ name: "splitwatt_daemon_cpu_frequency_hertz", help: "CPU frequency the daemon applied (NaN: not controlled or not set yet)", registers: r, collect() { this.set(nanOr(src.cpuFreqMHz()) * 1e6); } });
   new Gauge({ name: "splitwatt_daemon_gpu_frequency_hertz", help: "GPU clock the daemon applied (NaN: not controlled or not set yet)", registers: r, collect() { this.set(nanOr(src.gpuFreqMHz()) * 1e6); } });
   return { registry, requests, decisions, deadlines, infeasible, latency, energy, fallbacks, switches, switchTime, acceleratorSwitches, acceleratorSwitchTime, gpuSwitches, gpuSwitchTime, queueRejected, probes, streamItems };

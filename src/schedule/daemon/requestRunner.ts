@@ -121,7 +121,8 @@ export class RequestRunner {
 
   private decide(policy: Policy, p: RequestParams, nowMs: number, deadlineLeftMs: number, serverUp: boolean): Decision {
     const known = this.d.server?.estimator.state(nowMs) ?? { bandwidthMbps: null, rttMs: null, serverWaitMs: null };
-    const link = { bandwidthMbps: known.bandwidthMbps, rttMs: known.rttMs, serverWaitMs: known.serverWaitMs, headScale: this.d.speed.estimate(nowMs).headScale };
+    const speed = this.d.speed.estimate(nowMs);
+    const link = { bandwidthMbps: known.bandwidthMbps, rttMs: known.rttMs, serverWaitMs: known.serverWaitMs, headScale: speed.headScale, headCv: speed.headCv };
     return policy.decide({ deadlineMs: deadlineLeftMs, minAccuracy: p.minAccuracy }, { nowMs, link, serverUp, current: this.current });
   }
 

@@ -13,6 +13,13 @@
  * (default 1): a device that runs faster than profiled is predicted as profiled, the safe side
  * for deadlines (a front measured on a slower setting, or a synthetic one, does not make every
  * configuration look faster than it was measured). Pure: the clock is passed in.
+ *
+ * `headCv`: how much heads vary now, the coefficient of variation (sample standard deviation /
+ * mean) of the last `spreadWindow` ratios, once there are `minSpreadSamples` of them and while
+ * the newest is fresh (else null: as the front's samples vary). A front measures each head a
+ * dozen times or so; the daemon sees hundreds, and a board that is sometimes busy, hot or
+ * throttled shows a wider spread than the profiler's samples did. The policies price P with it
+ * (candidates.ts spreadOf) when it is the wider.
  */
 import { WindowedMedian } from "./windowedMedian.js";
 
@@ -29,13 +36,19 @@ export interface DeviceSpeedOptions {
   halfLifeMs: number;
   /** the estimate's floor (default 1: never faster than as measured) */
   minScale: number;
+  /** ratios in the spread (default 30) */
+  spreadWindow: number;
+  /** the spread is known from this many ratios on (default 8) */
+  minSpreadSamples: number;
 }
 
-export const DEFAULT_DEVICE_SPEED: DeviceSpeedOptions = { window: 9, minHeadMs: 2, maxRatio: 10, freshMs: 60_000, halfLifeMs: 60_000, minScale: 1 };
+export const DEFAULT_DEVICE_SPEED: DeviceSpeedOptions = { window: 9, minHeadMs: 2, maxRatio: 10, freshMs: 60_000, halfLifeMs: 60_000, minScale: 1, spreadWindow: 30, minSpreadSamples: 8 };
 
 export interface DeviceSpeedEstimate {
   /** head time now over as measured (1: as measured) */
   headScale: number;
+  /** the heads' coefficient of variation now (null: too few ratios, or stale) */
+  headCv: number | null;
   samples: number;
   /** ms since the newest sample, null before the first */
   ageMs: number | null;
@@ -44,11 +57,14 @@ export interface DeviceSpeedEstimate {
 export class DeviceSpeed {
   readonly options: DeviceSpeedOptions;
   private readonly ratios: WindowedMedian;
+  private readonly recent: number[] = [];
+  private nextRecent = 0;
 
   constructor(opts: Partial<DeviceSpeedOptions> = {}) {
     this.options = { ...DEFAULT_DEVICE_SPEED, ...opts };
     const o = this.options;
     if (!(o.maxRatio >= 1)) throw new RangeError(`maxRatio must be >= 1, got ${o.maxRatio}`);
+    if (!(Number.isInteger(o.spreadWindow) && o.spreadWindow >= 2)) throw new RangeError(`spreadWindow must be a whole number >= 2, got ${o.spreadWindow}`);
     this.ratios = new WindowedMedian(o.window, { freshMs: o.freshMs, halfLifeMs: o.halfLifeMs, prior: 1, blend: "geometric" });
   }
 
@@ -58,11 +74,24 @@ export class DeviceSpeed {
     if (measuredHeadMs === null || !(measuredHeadMs >= o.minHeadMs) || !(headMs > 0) || !Number.isFinite(headMs)) return null;
     const ratio = Math.min(o.maxRatio, Math.max(1 / o.maxRatio, headMs / measuredHeadMs));
     this.ratios.observe(atMs, ratio);
+    if (this.recent.length < o.spreadWindow) this.recent.push(ratio);
+    else this.recent[this.nextRecent] = ratio;
+    this.nextRecent = (this.nextRecent + 1) % o.spreadWindow;
     return ratio;
   }
 
   estimate(nowMs: number): DeviceSpeedEstimate {
     const e = this.ratios.estimate(nowMs);
-    return { headScale: Math.max(this.options.minScale, e.value ?? 1), samples: e.samples, ageMs: e.ageMs };
+    const fresh = e.ageMs !== null && e.ageMs <= this.options.freshMs;
+    return { headScale: Math.max(this.options.minScale, e.value ?? 1), headCv: fresh ? this.cv() : null, samples: e.samples, ageMs: e.ageMs };
+  }
+
+  /** Sample standard deviation / mean of the recent ratios; null below minSpreadSamples. */
+  private cv(): number | null {
+    const xs = this.recent;
+    if (xs.length < Math.max(2, this.options.minSpreadSamples)) return null;
+    const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+    const ss = xs.reduce((a, b) => a + (b - mean) * (b - mean), 0);
+    return mean > 0 ? Math.sqrt(ss / (xs.length - 1)) / mean : null;
   }
 }

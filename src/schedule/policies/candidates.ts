@@ -10,7 +10,7 @@ import { SplitwattError } from "../../errors.js";
 import { coreOf, costConstants, measuredBandwidthMbps, predictionOfCore, predictTotals, type CostConstants, type CostTotals, type LinkState, type Prediction } from "../../predict/costModel.js";
 import { placementOf, splitAxis, type Placement } from "../placement.js";
 import type { KnownLink } from "../policy.js";
-import { sampleSpreadMs } from "./meetProbability.js";
+import { meetProbability, sampleSpreadMs, type ProbabilityRule } from "./meetProbability.js";
 
 /** The dimensions that hold the device's CPU frequency (live, replay). */
 export const FREQUENCY_DIMENSIONS = ["cpuFreqMHz", "cpu-freq"] as const;
@@ -90,6 +90,24 @@ export function linkFor(c: Candidate, link: KnownLink): LinkState {
 /** Predict `c` under `link` into `out` (the cost model's rule; figures the link leaves unknown as `c` was measured). */
 export function totalsFor(c: Candidate, link: KnownLink, out: CostTotals): CostTotals {
   return predictTotals(c.cost, link.bandwidthMbps ?? c.measured.bandwidthMbps, link.rttMs ?? c.measured.rttMs, link.serverWaitMs ?? c.measured.serverWaitMs, link.radio, out, link.headScale ?? 1);
+}
+
+/**
+ * The spread to price `c`'s probability with, ms: its measured samples' standard deviation, or,
+ * when the device's head times vary more now (`link.headCv`, a fraction of their mean), that
+ * fraction of the head as predicted now (`headMs`), whichever is wider; `tail` when it is the
+ * latter (meetProbability then fits the normal tail at any number of samples).
+ */
+export function spreadOf(c: Candidate, headMs: number, link: KnownLink): { spreadMs: number; tail: boolean } {
+  const cv = link.headCv ?? null;
+  const now = cv === null || !(cv > 0) ? 0 : cv * headMs;
+  return now > c.spreadMs ? { spreadMs: now, tail: true } : { spreadMs: c.spreadMs, tail: false };
+}
+
+/** P(c meets `deadlineMs`) from its predicted samples (shift, mean, extra), priced with spreadOf (the head as predicted: `headMs`). */
+export function probabilityFor(c: Candidate, shiftMs: number, latencyMs: number, extraMs: number, deadlineMs: number, rule: ProbabilityRule, link: KnownLink, headMs: number): number {
+  const sp = spreadOf(c, headMs, link);
+  return meetProbability(c.entry.latency.samples, shiftMs, latencyMs, extraMs, sp.spreadMs, deadlineMs, rule, sp.tail);
 }
 
 /** The full prediction of `c` from its totals (as `predict` gives it). */

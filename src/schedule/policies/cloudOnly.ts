@@ -10,8 +10,7 @@ import type { LoadedParetoFile } from "../../contracts/paretoFile.js";
 import { UsageError } from "../../errors.js";
 import { costTotals, type Prediction } from "../../predict/costModel.js";
 import type { Decision, Policy, PolicyRequest, PolicyState } from "../policy.js";
-import { accurateEnough, byEnergy, firstWithinDeadline, frozen, joules, LinkMemo, ms, noCandidate, predictionOf, prepareCandidates, prob, totalsFor } from "./candidates.js";
-import { meetProbability } from "./meetProbability.js";
+import { accurateEnough, byEnergy, firstWithinDeadline, frozen, joules, LinkMemo, ms, noCandidate, predictionOf, prepareCandidates, prob, probabilityFor, totalsFor } from "./candidates.js";
 import { probabilityRule, type PolicyOptions } from "./policyOptions.js";
 
 export function cloudOnly(file: LoadedParetoFile, opts: PolicyOptions): Policy {
@@ -42,7 +41,7 @@ export function cloudOnly(file: LoadedParetoFile, opts: PolicyOptions): Policy {
         const c = cands[pick.index]!;
         totalsFor(c, state.link, t);
         const predicted = predictionOf(c, t);
-        const probability = meetProbability(c.entry.latency.samples, t.shiftMs, t.latencyMs, 0, c.spreadMs, d, rule);
+        const probability = probabilityFor(c, t.shiftMs, t.latencyMs, 0, d, rule, state.link, t.headMs);
         return {
           entry: c.entry,
           index: pick.index,
@@ -86,7 +85,7 @@ export function cloudOnly(file: LoadedParetoFile, opts: PolicyOptions): Policy {
       const bestE = chosenE;
       const c = cands[best]!;
       const predicted = chosenPrediction as Prediction;
-      const probability = meetProbability(c.entry.latency.samples, chosenShift, chosenLatency, 0, c.spreadMs, d, rule);
+      const probability = probabilityFor(c, chosenShift, chosenLatency, 0, d, rule, state.link, predicted.breakdownMs?.head ?? 0);
       return {
         entry: c.entry,
         index: best,

@@ -16,7 +16,9 @@
  * spread (floored at `cvFloor` of the mean, because two or three samples, or the run means of a
  * replayed pool, understate it) gives the missing tail; taking the minimum keeps the empirical
  * share where it is already the more pessimistic. `spreadMs` is the standard deviation of the
- * measured samples (the cost model moves them, it does not stretch them).
+ * measured samples (the cost model moves them, it does not stretch them), or a wider one the
+ * device shows now (candidates.ts spreadOf); with `tail` the fitted normal applies at any n
+ * (the samples, however many, vary less than the device does now).
  */
 
 export interface ProbabilityRule {
@@ -70,6 +72,7 @@ export function meetProbability(
   spreadMs: number,
   deadlineMs: number,
   rule: ProbabilityRule,
+  tail = false,
 ): number {
   let n = samples.length;
   let within: number;
@@ -88,7 +91,7 @@ export function meetProbability(
     within = lo;
   }
   const empirical = within / n;
-  if (n >= rule.minSamples || empirical === 0) return empirical;
+  if ((n >= rule.minSamples && !tail) || empirical === 0) return empirical;
   const m = meanMs + extraMs;
   const sd = Math.max(spreadMs, rule.cvFloor * m);
   const parametric = sd > 0 ? normalCdf((deadlineMs - m) / sd) : m <= deadlineMs ? 1 : 0;

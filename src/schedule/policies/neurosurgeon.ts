@@ -11,8 +11,7 @@
 import type { LoadedParetoFile } from "../../contracts/paretoFile.js";
 import { costTotals, type Prediction } from "../../predict/costModel.js";
 import type { Decision, Policy, PolicyRequest, PolicyState } from "../policy.js";
-import { accurateEnough, frozen, LinkMemo, ms, noCandidate, predictionOf, prepareCandidates, prob, totalsFor } from "./candidates.js";
-import { meetProbability } from "./meetProbability.js";
+import { accurateEnough, frozen, LinkMemo, ms, noCandidate, predictionOf, prepareCandidates, prob, probabilityFor, totalsFor } from "./candidates.js";
 import { probabilityRule, type PolicyOptions } from "./policyOptions.js";
 import { SwitchPricing, switchNote } from "./switchPricing.js";
 
@@ -84,7 +83,7 @@ export function neurosurgeon(file: LoadedParetoFile, opts: PolicyOptions): Polic
       const c = cands[best]!;
       const predicted = chosenPrediction as Prediction;
       const switchCost = pricing.parts(best);
-      const probability = meetProbability(c.entry.latency.samples, chosenShift, chosenLatency, switchCost?.timeMs ?? 0, c.spreadMs, d, rule);
+      const probability = probabilityFor(c, chosenShift, chosenLatency, switchCost?.timeMs ?? 0, d, rule, state.link, predicted.breakdownMs?.head ?? 0);
       const down = state.serverUp ? "" : "server down, all-on-device only: ";
       return {
         entry: c.entry,

@@ -11,8 +11,7 @@ import type { LoadedParetoFile } from "../../contracts/paretoFile.js";
 import { UsageError } from "../../errors.js";
 import type { Decision, Policy, PolicyRequest, PolicyState } from "../policy.js";
 import { costTotals, type Prediction } from "../../predict/costModel.js";
-import { byEnergy, firstWithinDeadline, frozen, LinkMemo, ms, noCandidate, predictionOf, prepareCandidates, prob, totalsFor } from "./candidates.js";
-import { meetProbability } from "./meetProbability.js";
+import { byEnergy, firstWithinDeadline, frozen, LinkMemo, ms, noCandidate, predictionOf, prepareCandidates, prob, probabilityFor, totalsFor } from "./candidates.js";
 import { probabilityRule, type PolicyOptions } from "./policyOptions.js";
 import { fmix32 } from "../../fmix32.js";
 
@@ -73,7 +72,7 @@ export function random(file: LoadedParetoFile, opts: PolicyOptions): Policy {
         predictions[index] = kept;
       }
       const predicted = kept.p;
-      const probability = meetProbability(c.entry.latency.samples, kept.shift, kept.latency, 0, c.spreadMs, d, rule);
+      const probability = probabilityFor(c, kept.shift, kept.latency, 0, d, rule, state.link, predicted.breakdownMs?.head ?? 0);
       const feasible = predicted.latencyMs <= d;
       return { entry: c.entry, index, predicted, probability, feasible, reason: `${why} (predicted ${ms(predicted.latencyMs)}, P ${prob(probability)})`, switchCost: null };
     },

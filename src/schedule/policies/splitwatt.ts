@@ -16,7 +16,9 @@
  *   E(c)        = predicted total energy + switch energy
  *   P(c)        = meetProbability(predicted samples + switch time, D)   (meetProbability.ts:
  *                 the empirical share, guarded by a fitted normal tail below 1/(1 - target)
- *                 samples)
+ *                 samples; when the device's heads vary more now than c's samples do
+ *                 (KnownLink.headCv x c's predicted head is wider than their spread), the tail
+ *                 of that wider spread, at any number of samples: candidates.ts spreadOf)
  *
  *   eligible    = { c : P(c) >= target }
  *   best        = argmin E over eligible (ties: higher P, then lower predicted latency)
@@ -39,7 +41,7 @@ import type { LoadedParetoFile } from "../../contracts/paretoFile.js";
 import { costTotals } from "../../predict/costModel.js";
 import type { Decision, Policy, PolicyRequest, PolicyState } from "../policy.js";
 import type { KnownLink } from "../policy.js";
-import { accurateEnough, joules, LinkMemo, ms, noCandidate, predictionOf, prepareCandidates, prob, totalsFor, type Candidate } from "./candidates.js";
+import { accurateEnough, joules, LinkMemo, ms, noCandidate, predictionOf, prepareCandidates, prob, spreadOf, totalsFor, type Candidate } from "./candidates.js";
 import { meetProbability, normalCdf } from "./meetProbability.js";
 import { probabilityRule, type PolicyOptions } from "./policyOptions.js";
 import { SwitchPricing, switchNote } from "./switchPricing.js";
@@ -76,6 +78,7 @@ export function splitwatt(file: LoadedParetoFile, opts: PolicyOptions): Policy {
   const energyJ = new Float64Array(n);
   const latencyMs = new Float64Array(n);
   const shiftMs = new Float64Array(n);
+  const headMs = new Float64Array(n);
   const identity = Int32Array.from(all);
   let order = identity;
   let sorted = false;
@@ -94,6 +97,7 @@ export function splitwatt(file: LoadedParetoFile, opts: PolicyOptions): Policy {
       energyJ[i] = t.energyJ;
       latencyMs[i] = t.latencyMs;
       shiftMs[i] = t.shiftMs;
+      headMs[i] = t.headMs;
     }
     order = identity;
     sorted = false;
@@ -101,9 +105,9 @@ export function splitwatt(file: LoadedParetoFile, opts: PolicyOptions): Policy {
   // below this z the fitted normal tail is under the target, so P (at most that tail) is too
   const zFloor = zBelowTarget(target);
   /** cheap and safe: with fewer samples than minSamples, P <= the fitted tail, which is below the target here */
-  const tailBelowTarget = (c: Candidate, meanMs: number, deadlineMs: number): boolean => {
-    if (c.entry.latency.samples.length >= rule.minSamples) return false;
-    const sd = Math.max(c.spreadMs, rule.cvFloor * meanMs);
+  const tailBelowTarget = (c: Candidate, spread: { spreadMs: number; tail: boolean }, meanMs: number, deadlineMs: number): boolean => {
+    if (c.entry.latency.samples.length >= rule.minSamples && !spread.tail) return false;
+    const sd = Math.max(spread.spreadMs, rule.cvFloor * meanMs);
     return sd > 0 && (deadlineMs - meanMs) / sd < zFloor;
   };
   // the current configuration is usually one of the entries' own config objects (the daemon passes
@@ -134,8 +138,9 @@ export function splitwatt(file: LoadedParetoFile, opts: PolicyOptions): Policy {
 
       refresh(link);
       const passes = (c: Candidate): boolean => (state.serverUp || c.local) && accurateEnough(c, minAccuracy);
-      const probabilityOf = (i: number, extraMs: number): number =>
-        meetProbability(cands[i]!.entry.latency.samples, shiftMs[i]!, latencyMs[i]!, extraMs, cands[i]!.spreadMs, d, rule);
+      const spread = (i: number): { spreadMs: number; tail: boolean } => spreadOf(cands[i]!, headMs[i]!, link);
+      const probabilityOf = (i: number, extraMs: number, sp = spread(i)): number =>
+        meetProbability(cands[i]!.entry.latency.samples, shiftMs[i]!, latencyMs[i]!, extraMs, sp.spreadMs, d, rule, sp.tail);
 
       let considered = 0;
       let best = -1;
@@ -156,8 +161,9 @@ export function splitwatt(file: LoadedParetoFile, opts: PolicyOptions): Policy {
         const extraMs = pricing.timeMs(i);
         const e = energyJ[i]! + pricing.energyJ(i);
         const lat = latencyMs[i]! + extraMs;
-        if (i !== currentIndex && tailBelowTarget(c, lat, d)) continue;
-        const p = probabilityOf(i, extraMs);
+        const sp = spread(i);
+        if (i !== currentIndex && tailBelowTarget(c, sp, lat, d)) continue;
+        const p = probabilityOf(i, extraMs, sp);
         if (i === currentIndex) {
           currentE = e;
           currentP = p;

@@ -11,8 +11,7 @@ import type { LoadedParetoFile, ParetoFile } from "../../contracts/paretoFile.js
 import { UsageError } from "../../errors.js";
 import { costTotals, type Prediction } from "../../predict/costModel.js";
 import type { Decision, Policy, PolicyRequest, PolicyState } from "../policy.js";
-import { byEnergy, firstWithinDeadline, frozen, LinkMemo, ms, noCandidate, predictionOf, prepareCandidates, prob, totalsFor } from "./candidates.js";
-import { meetProbability } from "./meetProbability.js";
+import { byEnergy, firstWithinDeadline, frozen, LinkMemo, ms, noCandidate, predictionOf, prepareCandidates, prob, probabilityFor, totalsFor } from "./candidates.js";
 import { probabilityRule, type PolicyOptions } from "./policyOptions.js";
 
 const show = (c: Config, space: ParetoFile["space"]): string => space.dimensions.map((d) => `${d.name}=${String(c[d.name])}`).join(",");
@@ -86,11 +85,11 @@ export function staticConfig(file: LoadedParetoFile, opts: PolicyOptions): Polic
           ownPrediction = frozen(predictionOf(c, t));
         }
         predicted = ownPrediction as Prediction;
-        probability = meetProbability(c.entry.latency.samples, ownShift, ownLatency, 0, c.spreadMs, d, rule);
+        probability = probabilityFor(c, ownShift, ownLatency, 0, d, rule, state.link, predicted.breakdownMs?.head ?? 0);
       } else {
         totalsFor(c, state.link, t);
         predicted = predictionOf(c, t);
-        probability = meetProbability(c.entry.latency.samples, t.shiftMs, t.latencyMs, 0, c.spreadMs, d, rule);
+        probability = probabilityFor(c, t.shiftMs, t.latencyMs, 0, d, rule, state.link, t.headMs);
       }
       const feasible = predicted.latencyMs <= d;
       return { entry: c.entry, index, predicted, probability, feasible, reason: `${reason} (predicted ${ms(predicted.latencyMs)}${feasible ? "" : `, beyond ${ms(d)}`}, P ${prob(probability)})`, switchCost: null };

@@ -25,6 +25,7 @@ const DecideOptions = z.object({
   rttMs: nonNegative("give the RTT as a number of ms >= 0, e.g. 10").optional(),
   serverWaitMs: nonNegative("give the server's queue wait as a number of ms >= 0, e.g. 0").optional(),
   headScale: positive("give the head-time scale as a positive number, e.g. 1.2 for heads 20% slower than measured").optional(),
+  bandwidthCv: cliNumber(z.number().min(0, "--bandwidth-cv is a fraction >= 0, e.g. 0.2 for a rate varying by 20% of its mean")).optional(),
   headCv: cliNumber(z.number().min(0, "--head-cv is a fraction >= 0, e.g. 0.1 for heads varying by 10% of their mean")).optional(),
   minAccuracy: cliNumber(z.number().min(0, "--min-accuracy is a fraction in [0, 1], e.g. 0.6").max(1, "--min-accuracy is a fraction in [0, 1], e.g. 0.6")).optional(),
   target: cliNumber(z.number().gt(0, "--target is a probability in (0, 1), e.g. 0.99").lt(1, "--target is a probability in (0, 1), e.g. 0.99")).optional(),
@@ -67,7 +68,7 @@ async function decide(o: DecideCliOptions): Promise<void> {
   for (const w of warnings) process.stderr.write(`splitwatt: warning: ${w}\n`);
   if (o.config !== undefined && o.policy !== "static") throw new UsageError(`--config is the static policy's configuration; drop it or add --policy static`);
   const policy = createPolicy(o.policy, file, { ...(o.target === undefined ? {} : { target: o.target }), ...(o.config === undefined ? {} : { config: o.config }) });
-  const link = { bandwidthMbps: o.bandwidthMbps ?? null, rttMs: o.rttMs ?? null, serverWaitMs: o.serverWaitMs ?? null, headScale: o.headScale ?? null, headCv: o.headCv ?? null };
+  const link = { bandwidthMbps: o.bandwidthMbps ?? null, rttMs: o.rttMs ?? null, serverWaitMs: o.serverWaitMs ?? null, headScale: o.headScale ?? null, headCv: o.headCv ?? null, bandwidthCv: o.bandwidthCv ?? null };
   const current = o.current === undefined ? null : parseConfigSpec(o.current, file.doc.space);
   const d = policy.decide({ deadlineMs: o.deadlineMs, minAccuracy: o.minAccuracy }, { nowMs: 0, link, serverUp: !o.serverDown, current });
   const sw = d.switchCost ?? null;
@@ -103,7 +104,7 @@ async function decide(o: DecideCliOptions): Promise<void> {
   const part = (x: number | null, source: string | null) => (x === null ? "-" : `${x.toFixed(3)}${source === null ? "" : ` (${source})`}`);
   const lines = [
     `policy ${policy.name} on ${basename(o.front)}, deadline ${o.deadlineMs} ms${o.minAccuracy === undefined ? "" : `, min accuracy ${o.minAccuracy}`}${o.serverDown ? ", server down" : ""}`,
-    `link: bandwidth ${o.bandwidthMbps === undefined ? asMeasured : `${o.bandwidthMbps} Mbit/s`}, RTT ${o.rttMs === undefined ? asMeasured : `${o.rttMs} ms`}, server wait ${o.serverWaitMs === undefined ? asMeasured : `${o.serverWaitMs} ms`}${o.headScale === undefined ? "" : `, heads x ${o.headScale}`}${o.headCv === undefined ? "" : `, heads varying ${o.headCv} of their mean`}`,
+    `link: bandwidth ${o.bandwidthMbps === undefined ? asMeasured : `${o.bandwidthMbps} Mbit/s`}, RTT ${o.rttMs === undefined ? asMeasured : `${o.rttMs} ms`}, server wait ${o.serverWaitMs === undefined ? asMeasured : `${o.serverWaitMs} ms`}${o.headScale === undefined ? "" : `, heads x ${o.headScale}`}${o.headCv === undefined ? "" : `, heads varying ${o.headCv} of their mean`}${o.bandwidthCv === undefined ? "" : `, bandwidth varying ${o.bandwidthCv} of its mean`}`,
     `config      ${showConfig(d.entry.config, file.doc.space)}`,
     `latency     ${num(p.latencyMs, 2)} ms ${p.perPart ? "predicted" : "as measured"} (p50 ${num(quantiles.p50, 2)}, p95 ${num(quantiles.p95, 2)}, p99 ${num(quantiles.p99, 2)} ms over ${p.samplesMs.length} sample${p.samplesMs.length === 1 ? "" : "s"})`,
     ...(b === null ? [] : [`            head ${num(b.head, 2)}, encode ${num(b.encode, 2)}, transfer ${num(b.transfer, 2)}, server ${num(b.server, 2)}, decode ${num(b.decode, 2)} ms`]),
@@ -128,6 +129,7 @@ export function decideCommand(): Command {
     .option("--server-wait-ms <ms>", "the server's queue wait now (default: as measured)")
     .option("--head-scale <x>", "the device's head time now over as measured, as the daemon estimates it (default 1)")
     .option("--head-cv <fraction>", "how much the device's heads vary now (standard deviation / mean), as the daemon estimates it (default: as the front's samples vary)")
+    .option("--bandwidth-cv <fraction>", "how much the bandwidth varies now (standard deviation / mean), as the daemon estimates it (default: as the front's samples vary)")
     .option("--min-accuracy <fraction>", "skip configurations below this accuracy, e.g. 0.6")
     .option("--target <p>", "splitwatt: the probability of meeting the deadline to reach (default 0.99)")
     .option("--config <dim=value,...>", "static: the configuration, e.g. layer=22,cpu-freq=800,edge-accelerator=std,server-accelerator=false")

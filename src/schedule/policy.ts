@@ -40,6 +40,8 @@ export interface KnownLink {
    * coefficient of variation); null or absent: as the measured samples vary
    */
   headCv?: number | null | undefined;
+  /** how much the link's bandwidth varies now (sd / mean of the estimator's samples); null or absent: as the samples vary */
+  bandwidthCv?: number | null | undefined;
 }
 
 /** What a policy knows of the world when it decides. */

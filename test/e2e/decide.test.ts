@@ -114,7 +114,7 @@ describe("splitwatt decide", () => {
     expect(bad.stderr).toMatch(/head-time scale as a positive number/);
   });
 
-  it("--head-cv: heads that vary more now lower P; D (120 ms) at 140 ms stays feasible at 5%, not at 20% (sd 24 ms)", () => {
+  it("--head-cv / --bandwidth-cv: heads or a link that vary more now lower P; D (120 ms) at 140 ms stays feasible at 5%, not at 20% (sd 24 ms)", () => {
     const args = ["decide", "--front", five, "--deadline-ms", "140", "--bandwidth-mbps", "2", "--rtt-ms", "10", "--server-wait-ms", "0", "--json"];
     const calm = JSON.parse(cli([...args, "--head-cv", "0.05"]).stdout);
     expect(calm).toMatchObject({ config: { split: 2, cpuFreqMHz: 1200 }, feasible: true });
@@ -125,6 +125,12 @@ describe("splitwatt decide", () => {
     const bad = cli([...args, "--head-cv", "-1"]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--head-cv is a fraction >= 0/);
+    // --bandwidth-cv: B (60 ms, 20 of them the transfer) meets 100 ms as measured; with the rate varying by its mean, P = Phi(2) < 0.99
+    const b = ["decide", "--front", five, "--deadline-ms", "100", "--json"];
+    expect(JSON.parse(cli(b).stdout)).toMatchObject({ config: { split: 1, cpuFreqMHz: 600 }, probability: 1 });
+    const shaky = JSON.parse(cli([...b, "--bandwidth-cv", "1", "--policy", "static", "--config", "split=1,cpuFreqMHz=600"]).stdout);
+    expect(shaky.probability).toBeLessThan(0.99);
+    expect(shaky.link.bandwidthCv).toBe(1);
   });
 
   it("--current: switches are counted from the configuration running now; a cheaper webgpu head loses to its 1.5 s switch, and wins once current", () => {

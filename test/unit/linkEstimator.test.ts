@@ -108,6 +108,17 @@ describe("LinkEstimator: bandwidth", () => {
     expect(up.state(31).bandwidthMbps).toBeCloseTo(100, 6);
   });
 
+  it("bandwidthCv: how much the window's samples vary (sd / mean), from 3 samples on, while fresh", () => {
+    const e = withRtt({ window: 5, followDrops: false });
+    e.observeTransfer(transfer(1, 10));
+    e.observeTransfer(transfer(2, 20));
+    expect(e.state(3).bandwidthCv).toBeNull();
+    e.observeTransfer(transfer(3, 30));
+    // 10, 20, 30: mean 20, sample sd 10
+    expect(e.state(4).bandwidthCv).toBeCloseTo(0.5, 9);
+    expect(e.state(3 + 10_000 + 1).bandwidthCv).toBeNull();
+  });
+
   it("a step change is followed within (window + 1) / 2 observations", () => {
     fc.assert(
       fc.property(rate, rate, fc.array(noise, { minLength: 14, maxLength: 14 }), fc.constantFrom(3, 5, 9), (v1, v2, eps, window) => {

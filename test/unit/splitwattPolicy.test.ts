@@ -73,6 +73,8 @@ const linkArb: fc.Arbitrary<KnownLink> = fc.record({
   headScale: fc.option(fc.double({ min: 0.3, max: 4, noNaN: true }), { nil: null }),
   // and how much its heads vary now (coefficient of variation)
   headCv: fc.option(fc.double({ min: 0, max: 0.5, noNaN: true }), { nil: null }),
+  // and how much the link's bandwidth varies now
+  bandwidthCv: fc.option(fc.double({ min: 0, max: 1, noNaN: true }), { nil: null }),
 });
 
 const optsArb = fc.record({
@@ -122,11 +124,13 @@ describe("splitwatt policy, against a brute force over the full predictions", ()
           const powerW = e.energyJ.device! / (e.latencyMs / 1000);
           const extra = (cpuSw ? cpu.timeMs : 0) + (accel ?? cpu.timeMs);
           const switchJ = (cpuSw ? cpu.energyJ : 0) + (accel === null ? cpu.energyJ : (powerW * accel) / 1000);
-          // the spread: the samples', or the heads' now (cv x the predicted head) when wider, its tail then at any n
+          // the spread: the samples', widened by the head's and the transfer's variation now (independent parts), its tail then at any n
           const measuredSpread = sampleSpreadMs(e.latency.samples);
           const headNow = (k.link.headCv ?? 0) * (p.breakdownMs?.head ?? 0);
-          const wider = headNow > measuredSpread;
-          const probability = meetProbability(p.samplesMs, 0, p.latencyMs, extra, wider ? headNow : measuredSpread, k.deadlineMs, rule, wider);
+          const linkNow = (k.link.bandwidthCv ?? 0) * (p.breakdownMs?.transfer ?? 0);
+          const wider = headNow > 0 || linkNow > 0;
+          const spread = wider ? Math.hypot(measuredSpread, headNow, linkNow) : measuredSpread;
+          const probability = meetProbability(p.samplesMs, 0, p.latencyMs, extra, spread, k.deadlineMs, rule, wider);
           return [{ key: canonicalConfigKey(e.config), probability, energy: p.energyJ.total + switchJ }];
         });
         const request = { deadlineMs: k.deadlineMs, minAccuracy: k.minAccuracy };

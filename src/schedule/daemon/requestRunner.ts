@@ -120,9 +120,9 @@ export class RequestRunner {
   }
 
   private decide(policy: Policy, p: RequestParams, nowMs: number, deadlineLeftMs: number, serverUp: boolean): Decision {
-    const known = this.d.server?.estimator.state(nowMs) ?? { bandwidthMbps: null, rttMs: null, serverWaitMs: null };
+    const known = this.d.server?.estimator.state(nowMs) ?? { bandwidthMbps: null, bandwidthCv: null, rttMs: null, serverWaitMs: null };
     const speed = this.d.speed.estimate(nowMs);
-    const link = { bandwidthMbps: known.bandwidthMbps, rttMs: known.rttMs, serverWaitMs: known.serverWaitMs, headScale: speed.headScale, headCv: speed.headCv };
+    const link = { bandwidthMbps: known.bandwidthMbps, rttMs: known.rttMs, serverWaitMs: known.serverWaitMs, headScale: speed.headScale, headCv: speed.headCv, bandwidthCv: known.bandwidthCv };
     return policy.decide({ deadlineMs: deadlineLeftMs, minAccuracy: p.minAccuracy }, { nowMs, link, serverUp, current: this.current });
   }
 

@@ -17,6 +17,8 @@
  *              only through the median (once stale, the estimate decays as any other). Deadlines suffer from a rate read high, not from one read low: at a step
  *              down (100 -> 5 Mbit/s) one request is sent at the old rate, not (window + 1) / 2
  *              of them, and a slow outlier costs one decision on the safe side
+ *              `bandwidthCv`, how much the window's samples vary (sd / mean), prices the spread
+ *              of a transfer's time (candidates.ts spreadOf)
  *   RTT:       from probes (observeRtt: e.g. the time of a GET /v2/health/ready)
  *   wait:      the server's own forecast for a new request (estimated_wait_ms), from every
  *              response; the last report's queue_depth, in_flight, server_time_ms and
@@ -76,6 +78,8 @@ export interface ServerReport {
 /** The estimator's state: a KnownLink plus how old and how well-founded each figure is. */
 export interface LinkEstimate {
   bandwidthMbps: number | null;
+  /** how much the bandwidth samples of the window vary (standard deviation / mean), while fresh and from 3 samples on; else null */
+  bandwidthCv: number | null;
   rttMs: number | null;
   serverWaitMs: number | null;
   /** ms since each figure's newest sample (null: never observed) */
@@ -168,6 +172,7 @@ export class LinkEstimator {
     const newest = this.bandwidth.newest();
     return {
       bandwidthMbps: this.options.followDrops && bw.confidence === 1 && bw.value !== null && newest !== null ? Math.min(bw.value, newest) : bw.value,
+      bandwidthCv: bw.confidence === 1 ? this.bandwidth.cv(3) : null,
       rttMs: rtt.value,
       serverWaitMs: wait.value,
       ageMs: { bandwidth: bw.ageMs, rtt: rtt.ageMs, server: wait.ageMs },

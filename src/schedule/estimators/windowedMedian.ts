@@ -70,6 +70,15 @@ export class WindowedMedian {
     return n % 2 === 1 ? (xs[mid] as number) : ((xs[mid - 1] as number) + (xs[mid] as number)) / 2;
   }
 
+  /** Sample standard deviation / mean of the window, null below `minSamples` (at least 2) observations. */
+  cv(minSamples = 2): number | null {
+    const xs = this.ring;
+    if (xs.length < Math.max(2, minSamples)) return null;
+    const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+    const ss = xs.reduce((a, b) => a + (b - mean) * (b - mean), 0);
+    return mean > 0 ? Math.sqrt(ss / (xs.length - 1)) / mean : null;
+  }
+
   /** The last value observed, null when empty. */
   newest(): number | null {
     return this.ring.length === 0 ? null : (this.ring[(this.next + this.window - 1) % this.window] as number);

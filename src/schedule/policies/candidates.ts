@@ -93,20 +93,27 @@ export function totalsFor(c: Candidate, link: KnownLink, out: CostTotals): CostT
 }
 
 /**
- * The spread to price `c`'s probability with, ms: its measured samples' standard deviation, or,
- * when the device's head times vary more now (`link.headCv`, a fraction of their mean), that
- * fraction of the head as predicted now (`headMs`), whichever is wider; `tail` when it is the
- * latter (meetProbability then fits the normal tail at any number of samples).
+ * The spread to price `c`'s probability with, ms. The measured samples' standard deviation s_m is
+ * what the front saw; the daemon sees how much the parts vary now: the heads by `link.headCv`
+ * and the link by `link.bandwidthCv` (fractions of their means), of the head and the transfer as
+ * predicted now (`headMs`, `transferMs`: a transfer at 5 Mbit/s varies by more ms than the same
+ * one at 100). With either known and non-zero, the parts add as independent variances:
+ *
+ *   spread = sqrt(s_m^2 + (headCv x headMs)^2 + (bandwidthCv x transferMs)^2),   tail = true
+ *
+ * (the measured spread already holds some of the head's and the link's: counted twice, on the
+ * safe side), and meetProbability fits the normal tail at any number of samples. Else s_m.
  */
-export function spreadOf(c: Candidate, headMs: number, link: KnownLink): { spreadMs: number; tail: boolean } {
-  const cv = link.headCv ?? null;
-  const now = cv === null || !(cv > 0) ? 0 : cv * headMs;
-  return now > c.spreadMs ? { spreadMs: now, tail: true } : { spreadMs: c.spreadMs, tail: false };
+export function spreadOf(c: Candidate, headMs: number, transferMs: number, link: KnownLink): { spreadMs: number; tail: boolean } {
+  const h = (link.headCv ?? 0) * headMs;
+  const x = (link.bandwidthCv ?? 0) * transferMs;
+  if (!(h > 0) && !(x > 0)) return { spreadMs: c.spreadMs, tail: false };
+  return { spreadMs: Math.sqrt(c.spreadMs * c.spreadMs + (h > 0 ? h * h : 0) + (x > 0 ? x * x : 0)), tail: true };
 }
 
-/** P(c meets `deadlineMs`) from its predicted samples (shift, mean, extra), priced with spreadOf (the head as predicted: `headMs`). */
-export function probabilityFor(c: Candidate, shiftMs: number, latencyMs: number, extraMs: number, deadlineMs: number, rule: ProbabilityRule, link: KnownLink, headMs: number): number {
-  const sp = spreadOf(c, headMs, link);
+/** P(c meets `deadlineMs`) from its predicted samples (shift, mean, extra), priced with spreadOf (the head and transfer as predicted: `parts`). */
+export function probabilityFor(c: Candidate, shiftMs: number, latencyMs: number, extraMs: number, deadlineMs: number, rule: ProbabilityRule, link: KnownLink, parts: { head: number; transfer: number } | null): number {
+  const sp = spreadOf(c, parts?.head ?? 0, parts?.transfer ?? 0, link);
   return meetProbability(c.entry.latency.samples, shiftMs, latencyMs, extraMs, sp.spreadMs, deadlineMs, rule, sp.tail);
 }
 

@@ -41,7 +41,7 @@ export function cloudOnly(file: LoadedParetoFile, opts: PolicyOptions): Policy {
         const c = cands[pick.index]!;
         totalsFor(c, state.link, t);
         const predicted = predictionOf(c, t);
-        const probability = probabilityFor(c, t.shiftMs, t.latencyMs, 0, d, rule, state.link, t.headMs);
+        const probability = probabilityFor(c, t.shiftMs, t.latencyMs, 0, d, rule, state.link, { head: t.headMs, transfer: t.transferMs });
         return {
           entry: c.entry,
           index: pick.index,
@@ -85,7 +85,7 @@ export function cloudOnly(file: LoadedParetoFile, opts: PolicyOptions): Policy {
       const bestE = chosenE;
       const c = cands[best]!;
       const predicted = chosenPrediction as Prediction;
-      const probability = probabilityFor(c, chosenShift, chosenLatency, 0, d, rule, state.link, predicted.breakdownMs?.head ?? 0);
+      const probability = probabilityFor(c, chosenShift, chosenLatency, 0, d, rule, state.link, predicted.breakdownMs);
       return {
         entry: c.entry,
         index: best,

@@ -83,7 +83,7 @@ export function neurosurgeon(file: LoadedParetoFile, opts: PolicyOptions): Polic
       const c = cands[best]!;
       const predicted = chosenPrediction as Prediction;
       const switchCost = pricing.parts(best);
-      const probability = probabilityFor(c, chosenShift, chosenLatency, switchCost?.timeMs ?? 0, d, rule, state.link, predicted.breakdownMs?.head ?? 0);
+      const probability = probabilityFor(c, chosenShift, chosenLatency, switchCost?.timeMs ?? 0, d, rule, state.link, predicted.breakdownMs);
       const down = state.serverUp ? "" : "server down, all-on-device only: ";
       return {
         entry: c.entry,

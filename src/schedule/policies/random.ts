@@ -72,7 +72,7 @@ export function random(file: LoadedParetoFile, opts: PolicyOptions): Policy {
         predictions[index] = kept;
       }
       const predicted = kept.p;
-      const probability = probabilityFor(c, kept.shift, kept.latency, 0, d, rule, state.link, predicted.breakdownMs?.head ?? 0);
+      const probability = probabilityFor(c, kept.shift, kept.latency, 0, d, rule, state.link, predicted.breakdownMs);
       const feasible = predicted.latencyMs <= d;
       return { entry: c.entry, index, predicted, probability, feasible, reason: `${why} (predicted ${ms(predicted.latencyMs)}, P ${prob(probability)})`, switchCost: null };
     },

@@ -16,9 +16,9 @@
  *   E(c)        = predicted total energy + switch energy
  *   P(c)        = meetProbability(predicted samples + switch time, D)   (meetProbability.ts:
  *                 the empirical share, guarded by a fitted normal tail below 1/(1 - target)
- *                 samples; when the device's heads vary more now than c's samples do
- *                 (KnownLink.headCv x c's predicted head is wider than their spread), the tail
- *                 of that wider spread, at any number of samples: candidates.ts spreadOf)
+ *                 samples; when the daemon knows how much heads and the link vary now
+ *                 (KnownLink.headCv, bandwidthCv), the tail of the samples' spread widened by
+ *                 those parts of c's prediction, at any number of samples: candidates.ts spreadOf)
  *
  *   eligible    = { c : P(c) >= target }
  *   best        = argmin E over eligible (ties: higher P, then lower predicted latency)
@@ -79,6 +79,7 @@ export function splitwatt(file: LoadedParetoFile, opts: PolicyOptions): Policy {
   const latencyMs = new Float64Array(n);
   const shiftMs = new Float64Array(n);
   const headMs = new Float64Array(n);
+  const transferMs = new Float64Array(n);
   const identity = Int32Array.from(all);
   let order = identity;
   let sorted = false;
@@ -98,6 +99,7 @@ export function splitwatt(file: LoadedParetoFile, opts: PolicyOptions): Policy {
       latencyMs[i] = t.latencyMs;
       shiftMs[i] = t.shiftMs;
       headMs[i] = t.headMs;
+      transferMs[i] = t.transferMs;
     }
     order = identity;
     sorted = false;
@@ -138,7 +140,7 @@ export function splitwatt(file: LoadedParetoFile, opts: PolicyOptions): Policy {
 
       refresh(link);
       const passes = (c: Candidate): boolean => (state.serverUp || c.local) && accurateEnough(c, minAccuracy);
-      const spread = (i: number): { spreadMs: number; tail: boolean } => spreadOf(cands[i]!, headMs[i]!, link);
+      const spread = (i: number): { spreadMs: number; tail: boolean } => spreadOf(cands[i]!, headMs[i]!, transferMs[i]!, link);
       const probabilityOf = (i: number, extraMs: number, sp = spread(i)): number =>
         meetProbability(cands[i]!.entry.latency.samples, shiftMs[i]!, latencyMs[i]!, extraMs, sp.spreadMs, d, rule, sp.tail);
 

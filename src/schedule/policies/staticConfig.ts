@@ -85,11 +85,11 @@ export function staticConfig(file: LoadedParetoFile, opts: PolicyOptions): Polic
           ownPrediction = frozen(predictionOf(c, t));
         }
         predicted = ownPrediction as Prediction;
-        probability = probabilityFor(c, ownShift, ownLatency, 0, d, rule, state.link, predicted.breakdownMs?.head ?? 0);
+        probability = probabilityFor(c, ownShift, ownLatency, 0, d, rule, state.link, predicted.breakdownMs);
       } else {
         totalsFor(c, state.link, t);
         predicted = predictionOf(c, t);
-        probability = probabilityFor(c, t.shiftMs, t.latencyMs, 0, d, rule, state.link, t.headMs);
+        probability = probabilityFor(c, t.shiftMs, t.latencyMs, 0, d, rule, state.link, { head: t.headMs, transfer: t.transferMs });
       }
       const feasible = predicted.latencyMs <= d;
       return { entry: c.entry, index, predicted, probability, feasible, reason: `${reason} (predicted ${ms(predicted.latencyMs)}${feasible ? "" : `, beyond ${ms(d)}`}, P ${prob(probability)})`, switchCost: null };

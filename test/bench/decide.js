@@ -109,7 +109,10 @@ function bench(policy, file, seed, partialLink) {
   let sink = 0;
   for (let i = -WARMUP; i < DECISIONS; i++) {
     const request = { deadlineMs: 50 + 1500 * rnd(), minAccuracy: rnd() < 0.2 ? 0.895 : undefined };
-    const link = partialLink ? { bandwidthMbps: 2 + 100 * rnd() } : { bandwidthMbps: 2 + 100 * rnd(), rttMs: 5 + 20 * rnd(), serverWaitMs: 30 * rnd() };
+    // the full link is what the daemon passes: its estimates of the link and the server, and of the device (head scale, how much heads and the link vary)
+    const link = partialLink
+      ? { bandwidthMbps: 2 + 100 * rnd() }
+      : { bandwidthMbps: 2 + 100 * rnd(), rttMs: 5 + 20 * rnd(), serverWaitMs: 30 * rnd(), headScale: 1 + 0.5 * rnd(), headCv: 0.3 * rnd(), bandwidthCv: 0.5 * rnd() };
     const state = { nowMs: i, link, serverUp: rnd() > 0.05, current };
     const t0 = process.hrtime.bigint();
     const d = policy.decide(request, state);

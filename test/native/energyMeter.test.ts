@@ -176,9 +176,8 @@ describe("EnergyMeter windows", () => {
       statReads.n = 0;
       const from = meter.mark();
       t.file("proc/stat", stat(1800, 9000)); // the machine fully busy: 800 jiffies on 2 CPUs
-      const w = meter.since(from); // well under 20 ms
-      expect(w.durationMs).toBeLessThan(20);
-      expect(statReads.n).toBe(utilisation === "system" ? 1 : 0);
+      const w = meter.since(from); // well under 20 ms, unless the machine stalled this process
+      expect(statReads.n).toBe(utilisation === "process" ? 0 : w.durationMs < 20 ? 1 : 2);
       // this process barely ran in the window, whatever /proc/stat says of the machine
       expect(w.cpuUtilisation).not.toBe(1);
       expect(w.estimated).toBe(true);

@@ -108,7 +108,7 @@ const FREQ_PREFIX = "cpufreq:";
 /**
  * The shortest window /proc/stat prices, ms: two ticks of its unit (USER_HZ, 100 per second on
  * Linux), so a count moves by at least two per CPU. A shorter window takes this process's CPU
- * time, and since() does not read /proc/stat for it (a read and parse is ~0.05-0.1 ms here, on
+ * time, and since() does not read /proc/stat for it (a read and parse is ~0.05 ms here, on
  * every request of the daemon).
  */
 const STAT_MIN_MS = 20;
@@ -497,7 +497,8 @@ export class EnergyMeter {
    */
   private utilisation(from: EnergyMark, to: EnergyMark, seconds: number): number | null {
     const cpus = Math.max(1, to.cpuCount);
-    if (this.utilisationMode === "system" && from.cpu !== null && to.cpu !== null && seconds * 1000 >= STAT_MIN_MS) {
+    // to.cpu is read by since() only for a window of at least STAT_MIN_MS
+    if (this.utilisationMode === "system" && from.cpu !== null && to.cpu !== null) {
       const total = to.cpu.total - from.cpu.total;
       if (total >= 2 * cpus) return Math.min(1, Math.max(0, (to.cpu.busy - from.cpu.busy) / total));
     }

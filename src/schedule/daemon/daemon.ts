@@ -56,7 +56,7 @@ import { daemonMetrics, type DaemonMetrics } from "./daemonMetrics.js";
 import { defaultModelName } from "./defaultModelName.js";
 import { DecisionLog } from "./decisionLog.js";
 import { ExecutorSet } from "./executors.js";
-import { inlineHeads } from "./inlineHeads.js";
+import { inlineHeads, type HeadUse } from "./inlineHeads.js";
 import { FrequencyControl } from "./frequencyControl.js";
 import { GpuClockControl } from "./gpuClockControl.js";
 import type { Outcome } from "./outcome.js";
@@ -245,7 +245,13 @@ export class Daemon implements DaemonContext {
     }
     const L = a.cuts.length - 1;
     const runnables = new Map<string, RunnableConfig>();
-    for (const e of file.doc.archive) runnables.set(canonicalConfigKey(e.config), runnableConfig(e.config, L));
+    // every configuration's head: where it runs and what the front measured (inlineHeads.ts)
+    const headUses: HeadUse[] = [];
+    for (const e of file.doc.archive) {
+      const c = runnableConfig(e.config, L);
+      runnables.set(canonicalConfigKey(e.config), c);
+      headUses.push({ executorKey: c.executorKey, cpu: parseExecutionTarget(c.deviceTarget, "device").kind === "cpu", headMs: e.breakdownMs.head });
+    }
     const policies = new PolicyBook(file, o.policyOptions);
     policies.build(o.policy);
     const networkName = o.network ?? file.doc.network;
@@ -316,13 +322,7 @@ export class Daemon implements DaemonContext {
           triton: serverCodec === null ? undefined : { codecOf: serverCodec },
         });
       }
-      const inline = inlineHeads(
-        file.doc.archive.map((e) => {
-          const c = runnables.get(canonicalConfigKey(e.config)) as RunnableConfig;
-          return { executorKey: c.executorKey, cpu: parseExecutionTarget(c.deviceTarget, "device").kind === "cpu", headMs: e.breakdownMs.head };
-        }),
-        o.inlineHeadMs,
-      );
+      const inline = inlineHeads(headUses, o.inlineHeadMs);
       parts.executors = await ExecutorSet.open(a, [...runnables.values()], { client: parts.client, serverModel: o.serverModel, label: o.model, serverKind: o.serverKind, inline });
       await parts.executors.warmUp(a);
       const coldAcceleratorMs = parts.executors.coldSwitchMs();

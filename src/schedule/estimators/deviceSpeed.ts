@@ -57,15 +57,17 @@ export interface DeviceSpeedEstimate {
 export class DeviceSpeed {
   readonly options: DeviceSpeedOptions;
   private readonly ratios: WindowedMedian;
-  private readonly recent: number[] = [];
-  private nextRecent = 0;
+  /** the last spreadWindow ratios, for headCv (its median is not used) */
+  private readonly recent: WindowedMedian;
 
   constructor(opts: Partial<DeviceSpeedOptions> = {}) {
     this.options = { ...DEFAULT_DEVICE_SPEED, ...opts };
     const o = this.options;
     if (!(o.maxRatio >= 1)) throw new RangeError(`maxRatio must be >= 1, got ${o.maxRatio}`);
     if (!(Number.isInteger(o.spreadWindow) && o.spreadWindow >= 2)) throw new RangeError(`spreadWindow must be a whole number >= 2, got ${o.spreadWindow}`);
-    this.ratios = new WindowedMedian(o.window, { freshMs: o.freshMs, halfLifeMs: o.halfLifeMs, prior: 1, blend: "geometric" });
+    const stale = { freshMs: o.freshMs, halfLifeMs: o.halfLifeMs, prior: 1, blend: "geometric" } as const;
+    this.ratios = new WindowedMedian(o.window, stale);
+    this.recent = new WindowedMedian(o.spreadWindow, stale);
   }
 
   /** A head that took `headMs` here, of a configuration measured at `measuredHeadMs`; returns the ratio taken, or null when it says nothing. */
@@ -74,24 +76,13 @@ export class DeviceSpeed {
     if (measuredHeadMs === null || !(measuredHeadMs >= o.minHeadMs) || !(headMs > 0) || !Number.isFinite(headMs)) return null;
     const ratio = Math.min(o.maxRatio, Math.max(1 / o.maxRatio, headMs / measuredHeadMs));
     this.ratios.observe(atMs, ratio);
-    if (this.recent.length < o.spreadWindow) this.recent.push(ratio);
-    else this.recent[this.nextRecent] = ratio;
-    this.nextRecent = (this.nextRecent + 1) % o.spreadWindow;
+    this.recent.observe(atMs, ratio);
     return ratio;
   }
 
   estimate(nowMs: number): DeviceSpeedEstimate {
     const e = this.ratios.estimate(nowMs);
     const fresh = e.ageMs !== null && e.ageMs <= this.options.freshMs;
-    return { headScale: Math.max(this.options.minScale, e.value ?? 1), headCv: fresh ? this.cv() : null, samples: e.samples, ageMs: e.ageMs };
-  }
-
-  /** Sample standard deviation / mean of the recent ratios; null below minSpreadSamples. */
-  private cv(): number | null {
-    const xs = this.recent;
-    if (xs.length < Math.max(2, this.options.minSpreadSamples)) return null;
-    const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
-    const ss = xs.reduce((a, b) => a + (b - mean) * (b - mean), 0);
-    return mean > 0 ? Math.sqrt(ss / (xs.length - 1)) / mean : null;
+    return { headScale: Math.max(this.options.minScale, e.value ?? 1), headCv: fresh ? this.recent.cv(this.options.minSpreadSamples) : null, samples: e.samples, ageMs: e.ageMs };
   }
 }

@@ -14,11 +14,12 @@
  *              whose payload time comes out <= 0 tell nothing. With `followDrops` (default)
  *              the estimate is never above the newest sample while that is fresh: a transfer
  *              slower than the median counts at once (until the next sample), a faster one
- *              only through the median (once stale, the estimate decays as any other). Deadlines suffer from a rate read high, not from one read low: at a step
- *              down (100 -> 5 Mbit/s) one request is sent at the old rate, not (window + 1) / 2
- *              of them, and a slow outlier costs one decision on the safe side
- *              `bandwidthCv`, how much the window's samples vary (sd / mean), prices the spread
- *              of a transfer's time (candidates.ts spreadOf)
+ *              only through the median; once stale, the estimate decays as any other.
+ *              Deadlines suffer from a rate read high, not from one read low: at a step down
+ *              (100 -> 5 Mbit/s) one request is sent at the old rate, not (window + 1) / 2 of
+ *              them, and a slow outlier costs one decision on the safe side. `bandwidthCv`,
+ *              how much the window's samples vary (sd / mean), prices the spread of a
+ *              transfer's time (candidates.ts spreadOf)
  *   RTT:       from probes (observeRtt: e.g. the time of a GET /v2/health/ready)
  *   wait:      the server's own forecast for a new request (estimated_wait_ms), from every
  *              response; the last report's queue_depth, in_flight, server_time_ms and

@@ -111,10 +111,14 @@ export function spreadOf(c: Candidate, headMs: number, transferMs: number, link:
   return { spreadMs: Math.sqrt(c.spreadMs * c.spreadMs + (h > 0 ? h * h : 0) + (x > 0 ? x * x : 0)), tail: true };
 }
 
-/** P(c meets `deadlineMs`) from its predicted samples (shift, mean, extra), priced with spreadOf (the head and transfer as predicted: `parts`). */
+/** P(c meets `deadlineMs`) from its predicted samples (shift, mean, extra) and a spread from spreadOf. */
+export function probabilityWith(c: Candidate, shiftMs: number, latencyMs: number, extraMs: number, deadlineMs: number, rule: ProbabilityRule, spread: { spreadMs: number; tail: boolean }): number {
+  return meetProbability(c.entry.latency.samples, shiftMs, latencyMs, extraMs, spread.spreadMs, deadlineMs, rule, spread.tail);
+}
+
+/** probabilityWith, the spread priced for the head and transfer as predicted (`parts`). */
 export function probabilityFor(c: Candidate, shiftMs: number, latencyMs: number, extraMs: number, deadlineMs: number, rule: ProbabilityRule, link: KnownLink, parts: { head: number; transfer: number } | null): number {
-  const sp = spreadOf(c, parts?.head ?? 0, parts?.transfer ?? 0, link);
-  return meetProbability(c.entry.latency.samples, shiftMs, latencyMs, extraMs, sp.spreadMs, deadlineMs, rule, sp.tail);
+  return probabilityWith(c, shiftMs, latencyMs, extraMs, deadlineMs, rule, spreadOf(c, parts?.head ?? 0, parts?.transfer ?? 0, link));
 }
 
 /** The full prediction of `c` from its totals (as `predict` gives it). */

@@ -41,8 +41,8 @@ import type { LoadedParetoFile } from "../../contracts/paretoFile.js";
 import { costTotals } from "../../predict/costModel.js";
 import type { Decision, Policy, PolicyRequest, PolicyState } from "../policy.js";
 import type { KnownLink } from "../policy.js";
-import { accurateEnough, joules, LinkMemo, ms, noCandidate, predictionOf, prepareCandidates, prob, spreadOf, totalsFor, type Candidate } from "./candidates.js";
-import { meetProbability, normalCdf } from "./meetProbability.js";
+import { accurateEnough, joules, LinkMemo, ms, noCandidate, predictionOf, prepareCandidates, prob, probabilityWith, spreadOf, totalsFor, type Candidate } from "./candidates.js";
+import { normalCdf } from "./meetProbability.js";
 import { probabilityRule, type PolicyOptions } from "./policyOptions.js";
 import { SwitchPricing, switchNote } from "./switchPricing.js";
 
@@ -142,7 +142,7 @@ export function splitwatt(file: LoadedParetoFile, opts: PolicyOptions): Policy {
       const passes = (c: Candidate): boolean => (state.serverUp || c.local) && accurateEnough(c, minAccuracy);
       const spread = (i: number): { spreadMs: number; tail: boolean } => spreadOf(cands[i]!, headMs[i]!, transferMs[i]!, link);
       const probabilityOf = (i: number, extraMs: number, sp = spread(i)): number =>
-        meetProbability(cands[i]!.entry.latency.samples, shiftMs[i]!, latencyMs[i]!, extraMs, sp.spreadMs, d, rule, sp.tail);
+        probabilityWith(cands[i]!, shiftMs[i]!, latencyMs[i]!, extraMs, d, rule, sp);
 
       let considered = 0;
       let best = -1;

@@ -240,8 +240,9 @@ describe("splitwatt daemon: requests", () => {
     expect(st.gpu).toMatchObject({ controlled: false, device: null });
     // how fast heads run here against the front (tiny_cnn's real heads are far under the front's 2 ms: clamped ratios, or none)
     expect(st.device.speed.headScale).toBeGreaterThan(0);
-    // faster than the front says (or not observed: the remote head's 0.3 ms is under minHeadMs): the floor, as measured
-    expect(st.device.speed.headScale).toBe(1);
+    // never below the floor (as measured), however fast tiny_cnn's heads run against the front's 2 ms
+    // (a loaded machine can make them slower: not pinned to 1)
+    expect(st.device.speed.headScale).toBeGreaterThanOrEqual(1);
     const m = await (await fetch(`${d.url}/metrics`)).text();
     expect(m).toMatch(/^splitwatt_daemon_decisions_total\{policy="splitwatt",config="codec=raw;cpuFreqMHz=current;deviceTarget=cpu;serverTarget=cpu;split=3"\} \d+/m);
     expect(m).toMatch(/^splitwatt_daemon_deadline_total\{policy="splitwatt",result="hit"\} \d+/m);

@@ -85,6 +85,9 @@ interface Waiting {
   cancelled: boolean;
 }
 
+/** The signal a job without one is given (never aborted; one for all, it holds no listeners' state). */
+const NEVER_ABORTED = new AbortController().signal;
+
 const before = (a: Waiting, b: Waiting): boolean => a.deadlineMs < b.deadlineMs || (a.deadlineMs === b.deadlineMs && a.seq < b.seq);
 
 export class DeviceQueue {
@@ -128,7 +131,6 @@ export class DeviceQueue {
       return Promise.reject(new QueueFullError(this.retryAfterS(), this.waiting));
     }
     return new Promise<T>((resolve, reject) => {
-      const controller = new AbortController();
       const outer = opts.signal;
       const kind = opts.kind ?? "job";
       const onAbort = (): void => {
@@ -141,7 +143,8 @@ export class DeviceQueue {
           reject(outer?.reason);
           this.compact();
           this.notifyIdle();
-        } else controller.abort(outer?.reason);
+        }
+        // running: the job sees the abort through `outer`, the signal it was given
       };
       let queued = true;
       const w: Waiting = {
@@ -167,7 +170,7 @@ export class DeviceQueue {
           };
           let result: Promise<T>;
           try {
-            result = Promise.resolve(job(controller.signal));
+            result = Promise.resolve(job(outer ?? NEVER_ABORTED));
           } catch (e) {
             result = Promise.reject(e);
           }

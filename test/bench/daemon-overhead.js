@@ -7,7 +7,10 @@
 // remote configuration (cut 3, raw, 16 KiB sent) and the all-on-device one. Prints p50 / p99 of
 // each and the overhead (daemon - direct) at p50, and, in the same rounds, the floor of the HTTP
 // hop alone: a GET /v2/health/live round trip to the same daemon over the same connection (no
-// body, no decision, no inference). Target (issue 13): under 1 ms at p50.
+// body, no decision, no inference), and the floor: the same executor behind a bare HTTP handler
+// in its own process (bare-executor-server.js: decode, run, encode, nothing else), whose cost
+// over the direct call is this machine's for one more process in the path; the daemon's own
+// share is daemon - bare. Target (issue 13): under 1 ms at p50.
 //
 //   npx tsc -p tsconfig.json && npm run bench:daemon
 //   SPLITWATT_BENCH_REQUESTS=500 SPLITWATT_BENCH_ROUNDS=4 npm run bench:daemon
@@ -21,10 +24,11 @@ import { analyzeModel, checkParetoFile, decodeInferResponse, encodeInferRequest,
 const REQUESTS = Number(process.env.SPLITWATT_BENCH_REQUESTS ?? "300");
 const ROUNDS = Number(process.env.SPLITWATT_BENCH_ROUNDS ?? "4");
 const bin = resolve(import.meta.dirname, "../../bin/splitwatt.js");
+const bareScript = resolve(import.meta.dirname, "bare-executor-server.js");
 const dir = mkdtempSync(join(tmpdir(), "sw-bench-daemon-"));
 
-function child(args) {
-  const c = spawn(process.execPath, [bin, ...args], { env: { ...process.env, CI: "true", SPLITWATT_STATE_DIR: join(dir, "state") }, stdio: ["ignore", "pipe", "pipe"] });
+function child(args, script = bin) {
+  const c = spawn(process.execPath, [script, ...args], { env: { ...process.env, CI: "true", SPLITWATT_STATE_DIR: join(dir, "state") }, stdio: ["ignore", "pipe", "pipe"] });
   let err = "";
   c.stderr.on("data", (b) => (err += b));
   return new Promise((res, rej) => {
@@ -123,6 +127,8 @@ try {
     writeFileSync(cfgPath, `policyOptions:\n  config: split=${split},cpuFreqMHz=current,deviceTarget=cpu,serverTarget=cpu,codec=raw\nprobe: { rttIntervalMs: 0, bandwidth: false }\n`);
     const daemon = await child(["daemon", "--model", "tiny_cnn", "--front", frontPath, "--server", server.url, "--policy", "static", "--config", cfgPath, "--port", "0"]);
     const pool = new Pool(daemon.url, { connections: 1, pipelining: 1 });
+    const bareChild = await child([server.url, String(split)], bareScript);
+    const barePool = new Pool(bareChild.url, { connections: 1, pipelining: 1 });
     const req = encodeInferRequest({ inputs: [{ name: "input", datatype: "FP32", shape: [...x.dims], data: x.data }], parameters: { deadline_ms: 1000, binary_data_output: true } }, { binary: true });
     const body = Buffer.concat(Array.isArray(req.body) ? req.body : [req.body]);
     const stages = { direct: [], daemon: [], inside: [] };
@@ -145,9 +151,18 @@ try {
       stages.inside.push(p.latency_ms);
       return ms;
     };
+    const viaBare = async () => {
+      const t = performance.now();
+      const r = await barePool.request({ method: "POST", path: "/", body, headers: req.headers });
+      await r.body.arrayBuffer();
+      const ms = performance.now() - t;
+      if (r.statusCode !== 200) throw new Error(`the bare executor server answered ${r.statusCode}`);
+      return ms;
+    };
     for (let i = 0; i < 50; i++) {
       await direct();
       await viaDaemon();
+      await viaBare();
     }
     const health = async () => {
       const t = performance.now();
@@ -155,14 +170,17 @@ try {
       await r.body.arrayBuffer();
       return performance.now() - t;
     };
-    const times = { direct: [], daemon: [], health: [] };
+    const times = { direct: [], daemon: [], bare: [], health: [] };
+    const sides = { direct, daemon: viaDaemon, bare: viaBare };
     for (let round = 0; round < ROUNDS; round++) {
-      const order = round % 2 === 0 ? ["direct", "daemon", "daemon", "direct"] : ["daemon", "direct", "direct", "daemon"];
-      for (const side of order) for (let i = 0; i < REQUESTS / 2; i++) times[side].push(side === "direct" ? await direct() : await viaDaemon());
+      const order = round % 2 === 0 ? ["direct", "bare", "daemon", "daemon", "bare", "direct"] : ["daemon", "bare", "direct", "direct", "bare", "daemon"];
+      for (const side of order) for (let i = 0; i < REQUESTS / 2; i++) times[side].push(await sides[side]());
       for (let i = 0; i < REQUESTS / 2; i++) times.health.push(await health());
     }
-    rows.push({ label, direct: times.direct, daemon: times.daemon, health: times.health, stages });
+    rows.push({ label, direct: times.direct, daemon: times.daemon, bare: times.bare, health: times.health, stages });
     await pool.close();
+    await barePool.close();
+    bareChild.c.kill("SIGTERM");
     await exec.release();
     daemon.c.kill("SIGTERM");
     await new Promise((r) => daemon.c.on("exit", r));
@@ -172,12 +190,20 @@ try {
   server.c.kill("SIGTERM");
   rmSync(dir, { recursive: true, force: true });
 }
-console.log(`daemon overhead over the split executor called directly (tiny_cnn, loopback, ${ROUNDS} rounds A B B A, ${REQUESTS * ROUNDS} requests per side)`);
+console.log(`daemon overhead over the split executor called directly (tiny_cnn, loopback, ${ROUNDS} rounds A B C C B A, ${REQUESTS * ROUNDS} requests per side)`);
 console.log("| configuration | direct p50 | direct p99 | via daemon p50 | via daemon p99 | overhead p50 | of which the HTTP hop (GET /v2/health/live p50) |");
 console.log("| --- | --- | --- | --- | --- | --- | --- |");
 for (const r of rows) {
   const f = (v) => `${v.toFixed(3)} ms`;
   console.log(`| ${r.label} | ${f(pct(r.direct, 0.5))} | ${f(pct(r.direct, 0.99))} | ${f(pct(r.daemon, 0.5))} | ${f(pct(r.daemon, 0.99))} | ${f(pct(r.daemon, 0.5) - pct(r.direct, 0.5))} | ${f(pct(r.health, 0.5))} |`);
+}
+console.log("");
+console.log("the floor, in the same rounds: a bare HTTP handler in its own process that only decodes the body, runs the same executor and encodes the answer (test/bench/bare-executor-server.js): what one more process and hop in the path cost on this machine; the daemon's own share is daemon - bare");
+console.log("| configuration | via the bare handler p50 | floor (bare - direct) p50 | the daemon's own (daemon - bare) p50 |");
+console.log("| --- | --- | --- | --- |");
+for (const r of rows) {
+  const f = (v) => `${v.toFixed(3)} ms`;
+  console.log(`| ${r.label} | ${f(pct(r.bare, 0.5))} | ${f(pct(r.bare, 0.5) - pct(r.direct, 0.5))} | ${f(pct(r.daemon, 0.5) - pct(r.bare, 0.5))} |`);
 }
 console.log("");
 console.log("where the overhead goes (p50 of each, ms): the executor's stages (head, encode, transfer, server, decode) called directly and inside the daemon; the daemon's own clock from a request's arrival to its result; the client's time outside it (HTTP in and out, decoding the body, encoding the answer)");

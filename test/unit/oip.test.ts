@@ -423,6 +423,19 @@ describe("round trips", () => {
     );
   });
 
+  it("parameters named __proto__ or constructor stay plain own entries, both ways (no prototype is set)", () => {
+    const body = enc.encode(`{"inputs":[{"name":"x","shape":[1],"datatype":"INT32","data":[1]}],"parameters":{"__proto__":{"polluted":true},"a":1}}`);
+    // a parameter must be a string, number or boolean: an object under __proto__ is refused like any other
+    expectOipError(() => decodeInferRequest(body, { "content-type": "application/json" }, LIMITS), 400, /parameter "__proto__"/);
+    const ok = decodeInferRequest(enc.encode(`{"inputs":[{"name":"x","shape":[1],"datatype":"INT32","data":[1]}],"parameters":{"__proto__":"p","constructor":3,"a":1}}`), { "content-type": "application/json" }, LIMITS);
+    const p = ok.parameters as Record<string, unknown>;
+    expect(Object.getPrototypeOf(p)).toBe(Object.prototype);
+    expect(Object.keys(p)).toEqual(["__proto__", "constructor", "a"]);
+    expect(p.__proto__).toBe("p"); // own property, read through the key
+    const e = encodeInferResponse({ model_name: "m", outputs: [], parameters: p as never }, { binaryOutputs: "none" });
+    expect(new TextDecoder().decode(concat(e.body))).toContain(`"parameters":{"__proto__":"p","constructor":3,"a":1}`);
+  });
+
   it("requests, JSON form, every datatype but FP16", () => {
     fc.assert(
       fc.property(tensorsArb(true), (inputs) => {

@@ -41,6 +41,8 @@ export class WindowedMedian {
   private next = 0;
   private newestAtMs = Number.NEGATIVE_INFINITY;
   private readonly scratch: number[] = [];
+  /** the median of the window as it is now (undefined: not computed since the last observation) */
+  private medianNow: number | null | undefined = undefined;
 
   constructor(
     readonly window: number,
@@ -56,10 +58,16 @@ export class WindowedMedian {
     else this.ring[this.next] = value;
     this.next = (this.next + 1) % this.window;
     if (atMs > this.newestAtMs) this.newestAtMs = atMs;
+    this.medianNow = undefined;
   }
 
   /** The median of the window, null when empty. */
   median(): number | null {
+    if (this.medianNow === undefined) this.medianNow = this.computeMedian();
+    return this.medianNow;
+  }
+
+  private computeMedian(): number | null {
     const n = this.ring.length;
     if (n === 0) return null;
     const xs = this.scratch;

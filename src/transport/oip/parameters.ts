@@ -2,6 +2,15 @@ import { describeValue } from "./tensorData.js";
 import type { OipParameters } from "./oipTensor.js";
 import { OipError, malformed } from "./oipError.js";
 
+/**
+ * out[k] = v, as an own data property even for "__proto__" (which plain assignment would take as
+ * the prototype); other keys are assigned, so the object keeps V8's fast properties.
+ */
+function put(out: OipParameters, k: string, v: string | number | boolean): void {
+  if (k === "__proto__") Object.defineProperty(out, k, { value: v, writable: true, enumerable: true, configurable: true });
+  else out[k] = v;
+}
+
 export function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
@@ -20,7 +29,7 @@ export function parameters(v: unknown, label: string): OipParameters | undefined
     else if (typeof x === "number") val = x;
     else if (typeof x === "bigint") val = Number(x);
     else throw malformed(`${label}: parameter ${describeValue(k)} must be a string, number or boolean, got ${describeValue(x)}`);
-    Object.defineProperty(out, k, { value: val, writable: true, enumerable: true, configurable: true });
+    put(out, k, val);
   }
   return out;
 }
@@ -34,7 +43,7 @@ export function outgoingParameters(p: OipParameters | undefined, label: string, 
     if (drop.includes(k)) continue;
     const ok = typeof x === "string" || typeof x === "boolean" || (typeof x === "number" && Number.isFinite(x));
     if (!ok) throw new OipError(500, `${label}: parameter ${describeValue(k)} must be a string, finite number or boolean, got ${describeValue(x)}`);
-    Object.defineProperty(out, k, { value: x, writable: true, enumerable: true, configurable: true });
+    put(out, k, x);
     any = true;
   }
   return any ? out : undefined;
@@ -47,7 +56,7 @@ export function withoutKey(p: OipParameters | undefined, key: string): OipParame
   let any = false;
   for (const [k, x] of Object.entries(p)) {
     if (k === key) continue;
-    Object.defineProperty(out, k, { value: x, writable: true, enumerable: true, configurable: true });
+    put(out, k, x);
     any = true;
   }
   return any ? out : undefined;

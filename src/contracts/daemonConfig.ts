@@ -76,6 +76,21 @@ const fields = {
     /** the bandwidth estimate is at most the newest sample: a slower link counts at once (default true) */
     followDrops: z.boolean(),
   }).partial(),
+  /** the device's own recent all-on-device runs, which `splitwatt` prices those configurations from (estimators/localRuns.ts); false: always from the front */
+  localRuns: z.union(
+    [
+      z.literal(false),
+      z
+        .strictObject({
+          window: z.number().int().min(2),
+          minSamples: z.number().int().min(2),
+          freshMs: positive("freshMs"),
+        })
+        .partial()
+        .refine((o) => o.minSamples === undefined || o.minSamples <= (o.window ?? 30), { error: "localRuns.minSamples must be at most localRuns.window (default 30)" }),
+    ],
+    { error: "localRuns is false or { window, minSamples, freshMs }" },
+  ),
   probe: z.strictObject({
     /** time a health request this often for the RTT, ms (0: never) */
     rttIntervalMs: ms("rttIntervalMs"),
@@ -167,6 +182,7 @@ export const daemonOptionsSchema = daemonConfigFileSchema.extend({
   queue: fields.queue.prefault({}),
   breaker: fields.breaker.default({}),
   estimator: fields.estimator.default({}),
+  localRuns: fields.localRuns.default({}),
   probe: fields.probe.default({}),
   cpufreq: fields.cpufreq.default("auto"),
   gpufreq: fields.gpufreq.default("auto"),

@@ -54,6 +54,20 @@ export interface PolicyState {
   serverUp: boolean;
   /** the configuration the device runs now (switching costs, hysteresis); null before the first request */
   current: Config | null;
+  /**
+   * the device's own recent runs of all-on-device configurations, by localRunKey (the daemon's
+   * LocalRuns, fresh and with enough runs only); absent: every configuration is priced from the front
+   */
+  observedLocal?: ReadonlyMap<string, ObservedRuns> | undefined;
+}
+
+/** A configuration's recent runs on this device, as the policies read them (estimators/localRuns.ts). */
+export interface ObservedRuns {
+  /** ascending run times, ms */
+  samplesMs: readonly number[];
+  meanMs: number;
+  /** sample standard deviation, ms */
+  spreadMs: number;
 }
 
 export interface Decision {

@@ -24,12 +24,15 @@
 // 2. a `splitwatt serve` child behind a netns + tbf link at 100 Mbit/s, a `splitwatt daemon`
 //    child (capped) in front of it; a seeded stream of deadlines, each sent once with
 //    policy=dynasplit and once with policy=splitwatt (alternating which goes first); the link's
-//    rate changed with `tc qdisc change` between phases: 100, 5, 100 Mbit/s;
+//    rate changed with `tc qdisc change` between phases: 100, 5, 100 Mbit/s; the deadlines are
+//    drawn from the all-on-device latency the daemon measured just before (p99 .. 1.3 x p99);
 // 3. per phase and policy: deadline hit rate, mean energy per request, mean latency, share sent
 //    to the server.
 //
 //   npx tsc -p tsconfig.json && npm run bench:daemon-link
 //   SPLITWATT_BENCH_REQUESTS=60 SPLITWATT_BENCH_FRONT=/path/kept.pareto.json npm run bench:daemon-link
+//   SPLITWATT_BENCH_CALIBRATION=100 (the all-on-device requests the deadlines are drawn from)
+//   SPLITWATT_BENCH_LOCAL_RUNS=off (the daemon's localRuns: false: all-on-device priced from the front)
 //   SPLITWATT_BENCH_OUT=run.json ... (every request's parameters and the daemon's final /v1/status, as JSON)
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
@@ -39,6 +42,9 @@ import { encodeInferRequest, LinkEmulation, mulberry32, readParetoFile } from ".
 
 const SHARE = Number(process.env.SPLITWATT_BENCH_DEVICE_SHARE ?? "0.1");
 const REQUESTS = Number(process.env.SPLITWATT_BENCH_REQUESTS ?? "100");
+const CALIBRATION = Number(process.env.SPLITWATT_BENCH_CALIBRATION ?? "100");
+// off: the daemon prices all-on-device configurations from the front only (localRuns: false), for a side-by-side
+const LOCAL_RUNS = (process.env.SPLITWATT_BENCH_LOCAL_RUNS ?? "on") !== "off";
 const MODEL = process.env.SPLITWATT_BENCH_MODEL ?? "resnet18";
 const repo = resolve(import.meta.dirname, "../..");
 const bin = join(repo, "bin/splitwatt.js");
@@ -260,7 +266,7 @@ try {
   const server = await child(["serve", "--model", `model=${MODEL}`, "--host", link.serverAddress, "--port", "0"], { prefix: link.execPrefix });
   children.push(server);
   const dcfg = join(dir, "daemon.yaml");
-  writeFileSync(dcfg, [`network: ${wired}`, "board: raspberry-pi-4", "serverBoard: jetson-orin-nano", "utilisation: process", "graceMs: 3000", "estimator: { window: 5 }", "probe: { rttIntervalMs: 1000 }", ""].join("\n"));
+  writeFileSync(dcfg, [`network: ${wired}`, "board: raspberry-pi-4", "serverBoard: jetson-orin-nano", "utilisation: process", "graceMs: 3000", "estimator: { window: 5 }", "probe: { rttIntervalMs: 1000 }", ...(LOCAL_RUNS ? [] : ["localRuns: false"]), ""].join("\n"));
   const daemon = await child(["daemon", "--model", MODEL, "--front", frontPath, "--server", server.url, "--port", "0", "--config", dcfg], { capped: true });
   children.push(daemon);
   // binary tensors (a JSON body of 150k numbers would cost the capped device more than the model)
@@ -271,8 +277,24 @@ try {
     return { headers, body: Buffer.concat(Array.isArray(r.body) ? r.body : [r.body]) };
   };
   const rnd = mulberry32(7);
-  // deadlines the all-on-device configuration meets (its measured p95 x 1.1 .. 1.4)
-  const deadline = () => Math.round(localMs * (1.1 + 0.3 * rnd()));
+  // Deadlines the device alone meets: the front's ~10 samples of the all-on-device configuration
+  // say less about its spread on this emulated device than the daemon's own runs, so the bench
+  // first sends CALIBRATION requests with policy edge-only (a deadline it cannot miss) and draws
+  // every deadline from [p99, 1.3 x p99] of their measured latency: deadlines the all-on-device
+  // configuration met at least 99% of the time just before, at every link rate (it sends
+  // nothing). A policy that holds 0.99 on them does so where the device alone could.
+  const calibration = [];
+  for (let i = 0; i < CALIBRATION; i++) {
+    const q = request("edge-only", 60_000);
+    const r = await fetch(`${daemon.url}/v2/models/${MODEL}/infer`, { method: "POST", headers: q.headers, body: q.body });
+    const j = await r.json();
+    if (r.status !== 200) throw new Error(`daemon answered ${r.status}: ${j.error}`);
+    calibration.push(j.parameters.latency_ms);
+  }
+  calibration.sort((a, b) => a - b);
+  const q = (x) => calibration[Math.min(calibration.length - 1, Math.ceil(x * calibration.length) - 1)];
+  const floorMs = q(0.99);
+  const deadline = () => Math.round(floorMs * (1 + 0.3 * rnd()));
   const results = [];
   const phases = [
     ["100 Mbit/s", 100],
@@ -295,13 +317,15 @@ try {
     }
   }
   const status = await (await fetch(`${daemon.url}/v1/status`)).json();
-  if (process.env.SPLITWATT_BENCH_OUT) writeFileSync(process.env.SPLITWATT_BENCH_OUT, JSON.stringify({ front: frontPath, device: device.label, results, status }, null, 1));
+  if (process.env.SPLITWATT_BENCH_OUT) writeFileSync(process.env.SPLITWATT_BENCH_OUT, JSON.stringify({ front: frontPath, device: device.label, calibration, results, status }, null, 1));
 
   // --- 3. the table ---------------------------------------------------------------------------
   const mean = (xs) => xs.reduce((s, v) => s + v, 0) / xs.length;
   console.log(`${MODEL}, front from splitwatt optimize on this machine (${doc.archive.length} configurations, ${doc.front.length} on the front; all on the device: mean ${local.latencyMs.toFixed(1)} ms, p95 ${localMs.toFixed(1)} ms, ${local.energyJ.total.toFixed(3)} J)`);
+  if (!LOCAL_RUNS) console.log("daemon: localRuns: false (SPLITWATT_BENCH_LOCAL_RUNS=off): all-on-device configurations priced from the front, not from the daemon's own runs");
   console.log(`device: EMULATED, this machine capped at ${device.cpus} CPU (${device.label}), heads on one thread; energy: estimate (raspberry-pi-4 model x the daemon's CPU time) + wired PHY 0.5 W + jetson-orin-nano server model (marginal)`);
-  console.log(`link: ${link.label.replace(/tbf .*$/, "tbf stepped 100 -> 5 -> 100 Mbit/s")}; ${REQUESTS} deadlines per phase (uniform in ${Math.round(localMs * 1.1)}-${Math.round(localMs * 1.4)} ms), each sent to both policies`);
+  console.log(`all on the device, measured by the daemon before the phases (${CALIBRATION} requests, policy edge-only): p50 ${q(0.5).toFixed(1)} ms, p90 ${q(0.9).toFixed(1)} ms, p99 ${floorMs.toFixed(1)} ms, max ${calibration[calibration.length - 1].toFixed(1)} ms`);
+  console.log(`link: ${link.label.replace(/tbf .*$/, "tbf stepped 100 -> 5 -> 100 Mbit/s")}; ${REQUESTS} deadlines per phase (uniform in ${Math.round(floorMs)}-${Math.round(floorMs * 1.3)} ms: that p99 x 1 .. 1.3), each sent to both policies`);
   console.log("| phase | policy | deadline hit rate | mean energy per request | mean latency | sent to the server |");
   console.log("| --- | --- | --- | --- | --- | --- |");
   for (const [phase] of phases) {

@@ -132,6 +132,25 @@ describe("splitwatt daemon: start", () => {
     expect(bad.body.error).toMatch(/policy splitwatt cannot serve this front.*use dynasplit or static/);
     expect((await d.stop()).code).toBe(0);
   }, 60_000);
+
+  it("learns its all-on-device runs: after 10, splitwatt prices that configuration from them, and /v1/status shows them", async () => {
+    const d = await daemon(["--front", front("local-runs.pareto.json")]);
+    const answers = [];
+    for (let i = 0; i < 12; i++) answers.push(await inferJson(d.url, "tiny_cnn", X, { deadline_ms: 1000 }));
+    expect(answers.every((a) => a.status === 200)).toBe(true);
+    // the first decisions are priced from the front; from the 11th on, from the runs the daemon saw
+    expect(String(answers[0]!.body.parameters?.reason)).not.toMatch(/priced from the device's/);
+    expect(String(answers[11]!.body.parameters?.reason)).toMatch(/priced from the device's last 1[01] runs of it/);
+    const st = (await (await fetch(`${d.url}/v1/status`)).json()) as Record<string, any>;
+    const runs = Object.values(st.device.localRuns) as Array<{ runs: number; meanMs: number; spreadMs: number; maxMs: number }>;
+    expect(runs).toHaveLength(1);
+    expect(runs[0]!.runs).toBe(12);
+    expect(runs[0]!.meanMs).toBeGreaterThan(0);
+    expect(runs[0]!.maxMs).toBeGreaterThanOrEqual(runs[0]!.meanMs);
+    // the prediction the 12th answer reports is the mean of the 11 runs before it, not the front's 2 ms
+    expect(answers[11]!.body.parameters?.predicted_latency_ms).not.toBe(2);
+    expect((await d.stop()).code).toBe(0);
+  }, 60_000);
 });
 
 describe("splitwatt daemon: signals", () => {

@@ -22,6 +22,8 @@ describe("daemon config files and options", () => {
     expect(c.model).toBe("paddle:cls");
     expect(c).toMatchObject({ host: "127.0.0.1", port: 8001, policy: "splitwatt", onInfeasible: "run-fastest", graceMs: 1000, queue: { maxQueued: 64 }, cpufreq: "auto" });
     expect(c.policyOptions).toMatchObject({ target: 0.99, hysteresis: 0.05 });
+    expect(c.localRuns).toEqual({ window: 30, minSamples: 10, freshMs: 60_000 });
+    expect(resolveDaemonOptions({ front: "f.json", model: "tiny_cnn", localRuns: false }).localRuns).toBe(false);
     expect(c).toMatchObject({ serverKind: "splitwatt", stream: { tailConcurrency: 4, batchDelayMs: 0, adaptiveBatch: false, maxStreams: 4 } });
     // the commented-out keys are keys of the schema too (a typo in the example would mislead)
     const keys = Object.keys(daemonConfigFileSchema.shape);
@@ -51,6 +53,8 @@ describe("daemon config files and options", () => {
       ["front: !!js/function x\n", /unknown YAML tag/],
       ["server: not a url\n", /server must be a URL/],
       ["inlineHeadMs: -1\n", /inlineHeadMs must be >= 0/],
+      ["localRuns: { window: 5, minSamples: 8 }\n", /localRuns\.minSamples must be at most localRuns\.window/],
+      ["localRuns: true\n", /localRuns is false or \{ window, minSamples, freshMs \}/],
     ];
     cases.forEach(([text, re], i) => {
       const f = join(d, `c${i}.yaml`);

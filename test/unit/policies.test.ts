@@ -2,8 +2,8 @@ import { describe, expect, it } from "vitest";
 import { canonicalConfigKey } from "../../src/contracts/measurement.js";
 import { SplitwattError, UsageError } from "../../src/errors.js";
 import { placementOf, splitAxis } from "../../src/schedule/placement.js";
-import { createPolicy, NoCandidateError, parseConfigSpec, POLICY_NAMES } from "../../src/schedule/policies/index.js";
-import { meetProbability, normalCdf, samplesForTarget } from "../../src/schedule/policies/meetProbability.js";
+import { createPolicy, localRunKey, NoCandidateError, parseConfigSpec, POLICY_NAMES } from "../../src/schedule/policies/index.js";
+import { meetProbability, normalCdf, sampleSpreadMs, samplesForTarget } from "../../src/schedule/policies/meetProbability.js";
 import { fullLink, linkFor, predictionOf, prepareCandidates, totalsFor } from "../../src/schedule/policies/candidates.js";
 import { costTotals, predict } from "../../src/predict/costModel.js";
 import type { KnownLink, PolicyState } from "../../src/schedule/policy.js";
@@ -205,6 +205,38 @@ describe("splitwatt policy: known answers", () => {
     expect(b.probability).toBeLessThan(0.99);
     // a small cv: B meets 100 ms with P 1 again
     expect(key(p.decide({ deadlineMs: 100 }, state(link({ headCv: 1e-6 }))).entry)).toBe(key(B));
+  });
+
+  it("an all-on-device configuration the device ran lately is priced from those runs, faster or slower than the front says", () => {
+    const p = createPolicy("splitwatt", loaded(doc), exact);
+    const slow = state(link({ bandwidthMbps: 2, rttMs: 10, serverWaitMs: 0 }));
+    const runs = (from: number, to: number, n = 20) => {
+      const samplesMs = Array.from({ length: n }, (_, i) => from + ((to - from) * i) / (n - 1));
+      return new Map([[localRunKey(D.config), { samplesMs, meanMs: (from + to) / 2, spreadMs: sampleSpreadMs(samplesMs) }]]);
+    };
+    // the front: nothing meets 100 ms at 2 Mbit/s (D, all on the device, measured at 120)
+    expect(p.decide({ deadlineMs: 100 }, slow).feasible).toBe(false);
+    // the device has run D in 80-90 ms lately: D meets 100 ms with P 1, predicted at their mean
+    const fast = p.decide({ deadlineMs: 100 }, { ...slow, observedLocal: runs(80, 90) });
+    expect([key(fast.entry), fast.feasible, fast.probability]).toEqual([key(D), true, 1]);
+    expect(fast.predicted.latencyMs).toBeCloseTo(85, 9);
+    expect(fast.predicted.samplesMs).toHaveLength(20);
+    expect(fast.reason).toMatch(/priced from the device's last 20 runs of it/);
+    // ... or in 150-160 ms: D no longer meets 130 ms (the front's answer at 130 was D); nothing does, and E (135) is the more likely
+    expect(key(p.decide({ deadlineMs: 130 }, slow).entry)).toBe(key(D));
+    const late = p.decide({ deadlineMs: 130 }, { ...slow, observedLocal: runs(150, 160) });
+    expect([key(late.entry), late.feasible]).toEqual([key(E), false]);
+    // runs of another configuration change nothing
+    const other = new Map([["split=9", runs(1, 2).get(localRunKey(D.config))!]]);
+    expect(key(p.decide({ deadlineMs: 100 }, { ...slow, observedLocal: other }).entry)).toBe(key(p.decide({ deadlineMs: 100 }, slow).entry));
+  });
+
+  it("localRunKey: the configuration without its codec and server target (an all-on-device run sends nothing)", () => {
+    expect(localRunKey({ split: 3, cpuFreqMHz: 600, codec: "int8" })).toBe(localRunKey({ split: 3, cpuFreqMHz: 600, codec: "fp16" }));
+    expect(localRunKey({ split: 3, cpuFreqMHz: 600, serverTarget: "cpu", codec: "raw" })).toBe(localRunKey({ split: 3, cpuFreqMHz: 600, serverTarget: "webgpu", codec: "fp16" }));
+    expect(localRunKey({ split: 3, deviceTarget: "cpu" })).not.toBe(localRunKey({ split: 3, deviceTarget: "webgpu" }));
+    expect(localRunKey({ split: 3, cpuFreqMHz: 600, codec: "int8" })).toBe(canonicalConfigKey({ split: 3, cpuFreqMHz: 600 }));
+    expect(localRunKey({ split: 3, cpuFreqMHz: 600 })).not.toBe(localRunKey({ split: 3, cpuFreqMHz: 900 }));
   });
 
   it("unknown link figures are taken as each configuration was measured: {} decides as the measured link", () => {

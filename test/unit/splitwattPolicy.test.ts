@@ -3,7 +3,8 @@
  * links, deadlines, current configurations and options, every candidate is predicted with the
  * cost model's `predict` (all samples), its switch from the current configuration priced with
  * `switchCostMs` (CPU frequency, accelerator; an unmeasured part as a CPU switch), its
- * probability taken on those samples, and the decision checked against them.
+ * probability taken on those samples (or, for an all-on-device configuration the daemon saw run
+ * lately, on those runs), and the decision checked against them.
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -87,9 +88,19 @@ const optsArb = fc.record({
   acceleratorSwitchMs: fc.option(fc.dictionary(fc.constantFrom(...TARGETS), fc.double({ min: 0, max: 40, noNaN: true })), { nil: undefined }),
 });
 
+// the daemon's LocalRuns: recent runs of some all-on-device configurations (at least 2 each)
+const observedArb = fc.option(
+  fc.dictionary(
+    fc.tuple(fc.constantFrom(...FREQS), fc.constantFrom(...TARGETS)).map(([f, t]) => canonicalConfigKey({ split: 3, cpuFreqMHz: f, deviceTarget: t })),
+    fc.array(fc.double({ min: 0.5, max: 800, noNaN: true }), { minLength: 2, maxLength: 40 }),
+  ),
+  { nil: undefined },
+);
+
 const caseArb = fc.record({
   archive: archiveArb,
   link: linkArb,
+  observed: observedArb,
   deadlineMs: fc.double({ min: 1, max: 1500, noNaN: true }),
   minAccuracy: fc.option(fc.double({ min: 0.5, max: 1, noNaN: true }), { nil: undefined }),
   serverUp: fc.boolean(),
@@ -130,11 +141,28 @@ describe("splitwatt policy, against a brute force over the full predictions", ()
           const linkNow = (k.link.bandwidthCv ?? 0) * (p.breakdownMs?.transfer ?? 0);
           const wider = headNow > 0 || linkNow > 0;
           const spread = wider ? Math.hypot(measuredSpread, headNow, linkNow) : measuredSpread;
+          // an all-on-device configuration the device ran lately: P over those runs instead
+          const runs = e.config.split === 3 ? k.observed?.[canonicalConfigKey(e.config)] : undefined;
+          if (runs !== undefined) {
+            const xs = [...runs].sort((a, b) => a - b);
+            const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+            const observedP = meetProbability(xs, 0, mean, extra, sampleSpreadMs(xs), k.deadlineMs, rule);
+            return [{ key: canonicalConfigKey(e.config), probability: observedP, energy: p.energyJ.total + switchJ }];
+          }
           const probability = meetProbability(p.samplesMs, 0, p.latencyMs, extra, spread, k.deadlineMs, rule, wider);
           return [{ key: canonicalConfigKey(e.config), probability, energy: p.energyJ.total + switchJ }];
         });
         const request = { deadlineMs: k.deadlineMs, minAccuracy: k.minAccuracy };
-        const state = { nowMs: 0, link: k.link, serverUp: k.serverUp, current };
+        const observedLocal =
+          k.observed === undefined
+            ? undefined
+            : new Map(
+                Object.entries(k.observed).map(([key, runs]) => {
+                  const xs = [...runs].sort((a, b) => a - b);
+                  return [key, { samplesMs: xs, meanMs: xs.reduce((a, b) => a + b, 0) / xs.length, spreadMs: sampleSpreadMs(xs) }];
+                }),
+              );
+        const state = { nowMs: 0, link: k.link, serverUp: k.serverUp, current, observedLocal };
         if (rows.length === 0) {
           expect(() => policy.decide(request, state)).toThrow(NoCandidateError);
           return;

@@ -72,6 +72,7 @@ import { opsRoutes } from "./routes/opsRoutes.js";
 import { ServerLink } from "./serverLink.js";
 import { streamChoice, type StreamChoice } from "./streamChoice.js";
 import { StreamSession } from "./streamSession.js";
+import { LocalRuns } from "../estimators/localRuns.js";
 import { DeviceSpeed } from "../estimators/deviceSpeed.js";
 import { streamRoutes } from "./routes/streamRoutes.js";
 import { PipelineClosedError } from "../../runtime/pipeline.js";
@@ -138,6 +139,8 @@ export class Daemon implements DaemonContext {
   readonly queue: DeviceQueue;
   /** the device's head time now over as measured (estimators/deviceSpeed.ts) */
   readonly speed: DeviceSpeed;
+  /** the device's recent all-on-device runs, by configuration (estimators/localRuns.ts); null: `localRuns: false` */
+  readonly localRuns: LocalRuns | null;
   private readonly runner: RequestRunner;
   private readonly decisions: DecisionLog;
   private readonly budget: ByteBudget;
@@ -189,6 +192,7 @@ export class Daemon implements DaemonContext {
     const clock = (): number => performance.now();
     this.queue = new DeviceQueue({ maxQueued: o.queue.maxQueued, concurrency: 1, clock });
     this.speed = speed;
+    this.localRuns = o.localRuns === false ? null : new LocalRuns(o.localRuns);
     const link = parts.link;
     this.metrics = metrics;
     const L = analysis.cuts.length - 1;
@@ -196,6 +200,7 @@ export class Daemon implements DaemonContext {
     this.whole = { split: L, cpuFreqMHz: null, gpuFreqMHz: null, deviceTarget: "cpu", codec: { codec: "raw", compression: "none" }, executorKey: `${L}|cpu` };
     this.runner = new RequestRunner({
       speed,
+      localRuns: this.localRuns,
       executors: parts.executors,
       runnable: (c) => runnableConfig(c, L),
       whole: this.whole,
@@ -665,7 +670,7 @@ export class Daemon implements DaemonContext {
           ? null
           : { url: this.options.server, model: this.options.serverModel, kind: this.options.serverKind, up: link.up(now), error: link.error, breaker: link.breaker.snapshot(now), estimates: link.estimator.state(now) },
       queue: this.queue.stats(),
-      device: { speed: this.speed.estimate(now) },
+      device: { speed: this.speed.estimate(now), localRuns: this.localRuns === null ? null : Object.fromEntries([...this.localRuns.snapshot(now)].map(([k, r]) => [k, { runs: r.samplesMs.length, meanMs: r.meanMs, spreadMs: r.spreadMs, maxMs: r.samplesMs[r.samplesMs.length - 1] ?? null }])) },
       decisions: { ...this.decisions.summary(), recent: this.decisions.recent() },
       energy: {
         device: this.parts.meter.estimated ? "estimate" : this.parts.meter.device.map((x) => x.id),

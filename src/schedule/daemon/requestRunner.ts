@@ -29,7 +29,7 @@ import type { ExecutionResult } from "../../runtime/splitExecutor.js";
 import { HttpError } from "../../transport/http/httpError.js";
 import { TailServerError } from "../../transport/tailClient.js";
 import type { DeviceQueue } from "../deviceQueue.js";
-import { NoCandidateError } from "../policies/index.js";
+import { localRunKey, NoCandidateError } from "../policies/index.js";
 import type { Decision, Policy } from "../policy.js";
 import type { DaemonMetrics } from "./daemonMetrics.js";
 import type { AcceleratorSwitches } from "./acceleratorSwitches.js";
@@ -37,6 +37,7 @@ import type { DecisionLog } from "./decisionLog.js";
 import { deviceEnergy, energyParts, type EnergyContext } from "./energyParts.js";
 import { headMsOf, type ExecutorSet } from "./executors.js";
 import type { DeviceSpeed } from "../estimators/deviceSpeed.js";
+import type { LocalRuns } from "../estimators/localRuns.js";
 import type { FrequencyControl } from "./frequencyControl.js";
 import type { GpuClockControl } from "./gpuClockControl.js";
 import type { SplitExecutor } from "../../runtime/splitExecutor.js";
@@ -54,6 +55,8 @@ const FALLBACK_MARGIN = 0.2;
 export interface RunnerDeps {
   /** the device's head time now over as measured: fed by every head, read by every decision */
   speed: DeviceSpeed;
+  /** the device's recent all-on-device runs: fed by each such head, read by every decision (null: not kept) */
+  localRuns: LocalRuns | null;
   executors: ExecutorSet;
   /** runnable form of every configuration, by canonical key */
   runnable: (config: Config) => RunnableConfig;
@@ -123,7 +126,7 @@ export class RequestRunner {
     const known = this.d.server?.estimator.state(nowMs) ?? { bandwidthMbps: null, bandwidthCv: null, rttMs: null, serverWaitMs: null };
     const speed = this.d.speed.estimate(nowMs);
     const link = { bandwidthMbps: known.bandwidthMbps, rttMs: known.rttMs, serverWaitMs: known.serverWaitMs, headScale: speed.headScale, headCv: speed.headCv, bandwidthCv: known.bandwidthCv };
-    return policy.decide({ deadlineMs: deadlineLeftMs, minAccuracy: p.minAccuracy }, { nowMs, link, serverUp, current: this.current });
+    return policy.decide({ deadlineMs: deadlineLeftMs, minAccuracy: p.minAccuracy }, { nowMs, link, serverUp, current: this.current, observedLocal: this.d.localRuns?.snapshot(nowMs) });
   }
 
   /** A decision, with the policy's NoCandidateError as the 422 it is for a request. */
@@ -214,7 +217,11 @@ export class RequestRunner {
         const clocks = await this.clocks(config);
         const mark = d.meter.mark({ expectMs: decision.predicted.latencyMs });
         const stage = await exec.head(req.feeds, { codec: config.codec, signal });
-        if (d.executors.of(config) === exec) d.speed.observe(d.clock(), headMsOf(stage), decision.entry.breakdownMs.head);
+        if (d.executors.of(config) === exec) {
+          const at = d.clock();
+          d.speed.observe(at, headMsOf(stage), decision.entry.breakdownMs.head);
+          if (stage.kind === "done") d.localRuns?.observe(localRunKey(decision.entry.config), at, headMsOf(stage));
+        }
         const accelerator = this.noteHead(exec, headMsOf(stage), clocks);
         return { start, serverUp, decision, config, exec, sw: clocks.cpu, gpu: clocks.gpu, accelerator, mark, stage };
       },

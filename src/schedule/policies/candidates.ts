@@ -4,12 +4,12 @@
  * under), the link figures resolved per candidate, the accuracy and server-down filters, and
  * the error when nothing is left to choose from.
  */
-import { canonicalConfigKey, type ConfigValue } from "../../contracts/measurement.js";
+import { canonicalConfigKey, type Config, type ConfigValue } from "../../contracts/measurement.js";
 import type { ParetoEntry, ParetoFile } from "../../contracts/paretoFile.js";
 import { SplitwattError } from "../../errors.js";
 import { coreOf, costConstants, measuredBandwidthMbps, predictionOfCore, predictTotals, type CostConstants, type CostTotals, type LinkState, type Prediction } from "../../predict/costModel.js";
 import { placementOf, splitAxis, type Placement } from "../placement.js";
-import type { KnownLink } from "../policy.js";
+import type { KnownLink, ObservedRuns, PolicyState } from "../policy.js";
 import { meetProbability, sampleSpreadMs, type ProbabilityRule } from "./meetProbability.js";
 
 /** The dimensions that hold the device's CPU frequency (live, replay). */
@@ -28,6 +28,8 @@ export interface Candidate {
   placement: Placement;
   /** all on the device: the only kind allowed while the server is down */
   local: boolean;
+  /** localRunKey of the configuration when local (the key of its runs in PolicyState.observedLocal), else null */
+  runKey: string | null;
   accuracy: number | null;
   /** the CPU frequency dimension's value, undefined without one */
   freq: ConfigValue | undefined;
@@ -37,6 +39,37 @@ export interface Candidate {
   measured: { bandwidthMbps: number; rttMs: number; serverWaitMs: number };
   /** the cost model's constants of the entry */
   cost: CostConstants;
+}
+
+/** What an all-on-device run does not use: how a cut tensor is encoded and where the tail runs. */
+const NOT_LOCAL = new Set(["codec", "serverTarget"]);
+
+/**
+ * The key the daemon records an all-on-device configuration's runs under: the canonical key
+ * without the dimensions such a run does not use (NOT_LOCAL: it sends nothing, so entries that
+ * differ only in them are the same run).
+ */
+export function localRunKey(config: Config): string {
+  const own: Config = {};
+  for (const [k, v] of Object.entries(config)) if (!NOT_LOCAL.has(k)) own[k] = v;
+  return canonicalConfigKey(own);
+}
+
+/**
+ * The device's own recent runs of `c` when it runs all on the device and the state has them
+ * (PolicyState.observedLocal), else null: the policy then prices `c` from them (their mean, and
+ * meetProbability over them) instead of from its pareto samples and the head scale. They are
+ * this device's runs of this very configuration, fresh: the head scale's floor of 1 (never
+ * faster than the front, for an extrapolation from other heads) does not apply to them.
+ */
+export function observedOf(c: Candidate, state: PolicyState): ObservedRuns | null {
+  if (c.runKey === null || state.observedLocal === undefined) return null;
+  return state.observedLocal.get(c.runKey) ?? null;
+}
+
+/** `p` (an all-on-device configuration's prediction) with its latency from the device's recent runs `o`: the mean, the samples, the head. */
+export function observedPrediction(p: Prediction, o: ObservedRuns): Prediction {
+  return { ...p, latencyMs: o.meanMs, samplesMs: [...o.samplesMs], breakdownMs: p.breakdownMs === null ? null : { ...p.breakdownMs, head: o.meanMs } };
 }
 
 /** The space's CPU-frequency dimension, or null. */
@@ -55,6 +88,7 @@ export function prepareCandidates(entries: readonly ParetoEntry[], doc: ParetoFi
       key: canonicalConfigKey(entry.config),
       placement,
       local: placement === "device",
+      runKey: placement === "device" ? localRunKey(entry.config) : null,
       accuracy: entry.accuracy?.value ?? null,
       freq: freqDim === null ? undefined : entry.config[freqDim],
       spreadMs: sampleSpreadMs(entry.latency.samples),

@@ -57,7 +57,7 @@ export function createPolicy(name: string, file: LoadedParetoFile, opts: PolicyO
   return BUILDERS[name](file, parsed.data);
 }
 
-export { NoCandidateError } from "./candidates.js";
+export { localRunKey, NoCandidateError } from "./candidates.js";
 export { meetProbability, normalCdf, samplesForTarget, type ProbabilityRule } from "./meetProbability.js";
 export { policyOptionsSchema, probabilityRule, type PolicyOptions, type PolicyOptionsInput } from "./policyOptions.js";
 export { parseConfigSpec } from "./staticConfig.js";

@@ -19,6 +19,10 @@
  *                 samples; when the daemon knows how much heads and the link vary now
  *                 (KnownLink.headCv, bandwidthCv), the tail of the samples' spread widened by
  *                 those parts of c's prediction, at any number of samples: candidates.ts spreadOf)
+ *   observed    : an all-on-device c the device has run lately (PolicyState.observedLocal, the
+ *                 daemon's LocalRuns: at least 10 runs, the newest under a minute old) is
+ *                 predicted at the mean of those runs and P(c) = meetProbability(those runs +
+ *                 switch time, D): what this device does now, not what the front saw
  *
  *   eligible    = { c : P(c) >= target }
  *   best        = argmin E over eligible (ties: higher P, then lower predicted latency)
@@ -39,10 +43,9 @@
 import { canonicalConfigKey, type Config } from "../../contracts/measurement.js";
 import type { LoadedParetoFile } from "../../contracts/paretoFile.js";
 import { costTotals } from "../../predict/costModel.js";
-import type { Decision, Policy, PolicyRequest, PolicyState } from "../policy.js";
-import type { KnownLink } from "../policy.js";
-import { accurateEnough, joules, LinkMemo, ms, noCandidate, predictionOf, prepareCandidates, prob, probabilityWith, spreadOf, totalsFor, type Candidate } from "./candidates.js";
-import { normalCdf } from "./meetProbability.js";
+import type { Decision, KnownLink, ObservedRuns, Policy, PolicyRequest, PolicyState } from "../policy.js";
+import { accurateEnough, joules, LinkMemo, ms, noCandidate, observedOf, observedPrediction, predictionOf, prepareCandidates, prob, probabilityWith, spreadOf, totalsFor, type Candidate } from "./candidates.js";
+import { meetProbability, normalCdf } from "./meetProbability.js";
 import { probabilityRule, type PolicyOptions } from "./policyOptions.js";
 import { SwitchPricing, switchNote } from "./switchPricing.js";
 
@@ -141,8 +144,14 @@ export function splitwatt(file: LoadedParetoFile, opts: PolicyOptions): Policy {
       refresh(link);
       const passes = (c: Candidate): boolean => (state.serverUp || c.local) && accurateEnough(c, minAccuracy);
       const spread = (i: number): { spreadMs: number; tail: boolean } => spreadOf(cands[i]!, headMs[i]!, transferMs[i]!, link);
-      const probabilityOf = (i: number, extraMs: number, sp = spread(i)): number =>
-        probabilityWith(cands[i]!, shiftMs[i]!, latencyMs[i]!, extraMs, d, rule, sp);
+      // an all-on-device configuration the device has run enough lately is priced from those runs
+      const observed = (i: number): ObservedRuns | null => (cands[i]!.runKey === null ? null : observedOf(cands[i]!, state));
+      const latencyOf = (i: number, extraMs: number): number => (observed(i)?.meanMs ?? latencyMs[i]!) + extraMs;
+      const probabilityOf = (i: number, extraMs: number, sp = spread(i)): number => {
+        const o = observed(i);
+        if (o !== null) return meetProbability(o.samplesMs, 0, o.meanMs, extraMs, o.spreadMs, d, rule);
+        return probabilityWith(cands[i]!, shiftMs[i]!, latencyMs[i]!, extraMs, d, rule, sp);
+      };
 
       let considered = 0;
       let best = -1;
@@ -162,9 +171,9 @@ export function splitwatt(file: LoadedParetoFile, opts: PolicyOptions): Policy {
         if (sorted && best >= 0 && energyJ[i]! > bestE) break;
         const extraMs = pricing.timeMs(i);
         const e = energyJ[i]! + pricing.energyJ(i);
-        const lat = latencyMs[i]! + extraMs;
+        const lat = latencyOf(i, extraMs);
         const sp = spread(i);
-        if (i !== currentIndex && tailBelowTarget(c, sp, lat, d)) continue;
+        if (i !== currentIndex && observed(i) === null && tailBelowTarget(c, sp, lat, d)) continue;
         const p = probabilityOf(i, extraMs, sp);
         if (i === currentIndex) {
           currentE = e;
@@ -192,7 +201,7 @@ export function splitwatt(file: LoadedParetoFile, opts: PolicyOptions): Policy {
           if (!passes(cands[i]!)) continue;
           const extraMs = pricing.timeMs(i);
           const e = energyJ[i]! + pricing.energyJ(i);
-          const lat = latencyMs[i]! + extraMs;
+          const lat = latencyOf(i, extraMs);
           const p = probabilityOf(i, extraMs);
           if (p > likelyP || (p === likelyP && (lat < likelyMs || (lat === likelyMs && e < likelyE)))) {
             likely = i;
@@ -224,13 +233,14 @@ export function splitwatt(file: LoadedParetoFile, opts: PolicyOptions): Policy {
       }
       const c = cands[index]!;
       const switchCost = pricing.parts(index);
+      const o = observed(index);
       return {
         entry: c.entry,
         index,
-        predicted: predictionOf(c, totalsFor(c, link, t)),
+        predicted: o === null ? predictionOf(c, totalsFor(c, link, t)) : observedPrediction(predictionOf(c, totalsFor(c, link, t)), o),
         probability,
         feasible: best >= 0,
-        reason: reason + switchNote(switchCost),
+        reason: reason + (o === null ? "" : `; priced from the device's last ${o.samplesMs.length} runs of it`) + switchNote(switchCost),
         switchCost,
       };
     },

@@ -22,7 +22,7 @@ import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import { join } from "node:path";
 import type * as ort from "onnxruntime-node";
 import { resolveDaemonOptions, type DaemonOptions, type DaemonOptionsInput } from "../../contracts/daemonConfig.js";
-import { canonicalConfigKey } from "../../contracts/measurement.js";
+import { canonicalConfigKey, type Config } from "../../contracts/measurement.js";
 import { parseExecutionTarget } from "../../runtime/executionTarget.js";
 import { readParetoFile, type LoadedParetoFile } from "../../contracts/paretoFile.js";
 import { MalformedError, SplitwattError, UsageError } from "../../errors.js";
@@ -198,11 +198,21 @@ export class Daemon implements DaemonContext {
     const L = analysis.cuts.length - 1;
     const accounting = o.serverEnergy ?? (this.file.doc.source.serverEnergy === "node" ? "node" : "marginal");
     this.whole = { split: L, cpuFreqMHz: null, gpuFreqMHz: null, deviceTarget: "cpu", codec: { codec: "raw", compression: "none" }, executorKey: `${L}|cpu` };
+    // a decision's config is one of the front's own objects: its runnable form is worked out once
+    const runnables = new WeakMap<Config, RunnableConfig>();
+    const runnable = (c: Config): RunnableConfig => {
+      let r = runnables.get(c);
+      if (r === undefined) {
+        r = runnableConfig(c, L);
+        runnables.set(c, r);
+      }
+      return r;
+    };
     this.runner = new RequestRunner({
       speed,
       localRuns: this.localRuns,
       executors: parts.executors,
-      runnable: (c) => runnableConfig(c, L),
+      runnable,
       whole: this.whole,
       localEstimateMs,
       queue: this.queue,

@@ -147,12 +147,13 @@ export { poolEvaluator } from "./search/poolEvaluator.js";
 export { Space } from "./search/space.js";
 
 // schedule: online policies (pure: state and clock passed in)
-export type { Decision, KnownLink, Policy, PolicyRequest, PolicyState } from "./schedule/policy.js";
+export type { Decision, KnownLink, ObservedRuns, Policy, PolicyRequest, PolicyState } from "./schedule/policy.js";
 export { placementOf, splitAxis, type Placement, type SplitAxis } from "./schedule/placement.js";
 export {
   createPolicy,
   DEFAULT_POLICY,
   isPolicyName,
+  localRunKey,
   meetProbability,
   NoCandidateError,
   normalCdf,
@@ -167,6 +168,7 @@ export {
   type PolicyOptionsInput,
   type ProbabilityRule,
 } from "./schedule/policies/index.js";
+export { LocalRuns, DEFAULT_LOCAL_RUNS, type LocalRunsOptions } from "./schedule/estimators/localRuns.js";
 export { LinkEstimator, DEFAULT_LINK_ESTIMATOR, type LinkEstimate, type LinkEstimatorOptions, type ServerReport, type TransferObservation } from "./schedule/estimators/linkEstimator.js";
 export { WindowedMedian, type Estimate, type StaleRule } from "./schedule/estimators/windowedMedian.js";
 export { BREAKER_STATE_VALUE, CircuitBreaker, DEFAULT_BREAKER, type Admission, type BreakerSnapshot, type BreakerStateName, type CircuitBreakerOptions, type Outcome } from "./schedule/circuitBreaker.js";

@@ -3,7 +3,8 @@
 // the most latency samples a pareto file keeps (256) and per-part data, every policy decides
 // for a stream of requests whose deadline, bandwidth, server wait and current configuration
 // change every time (nothing can be cached between decisions); each decide() call is timed
-// alone. Half the configurations run their head on webgpu, with measured switch costs (a
+// alone. The full state is what the daemon passes: its link, server and device estimates and its
+// own recent runs of the all-on-device configurations (30 each). Half the configurations run their head on webgpu, with measured switch costs (a
 // switch to webgpu 300 ms, to cpu 5 ms) and a CPU-frequency switch of 0.5 ms / 1 mJ, so the
 // policies that count switches (splitwatt, neurosurgeon) price them in every decision. Prints p50 / p99 / max per policy and size, and the same loop around a policy that
 // does nothing (the timer's and the scheduler's floor on this machine). Targets (issue 13): p99 under 20 us for 20
@@ -11,7 +12,7 @@
 //
 //   npx tsc -p tsconfig.json && npm run bench:decide
 //   SPLITWATT_BENCH_DECISIONS=50000 npm run bench:decide
-import { checkParetoFile, createPolicy, mulberry32, MAX_LATENCY_SAMPLES, POLICY_NAMES } from "../../dist/index.js";
+import { checkParetoFile, createPolicy, LocalRuns, localRunKey, mulberry32, MAX_LATENCY_SAMPLES, POLICY_NAMES } from "../../dist/index.js";
 
 const DECISIONS = Number(process.env.SPLITWATT_BENCH_DECISIONS ?? "20000");
 const SAMPLES = Number(process.env.SPLITWATT_BENCH_SAMPLES ?? String(MAX_LATENCY_SAMPLES));
@@ -103,6 +104,10 @@ const quantile = (sorted, q) => sorted[Math.min(sorted.length - 1, Math.floor(q 
 
 function bench(policy, file, seed, partialLink) {
   const rnd = mulberry32(seed);
+  // the daemon's own recent runs of every all-on-device configuration (30 each), as it passes them
+  const runs = new LocalRuns();
+  for (const e of file.doc.archive.filter((x) => x.bytes === 0)) for (let k = 0; k < 30; k++) runs.observe(localRunKey(e.config), 0, e.latencyMs * (0.8 + 0.4 * rnd()));
+  const observedLocal = runs.snapshot(0);
   const configs = file.doc.archive.map((e) => e.config);
   const times = new Float64Array(DECISIONS);
   let current = null;
@@ -113,7 +118,7 @@ function bench(policy, file, seed, partialLink) {
     const link = partialLink
       ? { bandwidthMbps: 2 + 100 * rnd() }
       : { bandwidthMbps: 2 + 100 * rnd(), rttMs: 5 + 20 * rnd(), serverWaitMs: 30 * rnd(), headScale: 1 + 0.5 * rnd(), headCv: 0.3 * rnd(), bandwidthCv: 0.5 * rnd() };
-    const state = { nowMs: i, link, serverUp: rnd() > 0.05, current };
+    const state = { nowMs: i, link, serverUp: rnd() > 0.05, current, ...(partialLink ? {} : { observedLocal }) };
     const t0 = process.hrtime.bigint();
     const d = policy.decide(request, state);
     const t1 = process.hrtime.bigint();

@@ -84,6 +84,9 @@ export function splitwatt(file: LoadedParetoFile, opts: PolicyOptions): Policy {
   const headMs = new Float64Array(n);
   const transferMs = new Float64Array(n);
   const identity = Int32Array.from(all);
+  // the all-on-device candidates, and the device's own runs of each as this decision sees them (null: none)
+  const localIndices = all.filter((i) => cands[i]!.runKey !== null);
+  const observedRuns: Array<ObservedRuns | null> = cands.map(() => null);
   let order = identity;
   let sorted = false;
   const memo = new LinkMemo();
@@ -144,8 +147,9 @@ export function splitwatt(file: LoadedParetoFile, opts: PolicyOptions): Policy {
       refresh(link);
       const passes = (c: Candidate): boolean => (state.serverUp || c.local) && accurateEnough(c, minAccuracy);
       const spread = (i: number): { spreadMs: number; tail: boolean } => spreadOf(cands[i]!, headMs[i]!, transferMs[i]!, link);
-      // an all-on-device configuration the device has run enough lately is priced from those runs
-      const observed = (i: number): ObservedRuns | null => (cands[i]!.runKey === null ? null : observedOf(cands[i]!, state));
+      // an all-on-device configuration the device has run enough lately is priced from those runs (looked up once per decision)
+      for (const i of localIndices) observedRuns[i] = observedOf(cands[i]!, state);
+      const observed = (i: number): ObservedRuns | null => observedRuns[i]!;
       const latencyOf = (i: number, extraMs: number): number => (observed(i)?.meanMs ?? latencyMs[i]!) + extraMs;
       const probabilityOf = (i: number, extraMs: number, sp = spread(i)): number => {
         const o = observed(i);

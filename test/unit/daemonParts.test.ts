@@ -141,6 +141,8 @@ describe("runnable configurations and names", () => {
       deviceTarget: "cpu",
       codec: { codec: "int8", compression: "none" },
       executorKey: "3|cpu",
+      // its runs' key: the configuration as the front names it, without codec and server target
+      runKey: "cpuFreqMHz=1500;deviceTarget=cpu:0;split=3",
     });
     expect(runnableConfig({ split: 14, cpuFreqMHz: "current", deviceTarget: "cpu", serverTarget: "cpu", codec: "raw" }, 14).cpuFreqMHz).toBeNull();
     expect(() => runnableConfig({ split: 15, cpuFreqMHz: "current", deviceTarget: "cpu", serverTarget: "cpu", codec: "raw" }, 14)).toThrow(/split=15 is not a cut of this model \(0-14\)/);

@@ -48,7 +48,7 @@ import { checkTritonCodec } from "../../transport/tritonCodec.js";
 import { tensorMeta, type ModelMeta } from "../../transport/tailModels.js";
 import { BREAKER_STATE_VALUE } from "../circuitBreaker.js";
 import { DeviceQueue, QueueClosedError, QueueFullError } from "../deviceQueue.js";
-import { NoCandidateError, V1_POLICIES } from "../policies/index.js";
+import { localRunKey, NoCandidateError, V1_POLICIES } from "../policies/index.js";
 import { placementOf, splitAxis } from "../placement.js";
 import type { DaemonContext } from "./daemonContext.js";
 import { AcceleratorSwitches } from "./acceleratorSwitches.js";
@@ -197,7 +197,7 @@ export class Daemon implements DaemonContext {
     this.metrics = metrics;
     const L = analysis.cuts.length - 1;
     const accounting = o.serverEnergy ?? (this.file.doc.source.serverEnergy === "node" ? "node" : "marginal");
-    this.whole = { split: L, cpuFreqMHz: null, gpuFreqMHz: null, deviceTarget: "cpu", codec: { codec: "raw", compression: "none" }, executorKey: `${L}|cpu` };
+    this.whole = { split: L, cpuFreqMHz: null, gpuFreqMHz: null, deviceTarget: "cpu", codec: { codec: "raw", compression: "none" }, executorKey: `${L}|cpu`, runKey: localRunKey({ split: L, cpuFreqMHz: "current", deviceTarget: "cpu" }) };
     // a decision's config is one of the front's own objects: its runnable form is worked out once
     const runnables = new WeakMap<Config, RunnableConfig>();
     const runnable = (c: Config): RunnableConfig => {

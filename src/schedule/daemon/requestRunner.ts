@@ -29,7 +29,7 @@ import type { ExecutionResult } from "../../runtime/splitExecutor.js";
 import { HttpError } from "../../transport/http/httpError.js";
 import { TailServerError } from "../../transport/tailClient.js";
 import type { DeviceQueue } from "../deviceQueue.js";
-import { localRunKey, NoCandidateError } from "../policies/index.js";
+import { NoCandidateError } from "../policies/index.js";
 import type { Decision, Policy } from "../policy.js";
 import type { DaemonMetrics } from "./daemonMetrics.js";
 import type { AcceleratorSwitches } from "./acceleratorSwitches.js";
@@ -220,7 +220,7 @@ export class RequestRunner {
         if (d.executors.of(config) === exec) {
           const at = d.clock();
           d.speed.observe(at, headMsOf(stage), decision.entry.breakdownMs.head);
-          if (stage.kind === "done") d.localRuns?.observe(localRunKey(decision.entry.config), at, headMsOf(stage));
+          if (stage.kind === "done") d.localRuns?.observe(config.runKey, at, headMsOf(stage));
         }
         const accelerator = this.noteHead(exec, headMsOf(stage), clocks);
         return { start, serverUp, decision, config, exec, sw: clocks.cpu, gpu: clocks.gpu, accelerator, mark, stage };

@@ -10,6 +10,7 @@ import type { ParetoFile } from "../../contracts/paretoFile.js";
 import { UsageError } from "../../errors.js";
 import { canonicalTargetName } from "../../runtime/executionTarget.js";
 import { parseCodec, type CodecSpec } from "../../transport/codecs/codecs.js";
+import { localRunKey } from "../policies/index.js";
 
 export const LIVE_DIMENSIONS = ["split", "cpuFreqMHz", "deviceTarget", "serverTarget", "codec"] as const;
 
@@ -23,6 +24,8 @@ export interface RunnableConfig {
   codec: CodecSpec;
   /** where the executor lives: `split|deviceTarget` */
   executorKey: string;
+  /** the key its all-on-device runs are kept under (localRunKey; meaningful at the last cut) */
+  runKey: string;
 }
 
 /** Refuse a front that is not a live one (a replayed pool's dimensions cannot be run here). */
@@ -50,5 +53,5 @@ export function runnableConfig(config: Config, lastCut: number): RunnableConfig 
   if (g !== undefined && !(typeof g === "number" && g > 0)) throw new UsageError(`configuration gpuFreqMHz=${String(g)} is not a frequency in MHz`);
   const deviceTarget = canonicalTargetName(String(config.deviceTarget), "device");
   const codec = parseCodec(String(config.codec));
-  return { split, cpuFreqMHz, gpuFreqMHz: g ?? null, deviceTarget, codec, executorKey: `${split}|${deviceTarget}` };
+  return { split, cpuFreqMHz, gpuFreqMHz: g ?? null, deviceTarget, codec, executorKey: `${split}|${deviceTarget}`, runKey: localRunKey(config) };
 }

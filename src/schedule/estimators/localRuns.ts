@@ -2,8 +2,8 @@
  * The daemon's own record of how long the configurations that run all on the device take now:
  * per run key (localRunKey: the configuration without its codec and server target, which an
  * all-on-device run does not use), the last `window` run times, ms. A front holds a dozen or so
- * samples of each, taken while the optimizer measured; the daemon runs these configurations hundreds of times, on the
- * board as it is now. From `minSamples` runs on, and while the newest is younger than `freshMs`,
+ * samples of each, taken while the optimizer measured; the daemon runs these configurations
+ * hundreds of times, on the board as it is now. From `minSamples` runs on, and while the newest is younger than `freshMs`,
  * `snapshot` gives their samples (ascending), mean and standard deviation, and the `splitwatt`
  * policy prices such a configuration from them instead of from its pareto entry and the head
  * scale (candidates.ts observedOf): the probability of meeting a deadline is then that of this

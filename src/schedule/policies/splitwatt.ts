@@ -21,8 +21,9 @@
  *                 those parts of c's prediction, at any number of samples: candidates.ts spreadOf)
  *   observed    : an all-on-device c the device has run lately (PolicyState.observedLocal, the
  *                 daemon's LocalRuns: at least 10 runs, the newest under a minute old) is
- *                 predicted at the mean of those runs and P(c) = meetProbability(those runs +
- *                 switch time, D): what this device does now, not what the front saw
+ *                 predicted at the mean of those runs (its energy as the front measured it) and
+ *                 P(c) = meetProbability(those runs + switch time, D): what this device does
+ *                 now, not what the front saw
  *
  *   eligible    = { c : P(c) >= target }
  *   best        = argmin E over eligible (ties: higher P, then lower predicted latency)

@@ -41,7 +41,7 @@ import { mulberry32 } from "../../mulberry32.js";
 import { modelInputs } from "../../runtime/modelInputs.js";
 import { ByteBudget } from "../../transport/byteBudget.js";
 import { codecName, type CodecSpec } from "../../transport/codecs/codecs.js";
-import { answerError, BEARER_CHALLENGE, bearerAuth, clientErrorAnswer, contentLength, HttpError, listenHttp, readBody } from "../../transport/http/index.js";
+import { answerError, BEARER_CHALLENGE, bearerAuth, clientErrorAnswer, contentLength, HttpError, lingeringClose, listenHttp, readBody } from "../../transport/http/index.js";
 import { networkProfile, type NetworkProfile } from "../../transport/networkProfile.js";
 import { TailClient, type LinkShape } from "../../transport/tailClient.js";
 import { checkTritonCodec } from "../../transport/tritonCodec.js";
@@ -89,6 +89,9 @@ export interface DaemonHooks {
    */
   serverShape?: LinkShape | undefined;
 }
+
+/** How long a stream's connection lingers after its answer for the client to close it, ms (lingeringClose). */
+const LINGER_MS = 2_000;
 
 /** Everything opened at start, released by close() (or when the start fails half-way). */
 interface Parts {
@@ -152,6 +155,8 @@ export class Daemon implements DaemonContext {
   private readonly streams = new Set<Promise<unknown>>();
   /** the sockets of streams in progress: their bodies may take as long as the stream lasts */
   private readonly streamSockets = new WeakSet<object>();
+  /** connections closing lingering (a stream's), each until its client closes or LINGER_MS */
+  private readonly lingering = new Set<Promise<void>>();
   private readonly whole: RunnableConfig;
   private server: Server | null = null;
   private closing: Promise<void> | null = null;
@@ -632,6 +637,12 @@ export class Daemon implements DaemonContext {
     return p;
   }
 
+  lingerOnClose(req: IncomingMessage): void {
+    const p = lingeringClose(req.socket, LINGER_MS);
+    this.lingering.add(p);
+    void p.finally(() => this.lingering.delete(p));
+  }
+
   status(): Record<string, unknown> {
     const now = performance.now();
     const f = this.parts.frequency;
@@ -710,6 +721,8 @@ export class Daemon implements DaemonContext {
       while (this.active.size > 0) await Promise.allSettled([...this.active]);
       await this.queue.drained();
       await this.runner.drained();
+      // a stream's client reads its last answers and the summary before its connection is cut
+      while (this.lingering.size > 0) await Promise.allSettled([...this.lingering]);
       server?.closeAllConnections();
       await closed;
       const restored = await releaseParts(this.parts);

@@ -43,6 +43,11 @@ export interface DaemonContext {
    * long as the stream lasts (no request timeout).
    */
   withStream<T>(f: (s: StreamSession) => Promise<T>, req?: IncomingMessage): Promise<T>;
+  /**
+   * Close `req`'s connection lingering (transport/http/lingeringClose.ts) once its answer ends: a
+   * stream's client may still be sending then; shutting down waits for it (bounded).
+   */
+  lingerOnClose(req: IncomingMessage): void;
   /** What a client is told of `err` (status, one-line message, headers); unexpected errors are logged and told as a neutral 500. */
   errorOf(err: unknown, path?: string): { status: number; message: string; headers: Record<string, string> };
 }

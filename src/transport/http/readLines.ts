@@ -5,7 +5,8 @@
  * instead of buffering the body. Empty lines are skipped; a last line without a newline counts.
  *
  * A line longer than `maxLineBytes` is a 413 (HttpError). `signal` stops the reading (a daemon
- * shutting down): the generator returns at once, whatever is still being sent is left unread.
+ * shutting down): the generator returns at once and lets go of the body, whatever is still being
+ * sent is left unread (the caller may `resume()` the body to discard it).
  */
 import type { Readable } from "node:stream";
 import { HttpError } from "./httpError.js";
@@ -21,7 +22,11 @@ export async function* readLines(body: Readable, o: { maxLineBytes: number; sign
   const tooLong = (): HttpError => new HttpError(413, `a line of more than ${o.maxLineBytes} bytes: send one item per line (each at most maxBodyMb)`);
   for (;;) {
     const next = await Promise.race([it.next(), stopped]);
-    if (next === "stopped") return;
+    if (next === "stopped") {
+      // let go of the body (not destroyed): the caller may drain what is still being sent
+      void it.return?.();
+      return;
+    }
     if (next.done === true) break;
     const chunk = Buffer.isBuffer(next.value) ? next.value : Buffer.from(next.value as Uint8Array);
     let start = 0;

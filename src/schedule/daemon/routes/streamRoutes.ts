@@ -245,6 +245,10 @@ async function stream(d: DaemonContext, { req, res }: RouteContext): Promise<voi
     };
     await Promise.all([reader(), writer()]);
     res.off("close", onGone);
+    // the client may still be sending (the reader stopped early): discard the rest and close lingering,
+    // so that no reset cuts the answers and the summary before the client has read them
+    if (!req.complete) req.resume();
+    d.lingerOnClose(req);
     // every accepted item is answered by now: close() returns at once
     await s.close();
     const notes: string[] = [];

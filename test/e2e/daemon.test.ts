@@ -147,8 +147,10 @@ describe("splitwatt daemon: start", () => {
     expect(runs[0]!.runs).toBe(12);
     expect(runs[0]!.meanMs).toBeGreaterThan(0);
     expect(runs[0]!.maxMs).toBeGreaterThanOrEqual(runs[0]!.meanMs);
-    // the prediction the 12th answer reports is the mean of the 11 runs before it, not the front's 2 ms
+    // the prediction the 12th answer reports is the mean of the 11 runs before it (their head_ms, each rounded to 1 µs), not the front's 2 ms
     expect(answers[11]!.body.parameters?.predicted_latency_ms).not.toBe(2);
+    const before = answers.slice(0, 11).map((a) => Number(a.body.parameters?.head_ms));
+    expect(Math.abs(Number(answers[11]!.body.parameters?.predicted_latency_ms) - before.reduce((x, y) => x + y, 0) / before.length)).toBeLessThan(0.002);
     expect((await d.stop()).code).toBe(0);
   }, 60_000);
 });

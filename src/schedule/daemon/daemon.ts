@@ -48,7 +48,7 @@ import { checkTritonCodec } from "../../transport/tritonCodec.js";
 import { tensorMeta, type ModelMeta } from "../../transport/tailModels.js";
 import { BREAKER_STATE_VALUE } from "../circuitBreaker.js";
 import { DeviceQueue, QueueClosedError, QueueFullError } from "../deviceQueue.js";
-import { localRunKey, NoCandidateError, V1_POLICIES } from "../policies/index.js";
+import { NoCandidateError, V1_POLICIES } from "../policies/index.js";
 import { placementOf, splitAxis } from "../placement.js";
 import type { DaemonContext } from "./daemonContext.js";
 import { AcceleratorSwitches } from "./acceleratorSwitches.js";
@@ -185,6 +185,8 @@ export class Daemon implements DaemonContext {
     metrics: DaemonMetrics,
     private readonly streamConfig: StreamChoice,
     speed: DeviceSpeed,
+    /** every configuration of the front in runnable form, by canonical key (worked out at start) */
+    runnables: ReadonlyMap<string, RunnableConfig>,
   ) {
     const o = options;
     this.name = o.name ?? defaultModelName(o.model);
@@ -202,14 +204,14 @@ export class Daemon implements DaemonContext {
     this.metrics = metrics;
     const L = analysis.cuts.length - 1;
     const accounting = o.serverEnergy ?? (this.file.doc.source.serverEnergy === "node" ? "node" : "marginal");
-    this.whole = { split: L, cpuFreqMHz: null, gpuFreqMHz: null, deviceTarget: "cpu", codec: { codec: "raw", compression: "none" }, executorKey: `${L}|cpu`, runKey: localRunKey({ split: L, cpuFreqMHz: "current", deviceTarget: "cpu" }) };
-    // a decision's config is one of the front's own objects: its runnable form is worked out once
-    const runnables = new WeakMap<Config, RunnableConfig>();
+    this.whole = { split: L, cpuFreqMHz: null, gpuFreqMHz: null, deviceTarget: "cpu", codec: { codec: "raw", compression: "none" }, executorKey: `${L}|cpu`, runKey: null };
+    // a decision's config is one of the front's own objects: the start's runnable form, found by key once per object
+    const byObject = new WeakMap<Config, RunnableConfig>();
     const runnable = (c: Config): RunnableConfig => {
-      let r = runnables.get(c);
+      let r = byObject.get(c);
       if (r === undefined) {
-        r = runnableConfig(c, L);
-        runnables.set(c, r);
+        r = runnables.get(canonicalConfigKey(c)) ?? runnableConfig(c, L);
+        byObject.set(c, r);
       }
       return r;
     };
@@ -385,6 +387,7 @@ export class Daemon implements DaemonContext {
         metrics,
         stream,
         speed,
+        runnables,
       );
       // the warm-up's steady head times, at the clocks of the warm-up (none applied yet)
       for (const [key, w] of parts.executors.warm) d.accelerators.seed(`${key.split("|")[0]}|${w.target}@-/-`, w.steadyRunMs);

@@ -220,7 +220,7 @@ export class RequestRunner {
         if (d.executors.of(config) === exec) {
           const at = d.clock();
           d.speed.observe(at, headMsOf(stage), decision.entry.breakdownMs.head);
-          if (stage.kind === "done") d.localRuns?.observe(config.runKey, at, headMsOf(stage));
+          if (stage.kind === "done" && config.runKey !== null) d.localRuns?.observe(config.runKey, at, headMsOf(stage));
         }
         const accelerator = this.noteHead(exec, headMsOf(stage), clocks);
         return { start, serverUp, decision, config, exec, sw: clocks.cpu, gpu: clocks.gpu, accelerator, mark, stage };

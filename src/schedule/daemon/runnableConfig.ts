@@ -24,8 +24,8 @@ export interface RunnableConfig {
   codec: CodecSpec;
   /** where the executor lives: `split|deviceTarget` */
   executorKey: string;
-  /** the key its all-on-device runs are kept under (localRunKey; meaningful at the last cut) */
-  runKey: string;
+  /** the key its all-on-device runs are kept under (localRunKey; meaningful at the last cut); null: not a front configuration (the daemon's whole-model fallback), its runs are not kept */
+  runKey: string | null;
 }
 
 /** Refuse a front that is not a live one (a replayed pool's dimensions cannot be run here). */

@@ -15,6 +15,7 @@
  */
 import { sampleSpreadMs } from "../policies/meetProbability.js";
 import type { ObservedRuns } from "../policy.js";
+import { WindowedMedian } from "./windowedMedian.js";
 
 export type { ObservedRuns };
 
@@ -29,17 +30,15 @@ export interface LocalRunsOptions {
 
 export const DEFAULT_LOCAL_RUNS: LocalRunsOptions = { window: 30, minSamples: 10, freshMs: 60_000 };
 
-interface Ring {
-  values: number[];
-  next: number;
-  newestAtMs: number;
-  /** the ObservedRuns of the values as they are (null: changed since) */
+/** A key's runs: the window (its ring and age) and their view as last worked out (null: changed since). */
+interface Runs {
+  window: WindowedMedian;
   view: ObservedRuns | null;
 }
 
 export class LocalRuns {
   readonly options: LocalRunsOptions;
-  private readonly rings = new Map<string, Ring>();
+  private readonly runs = new Map<string, Runs>();
   private cached: { map: Map<string, ObservedRuns>; validUntilMs: number } | null = null;
 
   constructor(opts: Partial<LocalRunsOptions> = {}) {
@@ -53,15 +52,13 @@ export class LocalRuns {
   /** A run of `key` that took `ms` (non-finite or negative times are ignored). */
   observe(key: string, atMs: number, ms: number): void {
     if (!Number.isFinite(ms) || ms < 0 || !Number.isFinite(atMs)) return;
-    let r = this.rings.get(key);
+    let r = this.runs.get(key);
     if (r === undefined) {
-      r = { values: [], next: 0, newestAtMs: atMs, view: null };
-      this.rings.set(key, r);
+      // only the ring and the age of its window are used: no median, no decay
+      r = { window: new WindowedMedian(this.options.window, { freshMs: this.options.freshMs, halfLifeMs: 0, prior: null, blend: "linear" }), view: null };
+      this.runs.set(key, r);
     }
-    if (r.values.length < this.options.window) r.values.push(ms);
-    else r.values[r.next] = ms;
-    r.next = (r.next + 1) % this.options.window;
-    r.newestAtMs = Math.max(r.newestAtMs, atMs);
+    r.window.observe(atMs, ms);
     r.view = null;
     this.cached = null;
   }
@@ -75,12 +72,13 @@ export class LocalRuns {
     if (this.cached !== null && nowMs < this.cached.validUntilMs) return this.cached.map;
     const map = new Map<string, ObservedRuns>();
     let validUntilMs = Number.POSITIVE_INFINITY;
-    for (const [key, r] of this.rings) {
-      const staleAtMs = r.newestAtMs + this.options.freshMs;
-      if (r.values.length < this.options.minSamples || nowMs >= staleAtMs) continue;
-      validUntilMs = Math.min(validUntilMs, staleAtMs);
+    for (const [key, r] of this.runs) {
+      const values = r.window.values();
+      const ageMs = r.window.ageMs(nowMs) ?? Number.POSITIVE_INFINITY;
+      if (values.length < this.options.minSamples || ageMs >= this.options.freshMs) continue;
+      validUntilMs = Math.min(validUntilMs, nowMs + this.options.freshMs - ageMs);
       if (r.view === null) {
-        const samplesMs = [...r.values].sort((a, b) => a - b);
+        const samplesMs = [...values].sort((a, b) => a - b);
         r.view = { samplesMs, meanMs: samplesMs.reduce((s, v) => s + v, 0) / samplesMs.length, spreadMs: sampleSpreadMs(samplesMs) };
       }
       map.set(key, r.view);

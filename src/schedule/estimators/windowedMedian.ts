@@ -14,6 +14,7 @@
  *
  * With no observation at all the value is the prior (null without one) at confidence 0.
  */
+import { sampleSpreadMs } from "../policies/meetProbability.js";
 
 export interface StaleRule {
   /** the estimate is taken at full confidence this long after the newest observation, ms */
@@ -83,8 +84,17 @@ export class WindowedMedian {
     const xs = this.ring;
     if (xs.length < Math.max(2, minSamples)) return null;
     const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
-    const ss = xs.reduce((a, b) => a + (b - mean) * (b - mean), 0);
-    return mean > 0 ? Math.sqrt(ss / (xs.length - 1)) / mean : null;
+    return mean > 0 ? sampleSpreadMs(xs) / mean : null;
+  }
+
+  /** The observations in the window (oldest first once it has wrapped, or not: no order is promised). */
+  values(): readonly number[] {
+    return this.ring;
+  }
+
+  /** ms since the newest observation at `nowMs`, null before the first. */
+  ageMs(nowMs: number): number | null {
+    return this.ring.length === 0 ? null : Math.max(0, nowMs - this.newestAtMs);
   }
 
   /** The last value observed, null when empty. */
@@ -100,8 +110,8 @@ export class WindowedMedian {
   estimate(nowMs: number): Estimate {
     const m = this.median();
     const { prior } = this.stale;
-    if (m === null) return { value: prior, ageMs: null, samples: 0, confidence: 0 };
-    const ageMs = Math.max(0, nowMs - this.newestAtMs);
+    const ageMs = this.ageMs(nowMs);
+    if (m === null || ageMs === null) return { value: prior, ageMs: null, samples: 0, confidence: 0 };
     const over = ageMs - this.stale.freshMs;
     const confidence = over <= 0 ? 1 : this.stale.halfLifeMs > 0 ? 2 ** (-over / this.stale.halfLifeMs) : 0;
     let value: number | null;

@@ -322,6 +322,27 @@ describe("splitwatt policy: known answers", () => {
     expect(e.message).toMatch(/0\.9000/);
   });
 
+  it("P exactly at the target qualifies: the deadline at the k-th smallest sample, k the fewest with k / n >= 0.99 (100 and 256 samples)", () => {
+    // C (0.8 J) measured n times at 1, 2, ..., n ms; D (1.2 J) always 0.5 ms: C whenever P(C) >= 0.99, else D
+    for (const [n, k] of [
+      [100, 99], // 99 / 100 = 0.99
+      [256, 254], // 254 / 256 = 0.9922; 253 / 256 = 0.9883
+    ] as const) {
+      const samples = Array.from({ length: n }, (_, i) => i + 1);
+      const C = entry({ config: { split: 2, cpuFreqMHz: 600 }, head: (n + 1) / 2, energy: { device: 0.8 }, samples });
+      const D = entry({ config: { split: 2, cpuFreqMHz: 1200 }, head: 0.5, energy: { device: 1.2 }, samples: Array(n).fill(0.5) });
+      const p = createPolicy("splitwatt", loaded(paretoDoc({ dimensions: LIVE_DIMS, archive: [C, D] })), { switchCost: { timeMs: 0, energyJ: 0 } });
+      for (const [deadlineMs, want, probability] of [
+        [k, C, k / n],
+        [k - 0.5, D, 1],
+        [k + 0.5, C, k / n],
+      ] as const) {
+        const d = p.decide({ deadlineMs }, state({ link: {} }));
+        expect([n, deadlineMs, key(d.entry), d.probability]).toEqual([n, deadlineMs, key(want), probability]);
+      }
+    }
+  });
+
   it("the small-sample guard: a configuration measured once just under the deadline is not taken as certain", () => {
     // defaults: target 0.99, minSamples 100, cvFloor 0.01. B measured once at 60 ms; deadline 61: z = 1 / 0.6, P ~ 0.95
     const p = createPolicy("splitwatt", loaded(doc));

@@ -35,17 +35,20 @@
  * So a configuration below the target is never chosen while one at or above it exists.
  *
  * How (the same answer, fewer evaluations; test/unit/policyMemo.test.ts): the predicted totals
- * are kept per link, and once the same link comes again the candidates are sorted by predicted
- * energy; the scan then goes up that order and stops at the first candidate whose predicted
- * energy exceeds the best eligible one's (a switch only adds energy); a candidate with fewer samples than minSamples whose fitted normal
+ * are kept per link; the scan goes up the candidates by predicted energy (a heap built per
+ * decision while the link changes, indexHeap.ts; a sorted order once the same link comes again)
+ * and stops at the first candidate whose predicted energy exceeds the best eligible one's (a
+ * switch only adds energy), so P is counted only for the cheaper ones; a candidate with fewer samples than minSamples whose fitted normal
  * tail is below the target at D is skipped without counting its samples (P is at most that
- * tail). Only when none qualifies are all of them evaluated, for the most likely.
+ * tail). When none qualifies the scan has seen them all and kept the most likely of those it
+ * counted; only the skipped ones are counted then.
  */
 import { canonicalConfigKey, type Config } from "../../contracts/measurement.js";
 import type { LoadedParetoFile } from "../../contracts/paretoFile.js";
 import { costTotals } from "../../predict/costModel.js";
 import type { Decision, KnownLink, ObservedRuns, Policy, PolicyRequest, PolicyState } from "../policy.js";
 import { accurateEnough, joules, LinkMemo, ms, noCandidate, observedOf, observedPrediction, predictionOf, prepareCandidates, prob, probabilityWith, spreadOf, totalsFor, type Candidate } from "./candidates.js";
+import { IndexHeap } from "./indexHeap.js";
 import { meetProbability, normalCdf } from "./meetProbability.js";
 import { probabilityRule, type PolicyOptions } from "./policyOptions.js";
 import { SwitchPricing, switchNote } from "./switchPricing.js";
@@ -90,6 +93,10 @@ export function splitwatt(file: LoadedParetoFile, opts: PolicyOptions): Policy {
   const observedRuns: Array<ObservedRuns | null> = cands.map(() => null);
   let order = identity;
   let sorted = false;
+  // the candidates by predicted energy, one at a time, for a link seen once (no full sort)
+  const heap = new IndexHeap(energyJ);
+  // the candidates a decision skipped by their fitted tail (counted only when none qualifies)
+  const skipped = new Int32Array(n);
   const memo = new LinkMemo();
   /** Recompute the totals when the link changed; sort by energy once the same link comes twice (a link that changes every time never pays for the sort). */
   const refresh = (link: KnownLink): void => {
@@ -110,6 +117,23 @@ export function splitwatt(file: LoadedParetoFile, opts: PolicyOptions): Policy {
     }
     order = identity;
     sorted = false;
+  };
+  // P <= the empirical share, which reaches the target only if the k-th smallest predicted sample
+  // is within the deadline, k the fewest of the n samples with k / n >= target: that sample per
+  // candidate (NaN: no such bound, no samples or a target of 0), checked in O(1) before counting
+  const targetSample = Float64Array.from(cands, (c) => {
+    const xs = c.entry.latency.samples;
+    const len = xs.length;
+    if (len === 0) return Number.NaN;
+    let k = Math.min(len, Math.max(0, Math.ceil(target * len)));
+    while (k > 0 && (k - 1) / len >= target) k--;
+    while (k < len && k / len < target) k++;
+    return k === 0 ? Number.NaN : xs[k - 1]!;
+  });
+  /** false when candidate i's P is below the target for sure (its measured samples, moved as meetProbability moves them) */
+  const reachable = (i: number, extraMs: number, deadlineMs: number): boolean => {
+    const x = targetSample[i]!;
+    return Number.isNaN(x) || Math.max(0, x + shiftMs[i]!) + extraMs <= deadlineMs;
   };
   // below this z the fitted normal tail is under the target, so P (at most that tail) is too
   const zFloor = zBelowTarget(target);
@@ -159,6 +183,14 @@ export function splitwatt(file: LoadedParetoFile, opts: PolicyOptions): Policy {
       };
 
       let considered = 0;
+      let skippedN = 0;
+      // the most likely to meet the deadline (highest P; ties: lower predicted latency, lower E, lower index), for when none qualifies
+      let likely = -1;
+      let likelyP = -1;
+      let likelyMs = Number.POSITIVE_INFINITY;
+      let likelyE = Number.POSITIVE_INFINITY;
+      const moreLikely = (i: number, p: number, lat: number, e: number): boolean =>
+        p > likelyP || (p === likelyP && (lat < likelyMs || (lat === likelyMs && (e < likelyE || (e === likelyE && i < likely)))));
       let best = -1;
       let bestE = Number.POSITIVE_INFINITY;
       let bestP = -1;
@@ -166,49 +198,69 @@ export function splitwatt(file: LoadedParetoFile, opts: PolicyOptions): Policy {
       let currentE = Number.NaN;
       let currentP = -1;
       let currentSeen = false;
-      // up the candidates by predicted energy (in file order, without the early stop, until sorted)
-      for (let k = 0; k < order.length; k++) {
-        const i = order[k]!;
+      // up the candidates by predicted energy: the sorted order once the link came before, else the
+      // heap; in file order when none can qualify but the current or observed ones (P is counted
+      // for those alone, the early stop would save nothing)
+      let mode = sorted ? 0 : 2;
+      if (!sorted) {
+        let open = false;
+        for (let i = 0; i < n && !open; i++) open = i !== currentIndex && observedRuns[i] === null && passes(cands[i]!) && reachable(i, pricing.timeMs(i), d);
+        if (open) heap.reset();
+        else mode = 1;
+      }
+      for (let k = 0; k < n; k++) {
+        const i = mode === 0 ? order[k]! : mode === 1 ? k : heap.next();
         const c = cands[i]!;
         if (!passes(c)) continue;
         considered++;
         // every later candidate's energy is at least its predicted energy, which exceeds the best's
-        if (sorted && best >= 0 && energyJ[i]! > bestE) break;
+        if (mode !== 1 && best >= 0 && energyJ[i]! > bestE) break;
         const extraMs = pricing.timeMs(i);
         const e = energyJ[i]! + pricing.energyJ(i);
         const lat = latencyOf(i, extraMs);
+        if (i !== currentIndex && observed(i) === null && !reachable(i, extraMs, d)) {
+          skipped[skippedN++] = i;
+          continue;
+        }
         const sp = spread(i);
-        if (i !== currentIndex && observed(i) === null && tailBelowTarget(c, sp, lat, d)) continue;
+        if (i !== currentIndex && observed(i) === null && tailBelowTarget(c, sp, lat, d)) {
+          skipped[skippedN++] = i;
+          continue;
+        }
         const p = probabilityOf(i, extraMs, sp);
         if (i === currentIndex) {
           currentE = e;
           currentP = p;
           currentSeen = true;
         }
-        if (p >= target && (e < bestE || (e === bestE && (p > bestP || (p === bestP && lat < bestMs))))) {
+        // ties go to the lower index, so the answer does not depend on the scan's order
+        if (p >= target && (e < bestE || (e === bestE && (p > bestP || (p === bestP && (lat < bestMs || (lat === bestMs && i < best))))))) {
           best = i;
           bestE = e;
           bestP = p;
           bestMs = lat;
+        }
+        if (best < 0 && moreLikely(i, p, lat, e)) {
+          likely = i;
+          likelyP = p;
+          likelyMs = lat;
+          likelyE = e;
         }
       }
       if (currentIndex >= 0 && !currentSeen && passes(cands[currentIndex]!)) {
         currentE = energyJ[currentIndex]! + pricing.energyJ(currentIndex);
         currentP = probabilityOf(currentIndex, pricing.timeMs(currentIndex));
       }
-      // none qualifies: the most likely to meet the deadline, over all of them
-      let likely = -1;
-      let likelyP = -1;
-      let likelyMs = Number.POSITIVE_INFINITY;
+      // none qualifies: the scan saw every candidate (no early stop without a best) and kept the
+      // most likely of those it counted; the ones it skipped by their tail are counted now
       if (best < 0) {
-        let likelyE = Number.POSITIVE_INFINITY;
-        for (let i = 0; i < cands.length; i++) {
-          if (!passes(cands[i]!)) continue;
+        for (let k = 0; k < skippedN; k++) {
+          const i = skipped[k]!;
           const extraMs = pricing.timeMs(i);
           const e = energyJ[i]! + pricing.energyJ(i);
           const lat = latencyOf(i, extraMs);
           const p = probabilityOf(i, extraMs);
-          if (p > likelyP || (p === likelyP && (lat < likelyMs || (lat === likelyMs && e < likelyE)))) {
+          if (moreLikely(i, p, lat, e)) {
             likely = i;
             likelyP = p;
             likelyMs = lat;

@@ -553,11 +553,21 @@ std::vector<SourceState> CopyStates(const std::vector<Source>& sources) {
 }
 }  // namespace
 
-Napi::Value Sampler::SampleAndSnapshot(Napi::Env env, int64_t tNs, double batchTNs) {
+Napi::Value Sampler::SampleAndSnapshot(Napi::Env env, std::optional<int64_t> givenTNs) {
   std::unique_ptr<Batch> full;
   std::vector<SourceState> states;
+  int64_t tNs = 0;
   {
     std::lock_guard<std::mutex> lk(mu_);
+    double batchTNs = 0;
+    if (givenTNs) {
+      tNs = *givenTNs;
+      batchTNs = static_cast<double>(tNs);
+    } else {
+      const auto now = std::chrono::steady_clock::now();
+      tNs = std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count();
+      batchTNs = static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(now - t0_).count());
+    }
     SampleLocked(tNs, batchTNs, &full);
     states = CopyStates(sources_);
   }
@@ -820,10 +830,7 @@ Napi::Value Sampler::SampleNow(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return Guard(env, [&]() -> Napi::Value {
     RequireUsable(env, "sampleNow");
-    const auto now = std::chrono::steady_clock::now();
-    const int64_t tNs = std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count();
-    const double rel = static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(now - t0_).count());
-    return SampleAndSnapshot(env, tNs, rel);
+    return SampleAndSnapshot(env, std::nullopt);
   });
 }
 
@@ -834,8 +841,7 @@ Napi::Value Sampler::Tick(const Napi::CallbackInfo& info) {
     if (t > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) ThrowRangeError(env, "Sampler.tick: tNs must be < 2n**63n");
     RequireUsable(env, "tick");
     if (running_.load()) ThrowState(env, EBUSY, "tick", "tick() is only allowed while the sampler thread is not running");
-    const auto tNs = static_cast<int64_t>(t);
-    return SampleAndSnapshot(env, tNs, static_cast<double>(tNs));
+    return SampleAndSnapshot(env, static_cast<int64_t>(t));
   });
 }
 

@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -132,7 +133,10 @@ class Sampler : public Napi::ObjectWrap<Sampler> {
   int ReadPowerUW(Source& s, double* uw);
   std::unique_ptr<Batch> TakePartialBatchLocked();
   Napi::Value BuildSnapshot(Napi::Env env, int64_t tNs, const std::vector<sampler_detail::SourceState>& states) const;
-  Napi::Value SampleAndSnapshot(Napi::Env env, int64_t tNs, double batchTNs);
+  // Sample at `tNs` (tick), or, without one, at the steady clock read under the lock (sampleNow):
+  // the thread reads its time under the same lock, so samples are taken in time order and no
+  // source's previous time ever moves back (which would integrate an interval twice).
+  Napi::Value SampleAndSnapshot(Napi::Env env, std::optional<int64_t> givenTNs);
 
   // delivery (any thread)
   void Enqueue(std::unique_ptr<Batch> batch);

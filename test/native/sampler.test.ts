@@ -402,6 +402,31 @@ describe("sampler thread", () => {
     expect(delay.percentile(99)).toBeLessThan(20e6);
     expect(s.threadCpuNs()).toBeGreaterThan(0n);
   });
+
+  it("sampleNow racing the thread integrates a constant power over exactly its snapshots' time (no interval counted twice)", async () => {
+    // 8 sources make the thread hold its lock for a while at every 1 ms sample; a snapshot taken
+    // meanwhile must still cover the time up to its own tNs, no more: 2 W x (t1 - t0) to the nJ
+    const sources: SamplerSourceSpec[] = Array.from({ length: 8 }, (_, i) => ({ kind: "power-file", id: `p${i}`, path: file(`power${i}_input`, 2_000_000), scaleToUW: 1 }));
+    const s = sampler({ sources, periodMs: 1 });
+    s.start();
+    const first = s.sampleNow();
+    const started = Date.now();
+    let snaps = 0;
+    while (Date.now() - started < 400) {
+      for (let k = 0; k < 50; k++) s.sampleNow();
+      snaps += 50;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const last = s.sampleNow();
+    await s.stop();
+    const ns = last.tNs - first.tNs;
+    for (let i = 0; i < sources.length; i++) {
+      const nj = last.sources[i]!.energyNJ - first.sources[i]!.energyNJ;
+      // 2 W = 2 nJ per ns; the sampler carries the sub-nJ remainder, a snapshot floors it (< 1 nJ)
+      const off = Number(nj - 2n * ns);
+      expect({ id: sources[i]!.id, snaps, off: Math.abs(off) <= 1 ? 0 : off }).toEqual({ id: sources[i]!.id, snaps, off: 0 });
+    }
+  });
 });
 
 describe("teardown", () => {

@@ -38,10 +38,12 @@
  * are kept per link; the scan goes up the candidates by predicted energy (a heap built per
  * decision while the link changes, indexHeap.ts; a sorted order once the same link comes again)
  * and stops at the first candidate whose predicted energy exceeds the best eligible one's (a
- * switch only adds energy), so P is counted only for the cheaper ones; a candidate with fewer samples than minSamples whose fitted normal
- * tail is below the target at D is skipped without counting its samples (P is at most that
- * tail). When none qualifies the scan has seen them all and kept the most likely of those it
- * counted; only the skipped ones are counted then.
+ * switch only adds energy), so P is counted only for the cheaper ones. A candidate is skipped
+ * without counting its samples when its k-th smallest predicted sample misses D (k the fewest of
+ * its n samples with k / n >= target: the empirical share, which bounds P, is then below the
+ * target), or when it has fewer samples than minSamples and its fitted normal tail is below the
+ * target at D (P is at most that tail). When none qualifies the scan has seen them all and kept
+ * the most likely of those it counted; only the skipped ones are counted then.
  */
 import { canonicalConfigKey, type Config } from "../../contracts/measurement.js";
 import type { LoadedParetoFile } from "../../contracts/paretoFile.js";
@@ -95,7 +97,7 @@ export function splitwatt(file: LoadedParetoFile, opts: PolicyOptions): Policy {
   let sorted = false;
   // the candidates by predicted energy, one at a time, for a link seen once (no full sort)
   const heap = new IndexHeap(energyJ);
-  // the candidates a decision skipped by their fitted tail (counted only when none qualifies)
+  // the candidates a decision skipped without counting P (by their target sample or fitted tail; counted only when none qualifies)
   const skipped = new Int32Array(n);
   const memo = new LinkMemo();
   /** Recompute the totals when the link changed; sort by energy once the same link comes twice (a link that changes every time never pays for the sort). */
@@ -252,7 +254,7 @@ export function splitwatt(file: LoadedParetoFile, opts: PolicyOptions): Policy {
         currentP = probabilityOf(currentIndex, pricing.timeMs(currentIndex));
       }
       // none qualifies: the scan saw every candidate (no early stop without a best) and kept the
-      // most likely of those it counted; the ones it skipped by their tail are counted now
+      // most likely of those it counted; the ones it skipped are counted now
       if (best < 0) {
         for (let k = 0; k < skippedN; k++) {
           const i = skipped[k]!;

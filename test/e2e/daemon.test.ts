@@ -302,6 +302,16 @@ describe("splitwatt daemon: requests", () => {
     await r.stop();
   }, 60_000);
 
+  it("the first RTT sample is taken at start, on the idle link, before any request (probes every minute here: none of them yet)", async () => {
+    const cfg = join(dir, "rtt-at-start.yaml");
+    writeFileSync(cfg, "probe: { rttIntervalMs: 60000, bandwidth: false }\n");
+    const c = await daemon(["--front", front("rtt.pareto.json", { remote: [REMOTE] }), "--server", s.url, "--config", cfg]);
+    const st = (await (await fetch(`${c.url}/v1/status`)).json()) as Record<string, any>;
+    expect(st.server.estimates.samples).toMatchObject({ rtt: 1, bandwidth: 0 });
+    expect(st.server.estimates.rttMs).toBeGreaterThan(0);
+    await c.stop();
+  }, 60_000);
+
   it("options: the config file over the defaults, the command line over the file; bearer token", async () => {
     const cfg = join(dir, "daemon.yaml");
     writeFileSync(cfg, `front: ${front("cfg.pareto.json", { remote: [REMOTE] })}\ndefaultDeadlineMs: 500\npolicy: dynasplit\ntoken: s3cret\n`);

@@ -55,6 +55,24 @@ describe("LinkEstimator: bandwidth", () => {
     );
   });
 
+  it("a link busy with back-to-back requests: probes queued behind transfers do not make the rate read high while a quicker probe of the last minute is known", () => {
+    // the idle link's 1 ms at start, then every probe of the window 10 ms behind a transfer
+    const e = new LinkEstimator();
+    e.observeRtt(0, 1);
+    for (let i = 1; i <= 5; i++) e.observeRtt(i * 300, 10);
+    expect(e.state(1500).rttMs).toBe(10);
+    const payloadMs = (65_536 * 8) / 20_000;
+    // with the window's floor (10 ms) out of it, the same transfer would read 30.5 Mbit/s
+    expect(e.observeTransfer({ atMs: 1600, bytes: 65_536, transferMs: 1 + payloadMs })).toBeCloseTo(20, 9);
+    // a minute on, the start's probe is too old: the floor is the window's again
+    for (let i = 0; i < 5; i++) e.observeRtt(61_000 + i * 300, 10);
+    expect(e.observeTransfer({ atMs: 62_500, bytes: 65_536, transferMs: 10 + payloadMs })).toBeCloseTo(20, 9);
+    // a quicker probe later in the minute takes over from an older, slower low
+    e.observeRtt(62_600, 4);
+    e.observeRtt(62_700, 12);
+    expect(e.observeTransfer({ atMs: 62_800, bytes: 65_536, transferMs: 4 + payloadMs })).toBeCloseTo(20, 9);
+  });
+
   it("a single outlier moves the median no further than the spread of the others (followDrops off)", () => {
     fc.assert(
       fc.property(rate, fc.array(noise, { minLength: 9, maxLength: 9 }), fc.double({ min: 1e-3, max: 1e3, noNaN: true }), fc.nat(8), (v, eps, factor, at) => {

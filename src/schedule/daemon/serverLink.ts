@@ -10,8 +10,8 @@
  * - re-admission: when the breaker allows a probe, the server must answer ready and have every
  *   tail; the probe's outcome closes the breaker or opens it with the backoff doubled;
  * - the estimator (linkEstimator.ts) takes every remote answer; an idle probe keeps it fresh:
- *   the RTT by timing health requests every rttIntervalMs (the quickest of three: a busy
- *   machine only adds to a round trip), the bandwidth by a small inference
+ *   the RTT by timing health requests at start (on the idle link) and every rttIntervalMs
+ *   (the quickest of three: a busy machine only adds to a round trip), the bandwidth by a small inference
  *   (zeros of the smallest cut tensor of at least minBytes) when it is stale and no request
  *   has gone to the server meanwhile.
  */
@@ -149,6 +149,11 @@ export class ServerLink {
     try {
       await this.checkTails();
       await this.warmUp();
+      // the first RTT sample on the idle link, before any request queues behind another on it
+      if (this.o.rttIntervalMs > 0) {
+        this.lastRttProbeMs = this.o.clock();
+        await this.rttProbe();
+      }
       this.o.log({ level: "info", msg: "tail server ready", url: this.o.url, tails: this.o.cuts.map((c) => this.tailName(c.index)) });
     } catch (err) {
       if (err instanceof UsageError && !(err instanceof UnreachableError)) throw err;

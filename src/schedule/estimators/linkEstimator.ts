@@ -7,10 +7,14 @@
  *   bandwidth: one sample per request that sent at least `minBytes`:
  *              bytes x 8 / (transferMs - RTT floor), Mbit/s, where transferMs is the request's
  *              time on the wire (TailClient's InferResult.transferMs = total - server time) and
- *              the RTT floor the smallest probe in the RTT window (at most the current estimate;
- *              its prior, or 0 while unknown). The floor, not the median: a probe slowed by a
- *              busy machine would otherwise be taken out of every transfer and the rate would
- *              read high; with the floor the rate is understated, never overstated. Requests
+ *              the RTT floor the smallest probe of the last RTT_FLOOR_MS (a minute) or of the RTT
+ *              window, whichever is smaller (and at most the current estimate; its prior, or 0
+ *              while unknown). The floor, not the median: a probe slowed by a busy machine, or
+ *              queued behind a transfer on a busy link, would otherwise be taken out of every
+ *              transfer and the rate would read high; the last minute's, not only the window's:
+ *              on a link busy with back-to-back requests every probe of the window can have
+ *              waited behind one (the daemon takes one on the idle link at start). A floor below
+ *              the RTT now (it rose within the minute) only understates the rate. Requests
  *              whose payload time comes out <= 0 tell nothing. With `followDrops` (default)
  *              the estimate is never above the newest sample while that is fresh: a transfer
  *              slower than the median counts at once (until the next sample), a faster one
@@ -104,10 +108,15 @@ export interface TransferObservation {
   transferMs: number;
 }
 
+/** How far back the bandwidth's RTT floor looks for the smallest probe, ms (see above). */
+export const RTT_FLOOR_MS = 60_000;
+
 export class LinkEstimator {
   readonly options: LinkEstimatorOptions;
   private readonly bandwidth: WindowedMedian;
   private readonly rtt: WindowedMedian;
+  /** the probes of the last RTT_FLOOR_MS that no later probe undercuts: times ascending, values ascending (its first is their minimum) */
+  private readonly rttLows: Array<{ atMs: number; rttMs: number }> = [];
   private readonly wait: WindowedMedian;
   private lastReport: ServerReport | null = null;
   private lastBandwidthAtMs = Number.NEGATIVE_INFINITY;
@@ -125,7 +134,7 @@ export class LinkEstimator {
   observeTransfer(o: TransferObservation): number | null {
     if (!(o.bytes >= this.options.minBytes) || !Number.isFinite(o.transferMs)) return null;
     const current = this.rtt.estimate(o.atMs).value;
-    const floor = current === null ? 0 : Math.min(current, this.rtt.min() ?? current);
+    const floor = current === null ? 0 : Math.min(current, this.rtt.min() ?? current, this.recentLowestRtt(o.atMs) ?? current);
     const payloadMs = o.transferMs - floor;
     if (!(payloadMs > 0)) return null;
     const mbps = (o.bytes * 8) / (payloadMs * 1000);
@@ -136,7 +145,18 @@ export class LinkEstimator {
 
   /** A round trip measured by a probe, ms. */
   observeRtt(atMs: number, rttMs: number): void {
-    if (rttMs >= 0) this.rtt.observe(atMs, rttMs);
+    if (!(rttMs >= 0)) return;
+    this.rtt.observe(atMs, rttMs);
+    const lows = this.rttLows;
+    while (lows.length > 0 && lows[lows.length - 1]!.rttMs >= rttMs) lows.pop();
+    lows.push({ atMs, rttMs });
+  }
+
+  /** The smallest probe of the last RTT_FLOOR_MS before `nowMs`, null when none. */
+  private recentLowestRtt(nowMs: number): number | null {
+    const lows = this.rttLows;
+    while (lows.length > 0 && lows[0]!.atMs < nowMs - RTT_FLOOR_MS) lows.shift();
+    return lows.length === 0 ? null : lows[0]!.rttMs;
   }
 
   /** The load a tail server reported (LOAD_PARAMS of src/transport/tailServer.ts). */

@@ -14,10 +14,10 @@
 //
 // Measured at the steady state of a running daemon: each side first serves
 // SPLITWATT_BENCH_WARMUP requests (10,000), because V8 keeps compiling the daemon's request
-// path over its first several thousand requests (`node --trace-opt` on the daemon shows
-// compilations until about the 10,000th); measured before that, the benchmark would time the JIT,
-// whose compiler threads also compete for the same CPUs. The first 1,000 requests of each side
-// are printed apart ("just after start").
+// path over its first several thousand requests; measured before that, the benchmark would time
+// the JIT, whose compiler threads also compete for the same CPUs. The first 1,000 requests of
+// each side are printed apart ("just after start"), and the daemon's p50 per 1,000 requests of
+// the warm-up, which shows where it settles.
 //
 //   npx tsc -p tsconfig.json && npm run bench:daemon
 //   SPLITWATT_BENCH_REQUESTS=500 SPLITWATT_BENCH_ROUNDS=4 SPLITWATT_BENCH_WARMUP=10000 npm run bench:daemon
@@ -170,17 +170,13 @@ try {
     };
     // the first requests after each side started (V8 still compiling the request path), then the
     // warm-up to the steady state a running daemon is in
-    const cold = { direct: [], daemon: [], bare: [] };
-    for (let i = 0; i < COLD; i++) {
-      cold.direct.push(await direct());
-      cold.daemon.push(await viaDaemon());
-      cold.bare.push(await viaBare());
+    const warm = { direct: [], daemon: [], bare: [] };
+    for (let i = 0; i < WARMUP; i++) {
+      warm.direct.push(await direct());
+      warm.daemon.push(await viaDaemon());
+      warm.bare.push(await viaBare());
     }
-    for (let i = COLD; i < WARMUP; i++) {
-      await direct();
-      await viaDaemon();
-      await viaBare();
-    }
+    const cold = { direct: warm.direct.slice(0, COLD), daemon: warm.daemon.slice(0, COLD), bare: warm.bare.slice(0, COLD) };
     for (const k of Object.keys(stages)) stages[k].length = 0;
     const health = async () => {
       const t = performance.now();
@@ -195,7 +191,7 @@ try {
       for (const side of order) for (let i = 0; i < REQUESTS / 2; i++) times[side].push(await sides[side]());
       for (let i = 0; i < REQUESTS / 2; i++) times.health.push(await health());
     }
-    rows.push({ label, cold, direct: times.direct, daemon: times.daemon, bare: times.bare, health: times.health, stages });
+    rows.push({ label, cold, warmDaemon: warm.daemon, direct: times.direct, daemon: times.daemon, bare: times.bare, health: times.health, stages });
     await pool.close();
     await barePool.close();
     bareChild.c.kill("SIGTERM");
@@ -208,36 +204,47 @@ try {
   server.c.kill("SIGTERM");
   rmSync(dir, { recursive: true, force: true });
 }
-console.log(`daemon overhead over the split executor called directly (tiny_cnn, loopback, after ${WARMUP} warm-up requests per side, ${ROUNDS} rounds A B C C B A, ${REQUESTS * ROUNDS} requests per side)`);
-console.log("| configuration | direct p50 | direct p99 | via daemon p50 | via daemon p99 | overhead p50 | of which the HTTP hop (GET /v2/health/live p50) |");
-console.log("| --- | --- | --- | --- | --- | --- | --- |");
+/** One markdown table: a title line, the columns, and per row its label and figures (ms). */
+function table(title, columns, figures) {
+  const ms = (v) => `${v.toFixed(3)} ms`;
+  console.log(title);
+  console.log(`| configuration | ${columns.join(" | ")} |`);
+  console.log(`| --- | ${columns.map(() => "---").join(" | ")} |`);
+  for (const r of rows) console.log(`| ${r.label} | ${figures(r).map(ms).join(" | ")} |`);
+}
+const p50 = (xs) => pct(xs, 0.5);
+
+table(
+  `daemon overhead over the split executor called directly (tiny_cnn, loopback, after ${WARMUP} warm-up requests per side, ${ROUNDS} rounds A B C C B A, ${REQUESTS * ROUNDS} requests per side)`,
+  ["direct p50", "direct p99", "via daemon p50", "via daemon p99", "overhead p50", "of which the HTTP hop (GET /v2/health/live p50)"],
+  (r) => [p50(r.direct), pct(r.direct, 0.99), p50(r.daemon), pct(r.daemon, 0.99), p50(r.daemon) - p50(r.direct), p50(r.health)],
+);
+console.log("");
+table(
+  `just after start: the first ${COLD} requests of each side (V8 still compiling the request path: a daemon reaches the steady state above over its first several thousand requests)`,
+  ["direct p50", "via daemon p50", "overhead p50", "via the bare handler p50"],
+  (r) => [p50(r.cold.direct), p50(r.cold.daemon), p50(r.cold.daemon) - p50(r.cold.direct), p50(r.cold.bare)],
+);
 for (const r of rows) {
-  const f = (v) => `${v.toFixed(3)} ms`;
-  console.log(`| ${r.label} | ${f(pct(r.direct, 0.5))} | ${f(pct(r.direct, 0.99))} | ${f(pct(r.daemon, 0.5))} | ${f(pct(r.daemon, 0.99))} | ${f(pct(r.daemon, 0.5) - pct(r.direct, 0.5))} | ${f(pct(r.health, 0.5))} |`);
+  const blocks = [];
+  for (let k = 0; k < r.warmDaemon.length; k += COLD) blocks.push(p50(r.warmDaemon.slice(k, k + COLD)).toFixed(2));
+  console.log(`${r.label}: via daemon p50 per ${COLD} requests of the warm-up, from the start: ${blocks.join(", ")} ms`);
 }
 console.log("");
-console.log(`just after start: the first ${COLD} requests of each side (V8 still compiling the request path: a daemon reaches the steady state above over its first several thousand requests)`);
-console.log("| configuration | direct p50 | via daemon p50 | overhead p50 | via the bare handler p50 |");
-console.log("| --- | --- | --- | --- | --- |");
-for (const r of rows) {
-  const f = (v) => `${v.toFixed(3)} ms`;
-  console.log(`| ${r.label} | ${f(pct(r.cold.direct, 0.5))} | ${f(pct(r.cold.daemon, 0.5))} | ${f(pct(r.cold.daemon, 0.5) - pct(r.cold.direct, 0.5))} | ${f(pct(r.cold.bare, 0.5))} |`);
-}
+table(
+  "the floor, in the same rounds: a bare HTTP handler in its own process that only decodes the body, runs the same executor and encodes the answer (test/bench/bare-executor-server.js): what one more process and hop in the path cost on this machine; the daemon's own share is daemon - bare",
+  ["via the bare handler p50", "floor (bare - direct) p50", "the daemon's own (daemon - bare) p50"],
+  (r) => [p50(r.bare), p50(r.bare) - p50(r.direct), p50(r.daemon) - p50(r.bare)],
+);
 console.log("");
-console.log("the floor, in the same rounds: a bare HTTP handler in its own process that only decodes the body, runs the same executor and encodes the answer (test/bench/bare-executor-server.js): what one more process and hop in the path cost on this machine; the daemon's own share is daemon - bare");
-console.log("| configuration | via the bare handler p50 | floor (bare - direct) p50 | the daemon's own (daemon - bare) p50 |");
-console.log("| --- | --- | --- | --- |");
-for (const r of rows) {
-  const f = (v) => `${v.toFixed(3)} ms`;
-  console.log(`| ${r.label} | ${f(pct(r.bare, 0.5))} | ${f(pct(r.bare, 0.5) - pct(r.direct, 0.5))} | ${f(pct(r.daemon, 0.5) - pct(r.bare, 0.5))} |`);
-}
-console.log("");
-console.log("where the overhead goes (p50 of each, ms): the executor's stages (head, encode, transfer, server, decode) called directly and inside the daemon; the daemon's own clock from a request's arrival to its result; the client's time outside it (HTTP in and out, decoding the body, encoding the answer)");
-console.log("| configuration | stages, direct | stages, in the daemon | daemon: arrival to result | daemon: besides the stages | client: outside the daemon's clock |");
-console.log("| --- | --- | --- | --- | --- | --- |");
-for (const r of rows) {
-  const f = (v) => `${v.toFixed(3)} ms`;
-  const besides = r.stages.inside.map((v, i) => v - r.stages.daemon[i]);
-  const outside = r.daemon.map((v, i) => v - r.stages.inside[i]);
-  console.log(`| ${r.label} | ${f(pct(r.stages.direct, 0.5))} | ${f(pct(r.stages.daemon, 0.5))} | ${f(pct(r.stages.inside, 0.5))} | ${f(pct(besides, 0.5))} | ${f(pct(outside, 0.5))} |`);
-}
+table(
+  "where the overhead goes (p50 of each, ms): the executor's stages (head, encode, transfer, server, decode) called directly and inside the daemon; the daemon's own clock from a request's arrival to its result; the client's time outside it (HTTP in and out, decoding the body, encoding the answer)",
+  ["stages, direct", "stages, in the daemon", "daemon: arrival to result", "daemon: besides the stages", "client: outside the daemon's clock"],
+  (r) => [
+    p50(r.stages.direct),
+    p50(r.stages.daemon),
+    p50(r.stages.inside),
+    p50(r.stages.inside.map((v, i) => v - r.stages.daemon[i])),
+    p50(r.daemon.map((v, i) => v - r.stages.inside[i])),
+  ],
+);
